@@ -1,0 +1,67 @@
+"""Named domain errors. One table in `gameserver/errors.py` maps each to the wire."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a client may see; `message` is safe to show on the wire."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(DomainError):
+    """The request is malformed or out of range; nothing was changed."""
+
+
+class Unauthorized(DomainError):
+    """Missing, bad or expired credentials."""
+
+
+class Forbidden(DomainError):
+    """Valid credentials that may not do this."""
+
+
+class NotFound(DomainError):
+    """Base of the errors for an entity that does not exist."""
+
+
+class BoardNotFound(NotFound):
+    pass
+
+
+class QueueNotFound(NotFound):
+    pass
+
+
+class TicketNotFound(NotFound):
+    pass
+
+
+class PlayerNotFound(NotFound):
+    pass
+
+
+class MatchNotFound(NotFound):
+    pass
+
+
+class SessionNotFound(NotFound):
+    pass
+
+
+class Conflict(DomainError):
+    """The request contradicts current state (exists already, already in a ticket...)."""
+
+
+class RateLimited(DomainError):
+    """Too many requests; retry later."""
+
+
+class Unavailable(DomainError):
+    """The store could not confirm the operation (failover, replica wait timed out).
+
+    The outcome of a write answered with this error is unknown to the client, which may
+    retry it with the same `request_id` where the operation accepts one.
+    """
