@@ -1,0 +1,75 @@
+"""Opening the one cluster client a process uses, and asking whether the cluster is whole."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
+from valkey.asyncio.retry import Retry
+from valkey.backoff import ExponentialWithJitterBackoff
+from valkey.exceptions import ConnectionError as ValkeyConnectionError
+from valkey.exceptions import TimeoutError as ValkeyTimeoutError
+
+from gameserver.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLUSTER_SLOTS = 16384
+
+
+def build_cluster_client(settings: Settings) -> ValkeyCluster:
+    """A cluster client for `settings.valkey_nodes`; not connected until `initialize()`."""
+    if not settings.valkey_nodes:
+        raise RuntimeError("no Valkey nodes configured: set VALKEY_NODES or use `gameserver up`")
+    # Retries cover a primary failover (BASELINES.md: ~2.9 s until the replica takes over).
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=12)
+    return ValkeyCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in settings.valkey_nodes],
+        username=settings.valkey_username,
+        password=settings.valkey_password,
+        ssl=settings.valkey_tls,
+        decode_responses=False,
+        socket_timeout=settings.valkey_timeout_s,
+        socket_connect_timeout=settings.valkey_timeout_s,
+        retry=retry,
+        cluster_error_retry_attempts=12,
+        require_full_coverage=True,
+    )
+
+
+async def connect_cluster(settings: Settings, attempts: int = 10) -> ValkeyCluster:
+    """Connect, retrying only this first connect a bounded number of times."""
+    for attempt in range(1, attempts + 1):
+        client = build_cluster_client(settings)
+        try:
+            await client.initialize()
+            return client
+        except (ValkeyConnectionError, ValkeyTimeoutError, OSError) as exc:
+            await client.aclose()
+            if attempt == attempts:
+                raise
+            log.warning("Valkey cluster not reachable (%s); %d tries left", exc, attempts - attempt)
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
+    raise AssertionError("unreachable")
+
+
+async def cluster_is_ready(client: ValkeyCluster) -> bool:
+    """True when every primary answers and the cluster reports all slots assigned and ok."""
+    try:
+        infos = await asyncio.gather(
+            *(
+                client.execute_command("CLUSTER INFO", target_nodes=node)
+                for node in client.get_primaries()
+            )
+        )
+    except Exception:  # any failure to answer means not ready
+        return False
+    for info in infos:
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("cluster_state") != "ok":
+            return False
+        if int(fields.get("cluster_slots_ok", "0")) != CLUSTER_SLOTS:
+            return False
+    return True
