@@ -1,0 +1,158 @@
+"""Sessions: creating them, holding them open from a socket, their values and presence."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from domain.clock import Clock
+from domain.errors import BadRequest, PlayerNotFound, Unauthorized
+from domain.ids import require_id
+from domain.sessions.models import AttachResult, NewSession, Presence, Session
+from domain.sessions.store import SessionStore
+from domain.sessions.tokens import TokenClaims, sign_token, verify_token
+
+MAX_PRESENCE_IDS = 100
+MAX_VALUE_KEY_CHARS = 128
+
+
+class MatchPresence(Protocol):
+    async def players_in_match(self, player_ids: Sequence[str]) -> set[str]: ...
+
+
+class SessionService:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        secret: bytes,
+        clock: Clock,
+        ttl_s: int,
+        token_lifetime_s: int,
+        values_max_bytes: int,
+    ) -> None:
+        self._store = store
+        self._secret = secret
+        self._clock = clock
+        self.ttl_s = ttl_s
+        self._ttl_ms = ttl_s * 1000
+        self._token_lifetime_s = token_lifetime_s
+        self._values_max_bytes = values_max_bytes
+        self.match_presence: MatchPresence | None = None
+
+    async def create(self, player_id: object, region: object = None) -> NewSession:
+        player = require_id(player_id, "player_id")
+        region_name = None if region is None else require_id(region, "region")
+        session_id = secrets.token_urlsafe(16)
+        now = self._clock.now()
+        replaced = await self._store.create(player, session_id, region_name, now, self._ttl_ms)
+        # The token outlives an idle session on purpose: a token is only accepted while its
+        # session still exists, so the session's TTL is what ends an idle login.
+        claims = TokenClaims(player, session_id, int(now) + self._token_lifetime_s)
+        old = None
+        if replaced is not None:
+            old = Session(player, replaced[0], None, 0.0, replaced[1])
+        return NewSession(
+            token=sign_token(self._secret, claims),
+            session_id=session_id,
+            player_id=player,
+            expires_in=self.ttl_s,
+            replaced=old,
+        )
+
+    def verify(self, token: object) -> TokenClaims:
+        if not isinstance(token, str) or not token:
+            raise Unauthorized("missing token")
+        return verify_token(self._secret, token, self._clock.now())
+
+    async def attach(self, claims: TokenClaims, gateway_id: str) -> AttachResult:
+        found = await self._store.attach(
+            claims.player_id, claims.session_id, gateway_id, self._ttl_ms
+        )
+        if found is None:
+            raise Unauthorized("session expired or replaced")
+        session, values = found
+        return AttachResult(session=session, values=values)
+
+    async def touch(self, player_id: str, session_id: str) -> int:
+        """1 if still live, 0 if replaced by a newer session, -1 if gone."""
+        return await self._store.touch(player_id, session_id, self._ttl_ms)
+
+    async def touch_many(self, sessions: Sequence[tuple[str, str]]) -> list[int]:
+        return await self._store.touch_many(sessions, self._ttl_ms)
+
+    async def detach(self, player_id: str, session_id: str, gateway_id: str) -> None:
+        await self._store.detach(player_id, session_id, gateway_id, self._ttl_ms)
+
+    async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
+        return await self._store.gateways_of(player_ids)
+
+    async def set_values(self, player_id: str, session_id: str, values: object) -> None:
+        if not isinstance(values, Mapping) or not values:
+            raise BadRequest("values must be a non-empty object")
+        encoded: dict[str, bytes] = {}
+        for key, value in values.items():
+            if not isinstance(key, str) or not key or len(key) > MAX_VALUE_KEY_CHARS:
+                raise BadRequest(f"value keys must be 1..{MAX_VALUE_KEY_CHARS} characters")
+            encoded[key] = orjson.dumps(value)
+        if sum(len(k.encode()) + len(v) for k, v in encoded.items()) > self._values_max_bytes:
+            raise BadRequest(f"session values exceed {self._values_max_bytes} bytes")
+        outcome = await self._store.set_values(
+            player_id, session_id, encoded, self._ttl_ms, self._values_max_bytes
+        )
+        if outcome == -1:
+            raise Unauthorized("session expired or replaced")
+        if outcome == -2:
+            raise BadRequest(f"session values exceed {self._values_max_bytes} bytes in total")
+
+    async def get_values(self, player_id: str, keys: object = None) -> dict[str, Any]:
+        if keys is not None and (
+            not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+        ):
+            raise BadRequest("keys must be a list of strings")
+        found = await self._store.get(player_id)
+        if found is None:
+            raise Unauthorized("session expired or replaced")
+        values = found[1]
+        if keys is None:
+            return values
+        return {k: values[k] for k in keys if k in values}
+
+    async def get(self, player_id: object) -> Session | None:
+        found = await self._store.get(require_id(player_id, "player_id"))
+        return None if found is None else found[0]
+
+    async def end(self, player_id: object) -> Session:
+        """End a player's session (admin kick); the caller tells its gateway."""
+        player = require_id(player_id, "player_id")
+        ended = await self._store.end(player)
+        if ended is None:
+            raise PlayerNotFound(f"player {player} has no session")
+        return Session(player, ended[0], None, 0.0, ended[1])
+
+    async def live_players(self, player_ids: Sequence[str]) -> set[str]:
+        return await self._store.live_players(player_ids)
+
+    async def presence(self, player_ids: object) -> dict[str, Presence]:
+        if not isinstance(player_ids, list) or len(player_ids) > MAX_PRESENCE_IDS:
+            raise BadRequest(f"player_ids must be a list of at most {MAX_PRESENCE_IDS} ids")
+        ids = [require_id(p, "player_ids[]") for p in player_ids]
+        online = await self._store.live_players(ids)
+        in_match: set[str] = set()
+        if self.match_presence is not None and ids:
+            in_match = await self.match_presence.players_in_match(ids)
+        result: dict[str, Presence] = {}
+        for pid in ids:
+            if pid in in_match:
+                result[pid] = Presence.IN_MATCH
+            elif pid in online:
+                result[pid] = Presence.ONLINE
+            else:
+                result[pid] = Presence.OFFLINE
+        return result
+
+    async def publish_to_gateway(self, gateway_id: str, message: bytes) -> None:
+        await self._store.publish_to_gateway(gateway_id, message)

@@ -1,0 +1,141 @@
+"""The Valkey side of sessions: every key, channel and script of the feature lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.sessions.models import Session
+
+# The player id is the hash tag, so everything about one player's session sits in one slot.
+_SESSION_KEY = "sess:{{{player}}}"
+# Each gateway listens on its own sharded channel for control messages and pushes.
+_GATEWAY_CHANNEL = "gw:{{{gateway}}}"
+_VALUE_PREFIX = "v:"
+
+_SCRIPT = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
+
+
+def session_key(player_id: str) -> str:
+    return _SESSION_KEY.format(player=player_id)
+
+
+def gateway_channel(gateway_id: str) -> str:
+    return _GATEWAY_CHANNEL.format(gateway=gateway_id)
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+class SessionStore:
+    def __init__(self, cluster: ValkeyCluster) -> None:
+        self._cluster = cluster
+        self._script = cluster.register_script(_SCRIPT)
+
+    async def _run(self, op: str, player_id: str, *args: Any) -> Any:
+        return await self._script(keys=[session_key(player_id)], args=[op, *args])
+
+    async def create(
+        self, player_id: str, session_id: str, region: str | None, created: float, ttl_ms: int
+    ) -> tuple[str, str | None] | None:
+        """Store a new session, ending any other; returns the old (session id, gateway)."""
+        old = await self._run("create", player_id, session_id, region or "", created, ttl_ms)
+        if not old:
+            return None
+        return _text(old[0]), (_text(old[1]) or None)
+
+    async def attach(
+        self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int
+    ) -> tuple[Session, dict[str, Any]] | None:
+        fields = await self._run("attach", player_id, session_id, gateway_id, ttl_ms)
+        if not fields:
+            return None
+        return self._parse(player_id, fields)
+
+    async def touch(self, player_id: str, session_id: str, ttl_ms: int) -> int:
+        """1 if refreshed, 0 if another session replaced it, -1 if it is gone."""
+        return int(await self._run("touch", player_id, session_id, ttl_ms))
+
+    async def touch_many(self, sessions: Sequence[tuple[str, str]], ttl_ms: int) -> list[int]:
+        """`touch` for many sessions in one pipelined round per node."""
+        if not sessions:
+            return []
+        pipe = self._cluster.pipeline(transaction=False)
+        for player_id, session_id in sessions:
+            await self._script(
+                keys=[session_key(player_id)], args=["touch", session_id, ttl_ms], client=pipe
+            )
+        return [int(r) for r in await pipe.execute()]
+
+    async def detach(self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int) -> None:
+        await self._run("detach", player_id, session_id, gateway_id, ttl_ms)
+
+    async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
+        """The gateway holding each player's socket, for players that have one open."""
+        ids = list(dict.fromkeys(player_ids))
+        if not ids:
+            return {}
+        pipe = self._cluster.pipeline(transaction=False)
+        for player_id in ids:
+            pipe.hget(session_key(player_id), "gw")
+        found = await pipe.execute()
+        return {pid: _text(gw) for pid, gw in zip(ids, found, strict=True) if gw}
+
+    async def set_values(
+        self, player_id: str, session_id: str, values: dict[str, bytes], ttl_ms: int, max_bytes: int
+    ) -> int:
+        """1 on success, -1 if the session is gone, -2 if the total would exceed `max_bytes`."""
+        pairs: list[Any] = []
+        for key, encoded in values.items():
+            pairs += [_VALUE_PREFIX + key, encoded]
+        return int(await self._run("set_values", player_id, session_id, ttl_ms, max_bytes, *pairs))
+
+    async def end(self, player_id: str, session_id: str = "") -> tuple[str, str | None] | None:
+        ended = await self._run("end_session", player_id, session_id)
+        if not ended:
+            return None
+        return _text(ended[0]), (_text(ended[1]) or None)
+
+    async def get(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:
+        fields = await self._cluster.hgetall(session_key(player_id))
+        if not fields:
+            return None
+        flat: list[Any] = []
+        for k, v in fields.items():
+            flat += [k, v]
+        return self._parse(player_id, flat)
+
+    async def live_players(self, player_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(player_ids))
+        if not ids:
+            return set()
+        pipe = self._cluster.pipeline(transaction=False)
+        for player_id in ids:
+            pipe.exists(session_key(player_id))
+        found = await pipe.execute()
+        return {pid for pid, n in zip(ids, found, strict=True) if n}
+
+    async def publish_to_gateway(self, gateway_id: str, message: bytes) -> None:
+        await self._cluster.execute_command("SPUBLISH", gateway_channel(gateway_id), message)
+
+    @staticmethod
+    def _parse(player_id: str, flat: Sequence[Any]) -> tuple[Session, dict[str, Any]]:
+        raw = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        values = {
+            k[len(_VALUE_PREFIX) :]: orjson.loads(v)
+            for k, v in raw.items()
+            if k.startswith(_VALUE_PREFIX)
+        }
+        session = Session(
+            player_id=player_id,
+            session_id=_text(raw.get("sid", b"")),
+            region=_text(raw.get("region", b"")) or None,
+            created_at=float(_text(raw.get("created", b"0"))),
+            gateway_id=_text(raw.get("gw", b"")) or None,
+        )
+        return session, values

@@ -1,0 +1,3 @@
+from gameserver.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""The admin bearer key: missing is 401, wrong is 403 (PROTOCOL.md section 3)."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from domain.errors import Forbidden, Unauthorized
+from gameserver.http.sessions import bearer_token
+
+
+def require_admin(request: Request) -> None:
+    expected: str = request.app.state.services.settings.admin_key
+    given = bearer_token(request)
+    if given is None:
+        raise Unauthorized("admin key required: Authorization: Bearer <key>")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("wrong admin key")

@@ -1,0 +1,48 @@
+"""Admin views of a player: session, presence, rating, boards; and ending a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.ids import require_id
+from gameserver.admin.auth import require_admin
+from gameserver.http.json import handles_errors, json_response
+from gameserver.services import Services
+
+
+@handles_errors
+async def get_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    player_id = require_id(request.path_params["player_id"], "player_id")
+    session = await services.sessions.get(player_id)
+    presence = (await services.sessions.presence([player_id]))[player_id]
+    body: dict[str, Any] = {
+        "player_id": player_id,
+        "session": None
+        if session is None
+        else {
+            "session_id": session.session_id,
+            "region": session.region,
+            "created_at": session.created_at,
+            "connected": session.gateway_id is not None,
+            "gateway_id": session.gateway_id,
+        },
+        "presence": presence.value,
+    }
+    for provider in services.features.get("player_views", []):
+        body.update(await provider(player_id))
+    return json_response(body)
+
+
+@handles_errors
+async def end_player_session(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    ended = await services.sessions.end(request.path_params["player_id"])
+    if ended.gateway_id:
+        await services.messenger.session_kicked(ended.gateway_id, ended.player_id, ended.session_id)
+    return Response(status_code=204)

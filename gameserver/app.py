@@ -1,0 +1,93 @@
+"""The Starlette app factory and its lifespan: the composition root of a gateway process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from domain.clock import Clock, SystemClock
+from domain.sessions.service import SessionService
+from domain.sessions.store import SessionStore
+from gameserver.admin import players
+from gameserver.errors import CLOSE_GOING_AWAY
+from gameserver.gateway.dispatch import build_op_table
+from gameserver.gateway.keepalive import keep_sessions_alive
+from gameserver.gateway.registry import ConnectionRegistry
+from gameserver.gateway.socket_endpoint import game_socket
+from gameserver.http import operational
+from gameserver.http.sessions import create_session
+from gameserver.metrics import Metrics
+from gameserver.push.control import GatewayInbox, PlayerMessenger
+from gameserver.push.hub import PushHub
+from gameserver.services import Services
+from gameserver.settings import Settings
+from gameserver.valkey_client import connect_cluster
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    if not settings.gateway_id:
+        settings = settings.with_overrides(gateway_id=uuid.uuid4().hex[:12])
+    if not settings.secret:
+        raise RuntimeError("GAMESERVER_SECRET is required to sign session tokens")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        cluster = await connect_cluster(settings)
+        sessions = SessionService(
+            SessionStore(cluster),
+            secret=settings.secret,
+            clock=clock or SystemClock(),
+            ttl_s=settings.session_ttl_s,
+            token_lifetime_s=settings.token_lifetime_s,
+            values_max_bytes=settings.session_values_max_bytes,
+        )
+        services = Services(
+            settings=settings,
+            clock=clock or SystemClock(),
+            cluster=cluster,
+            sessions=sessions,
+            metrics=Metrics(),
+            registry=ConnectionRegistry(),
+            messenger=PlayerMessenger(sessions),
+        )
+        hub = PushHub(cluster)
+        stop = asyncio.Event()
+        keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
+        try:
+            await hub.start()
+            await GatewayInbox(
+                settings.gateway_id, services.registry, hub, services.metrics
+            ).start()
+            app.state.services = services
+            app.state.ops = build_op_table()
+            yield
+        finally:
+            stop.set()
+            for connection in services.registry:
+                connection.close(CLOSE_GOING_AWAY)
+            await keepalive
+            await hub.aclose()
+            await cluster.aclose()
+
+    routes = [
+        Route("/healthz", operational.healthz),
+        Route("/readyz", operational.readyz),
+        Route("/metrics", operational.metrics),
+        Route("/v1/sessions", create_session, methods=["POST"]),
+        WebSocketRoute("/v1/ws", game_socket),
+        Route("/admin/v1/players/{player_id}", players.get_player, methods=["GET"]),
+        Route(
+            "/admin/v1/players/{player_id}/session",
+            players.end_player_session,
+            methods=["DELETE"],
+        ),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

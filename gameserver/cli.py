@@ -1,0 +1,95 @@
+"""The `gameserver` command: up, serve, worker, cluster, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gameserver.settings import Settings, settings_from_env
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="listen port (default 8000)")
+
+
+def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None, help="default ./.gameserver")
+    parser.add_argument("--valkey-port", type=int, default=None, help="first of 6 ports (7000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gameserver", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="embedded cluster + gateway + workers")
+    _add_server_flags(up)
+    _add_cluster_flags(up)
+
+    serve = commands.add_parser("serve", help="one gateway against VALKEY_NODES")
+    _add_server_flags(serve)
+
+    commands.add_parser("worker", help="background workers against VALKEY_NODES")
+
+    cluster = commands.add_parser("cluster", help="the embedded Valkey cluster alone")
+    cluster.add_argument("action", choices=["up", "down", "status"])
+    _add_cluster_flags(cluster)
+
+    bench = commands.add_parser("bench", help="gateway vs raw Valkey, side by side")
+    bench.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_env()
+    return settings.with_overrides(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_dir=getattr(args, "data_dir", None),
+        valkey_port=getattr(args, "valkey_port", None),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = _settings(args)
+    if args.command == "up":
+        from gameserver.runner import run_up
+
+        return run_up(settings)
+    if args.command == "serve":
+        from gameserver.runner import run_serve
+
+        return run_serve(settings)
+    if args.command == "worker":
+        from gameserver.runner import run_worker
+
+        return run_worker(settings)
+    if args.command == "cluster":
+        return _cluster(args.action, settings)
+    if args.command == "bench":
+        return subprocess.call([sys.executable, "-m", "loadtest.bench", *args.args], env=os.environ)
+    raise AssertionError(args.command)
+
+
+def _cluster(action: str, settings: Settings) -> int:
+    from gameserver.embedded.cluster import cluster_down, cluster_status, cluster_up
+
+    data_dir = settings.data_dir.resolve()
+    if action == "up":
+        seeds = cluster_up(data_dir, settings.valkey_port, settings.cluster_node_timeout_ms)
+        print("VALKEY_NODES=" + ",".join(f"{h}:{p}" for h, p in seeds))
+        return 0
+    if action == "down":
+        cluster_down(data_dir, settings.valkey_port)
+        return 0
+    print(cluster_status(data_dir, settings.valkey_port))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

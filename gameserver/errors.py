@@ -1,0 +1,47 @@
+"""The one table from domain errors to the wire: error code and HTTP status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain import errors
+
+# Close codes of the game socket (PROTOCOL.md section 2).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_KICKED = 4403
+CLOSE_REPLACED = 4409
+CLOSE_TOO_BIG = 1009
+# A client that can't keep up with its pushes is dropped rather than slowing the gateway.
+CLOSE_SLOW_CONSUMER = 1013
+CLOSE_GOING_AWAY = 1001
+
+
+@dataclass(frozen=True)
+class WireError:
+    code: str
+    status: int
+
+
+INTERNAL = WireError("internal", 500)
+
+# Most specific first: the first class an error is an instance of wins.
+_TABLE: tuple[tuple[type[errors.DomainError], WireError], ...] = (
+    (errors.BadRequest, WireError("bad_request", 400)),
+    (errors.Unauthorized, WireError("unauthorized", 401)),
+    (errors.Forbidden, WireError("forbidden", 403)),
+    (errors.NotFound, WireError("not_found", 404)),
+    (errors.Conflict, WireError("conflict", 409)),
+    (errors.RateLimited, WireError("rate_limited", 429)),
+    (errors.Unavailable, WireError("unavailable", 503)),
+)
+
+
+def wire_error(exc: BaseException) -> WireError:
+    for cls, wire in _TABLE:
+        if isinstance(exc, cls):
+            return wire
+    return INTERNAL
+
+
+def error_body(code: str, message: str) -> dict[str, object]:
+    return {"code": code, "message": message}

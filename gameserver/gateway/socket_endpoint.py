@@ -1,0 +1,133 @@
+"""The game socket: authenticate, then read, dispatch and answer messages one by one."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from domain.errors import DomainError, Unauthorized
+from gameserver.errors import CLOSE_REPLACED, CLOSE_UNAUTHORIZED, wire_error
+from gameserver.gateway.connection import ClientConnection
+from gameserver.gateway.dispatch import OpContext, OpHandler
+from gameserver.gateway.envelope import (
+    Request,
+    UnparsableFrame,
+    parse_frame,
+    reply_error,
+    reply_ok,
+)
+from gameserver.gateway.rate_limit import TokenBucket
+from gameserver.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def game_socket(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    settings = services.settings
+    try:
+        claims = services.sessions.verify(websocket.query_params.get("token"))
+        await services.sessions.attach(claims, settings.gateway_id)
+    except Unauthorized:
+        # Accept first so the client sees the close code, not an HTTP 403.
+        await websocket.accept()
+        await websocket.close(code=CLOSE_UNAUTHORIZED)
+        return
+    await websocket.accept()
+    connection = ClientConnection(
+        websocket,
+        claims.player_id,
+        claims.session_id,
+        queue_limit=settings.outgoing_queue_limit,
+        rate_limiter=TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst),
+    )
+    previous = services.registry.add(connection)
+    if previous is not None:
+        # A second socket of the same session on this gateway: the newest wins.
+        previous.send(orjson.dumps({"event": "session.replaced"}))
+        previous.close(CLOSE_REPLACED)
+    connection.start()
+    services.metrics.sockets_open.inc()
+    context = OpContext(services, connection)
+    ops: dict[str, OpHandler] = websocket.app.state.ops
+    try:
+        await _read_loop(websocket, context, ops)
+    finally:
+        services.metrics.sockets_open.dec()
+        services.registry.remove(connection)
+        await connection.stop()
+        await _on_socket_gone(context)
+
+
+async def _read_loop(websocket: WebSocket, ctx: OpContext, ops: dict[str, OpHandler]) -> None:
+    connection = ctx.connection
+    while not connection.closing:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        frame = message.get("text")
+        if frame is None:
+            frame = message.get("bytes") or b""
+        connection.send(await handle_frame(ctx, ops, frame))
+
+
+async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | bytes) -> bytes:
+    metrics = ctx.services.metrics
+    try:
+        request = parse_frame(frame)
+    except UnparsableFrame as exc:
+        metrics.errors.labels("?", "bad_request").inc()
+        return reply_error(None, "bad_request", str(exc))
+    if not ctx.connection.rate_limiter.try_take():
+        metrics.errors.labels(request.op or "?", "rate_limited").inc()
+        return reply_error(request.id, "rate_limited", "too many messages; slow down")
+    return await _dispatch(ctx, ops, request)
+
+
+async def _dispatch(ctx: OpContext, ops: dict[str, OpHandler], request: Request) -> bytes:
+    metrics = ctx.services.metrics
+    handler = ops.get(request.op)
+    if handler is None:
+        metrics.errors.labels("?", "bad_request").inc()
+        message = (
+            "op must be a non-empty string" if not request.op else f"unknown op {request.op!r}"
+        )
+        return reply_error(request.id, "bad_request", message)
+    started = time.perf_counter()
+    try:
+        result: dict[str, Any] | None = await handler(ctx, request.body)
+        reply = reply_ok(request.id, result)
+    except DomainError as exc:
+        code = wire_error(exc).code
+        metrics.errors.labels(request.op, code).inc()
+        reply = reply_error(request.id, code, exc.message)
+    except Exception:
+        log.exception("op %s failed", request.op)
+        metrics.errors.labels(request.op, "internal").inc()
+        reply = reply_error(request.id, "internal", "internal error")
+    metrics.requests.labels(request.op).inc()
+    metrics.latency.labels(request.op).observe(time.perf_counter() - started)
+    return reply
+
+
+async def _on_socket_gone(ctx: OpContext) -> None:
+    """Release the session's claim on this gateway; the session then idles out on its TTL."""
+    hooks = ctx.services.features.get("socket_closed_hooks", [])
+    for hook in hooks:
+        try:
+            await hook(ctx.connection)
+        except Exception:
+            log.exception("socket-closed hook failed")
+    try:
+        await ctx.services.sessions.detach(
+            ctx.player_id, ctx.session_id, ctx.services.settings.gateway_id
+        )
+    except Exception:  # the cluster may be failing over; the TTL ends the session anyway
+        log.warning("could not detach session of %s", ctx.player_id, exc_info=True)

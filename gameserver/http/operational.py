@@ -1,0 +1,26 @@
+"""Operational endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gameserver.http.json import json_response
+from gameserver.services import Services
+from gameserver.valkey_client import cluster_is_ready
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if await cluster_is_ready(services.cluster):
+        return json_response({"status": "ready"})
+    return json_response({"status": "unavailable"}, 503)
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")

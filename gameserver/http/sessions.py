@@ -1,0 +1,45 @@
+"""`POST /v1/sessions`: a game client logs in and gets a signed session token."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.errors import Unauthorized
+from gameserver.http.json import handles_errors, json_response, read_json_object
+from gameserver.services import Services
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value:
+        return None
+    return value.strip()
+
+
+@handles_errors
+async def create_session(request: Request) -> Response:
+    services: Services = request.app.state.services
+    client_key = services.settings.client_key
+    if client_key:
+        given = bearer_token(request)
+        if given is None or not hmac.compare_digest(given.encode(), client_key.encode()):
+            raise Unauthorized("a valid client key is required")
+    body = await read_json_object(request)
+    created = await services.sessions.create(body.get("player_id"), body.get("region"))
+    if created.replaced is not None and created.replaced.gateway_id:
+        await services.messenger.session_replaced(
+            created.replaced.gateway_id, created.player_id, created.replaced.session_id
+        )
+    return json_response(
+        {
+            "token": created.token,
+            "session_id": created.session_id,
+            "player_id": created.player_id,
+            "expires_in": created.expires_in,
+        },
+        201,
+    )

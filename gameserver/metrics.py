@@ -1,0 +1,50 @@
+"""Prometheus metrics of one gateway process, in a registry of its own (no globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gameserver_requests",
+            "Requests handled, by op or route.",
+            ["op"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "gameserver_errors",
+            "Error replies, by op and code.",
+            ["op", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gameserver_request_seconds",
+            "Time to handle a request, by op or route.",
+            ["op"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.sockets_open = Gauge(
+            "gameserver_sockets_open",
+            "Game sockets open on this gateway.",
+            registry=self.registry,
+        )
+        self.pushes = Counter(
+            "gameserver_pushes",
+            "Server pushes queued to sockets, by event.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.slow_consumers = Counter(
+            "gameserver_slow_consumers_closed",
+            "Sockets closed because their queue was full.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,30 @@
+"""The worker process: the background loops (matchmaking, housekeeping) until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+
+from gameserver.settings import Settings
+from gameserver.valkey_client import connect_cluster
+
+log = logging.getLogger(__name__)
+
+
+async def run_workers(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker_id = settings.gateway_id or f"worker-{uuid.uuid4().hex[:8]}"
+    cluster = await connect_cluster(settings)
+    try:
+        from gameserver.workers.loops import build_worker_loops
+
+        loops = build_worker_loops(settings, cluster, worker_id)
+        log.info("worker %s running %d loops", worker_id, len(loops))
+        await asyncio.gather(*(run(stop) for run in loops))
+    finally:
+        await cluster.aclose()
