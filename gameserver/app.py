@@ -62,6 +62,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         stop = asyncio.Event()
         keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
         try:
+            await sessions.ensure_ready()
             await hub.start()
             await GatewayInbox(
                 settings.gateway_id, services.registry, hub, services.metrics

@@ -43,6 +43,9 @@ class SessionService:
         self._values_max_bytes = values_max_bytes
         self.match_presence: MatchPresence | None = None
 
+    async def ensure_ready(self) -> None:
+        await self._store.load_functions()
+
     async def create(self, player_id: object, region: object = None) -> NewSession:
         player = require_id(player_id, "player_id")
         region_name = None if region is None else require_id(region, "region")

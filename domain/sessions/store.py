@@ -17,7 +17,7 @@ _SESSION_KEY = "sess:{{{player}}}"
 _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
 
-_SCRIPT = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
+_LIBRARY = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
 
 
 def session_key(player_id: str) -> str:
@@ -35,10 +35,17 @@ def _text(raw: Any) -> str:
 class SessionStore:
     def __init__(self, cluster: ValkeyCluster) -> None:
         self._cluster = cluster
-        self._script = cluster.register_script(_SCRIPT)
+
+    async def load_functions(self) -> None:
+        """Load the function library on every primary; replicas and the AOF keep it."""
+        await self._cluster.execute_command(
+            "FUNCTION", "LOAD", "REPLACE", _LIBRARY, target_nodes=self._cluster.get_primaries()
+        )
 
     async def _run(self, op: str, player_id: str, *args: Any) -> Any:
-        return await self._script(keys=[session_key(player_id)], args=[op, *args])
+        return await self._cluster.execute_command(
+            "FCALL", f"session_{op}", 1, session_key(player_id), *args
+        )
 
     async def create(
         self, player_id: str, session_id: str, region: str | None, created: float, ttl_ms: int
@@ -67,8 +74,8 @@ class SessionStore:
             return []
         pipe = self._cluster.pipeline(transaction=False)
         for player_id, session_id in sessions:
-            await self._script(
-                keys=[session_key(player_id)], args=["touch", session_id, ttl_ms], client=pipe
+            pipe.execute_command(
+                "FCALL", "session_touch", 1, session_key(player_id), session_id, ttl_ms
             )
         return [int(r) for r in await pipe.execute()]
 
@@ -96,7 +103,7 @@ class SessionStore:
         return int(await self._run("set_values", player_id, session_id, ttl_ms, max_bytes, *pairs))
 
     async def end(self, player_id: str, session_id: str = "") -> tuple[str, str | None] | None:
-        ended = await self._run("end_session", player_id, session_id)
+        ended = await self._run("end", player_id, session_id)
         if not ended:
             return None
         return _text(ended[0]), (_text(ended[1]) or None)

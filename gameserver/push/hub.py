@@ -28,6 +28,7 @@ class PushHub:
         self._handlers[key] = handler
         if first:
             await self._subscriber.subscribe(key)
+            await self._subscriber.wait_subscribed()
 
     async def unlisten(self, channel: str) -> None:
         if self._handlers.pop(channel.encode(), None) is not None:
