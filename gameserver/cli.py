@@ -87,8 +87,12 @@ def _cluster(action: str, settings: Settings) -> int:
     if action == "down":
         cluster_down(data_dir, settings.valkey_port)
         return 0
-    print(cluster_status(data_dir, settings.valkey_port))
-    return 0
+    status = cluster_status(data_dir, settings.valkey_port)
+    print(f"cluster {status.cluster_state} (data in {status.data_dir})")
+    for node in status.nodes:
+        state = "up" if node.alive else "down"
+        print(f"  127.0.0.1:{node.port}  {node.role or '-':8} {state:4} pid {node.pid or '-'}")
+    return 0 if status.cluster_state == "ok" else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

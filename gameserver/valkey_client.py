@@ -7,7 +7,8 @@ import logging
 
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 from valkey.asyncio.retry import Retry
-from valkey.backoff import ExponentialWithJitterBackoff
+from valkey.backoff import EqualJitterBackoff
+from valkey.exceptions import ClusterDownError, ValkeyClusterException
 from valkey.exceptions import ConnectionError as ValkeyConnectionError
 from valkey.exceptions import TimeoutError as ValkeyTimeoutError
 
@@ -23,7 +24,7 @@ def build_cluster_client(settings: Settings) -> ValkeyCluster:
     if not settings.valkey_nodes:
         raise RuntimeError("no Valkey nodes configured: set VALKEY_NODES or use `gameserver up`")
     # Retries cover a primary failover (BASELINES.md: ~2.9 s until the replica takes over).
-    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=12)
+    retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), retries=12)
     return ValkeyCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in settings.valkey_nodes],
         username=settings.valkey_username,
@@ -45,7 +46,14 @@ async def connect_cluster(settings: Settings, attempts: int = 10) -> ValkeyClust
         try:
             await client.initialize()
             return client
-        except (ValkeyConnectionError, ValkeyTimeoutError, OSError) as exc:
+        # An unreachable or not yet whole cluster shows as ValkeyClusterException.
+        except (
+            ValkeyConnectionError,
+            ValkeyTimeoutError,
+            ValkeyClusterException,
+            ClusterDownError,
+            OSError,
+        ) as exc:
             await client.aclose()
             if attempt == attempts:
                 raise
@@ -66,10 +74,17 @@ async def cluster_is_ready(client: ValkeyCluster) -> bool:
     except Exception:  # any failure to answer means not ready
         return False
     for info in infos:
-        text = info.decode() if isinstance(info, bytes) else str(info)
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        fields = _cluster_info_fields(info)
         if fields.get("cluster_state") != "ok":
             return False
         if int(fields.get("cluster_slots_ok", "0")) != CLUSTER_SLOTS:
             return False
     return True
+
+
+def _cluster_info_fields(info: object) -> dict[str, str]:
+    # valkey-py already parses CLUSTER INFO into a dict of str; raw text is kept for safety.
+    if isinstance(info, dict):
+        return {str(k): str(v) for k, v in info.items()}
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)

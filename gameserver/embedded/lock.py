@@ -49,5 +49,7 @@ class DataDirLock:
         os.close(fd)
 
     def __del__(self) -> None:
-        # An owner dropped without stop(): free the lock as its exit would.
-        self.release()
+        # An owner dropped without stop(): closing the descriptor frees the lock as exit would.
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
-
 from gameserver.errors import CLOSE_KICKED, CLOSE_REPLACED
+from gameserver.push.events import push_event
 from gameserver.services import Services
 
 log = logging.getLogger(__name__)
@@ -27,10 +26,10 @@ async def refresh_open_sessions(services: Services) -> None:
         outcomes = await services.sessions.touch_many([(c.player_id, c.session_id) for c in batch])
         for connection, outcome in zip(batch, outcomes, strict=True):
             if outcome == 0:
-                connection.send(orjson.dumps({"event": "session.replaced"}))
+                connection.send(push_event("session.replaced"))
                 connection.close(CLOSE_REPLACED)
             elif outcome < 0:
-                connection.send(orjson.dumps({"event": "session.kicked"}))
+                connection.send(push_event("session.kicked"))
                 connection.close(CLOSE_KICKED)
 
 

@@ -6,7 +6,6 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from domain.errors import DomainError, Unauthorized
@@ -21,6 +20,7 @@ from gameserver.gateway.envelope import (
     reply_ok,
 )
 from gameserver.gateway.rate_limit import TokenBucket
+from gameserver.push.events import push_event
 from gameserver.services import Services
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ async def game_socket(websocket: WebSocket) -> None:
     previous = services.registry.add(connection)
     if previous is not None:
         # A second socket of the same session on this gateway: the newest wins.
-        previous.send(orjson.dumps({"event": "session.replaced"}))
+        previous.send(push_event("session.replaced"))
         previous.close(CLOSE_REPLACED)
     connection.start()
     services.metrics.sockets_open.inc()

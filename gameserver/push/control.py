@@ -17,6 +17,7 @@ from domain.sessions.store import gateway_channel
 from gameserver.errors import CLOSE_KICKED, CLOSE_REPLACED
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.metrics import Metrics
+from gameserver.push.events import push_event
 from gameserver.push.hub import PushHub
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ class GatewayInbox:
         if connection is None or connection.session_id != session_id:
             return
         if kind == _REPLACED:
-            connection.send(orjson.dumps({"event": "session.replaced"}))
+            connection.send(push_event("session.replaced"))
             connection.close(CLOSE_REPLACED)
         else:
-            connection.send(orjson.dumps({"event": "session.kicked"}))
+            connection.send(push_event("session.kicked"))
             connection.close(CLOSE_KICKED)
         self._registry.remove(connection)
