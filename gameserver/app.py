@@ -12,20 +12,17 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from domain.clock import Clock, SystemClock
-from domain.sessions.service import SessionService
-from domain.sessions.store import SessionStore
-from gameserver.admin import players
+from gameserver.admin import players, queues
+from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.keepalive import keep_sessions_alive
-from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
 from gameserver.http.sessions import create_session
-from gameserver.metrics import Metrics
-from gameserver.push.control import GatewayInbox, PlayerMessenger
+from gameserver.push.control import GatewayInbox
 from gameserver.push.hub import PushHub
-from gameserver.services import Services
+from gameserver.services import Services, build_services
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
 
@@ -38,31 +35,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     if not settings.secret:
         raise RuntimeError("GAMESERVER_SECRET is required to sign session tokens")
 
+    startup = load_startup_config(settings.config_path)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         cluster = await connect_cluster(settings)
-        sessions = SessionService(
-            SessionStore(cluster),
-            secret=settings.secret,
-            clock=clock or SystemClock(),
-            ttl_s=settings.session_ttl_s,
-            token_lifetime_s=settings.token_lifetime_s,
-            values_max_bytes=settings.session_values_max_bytes,
-        )
-        services = Services(
-            settings=settings,
-            clock=clock or SystemClock(),
-            cluster=cluster,
-            sessions=sessions,
-            metrics=Metrics(),
-            registry=ConnectionRegistry(),
-            messenger=PlayerMessenger(sessions),
-        )
         hub = PushHub(cluster)
         stop = asyncio.Event()
-        keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
+        keepalive: asyncio.Task[None] | None = None
+        services: Services | None = None
         try:
-            await sessions.ensure_ready()
+            services = await build_services(settings, cluster, clock or SystemClock(), startup)
+            keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
             await hub.start()
             await GatewayInbox(
                 settings.gateway_id, services.registry, hub, services.metrics
@@ -72,9 +56,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             yield
         finally:
             stop.set()
-            for connection in services.registry:
-                connection.close(CLOSE_GOING_AWAY)
-            await keepalive
+            if services is not None:
+                for connection in services.registry:
+                    connection.close(CLOSE_GOING_AWAY)
+            if keepalive is not None:
+                await keepalive
             await hub.aclose()
             await cluster.aclose()
 
@@ -90,5 +76,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             players.end_player_session,
             methods=["DELETE"],
         ),
+        Route("/admin/v1/queues", queues.create_queue, methods=["POST"]),
+        Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
+        Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,4 +1,4 @@
-"""The services of one process, built once in the app's lifespan (the composition root)."""
+"""The services of one process, built once at start-up (the composition root)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from typing import Any
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import Clock
+from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.service import MatchmakingService
 from domain.sessions.service import SessionService
+from domain.sessions.store import SessionStore
+from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.metrics import Metrics
 from gameserver.push.control import PlayerMessenger
@@ -21,8 +25,39 @@ class Services:
     clock: Clock
     cluster: ValkeyCluster
     sessions: SessionService
-    metrics: Metrics
-    registry: ConnectionRegistry
+    matchmaking: MatchmakingService
     messenger: PlayerMessenger
-    # Feature services join here as they land; typed where they are wired.
-    features: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def build_services(
+    settings: Settings, cluster: ValkeyCluster, clock: Clock, startup: StartupConfig
+) -> Services:
+    """Wire every service of a process and make sure their scripts and defaults exist."""
+    sessions = SessionService(
+        SessionStore(cluster),
+        secret=settings.secret,
+        clock=clock,
+        ttl_s=settings.session_ttl_s,
+        token_lifetime_s=settings.token_lifetime_s,
+        values_max_bytes=settings.session_values_max_bytes,
+    )
+    matchmaking = MatchmakingService(
+        cluster,
+        clock,
+        sessions=sessions,
+        queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
+    )
+    sessions.match_presence = matchmaking
+    await sessions.ensure_ready()
+    await matchmaking.ensure_ready()
+    return Services(
+        settings=settings,
+        clock=clock,
+        cluster=cluster,
+        sessions=sessions,
+        matchmaking=matchmaking,
+        messenger=PlayerMessenger(sessions),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 from valkey.asyncio.retry import Retry
@@ -19,13 +20,30 @@ log = logging.getLogger(__name__)
 CLUSTER_SLOTS = 16384
 
 
+class GameValkeyCluster(ValkeyCluster):
+    """The cluster client, routing FCALL by its declared keys.
+
+    valkey-py asks a node (COMMAND GETKEYS) where every FCALL goes, a round trip per call;
+    FCALL names its keys itself, exactly like EVALSHA, which valkey-py already routes
+    locally.
+    """
+
+    async def _determine_slot(self, command: str, *args: Any) -> int:
+        if command.upper() in ("FCALL", "FCALL_RO") and len(args) >= 2:
+            keys = args[2 : 2 + int(args[1])]
+            slots = {self.keyslot(key) for key in keys}
+            if len(slots) == 1:
+                return slots.pop()
+        return await super()._determine_slot(command, *args)
+
+
 def build_cluster_client(settings: Settings) -> ValkeyCluster:
     """A cluster client for `settings.valkey_nodes`; not connected until `initialize()`."""
     if not settings.valkey_nodes:
         raise RuntimeError("no Valkey nodes configured: set VALKEY_NODES or use `gameserver up`")
     # Retries cover a primary failover (BASELINES.md: ~2.9 s until the replica takes over).
     retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), retries=12)
-    return ValkeyCluster(
+    return GameValkeyCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in settings.valkey_nodes],
         username=settings.valkey_username,
         password=settings.valkey_password,

@@ -33,8 +33,7 @@ async def get_player(request: Request) -> Response:
         },
         "presence": presence.value,
     }
-    for provider in services.features.get("player_views", []):
-        body.update(await provider(player_id))
+    body["rating"] = (await services.matchmaking.rating_of(player_id)).to_dict()
     return json_response(body)
 
 

@@ -261,9 +261,9 @@ def recorded_base_port(data_dir: Path) -> int | None:
     """The base port of the cluster last started in `data_dir`, if any."""
     try:
         raw = json.loads((Path(data_dir) / "valkey" / "cluster.json").read_text())
-    except (FileNotFoundError, ValueError):
+        return int(raw["base_port"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return int(raw["base_port"])
 
 
 def cluster_up(

@@ -31,17 +31,19 @@ class NodeProbe:
     # Replicas: linked to the primary and done with the initial sync; primaries: True.
     synced: bool
     primary_port: int | None
+    # Primaries and replicas this node lists in CLUSTER SLOTS; a replica shows there only
+    # once gossip has told the node its replication offset.
+    nodes_serving_slots: int
 
 
 def probe(node: Node) -> NodeProbe | None:
     """The node's view, or None when it does not answer."""
     try:
-        with node.client(timeout_s=1.0) as client:
-            pipe = client.pipeline(transaction=False)
-            pipe.info("replication")
-            pipe.execute_command("CLUSTER INFO")
-            pipe.execute_command("CLUSTER MYID")
-            replication, info, node_id = pipe.execute()
+        with node.client(timeout_s=1.0) as admin:
+            replication = admin.call("INFO", "replication")
+            info = admin.call("CLUSTER INFO")
+            node_id = admin.call("CLUSTER MYID")
+            slots = admin.call("CLUSTER SLOTS")
     except (ValkeyError, OSError):
         return None
     is_replica = replication.get("role") == "slave"
@@ -58,6 +60,7 @@ def probe(node: Node) -> NodeProbe | None:
         slots_assigned=int(info.get("cluster_slots_assigned", 0)),
         synced=synced,
         primary_port=int(replication["master_port"]) if is_replica else None,
+        nodes_serving_slots=sum(len(entry) - 2 for entry in slots),
     )
 
 
@@ -83,6 +86,8 @@ def health_problem(probes: Sequence[NodeProbe | None], nodes: Sequence[Node]) ->
             )
         if not p.synced:
             return f"replica {p.port} has not finished its sync with its primary"
+        if p.nodes_serving_slots != len(nodes):
+            return f"node {p.port} lists {p.nodes_serving_slots} nodes in CLUSTER SLOTS"
     primaries = sum(1 for p in probes if p is not None and p.role == "primary")
     if primaries != len(SLOT_RANGES):
         return f"{primaries} primaries instead of {len(SLOT_RANGES)}"
@@ -108,28 +113,28 @@ def form_cluster(primaries: Sequence[Node], replicas: Sequence[Node], deadline: 
     # Distinct config epochs up front, as valkey-cli does, so nodes need not resolve
     # epoch collisions before the cluster settles.
     for epoch, node in enumerate(everyone, start=1):
-        with node.client() as client:
-            client.execute_command("CLUSTER SET-CONFIG-EPOCH", epoch)
+        with node.client() as admin:
+            admin.call("CLUSTER SET-CONFIG-EPOCH", epoch)
     for node, (first, last) in zip(primaries, SLOT_RANGES, strict=True):
-        with node.client() as client:
-            client.execute_command("CLUSTER ADDSLOTSRANGE", first, last)
-    with everyone[0].client() as client:
+        with node.client() as admin:
+            admin.call("CLUSTER ADDSLOTSRANGE", first, last)
+    with everyone[0].client() as admin:
         for other in everyone[1:]:
-            client.execute_command("CLUSTER MEET", other.host, other.port)
+            admin.call("CLUSTER MEET", other.host, other.port)
     primary_ids = []
     for node in primaries:
-        with node.client() as client:
-            primary_ids.append(str(client.execute_command("CLUSTER MYID")))
+        with node.client() as admin:
+            primary_ids.append(str(admin.call("CLUSTER MYID")))
     for replica, primary_id in zip(replicas, primary_ids, strict=True):
         _replicate(replica, primary_id, deadline)
 
 
 def _replicate(replica: Node, primary_id: str, deadline: float) -> None:
     # CLUSTER REPLICATE fails with "Unknown node" until gossip has reached the replica.
-    with replica.client() as client:
+    with replica.client() as admin:
         while True:
             try:
-                client.execute_command("CLUSTER REPLICATE", primary_id)
+                admin.call("CLUSTER REPLICATE", primary_id)
                 return
             except ResponseError as exc:
                 if time.monotonic() > deadline:

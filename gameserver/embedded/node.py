@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import valkey
+from valkey.exceptions import ConnectionError as ValkeyConnectionError
 from valkey.exceptions import ValkeyError
 
 _READY_POLL_S = 0.02
+# The daemon writes its pid file within milliseconds of forking.
+_PID_FILE_WAIT_S = 5.0
 
 
 def valkey_server_binary() -> Path:
@@ -72,8 +76,12 @@ class Node:
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
 
-    def launch(self) -> None:
-        """Start the daemon; returns once valkey-server has forked into the background."""
+    def launch(self) -> int:
+        """Start the daemon; returns its pid once its pid file exists.
+
+        Waiting for the pid file means a start that fails later can still find, and stop,
+        every process it launched.
+        """
         self.pid_path.unlink(missing_ok=True)
         result = subprocess.run(
             [str(valkey_server_binary()), str(self.config_path)],
@@ -87,6 +95,14 @@ class Node:
         if result.returncode != 0:
             detail = result.stderr.decode(errors="replace").strip()
             raise RuntimeError(f"valkey-server on port {self.port} failed to start: {detail}")
+        deadline = time.monotonic() + _PID_FILE_WAIT_S
+        while (pid := self.read_pid()) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"valkey-server on port {self.port} wrote no pid file:\n{self.log_tail()}"
+                )
+            time.sleep(_READY_POLL_S)
+        return pid
 
     def wait_ready(self, timeout_s: float) -> int:
         """Wait until our own process answers on the port; returns its pid."""
@@ -109,8 +125,8 @@ class Node:
     def answers_as(self, pid: int) -> bool:
         """True when the server on our port is process `pid` (not some other server)."""
         try:
-            with self.client() as client:
-                info = client.info("server")
+            with self.client() as admin:
+                info = admin.call("INFO", "server")
         except (ValkeyError, OSError):
             return False
         return int(info.get("process_id", -1)) == pid
@@ -143,11 +159,13 @@ class Node:
     def shutdown(self) -> bool:
         """Ask the node to persist and exit; False if it did not accept the request."""
         try:
-            with self.client() as client:
-                client.shutdown()
+            with self.client() as admin:
+                admin.call("SHUTDOWN")
+        except ValkeyConnectionError:
+            return True  # the node closes the connection as it exits
         except (ValkeyError, OSError):
             return False
-        return True
+        return False
 
     def send_signal(self, pid: int, signum: signal.Signals) -> None:
         try:
@@ -163,7 +181,7 @@ class Node:
         return "\n".join(text.splitlines()[-lines:])
 
     @contextmanager
-    def client(self, timeout_s: float = 2.0) -> Iterator[valkey.Valkey]:
+    def client(self, timeout_s: float = 2.0) -> Iterator[AdminClient]:
         """A short-lived admin connection to this node alone."""
         client = valkey.Valkey(
             host=self.host,
@@ -173,9 +191,20 @@ class Node:
             decode_responses=True,
         )
         try:
-            yield client
+            yield AdminClient(client)
         finally:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
+
+
+class AdminClient:
+    """valkey-py's sync client behind one typed method (its own methods lack annotations)."""
+
+    def __init__(self, client: valkey.Valkey) -> None:
+        self._client = client
+
+    def call(self, *args: str | int) -> Any:
+        """One command, its reply parsed as valkey-py does (INFO and CLUSTER INFO: dicts)."""
+        return self._client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def _quote(path: Path) -> str:

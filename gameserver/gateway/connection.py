@@ -29,6 +29,7 @@ class ClientConnection:
         websocket: WebSocket,
         player_id: str,
         session_id: str,
+        region: str | None,
         *,
         queue_limit: int,
         rate_limiter: TokenBucket,
@@ -36,6 +37,7 @@ class ClientConnection:
         self.websocket = websocket
         self.player_id = player_id
         self.session_id = session_id
+        self.region = region
         self.rate_limiter = rate_limiter
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_limit)
         self._writer: asyncio.Task[None] | None = None

@@ -31,7 +31,7 @@ async def game_socket(websocket: WebSocket) -> None:
     settings = services.settings
     try:
         claims = services.sessions.verify(websocket.query_params.get("token"))
-        await services.sessions.attach(claims, settings.gateway_id)
+        attached = await services.sessions.attach(claims, settings.gateway_id)
     except Unauthorized:
         # Accept first so the client sees the close code, not an HTTP 403.
         await websocket.accept()
@@ -42,6 +42,7 @@ async def game_socket(websocket: WebSocket) -> None:
         websocket,
         claims.player_id,
         claims.session_id,
+        attached.session.region,
         queue_limit=settings.outgoing_queue_limit,
         rate_limiter=TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst),
     )
@@ -119,12 +120,6 @@ async def _dispatch(ctx: OpContext, ops: dict[str, OpHandler], request: Request)
 
 async def _on_socket_gone(ctx: OpContext) -> None:
     """Release the session's claim on this gateway; the session then idles out on its TTL."""
-    hooks = ctx.services.features.get("socket_closed_hooks", [])
-    for hook in hooks:
-        try:
-            await hook(ctx.connection)
-        except Exception:
-            log.exception("socket-closed hook failed")
     try:
         await ctx.services.sessions.detach(
             ctx.player_id, ctx.session_id, ctx.services.settings.gateway_id

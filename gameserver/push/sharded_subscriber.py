@@ -8,6 +8,7 @@ task that makes the server-side subscriptions match the channels asked for.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -19,11 +20,14 @@ from valkey.asyncio.connection import Connection
 from valkey.asyncio.retry import Retry
 from valkey.backoff import NoBackoff
 from valkey.crc import key_slot
+from valkey.exceptions import AskError, ValkeyError
 
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[bytes, bytes], None]
 Address = tuple[str, int]
+
+CLUSTER_SLOTS = 16384
 
 # Connection settings taken over from the cluster client (credentials, TLS, timeouts).
 _INHERITED_KWARGS = (
@@ -42,7 +46,11 @@ _INHERITED_KWARGS = (
 
 
 async def spublish(cluster: ValkeyCluster, channel: bytes | str, data: bytes | str) -> int:
-    """Publish on a shard channel; returns how many subscribers of its shard got it."""
+    """Publish on a shard channel; returns the subscriber count of the node that took it.
+
+    The whole shard delivers the message, but right after a failover a stale slot map may
+    send it to a replica, which then counts 0.
+    """
     return int(await cluster.execute_command("SPUBLISH", channel, data))
 
 
@@ -68,9 +76,9 @@ class _Link:
 class ShardedSubscriber:
     """Delivers ("smessage", channel, data) of the watched shard channels to `on_message`.
 
-    On a lost connection, an error reply such as MOVED, or a `sunsubscribe` the server
-    sends by itself (a slot moved, a failover), it refreshes the slot map and subscribes
-    again on the new owner, with a backoff capped at `backoff_max_s`, for as long as it
+    On a lost connection, a MOVED reply, or a `sunsubscribe` the server sends by itself
+    (a slot moved, a failover), it refreshes the slot map and subscribes again on the new
+    owner, with a backoff capped at `backoff_max_s`, for as long as it
     runs. Messages published while a channel has no subscription are lost (at most once).
     """
 
@@ -91,6 +99,9 @@ class ShardedSubscriber:
         self._wakeup = asyncio.Event()
         self._changed = asyncio.Condition()
         self._refresh_needed = False
+        # Slot ranges and owners from our own CLUSTER SLOTS once the cluster client's map
+        # has proven stale (refreshing the client's own map from here races with it).
+        self._slot_map: list[tuple[int, int, Address]] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -186,12 +197,11 @@ class ShardedSubscriber:
                 del self._links[address]
                 await self._close_link(link)
         if self._refresh_needed:
-            await self._cluster.nodes_manager.initialize()
+            self._slot_map = await self._fetch_slot_map()
             self._refresh_needed = False
         plan: dict[Address, set[bytes]] = defaultdict(set)
         for channel in self._wanted:
-            node = self._cluster.nodes_manager.get_node_from_slot(key_slot(channel))
-            plan[(node.host, node.port)].add(channel)
+            plan[self._owner(key_slot(channel))].add(channel)
         for address, link in list(self._links.items()):
             stale = (link.subscribed | link.subscribing) - plan.get(address, set())
             stale -= link.unsubscribing
@@ -209,6 +219,39 @@ class ShardedSubscriber:
                 del self._links[address]
                 await self._close_link(link)
 
+    def _owner(self, slot: int) -> Address:
+        if self._slot_map is None:
+            node = self._cluster.nodes_manager.get_node_from_slot(slot)
+            return (node.host, int(node.port))
+        index = bisect.bisect_right(self._slot_map, (slot, CLUSTER_SLOTS, ("", 0))) - 1
+        if index >= 0:
+            first, last, address = self._slot_map[index]
+            if first <= slot <= last:
+                return address
+        raise LookupError(f"slot {slot} has no owner in the cluster's slot map")
+
+    async def _fetch_slot_map(self) -> list[tuple[int, int, Address]]:
+        """CLUSTER SLOTS from the first node that answers, as sorted (first, last, owner)."""
+        candidates = [(node.host, int(node.port)) for node in self._cluster.get_nodes()]
+        candidates += [address for address in self._links if address not in candidates]
+        for address in candidates:
+            connection = self._connection(address)
+            try:
+                await connection.connect()  # type: ignore[no-untyped-call]
+                await connection.send_command("CLUSTER", "SLOTS", check_health=False)
+                reply = await connection.read_response()
+            except (ValkeyError, OSError) as exc:
+                log.debug("CLUSTER SLOTS from %s failed: %s", address, exc)
+                continue
+            finally:
+                await connection.disconnect(nowait=True)
+            ranges = []
+            for first, last, primary, *_replicas in reply:
+                host = primary[0].decode() or address[0]
+                ranges.append((int(first), int(last), (host, int(primary[1]))))
+            return sorted(ranges)
+        raise ConnectionError(f"no cluster node answered CLUSTER SLOTS (tried {candidates})")
+
     async def _send(self, link: _Link, command: str, channels: Iterable[bytes]) -> None:
         # A shard (un)subscribe takes channels of one slot only.
         by_slot: dict[int, list[bytes]] = defaultdict(list)
@@ -224,7 +267,7 @@ class ShardedSubscriber:
     async def _open_link(self, address: Address) -> _Link:
         connection = self._connection(address)
         try:
-            await connection.connect()
+            await connection.connect()  # type: ignore[no-untyped-call]
         except BaseException:
             await connection.disconnect(nowait=True)
             raise
@@ -234,10 +277,14 @@ class ShardedSubscriber:
         return link
 
     async def _close_link(self, link: _Link) -> None:
-        if link.reader is not None and link.reader is not asyncio.current_task():
-            link.reader.cancel()
-            await asyncio.gather(link.reader, return_exceptions=True)
-        await link.connection.disconnect(nowait=True)
+        try:
+            if link.reader is not None and link.reader is not asyncio.current_task():
+                link.reader.cancel()
+                await asyncio.gather(link.reader, return_exceptions=True)
+        finally:
+            # Even when aclose() cancels the supervisor mid-way: the link is already out
+            # of self._links, so nothing else would close its socket.
+            await link.connection.disconnect(nowait=True)
 
     def _connection(self, address: Address) -> Connection:
         inherited = self._cluster.nodes_manager.connection_kwargs
@@ -257,9 +304,13 @@ class ShardedSubscriber:
     async def _read(self, link: _Link) -> None:
         try:
             while True:
-                response = await link.connection.read_response(
-                    timeout=self._health_check_interval_s, disconnect_on_error=False
-                )
+                try:
+                    response = await link.connection.read_response(
+                        timeout=self._health_check_interval_s, disconnect_on_error=False
+                    )
+                except AskError as exc:  # MOVED too: the node no longer owns that slot
+                    await self._redirected(link, exc.slot_id)
+                    continue
                 if response is None:
                     # Quiet for a whole interval: a PING proves the server still there.
                     if link.ping_outstanding:
@@ -278,6 +329,15 @@ class ShardedSubscriber:
             self._refresh_needed = True
             self._wakeup.set()
             await self._notify()
+
+    async def _redirected(self, link: _Link, slot: int) -> None:
+        # The error answers one SSUBSCRIBE, and each SSUBSCRIBE names channels of one slot.
+        lost = {channel for channel in link.subscribing if key_slot(channel) == slot}
+        log.info("shard channels %r moved away from %s", sorted(lost), link.address)
+        link.subscribing -= lost
+        self._refresh_needed = True
+        self._wakeup.set()
+        await self._notify()
 
     async def _handle(self, link: _Link, response: Any) -> None:
         kind = bytes(response[0]).lower()

@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from valkey.asyncio.cluster import ValkeyCluster
-
-from gameserver.settings import Settings
+from domain.matchmaking.worker import MatchmakingWorker
+from gameserver.push.match_notifier import GatewayMatchNotifier
+from gameserver.services import Services
 
 WorkerLoop = Callable[[asyncio.Event], Awaitable[None]]
 
 
-def build_worker_loops(
-    settings: Settings, cluster: ValkeyCluster, worker_id: str
-) -> list[WorkerLoop]:
-    loops: list[WorkerLoop] = []
-
-    async def wait_for_stop(stop: asyncio.Event) -> None:
-        await stop.wait()
-
-    loops.append(wait_for_stop)
-    return loops
+def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
+    matchmaking = MatchmakingWorker(
+        services.cluster,
+        services.clock,
+        GatewayMatchNotifier(services.messenger),
+        worker_id,
+    )
+    return [matchmaking.run]

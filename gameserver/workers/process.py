@@ -7,8 +7,12 @@ import logging
 import signal
 import uuid
 
+from domain.clock import SystemClock
+from gameserver.config_file import load_startup_config
+from gameserver.services import build_services
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
+from gameserver.workers.loops import build_worker_loops
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +22,13 @@ async def run_workers(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    worker_id = settings.gateway_id or f"worker-{uuid.uuid4().hex[:8]}"
+    worker_id = f"worker-{uuid.uuid4().hex[:8]}"
     cluster = await connect_cluster(settings)
     try:
-        from gameserver.workers.loops import build_worker_loops
-
-        loops = build_worker_loops(settings, cluster, worker_id)
+        services = await build_services(
+            settings, cluster, SystemClock(), load_startup_config(settings.config_path)
+        )
+        loops = build_worker_loops(services, worker_id)
         log.info("worker %s running %d loops", worker_id, len(loops))
         await asyncio.gather(*(run(stop) for run in loops))
     finally:

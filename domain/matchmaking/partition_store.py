@@ -1,0 +1,211 @@
+"""The Valkey side of the workers: leases, partition streams, commits and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.store import (
+    GROUP,
+    PARTITIONS_KEY,
+    QUEUES_KEY,
+    WORKERS_KEY,
+    Cluster,
+    PartitionKeys,
+    Scripts,
+    text,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stream entry: a ticket that started searching ('j') or was cancelled ('c')."""
+
+    entry_id: str
+    kind: str
+    ticket_id: str
+    data: bytes | None = None
+    # For a cancel, the entry id of the ticket's own join entry.
+    join_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    match_id: str
+    payload: bytes
+    gap: float
+    tickets: Sequence[tuple[str, str]]  # (ticket id, its stream entry id)
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    ticket_id: str
+    entry_id: str
+    max_wait_ms: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    live_workers: int
+    partitions: dict[str, tuple[str, str]]
+    queues: dict[str, QueueConfig]
+
+
+def _entries(raw: Sequence[Any]) -> list[Entry]:
+    out: list[Entry] = []
+    for entry_id, flat in raw:
+        if not flat:  # an entry deleted while pending shows up without fields
+            continue
+        fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        out.append(
+            Entry(
+                entry_id=text(entry_id),
+                kind=text(fields["k"]),
+                ticket_id=text(fields["t"]),
+                data=fields.get("d"),
+                join_id=text(fields["s"]) if fields.get("s") else None,
+            )
+        )
+    return out
+
+
+class PartitionStore:
+    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
+        self._cluster = cluster
+        self._scripts = scripts
+
+    async def heartbeat(self, worker_id: str, now_ms: int, stale_ms: int) -> Registry:
+        """Say this worker is alive; read the live workers, partitions and queues."""
+        pipe = self._cluster.pipeline(transaction=False)
+        pipe.zadd(WORKERS_KEY, {worker_id: now_ms})
+        pipe.zremrangebyscore(WORKERS_KEY, "-inf", now_ms - stale_ms)
+        pipe.zcard(WORKERS_KEY)
+        pipe.hgetall(PARTITIONS_KEY)
+        pipe.hgetall(QUEUES_KEY)
+        _, _, live, partitions, queues = await pipe.execute()
+        return Registry(
+            live_workers=int(live),
+            partitions={
+                text(code): (value["queue"], value["partition"])
+                for code, value in ((c, orjson.loads(v)) for c, v in partitions.items())
+            },
+            queues={text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in queues.items()},
+        )
+
+    async def leave(self, worker_id: str) -> None:
+        await self._cluster.execute_command("ZREM", WORKERS_KEY, worker_id)
+
+    async def acquire(self, code: str, owner: str, lease_ms: int) -> bool:
+        lease = PartitionKeys(code).lease
+        return bool(await self._cluster.execute_command("SET", lease, owner, "NX", "PX", lease_ms))
+
+    async def release(self, code: str, owner: str) -> None:
+        await self._scripts.run("lease_release", [PartitionKeys(code).lease], [owner])
+
+    async def read(
+        self, code: str, owner: str, lease_ms: int, count: int, done_outbox: Sequence[str]
+    ) -> list[Entry] | None:
+        """Renew the lease and read new entries; None if the lease is no longer ours."""
+        keys = PartitionKeys(code)
+        raw = await self._scripts.run(
+            "read",
+            [keys.lease, keys.stream, keys.outbox],
+            [owner, lease_ms, GROUP, count, *done_outbox],
+        )
+        return None if raw is None else _entries(raw)
+
+    async def takeover(
+        self, code: str, owner: str, count: int, start: str
+    ) -> tuple[str, list[Entry]] | None:
+        """Claim entries read but never acknowledged by earlier owners, from `start` on."""
+        keys = PartitionKeys(code)
+        raw = await self._scripts.run(
+            "takeover", [keys.lease, keys.stream], [owner, GROUP, count, start]
+        )
+        if raw is None:
+            return None
+        return text(raw[0]), _entries(raw[1])
+
+    async def ack(self, code: str, owner: str, entry_ids: Sequence[str]) -> bool:
+        keys = PartitionKeys(code)
+        result = await self._scripts.run(
+            "ack", [keys.lease, keys.stream], [owner, GROUP, *entry_ids]
+        )
+        return result is not None
+
+    async def settle(
+        self,
+        code: str,
+        owner: str,
+        now_ms: int,
+        commits: Sequence[Commit],
+        expiries: Sequence[Expiry],
+        match_ttl_ms: int,
+        retention_ms: int,
+        waits_kept: int,
+    ) -> tuple[list[str | list[str]], list[str]] | None:
+        """Commit matches and expire tickets in one script; None if the lease is lost.
+
+        Per commit then per expiry: '' committed, 'x' expired, else the ids of tickets
+        that were no longer searching ([] for a ticket not yet due to expire).
+        """
+        keys = PartitionKeys(code)
+        all_keys = [keys.lease, keys.stream, keys.waiting, keys.stats, keys.waits, keys.outbox]
+
+        def index(key: str) -> int:
+            all_keys.append(key)
+            return len(all_keys)
+
+        plan: dict[str, Any] = {
+            "m": [
+                {
+                    "k": index(keys.match(c.match_id)),
+                    "id": c.match_id,
+                    "gap": c.gap,
+                    "p": c.payload.decode(),
+                    "t": [{"k": index(keys.ticket(t)), "id": t, "sid": s} for t, s in c.tickets],
+                }
+                for c in commits
+            ],
+            "e": [
+                {
+                    "k": index(keys.ticket(e.ticket_id)),
+                    "id": e.ticket_id,
+                    "sid": e.entry_id,
+                    "max_ms": e.max_wait_ms,
+                    "p": e.payload.decode(),
+                }
+                for e in expiries
+            ],
+            "ttl": match_ttl_ms,
+            "retention": retention_ms,
+            "keep": waits_kept,
+        }
+        reply = await self._scripts.run(
+            "settle", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)]
+        )
+        if reply is None:
+            return None
+        results: list[str | list[str]] = [
+            text(r) if isinstance(r, bytes) else [text(x) for x in r] for r in reply[0]
+        ]
+        return results, [text(x) for x in reply[1]]
+
+    async def forget_delivered(self, code: str, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self._cluster.execute_command("XDEL", PartitionKeys(code).outbox, *entry_ids)
+
+    async def outbox(self, code: str, count: int) -> list[tuple[str, str, bytes]]:
+        """Undelivered pushes: (entry id, 'f' found or 'e' expired, payload)."""
+        raw = await self._cluster.execute_command(
+            "XRANGE", PartitionKeys(code).outbox, "-", "+", "COUNT", count
+        )
+        out: list[tuple[str, str, bytes]] = []
+        for entry_id, fields in raw:
+            out.append((text(entry_id), text(fields[b"k"]), fields[b"d"]))
+        return out

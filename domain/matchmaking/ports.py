@@ -1,0 +1,34 @@
+"""What matchmaking needs from the rest of the server, as small Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class LiveSessions(Protocol):
+    async def live_players(self, player_ids: Sequence[str]) -> set[str]:
+        """The players among `player_ids` that have a live session."""
+        ...
+
+
+class MatchNotifier(Protocol):
+    """Delivers pushes to players on whichever gateway holds their socket.
+
+    Events are complete wire messages (PROTOCOL.md section 2) plus `ts`, the server time
+    in milliseconds when the push was sent, for push-lag measurement.
+    """
+
+    async def match_found(self, player_ids: Sequence[str], event: dict[str, Any]) -> None:
+        """Send `{"event": "match.found", "match_id", "queue", "teams", "ticket", "ts"}`."""
+        ...
+
+    async def ticket_expired(self, player_ids: Sequence[str], event: dict[str, Any]) -> None:
+        """Send `{"event": "match.expired", "ticket", "ts"}`."""
+        ...
+
+
+class RankedBoardSink(Protocol):
+    async def submit(self, board: str, player_id: str, score: float) -> None:
+        """Set `player_id`'s score on `board` (a board with the `set` operator)."""
+        ...

@@ -1,0 +1,134 @@
+"""The Valkey side of ratings, match records, results and players' current matches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from domain.matchmaking.models import Match
+from domain.matchmaking.ratings import DEFAULT_RATING, Rating
+from domain.matchmaking.store import (
+    RATINGS_KEY,
+    Cluster,
+    PartitionKeys,
+    Scripts,
+    code_of,
+    player_match_key,
+    result_key,
+    text,
+)
+
+
+def encode_rating(rating: Rating) -> str:
+    return f"{rating.mu!r} {rating.sigma!r}"
+
+
+def decode_rating(raw: bytes | str | None) -> Rating:
+    if not raw:
+        return DEFAULT_RATING
+    mu, sigma = text(raw).split()
+    return Rating(float(mu), float(sigma))
+
+
+def encode_match(match: Match, tickets: Sequence[tuple[str, Sequence[str]]]) -> bytes:
+    """The match record; `tickets` pairs each ticket id with its players, for the pushes."""
+    return orjson.dumps(
+        {
+            "match_id": match.match_id,
+            "queue": match.queue,
+            "teams": [list(t) for t in match.teams],
+            "tickets": [[ticket_id, list(players)] for ticket_id, players in tickets],
+            "p": list(match.win_probabilities),
+            "region": match.region,
+            "created": match.created_at,
+        }
+    )
+
+
+def decode_match(data: bytes | str) -> Match:
+    raw = orjson.loads(data)
+    return Match(
+        match_id=raw["match_id"],
+        queue=raw["queue"],
+        teams=tuple(tuple(t) for t in raw["teams"]),
+        tickets=tuple(t[0] for t in raw["tickets"]),
+        created_at=raw["created"],
+        win_probabilities=tuple(raw["p"]),
+        region=raw["region"],
+    )
+
+
+class RatingStore:
+    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
+        self._cluster = cluster
+        self._scripts = scripts
+
+    async def raw_ratings(self, player_ids: Sequence[str]) -> list[str]:
+        """Each player's stored rating as text, '' where none is stored yet."""
+        if not player_ids:
+            return []
+        raw = await self._cluster.execute_command("HMGET", RATINGS_KEY, *player_ids)
+        return [text(r) if r else "" for r in raw]
+
+    async def ratings(self, player_ids: Sequence[str]) -> list[Rating]:
+        return [decode_rating(r) for r in await self.raw_ratings(player_ids)]
+
+    async def match(self, match_id: str) -> Match | None:
+        code = code_of(match_id)
+        if code is None:
+            return None
+        key = PartitionKeys(code).match(match_id)
+        raw = await self._cluster.execute_command("HGET", key, "data")
+        return None if raw is None else decode_match(raw)
+
+    async def result(self, match_id: str) -> dict[str, Any] | None:
+        raw = await self._cluster.execute_command("GET", result_key(match_id))
+        return None if raw is None else dict(orjson.loads(raw))
+
+    async def save_result(
+        self,
+        match_id: str,
+        players: Sequence[str],
+        read: Sequence[str],
+        new: Sequence[Rating],
+        result: dict[str, Any],
+        ttl_ms: int,
+    ) -> tuple[int, dict[str, Any] | None]:
+        """(1, result) applied; (0, earlier result) rated before; (2, None) ratings moved."""
+        n = len(players)
+        args: list[Any] = [ttl_ms, orjson.dumps(result), n, *players, *read]
+        args += [encode_rating(r) for r in new]
+        reply = await self._scripts.run("save_result", [RATINGS_KEY, result_key(match_id)], args)
+        status = int(reply[0])
+        return status, (dict(orjson.loads(reply[1])) if status != 2 else None)
+
+    async def mark_in_match(self, pairs: Sequence[tuple[str, str]], ttl_ms: int) -> None:
+        """Record each (player, match) as the player's current match, in one pipeline."""
+        if not pairs:
+            return
+        pipe = self._cluster.pipeline(transaction=False)
+        for player_id, match_id in pairs:
+            pipe.set(player_match_key(player_id), match_id, px=ttl_ms)
+        await pipe.execute()
+
+    async def clear_in_match(self, player_ids: Sequence[str], match_id: str) -> None:
+        """Only where the player's current match is still this one."""
+        await asyncio.gather(
+            *(
+                self._scripts.run("release_player", [player_match_key(p)], [match_id])
+                for p in player_ids
+            )
+        )
+
+    async def in_match(self, player_ids: Sequence[str]) -> set[str]:
+        ids = list(dict.fromkeys(player_ids))
+        if not ids:
+            return set()
+        pipe = self._cluster.pipeline(transaction=False)
+        for player_id in ids:
+            pipe.exists(player_match_key(player_id))
+        found = await pipe.execute()
+        return {pid for pid, n in zip(ids, found, strict=True) if n}

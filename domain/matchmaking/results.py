@@ -1,0 +1,85 @@
+"""Match results: every player of a match rated at once, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain.errors import BadRequest, Conflict, Unavailable
+from domain.matchmaking.limits import MatchmakingLimits
+from domain.matchmaking.models import Match
+from domain.matchmaking.ports import RankedBoardSink
+from domain.matchmaking.rating_store import RatingStore, decode_rating
+from domain.matchmaking.ratings import Rating, rate
+from domain.matchmaking.store import Cluster, Scripts
+
+
+def parse_ranks(raw: object) -> list[int]:
+    """Ranks per team, 1 = winner, equal ranks for a draw."""
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("ranks must be a list with one rank per team")
+    if not all(isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= len(raw) for r in raw):
+        raise BadRequest("each rank must be an integer from 1 to the number of teams")
+    return list(raw)
+
+
+def _ratings_of(result: dict[str, Any]) -> dict[str, Rating]:
+    return {p: Rating(mu, sigma) for p, (mu, sigma) in result["ratings"].items()}
+
+
+class Results:
+    def __init__(
+        self,
+        cluster: Cluster,
+        scripts: Scripts,
+        boards: RankedBoardSink | None,
+        limits: MatchmakingLimits,
+    ) -> None:
+        self.store = RatingStore(cluster, scripts)
+        self._boards = boards
+        self._limits = limits
+
+    async def report(
+        self, match: Match, ranks: Sequence[int], board: str | None
+    ) -> dict[str, Rating]:
+        if len(ranks) != len(match.teams):
+            raise BadRequest(f"ranks must have {len(match.teams)} entries, one per team")
+        players = [p for team in match.teams for p in team]
+        ttl_ms = round(self._limits.result_ttl_s * 1000)
+        for _ in range(self._limits.rate_retries):
+            earlier = await self.store.result(match.match_id)
+            if earlier is not None:
+                return await self._settled(match, players, ranks, earlier, board)
+            read = await self.store.raw_ratings(players)
+            current = iter(decode_rating(r) for r in read)
+            teams = [[next(current) for _ in team] for team in match.teams]
+            new = [r for team in rate(teams, ranks) for r in team]
+            result = {
+                "ranks": list(ranks),
+                "ratings": {p: [r.mu, r.sigma] for p, r in zip(players, new, strict=True)},
+            }
+            status, saved = await self.store.save_result(
+                match.match_id, players, read, new, result, ttl_ms
+            )
+            if saved is not None:
+                return await self._settled(match, players, ranks, saved, board)
+            # status 2: another result moved one of these ratings since we read them.
+        raise Unavailable("the players' ratings kept changing; report the result again")
+
+    async def _settled(
+        self,
+        match: Match,
+        players: list[str],
+        ranks: Sequence[int],
+        result: dict[str, Any],
+        board: str | None,
+    ) -> dict[str, Rating]:
+        """Finish what follows a rated result; a repeat redoes it, harmlessly."""
+        if list(result["ranks"]) != list(ranks):
+            raise Conflict("this match has a different result already")
+        await self.store.clear_in_match(players, match.match_id)
+        if board is not None and self._boards is not None:
+            # The current rating, not this match's: a later match may have moved it.
+            for player_id, rating in zip(players, await self.store.ratings(players), strict=True):
+                await self._boards.submit(board, player_id, rating.ordinal())
+        return _ratings_of(result)

@@ -1,0 +1,219 @@
+"""Matchmaking as the gateway and the admin API see it: queues, tickets, results."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from domain.clock import Clock
+from domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    MatchNotFound,
+    QueueNotFound,
+    TicketNotFound,
+    Unavailable,
+)
+from domain.ids import is_valid_id, require_id
+from domain.matchmaking.limits import MatchmakingLimits
+from domain.matchmaking.models import DEFAULT_QUEUES, QueueConfig, Ticket, TicketProperties
+from domain.matchmaking.models import TicketState as State
+from domain.matchmaking.ports import LiveSessions, RankedBoardSink
+from domain.matchmaking.ratings import Rating
+from domain.matchmaking.results import Results, parse_ranks
+from domain.matchmaking.stats import queue_stats
+from domain.matchmaking.store import Cluster, Scripts, partition_code
+from domain.matchmaking.ticket_store import TicketStore
+
+REGISTRATION_REFRESH_S = 60.0
+
+
+class MatchmakingService:
+    def __init__(
+        self,
+        cluster: Cluster,
+        clock: Clock,
+        sessions: LiveSessions | None = None,
+        boards: RankedBoardSink | None = None,
+        queues: Sequence[QueueConfig] = DEFAULT_QUEUES,
+        limits: MatchmakingLimits | None = None,
+    ) -> None:
+        self._clock = clock
+        self._sessions = sessions
+        self._limits = limits or MatchmakingLimits()
+        self._scripts = Scripts(cluster)
+        self._tickets = TicketStore(cluster, self._scripts)
+        self._results = Results(cluster, self._scripts, boards, self._limits)
+        self._initial_queues = tuple(queues)
+        # Queues never change once created. Partitions are registered again now and then,
+        # in case the registry lost a write (a failover) while this process remembered it.
+        self._queues: dict[str, QueueConfig] = {}
+        self._registered: dict[str, float] = {}
+
+    async def ensure_ready(self) -> None:
+        """Load the scripts and create the configured queues that do not exist yet."""
+        await self._scripts.load()
+        for queue in self._initial_queues:
+            await self._tickets.create_queue(queue)
+
+    async def create_queue(self, queue: QueueConfig) -> None:
+        if not await self._tickets.create_queue(queue):
+            raise Conflict(f"queue {queue.name} exists already")
+        self._queues[queue.name] = queue
+
+    async def queue(self, name: object) -> QueueConfig:
+        name = require_id(name, "queue")
+        found = self._queues.get(name) or await self._tickets.queue(name)
+        if found is None:
+            raise QueueNotFound(f"no queue {name}")
+        self._queues[name] = found
+        return found
+
+    async def list_queue_stats(self) -> list[dict[str, Any]]:
+        """Per queue: waiting tickets, oldest wait, matches made, wait p50/p95, fairness."""
+        return await queue_stats(self._tickets, self._clock.now())
+
+    async def join(
+        self,
+        queue: object,
+        player_id: str,
+        party: object = None,
+        properties: object = None,
+    ) -> str:
+        """Put the caller (and their party) in the queue; returns the ticket id."""
+        require_id(player_id, "player_id")
+        config = await self.queue(queue)
+        members = self._members(player_id, party, config)
+        props = TicketProperties.parse(properties, config)
+        if self._sessions is not None:
+            live = await self._sessions.live_players(members)
+            offline = [m for m in members if m not in live]
+            if offline:
+                raise Conflict(f"no live session for {', '.join(offline)}")
+        partition = config.partition_of(props.region)
+        code = await self._partition(config.name, partition)
+        ticket_id = f"{code}.{secrets.token_hex(8)}"
+        created = self._clock.now()
+        claim = f"{ticket_id} {round(created * 1000)}"
+        ttl_ms = round((config.max_wait_s + self._limits.ticket_retention_s) * 1000)
+        # The members' claims and the ratings read go together: one round trip, not three.
+        ratings, *claims = await asyncio.gather(
+            self._results.store.ratings(members),
+            *(self._claim(m, claim, ttl_ms) for m in members),
+            return_exceptions=True,
+        )
+        try:
+            for outcome in (ratings, *claims):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            assert isinstance(ratings, list)
+            ticket = Ticket(
+                ticket_id=ticket_id,
+                queue=config.name,
+                partition=partition,
+                players=members,
+                ratings=tuple(ratings),
+                created_at=created,
+                state=State.SEARCHING,
+                properties=props,
+            )
+            now_ms = round(self._clock.now() * 1000)
+            limit_ms = round(self._limits.claim_limit_s * 1000)
+            if not await self._tickets.enqueue(ticket, now_ms, limit_ms, ttl_ms):
+                raise Unavailable("the join took too long; try again")
+        except BaseException:
+            claimed = [m for m, c in zip(members, claims, strict=True) if c is None]
+            await asyncio.gather(*(self._tickets.release_player(m, claim) for m in claimed))
+            raise
+        return ticket_id
+
+    def _members(self, player_id: str, party: object, config: QueueConfig) -> tuple[str, ...]:
+        if party is None:
+            return (player_id,)
+        if not isinstance(party, list | tuple) or not all(is_valid_id(p) for p in party):
+            raise BadRequest("party must be a list of player ids")
+        members = tuple(dict.fromkeys(party))
+        if len(members) != len(party) or player_id not in members:
+            raise BadRequest("party must list each member once, the caller included")
+        if len(members) > 1 and not config.parties:
+            raise BadRequest(f"queue {config.name} takes no parties")
+        if len(members) > config.team_size:
+            raise BadRequest(f"a party in queue {config.name} has at most {config.team_size}")
+        return members
+
+    async def _partition(self, queue: str, partition: str) -> str:
+        code = partition_code(queue, partition)
+        now = self._clock.now()
+        if self._registered.get(code, 0.0) < now:
+            await self._tickets.register_partition(code, queue, partition)
+            self._registered[code] = now + REGISTRATION_REFRESH_S
+        return code
+
+    async def _claim(self, player_id: str, claim: str, ttl_ms: int) -> None:
+        """Point the player at the ticket being made, unless a live ticket holds them.
+
+        Each member's pointer is in its own slot, so a join claims them one by one and
+        stores its ticket only after. Until then its claims count as live for at most
+        `claim_limit_s`, and the ticket is refused after that: two joins never both win.
+        """
+        holder = await self._tickets.claim_player(player_id, claim, ttl_ms)
+        if holder is None:
+            return
+        if await self._is_live(holder):
+            raise Conflict(f"{player_id} is already in a ticket")
+        # The holder is finished: take the pointer unless yet another join beat us to it.
+        if await self._tickets.claim_player(player_id, claim, ttl_ms, holder) is not None:
+            raise Conflict(f"{player_id} is already in a ticket")
+
+    async def _is_live(self, claim: str) -> bool:
+        ticket_id, _, created = claim.partition(" ")
+        [found] = await self._tickets.states([ticket_id])
+        if found is not None:
+            return found[0] == State.SEARCHING
+        age_ms = self._clock.now() * 1000 - int(created or 0)
+        return age_ms <= self._limits.claim_limit_s * 1000
+
+    async def cancel(self, player_id: str, ticket_id: object) -> None:
+        """Cancel a searching ticket; only a member may, and a matched ticket cannot be."""
+        ticket_id = require_id(ticket_id, "ticket")
+        outcome = await self._tickets.cancel(ticket_id, player_id)
+        if outcome == "missing":
+            raise TicketNotFound(f"no ticket {ticket_id}")
+        if outcome == "forbidden":
+            raise Forbidden("only a member of the ticket may cancel it")
+        if outcome != State.CANCELLED:
+            raise Conflict(f"the ticket is {outcome} already")
+
+    async def ticket(self, ticket_id: object) -> Ticket:
+        ticket_id = require_id(ticket_id, "ticket")
+        found = await self._tickets.ticket(ticket_id)
+        if found is None:
+            raise TicketNotFound(f"no ticket {ticket_id}")
+        return found
+
+    async def status(self, ticket_id: object) -> str:
+        """searching, matched, cancelled or expired."""
+        return (await self.ticket(ticket_id)).state.value
+
+    async def report_result(self, match_id: object, ranks: object) -> dict[str, Rating]:
+        """Rate every player of the match once; a repeat returns the same ratings."""
+        match_id = require_id(match_id, "match_id")
+        parsed = parse_ranks(ranks)
+        match = await self._results.store.match(match_id)
+        if match is None:
+            raise MatchNotFound(f"no match {match_id}")
+        board = (await self.queue(match.queue)).ranked_board
+        return await self._results.report(match, parsed, board)
+
+    async def rating_of(self, player_id: str) -> Rating:
+        """The player's rating; openskill's default before any rated match."""
+        require_id(player_id, "player_id")
+        [rating] = await self._results.store.ratings([player_id])
+        return rating
+
+    async def players_in_match(self, player_ids: Sequence[str]) -> set[str]:
+        """Players matched and whose match has no result yet (at most `in_match_s`)."""
+        return await self._results.store.in_match(player_ids)

@@ -1,0 +1,125 @@
+"""Every key name and script of matchmaking, and the runner of the scripts.
+
+Hash tags decide what can change together atomically:
+- `{mm}`: the registry of queues, partitions and live workers;
+- `{<code>}`: one queue partition (queue + region): its lease, stream, outbox, stats,
+  tickets and matches. `code` is a short hash of the partition's name, so ticket and match
+  ids (`<code>.<random>`) lead to their keys and partitions spread over the shards;
+- `{p.<player>}`: one player's live-ticket pointer and current match;
+- `{ratings}`: every player's rating and every rated result, so one script updates all
+  players of a match at once.
+
+Scripts run with EVALSHA rather than FCALL: the cluster client finds an EVALSHA's slot
+from its keys locally, while for FCALL it first asks a node (COMMAND GETKEYS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from importlib import resources
+from typing import Any
+
+from valkey.asyncio.cluster import ValkeyCluster
+from valkey.exceptions import NoScriptError
+
+# The client every matchmaking component takes; named here so only store modules say valkey.
+Cluster = ValkeyCluster
+
+GROUP = "workers"
+
+QUEUES_KEY = "mm:{mm}:queues"
+PARTITIONS_KEY = "mm:{mm}:partitions"
+WORKERS_KEY = "mm:{mm}:workers"
+RATINGS_KEY = "mm:{ratings}:r"
+
+
+def partition_code(queue: str, partition: str) -> str:
+    return hashlib.blake2b(f"{queue}/{partition}".encode(), digest_size=5).hexdigest()
+
+
+def code_of(some_id: str) -> str | None:
+    """The partition code inside a ticket or match id, or None for an id we never made."""
+    code, dot, rest = some_id.partition(".")
+    if not dot or not rest or len(code) != 10 or not _HEX.fullmatch(code):
+        return None
+    return code
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+class PartitionKeys:
+    """The keys of one queue partition; all share the hash tag `{code}`."""
+
+    __slots__ = ("code", "lease", "stream", "waiting", "stats", "waits", "outbox")
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        base = f"mm:{{{code}}}"
+        self.lease = f"{base}:lease"
+        self.stream = f"{base}:s"
+        self.waiting = f"{base}:w"
+        self.stats = f"{base}:stats"
+        self.waits = f"{base}:waits"
+        self.outbox = f"{base}:out"
+
+    def ticket(self, ticket_id: str) -> str:
+        return f"mm:{{{self.code}}}:t:{ticket_id}"
+
+    def match(self, match_id: str) -> str:
+        return f"mm:{{{self.code}}}:m:{match_id}"
+
+
+def player_ticket_key(player_id: str) -> str:
+    return f"mm:{{p.{player_id}}}:ticket"
+
+
+def player_match_key(player_id: str) -> str:
+    return f"mm:{{p.{player_id}}}:match"
+
+
+def result_key(match_id: str) -> str:
+    return f"mm:{{ratings}}:res:{match_id}"
+
+
+def text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _load_scripts() -> dict[str, str]:
+    source = resources.files("domain.matchmaking").joinpath("matchmaking.lua").read_text()
+    scripts: dict[str, str] = {}
+    for section in source.split("--- script: ")[1:]:
+        name, _, body = section.partition("\n")
+        scripts[name.strip()] = body
+    return scripts
+
+
+class Scripts:
+    """Runs the named scripts of matchmaking.lua, loading one where a node lacks it."""
+
+    _SOURCES = _load_scripts()
+
+    def __init__(self, cluster: ValkeyCluster) -> None:
+        self._cluster = cluster
+        self._sha = {
+            name: hashlib.sha1(body.encode()).hexdigest() for name, body in self._SOURCES.items()
+        }
+
+    async def load(self) -> None:
+        """Load every script on every primary (SCRIPT LOAD goes to all of them)."""
+        for body in self._SOURCES.values():
+            await self._cluster.execute_command("SCRIPT LOAD", body)
+
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self._cluster.execute_command(
+                "EVALSHA", self._sha[name], len(keys), *keys, *args
+            )
+        except NoScriptError:
+            # A promoted replica or a new node has an empty script cache.
+            await self._cluster.execute_command("SCRIPT LOAD", self._SOURCES[name])
+            return await self._cluster.execute_command(
+                "EVALSHA", self._sha[name], len(keys), *keys, *args
+            )

@@ -1,0 +1,190 @@
+"""The Valkey side of queues, tickets and players' live-ticket pointers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from domain.matchmaking.models import QueueConfig, Ticket, TicketProperties, TicketState
+from domain.matchmaking.ratings import Rating
+from domain.matchmaking.store import (
+    PARTITIONS_KEY,
+    QUEUES_KEY,
+    Cluster,
+    PartitionKeys,
+    Scripts,
+    code_of,
+    player_ticket_key,
+    text,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionStats:
+    code: str
+    waiting: int
+    oldest_created_s: float | None
+    matches: int
+    gap_sum: float
+    cancelled: int
+    expired: int
+    waits_s: list[float]
+
+
+def encode_ticket(ticket: Ticket) -> bytes:
+    """The snapshot a ticket carries into its hash and its stream entry."""
+    return orjson.dumps(
+        {
+            "id": ticket.ticket_id,
+            "queue": ticket.queue,
+            "partition": ticket.partition,
+            "players": list(ticket.players),
+            "ratings": [[r.mu, r.sigma] for r in ticket.ratings],
+            "created": round(ticket.created_at * 1000),
+            "region": ticket.properties.region,
+            "latency": dict(ticket.properties.latency_ms),
+        }
+    )
+
+
+def decode_ticket(data: bytes | str, state: str, match_id: str | None = None) -> Ticket:
+    raw = orjson.loads(data)
+    return Ticket(
+        ticket_id=raw["id"],
+        queue=raw["queue"],
+        partition=raw["partition"],
+        players=tuple(raw["players"]),
+        ratings=tuple(Rating(mu, sigma) for mu, sigma in raw["ratings"]),
+        created_at=raw["created"] / 1000.0,
+        state=TicketState(state),
+        properties=TicketProperties(region=raw["region"], latency_ms=raw["latency"]),
+        match_id=match_id,
+    )
+
+
+class TicketStore:
+    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
+        self._cluster = cluster
+        self._scripts = scripts
+
+    async def create_queue(self, queue: QueueConfig) -> bool:
+        """False if a queue of that name exists already."""
+        data = orjson.dumps(queue.to_dict())
+        return bool(await self._cluster.execute_command("HSETNX", QUEUES_KEY, queue.name, data))
+
+    async def queue(self, name: str) -> QueueConfig | None:
+        raw = await self._cluster.execute_command("HGET", QUEUES_KEY, name)
+        return None if raw is None else QueueConfig.from_dict(orjson.loads(raw))
+
+    async def queues(self) -> dict[str, QueueConfig]:
+        raw = await self._cluster.execute_command("HGETALL", QUEUES_KEY)
+        return {text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in raw.items()}
+
+    async def register_partition(self, code: str, queue: str, partition: str) -> None:
+        data = orjson.dumps({"queue": queue, "partition": partition})
+        await self._cluster.execute_command("HSETNX", PARTITIONS_KEY, code, data)
+
+    async def partitions(self) -> dict[str, tuple[str, str]]:
+        """Every partition ever used: code -> (queue, partition)."""
+        raw = await self._cluster.execute_command("HGETALL", PARTITIONS_KEY)
+        out: dict[str, tuple[str, str]] = {}
+        for code, data in raw.items():
+            value = orjson.loads(data)
+            out[text(code)] = (value["queue"], value["partition"])
+        return out
+
+    async def claim_player(
+        self, player_id: str, claim: str, ttl_ms: int, replaceable: str = ""
+    ) -> str | None:
+        """Point the player at a ticket being made; on failure, the claim that holds them.
+
+        A claim is '<ticket id> <created ms>': it counts as live while its ticket searches,
+        or, before the ticket exists, while it is younger than the claim limit.
+        """
+        holder = await self._scripts.run(
+            "claim_player", [player_ticket_key(player_id)], [claim, ttl_ms, replaceable]
+        )
+        return text(holder) or None
+
+    async def release_player(self, player_id: str, claim: str) -> None:
+        await self._scripts.run("release_player", [player_ticket_key(player_id)], [claim])
+
+    async def enqueue(self, ticket: Ticket, now_ms: int, claim_limit_ms: int, ttl_ms: int) -> bool:
+        """Store the ticket searching and put it on its partition's stream."""
+        keys = PartitionKeys(ticket.ticket_id.split(".", 1)[0])
+        args = [
+            ticket.ticket_id,
+            round(ticket.created_at * 1000),
+            now_ms,
+            claim_limit_ms,
+            encode_ticket(ticket),
+            ttl_ms,
+        ]
+        key_list = [keys.ticket(ticket.ticket_id), keys.stream, keys.waiting]
+        return bool(await self._scripts.run("enqueue", key_list, args))
+
+    async def cancel(self, ticket_id: str, player_id: str) -> str:
+        """'missing', 'forbidden', 'cancelled', or the state that made it too late."""
+        code = code_of(ticket_id)
+        if code is None:
+            return "missing"
+        keys = PartitionKeys(code)
+        result = await self._scripts.run(
+            "cancel",
+            [keys.ticket(ticket_id), keys.stream, keys.waiting, keys.stats],
+            [ticket_id, player_id],
+        )
+        return text(result)
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        code = code_of(ticket_id)
+        if code is None:
+            return None
+        raw = await self._cluster.execute_command(
+            "HMGET", PartitionKeys(code).ticket(ticket_id), "state", "data", "match"
+        )
+        if raw[0] is None:
+            return None
+        return decode_ticket(raw[1], text(raw[0]), text(raw[2]) if raw[2] else None)
+
+    async def states(self, ticket_ids: Sequence[str]) -> list[tuple[str, int] | None]:
+        """(state, created ms) of each ticket, None where it does not exist."""
+        pipe = self._cluster.pipeline(transaction=False)
+        for ticket_id in ticket_ids:
+            code = code_of(ticket_id) or "0000000000"
+            pipe.hmget(PartitionKeys(code).ticket(ticket_id), ["state", "created"])
+        rows: list[Any] = await pipe.execute()
+        return [None if row[0] is None else (text(row[0]), int(row[1])) for row in rows]
+
+    async def partition_stats(self, codes: Sequence[str]) -> list[PartitionStats]:
+        """Waiting count, oldest ticket, counters and recent waits of each partition."""
+        if not codes:
+            return []
+        pipe = self._cluster.pipeline(transaction=False)
+        for code in codes:
+            keys = PartitionKeys(code)
+            pipe.zcard(keys.waiting)
+            pipe.zrange(keys.waiting, 0, 0, withscores=True)
+            pipe.hgetall(keys.stats)
+            pipe.lrange(keys.waits, 0, -1)
+        rows: list[Any] = await pipe.execute()
+        out: list[PartitionStats] = []
+        for i, code in enumerate(codes):
+            waiting, oldest, counters, waits = rows[4 * i : 4 * i + 4]
+            fields = {text(k): float(v) for k, v in counters.items()}
+            out.append(
+                PartitionStats(
+                    code=code,
+                    waiting=int(waiting),
+                    oldest_created_s=oldest[0][1] / 1000.0 if oldest else None,
+                    matches=int(fields.get("matches", 0)),
+                    gap_sum=fields.get("gap_sum", 0.0),
+                    cancelled=int(fields.get("cancelled", 0)),
+                    expired=int(fields.get("expired", 0)),
+                    waits_s=[int(w) / 1000.0 for w in waits],
+                )
+            )
+        return out

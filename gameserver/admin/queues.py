@@ -1,0 +1,42 @@
+"""Admin and trusted-server endpoints of matchmaking: queues and match results."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.matchmaking.models import QueueConfig
+from gameserver.admin.auth import require_admin
+from gameserver.http.json import handles_errors, json_response, read_json_object
+from gameserver.services import Services
+
+
+@handles_errors
+async def create_queue(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    queue = QueueConfig.from_dict(await read_json_object(request))
+    await services.matchmaking.create_queue(queue)
+    return json_response(queue.to_dict(), 201)
+
+
+@handles_errors
+async def list_queues(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    return json_response({"queues": await services.matchmaking.list_queue_stats()})
+
+
+@handles_errors
+async def report_result(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    body = await read_json_object(request)
+    match_id = request.path_params["match_id"]
+    ratings = await services.matchmaking.report_result(match_id, body.get("ranks"))
+    return json_response(
+        {
+            "match_id": match_id,
+            "ratings": {player: rating.to_dict() for player, rating in ratings.items()},
+        }
+    )

@@ -1,0 +1,36 @@
+"""Socket ops of matchmaking: match.join, match.cancel, match.status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameserver.gateway.dispatch import OpContext, OpHandler
+
+
+async def match_join(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    properties = body.get("properties")
+    # A ticket without a region plays in the region the player logged in from.
+    if ctx.connection.region is not None:
+        if properties is None:
+            properties = {"region": ctx.connection.region}
+        elif isinstance(properties, dict) and "region" not in properties:
+            properties = {**properties, "region": ctx.connection.region}
+    ticket = await ctx.services.matchmaking.join(
+        body.get("queue"), ctx.player_id, body.get("party"), properties
+    )
+    return {"ticket": ticket}
+
+
+async def match_cancel(ctx: OpContext, body: dict[str, Any]) -> None:
+    await ctx.services.matchmaking.cancel(ctx.player_id, body.get("ticket"))
+
+
+async def match_status(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    return {"state": await ctx.services.matchmaking.status(body.get("ticket"))}
+
+
+OPS: dict[str, OpHandler] = {
+    "match.join": match_join,
+    "match.cancel": match_cancel,
+    "match.status": match_status,
+}

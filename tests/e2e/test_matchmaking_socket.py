@@ -1,0 +1,123 @@
+"""Matchmaking over the game socket and the admin API, with a real worker running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from domain.matchmaking.worker import MatchmakingWorker
+from gameserver.push.match_notifier import GatewayMatchNotifier
+from tests.game_client import game_client
+from tests.gateway_harness import Gateway
+
+pytestmark = pytest.mark.usefixtures("clean_valkey")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
+    services = gateway.services
+    # FLUSHALL removed the default queue: make it again as a fresh start would.
+    await services.matchmaking.ensure_ready()
+    running = MatchmakingWorker(
+        services.cluster, services.clock, GatewayMatchNotifier(services.messenger), "w-test"
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop))
+    yield running
+    stop.set()
+    await asyncio.wait_for(task, 15)
+
+
+async def test_two_players_in_duel_are_matched_and_both_told(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    async with game_client(gateway.base_url, "a") as a, game_client(gateway.base_url, "b") as b:
+        ticket_a = (await a.ok("match.join", queue="duel"))["ticket"]
+        ticket_b = (await b.ok("match.join", queue="duel"))["ticket"]
+        found_a = await a.next_event("match.found")
+        found_b = await b.next_event("match.found")
+        assert found_a["match_id"] == found_b["match_id"]
+        assert found_a["queue"] == "duel" and found_a["ticket"] == ticket_a
+        assert found_b["ticket"] == ticket_b
+        assert sorted(p for team in found_a["teams"] for p in team) == ["a", "b"]
+        assert all(len(team) == 1 for team in found_a["teams"])
+        assert (await a.ok("match.status", ticket=ticket_a))["state"] == "matched"
+        presence = await a.ok("presence.get", player_ids=["a", "b"])
+        assert presence["players"] == {"a": "in_match", "b": "in_match"}
+
+        winner = found_a["teams"][0][0]
+        async with gateway.admin() as admin:
+            before = (await admin.get(f"/admin/v1/players/{winner}")).json()["rating"]
+            result = await admin.post(
+                f"/admin/v1/matches/{found_a['match_id']}/result", json={"ranks": [1, 2]}
+            )
+            assert result.status_code == 200, result.text
+            again = await admin.post(
+                f"/admin/v1/matches/{found_a['match_id']}/result", json={"ranks": [1, 2]}
+            )
+            assert again.json() == result.json()
+            after = (await admin.get(f"/admin/v1/players/{winner}")).json()["rating"]
+            assert after["mu"] > before["mu"]
+            stats = (await admin.get("/admin/v1/queues")).json()["queues"]
+            duel = next(q for q in stats if q["queue"] == "duel")
+            assert duel["matches"] >= 1
+
+
+async def test_join_errors(gateway: Gateway, worker: MatchmakingWorker) -> None:
+    async with game_client(gateway.base_url, "a") as a:
+        unknown = await a.call("match.join", queue="nope")
+        assert unknown["error"]["code"] == "not_found"
+        bad = await a.call("match.join", queue="bad name")
+        assert bad["error"]["code"] == "bad_request"
+        offline_party = await a.call("match.join", queue="duel", party=["a", "ghost"])
+        assert offline_party["ok"] is False
+        ticket = (await a.ok("match.join", queue="duel"))["ticket"]
+        twice = await a.call("match.join", queue="duel")
+        assert twice["error"]["code"] == "conflict"
+        await a.ok("match.cancel", ticket=ticket)
+        assert (await a.ok("match.status", ticket=ticket))["state"] == "cancelled"
+        missing = await a.call("match.status", ticket="0000000000.00000000")
+        assert missing["error"]["code"] in ("not_found", "bad_request")
+
+
+async def test_only_a_member_may_cancel_a_ticket(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    async with gateway.admin() as admin:
+        created = await admin.post(
+            "/admin/v1/queues", json={"name": "solo3", "team_size": 1, "teams": 3}
+        )
+        assert created.status_code == 201, created.text
+    async with game_client(gateway.base_url, "a") as a, game_client(gateway.base_url, "b") as b:
+        ticket = (await a.ok("match.join", queue="solo3"))["ticket"]
+        other = await b.call("match.cancel", ticket=ticket)
+        assert other["error"]["code"] == "forbidden"
+        assert (await a.ok("match.status", ticket=ticket))["state"] == "searching"
+
+
+async def test_a_ticket_past_its_wait_limit_expires_with_a_push(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    async with gateway.admin() as admin:
+        created = await admin.post(
+            "/admin/v1/queues", json={"name": "quick", "team_size": 1, "teams": 2, "max_wait_s": 1}
+        )
+        assert created.status_code == 201, created.text
+        assert (await admin.post("/admin/v1/queues", json={"name": "quick"})).status_code == 409
+    async with game_client(gateway.base_url, "a") as a:
+        ticket = (await a.ok("match.join", queue="quick"))["ticket"]
+        expired = await a.next_event("match.expired", timeout=15)
+        assert expired["ticket"] == ticket
+        assert (await a.ok("match.status", ticket=ticket))["state"] == "expired"
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"name": "bad name"}, {"name": "q", "teams": 0}, {"name": "q", "team_size": "x"}]
+)
+async def test_bad_queue_definitions_are_refused(gateway: Gateway, body: dict[str, object]) -> None:
+    async with gateway.admin() as admin:
+        response = await admin.post("/admin/v1/queues", json=body)
+        assert response.status_code == 400, response.text
