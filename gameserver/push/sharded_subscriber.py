@@ -31,18 +31,9 @@ CLUSTER_SLOTS = 16384
 
 # Connection settings taken over from the cluster client (credentials, TLS, timeouts).
 _INHERITED_KWARGS = (
-    "username",
-    "password",
-    "credential_provider",
-    "socket_timeout",
-    "socket_connect_timeout",
-    "socket_keepalive",
-    "socket_keepalive_options",
-    "parser_class",
-    "client_name",
-    "lib_name",
-    "lib_version",
-)
+    "username password credential_provider socket_timeout socket_connect_timeout parser_class"
+    " socket_keepalive socket_keepalive_options client_name lib_name lib_version"
+).split()
 
 
 async def spublish(cluster: ValkeyCluster, channel: bytes | str, data: bytes | str) -> int:
@@ -78,8 +69,8 @@ class ShardedSubscriber:
 
     On a lost connection, a MOVED reply, or a `sunsubscribe` the server sends by itself
     (a slot moved, a failover), it refreshes the slot map and subscribes again on the new
-    owner, with a backoff capped at `backoff_max_s`, for as long as it
-    runs. Messages published while a channel has no subscription are lost (at most once).
+    owner, with a backoff capped at `backoff_max_s`, for as long as it runs. Messages
+    published while a channel has no subscription are lost (at most once).
     """
 
     def __init__(
@@ -168,6 +159,12 @@ class ShardedSubscriber:
         async with self._changed:
             self._changed.notify_all()
 
+    async def _resync(self) -> None:
+        """Have the supervisor fetch a new slot map and subscribe what is missing."""
+        self._refresh_needed = True
+        self._wakeup.set()
+        await self._notify()
+
     async def _supervise(self) -> None:
         failures = 0
         while True:
@@ -179,13 +176,7 @@ class ShardedSubscriber:
             except Exception as exc:  # any failure: new slot map, then try again
                 failures += 1
                 delay = min(self._backoff_max_s, 0.05 * 2 ** min(failures, 10))
-                log.warning(
-                    "sharded subscriber: %s: %s; retry %d in %.2f s",
-                    type(exc).__name__,
-                    exc,
-                    failures,
-                    delay,
-                )
+                log.warning("sharded subscriber: %r; retry %d in %.2f s", exc, failures, delay)
                 self._refresh_needed = True
                 await asyncio.sleep(delay)
                 self._wakeup.set()
@@ -232,8 +223,8 @@ class ShardedSubscriber:
 
     async def _fetch_slot_map(self) -> list[tuple[int, int, Address]]:
         """CLUSTER SLOTS from the first node that answers, as sorted (first, last, owner)."""
-        candidates = [(node.host, int(node.port)) for node in self._cluster.get_nodes()]
-        candidates += [address for address in self._links if address not in candidates]
+        known = [(node.host, int(node.port)) for node in self._cluster.get_nodes()]
+        candidates = list(dict.fromkeys([*known, *self._links]))
         for address in candidates:
             connection = self._connection(address)
             try:
@@ -309,7 +300,11 @@ class ShardedSubscriber:
                         timeout=self._health_check_interval_s, disconnect_on_error=False
                     )
                 except AskError as exc:  # MOVED too: the node no longer owns that slot
-                    await self._redirected(link, exc.slot_id)
+                    # It answers one SSUBSCRIBE, whose channels all share one slot.
+                    moved = {c for c in link.subscribing if key_slot(c) == exc.slot_id}
+                    log.info("shard channels %r moved away from %s", moved, link.address)
+                    link.subscribing -= moved
+                    await self._resync()
                     continue
                 if response is None:
                     # Quiet for a whole interval: a PING proves the server still there.
@@ -326,18 +321,7 @@ class ShardedSubscriber:
             if not self._closed:
                 log.warning("sharded subscriber link %s lost: %s", link.address, exc)
             link.broken = True
-            self._refresh_needed = True
-            self._wakeup.set()
-            await self._notify()
-
-    async def _redirected(self, link: _Link, slot: int) -> None:
-        # The error answers one SSUBSCRIBE, and each SSUBSCRIBE names channels of one slot.
-        lost = {channel for channel in link.subscribing if key_slot(channel) == slot}
-        log.info("shard channels %r moved away from %s", sorted(lost), link.address)
-        link.subscribing -= lost
-        self._refresh_needed = True
-        self._wakeup.set()
-        await self._notify()
+            await self._resync()
 
     async def _handle(self, link: _Link, response: Any) -> None:
         kind = bytes(response[0]).lower()
@@ -347,22 +331,21 @@ class ShardedSubscriber:
             except Exception:
                 log.exception("on_message failed for shard channel %r", response[1])
             return
+        channel = response[1]
         if kind == b"ssubscribe":
-            link.subscribing.discard(response[1])
-            link.subscribed.add(response[1])
+            link.subscribing.discard(channel)
+            link.subscribed.add(channel)
+            await self._notify()
         elif kind == b"sunsubscribe":
-            channel = response[1]
             link.subscribed.discard(channel)
             link.subscribing.discard(channel)
             if channel in link.unsubscribing:
                 link.unsubscribing.discard(channel)
+                self._wakeup.set()
+                await self._notify()
             else:
                 log.info("server dropped shard channel %r on %s", channel, link.address)
-                self._refresh_needed = True
-            self._wakeup.set()
-        else:
-            return
-        await self._notify()
+                await self._resync()
 
 
 def _encode(channels: Iterable[bytes | str]) -> set[bytes]:
