@@ -1,0 +1,380 @@
+#!lua name=leaderboards
+
+-- Server side of domain/leaderboards/store.py; keys are named in keys.py.
+-- Stored scores are normalised: smaller is better. A sorted-set member is the 8-byte
+-- big-endian stamp (microsecond the entry reached its score) followed by the player id,
+-- so the set's own (score, member) order is the board order, ties included.
+-- All keys of one call share one hash tag; some keys (buckets of a period) are derived
+-- here from a declared prefix, always within the same slot.
+
+local STAMP = 8
+
+local function stamp_of(member)
+  local b1, b2, b3, b4, b5, b6, b7, b8 = string.byte(member, 1, STAMP)
+  return ((((((b1 * 256 + b2) * 256 + b3) * 256 + b4) * 256 + b5) * 256 + b6) * 256 + b7) * 256 + b8
+end
+
+local function pack_stamp(t)
+  local bytes = {}
+  for i = STAMP, 1, -1 do
+    bytes[i] = t % 256
+    t = math.floor(t / 256)
+  end
+  return string.char(unpack(bytes))
+end
+
+local function fmt_int(n)
+  return string.format('%.0f', n)
+end
+
+-- Member order is byte order. Lua's `<` on strings uses strcoll (the server's locale),
+-- so stamps compare as numbers and player ids byte by byte.
+local function member_before(a, b)
+  local sa, sb = stamp_of(a), stamp_of(b)
+  if sa ~= sb then return sa < sb end
+  local la, lb = #a, #b
+  for i = STAMP + 1, math.min(la, lb) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return la < lb
+end
+
+-- How many entries of z are better than position (s, m): those with a smaller score,
+-- plus a binary search by index among the entries tied at s.
+local function count_better(z, s, m)
+  local lo = redis.call('ZCOUNT', z, '-inf', '(' .. s)
+  local hi = lo + redis.call('ZCOUNT', z, s, s)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if member_before(redis.call('ZRANGE', z, mid, mid)[1], m) then
+      lo = mid + 1
+    else
+      hi = mid
+    end
+  end
+  return lo
+end
+
+-- Writes carry the board version they were planned with; an older one than the fence
+-- means the board was reset or deleted since: the caller refreshes and plans again.
+-- Checked before and advanced only once the write is sure to happen, so that a refused
+-- write changes nothing.
+local function fence_ok(s, version)
+  return version >= tonumber(redis.call('HGET', s, 'v') or '0')
+end
+
+local function advance_fence(s, version)
+  if version > tonumber(redis.call('HGET', s, 'v') or '0') then
+    redis.call('HSET', s, 'v', fmt_int(version))
+  end
+end
+
+local function pass_fence(s, version)
+  if not fence_ok(s, version) then return false end
+  advance_fence(s, version)
+  return true
+end
+
+-- A stamp strictly after the sub-board's previous one, even if the clock steps back.
+-- Also makes every write call write, so a WAIT after it covers all earlier writes.
+local function next_stamp(s)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local last = tonumber(redis.call('HGET', s, 't') or '0')
+  if now <= last then now = last + 1 end
+  redis.call('HSET', s, 't', fmt_int(now))
+  return now
+end
+
+local function publish(channel, kind, label, pid, old_s, old_m, new_s, new_m, now)
+  local fields = {kind, label, pid, '-', '-', '-', '-', fmt_int(now)}
+  if old_s then fields[4], fields[5] = old_s, fmt_int(stamp_of(old_m)) end
+  if new_s then fields[6], fields[7] = new_s, fmt_int(stamp_of(new_m)) end
+  redis.call('SPUBLISH', channel, table.concat(fields, ' '))
+end
+
+local function append_entries(out, z, m, first, last, with_meta)
+  if last < first then return end
+  local items = redis.call('ZRANGE', z, first, last, 'WITHSCORES')
+  for i = 1, #items, 2 do
+    local member = items[i]
+    out[#out + 1] = items[i + 1]
+    out[#out + 1] = member
+    out[#out + 1] = with_meta and redis.call('HGET', m, string.sub(member, STAMP + 1)) or false
+  end
+end
+
+-- KEYS: zset, bucket, meta, state[, request]
+-- ARGV: version, op, order, player, score, has_meta, meta, ttl_s, channel, period,
+--       request_ttl_ms, bound
+-- -> {'OK'|'DUP', new score, new member, old score, old member, own rank now,
+--     own rank before, changed} | {'STALE'} | {'RANGE'}
+local function submit(keys, args)
+  local z, b, m, s, r = keys[1], keys[2], keys[3], keys[4], keys[5]
+  local version, op, desc, pid = tonumber(args[1]), args[2], args[3] == 'desc', args[4]
+  local x, has_meta, meta, ttl = tonumber(args[5]), args[6] == '1', args[7], tonumber(args[8])
+  local channel, label, request_ttl_ms, bound = args[9], args[10], args[11], tonumber(args[12])
+  if not fence_ok(s, version) then return {'STALE'} end
+  if r then
+    local prior = redis.call('GET', r)
+    if prior then
+      -- A write, so that the caller's WAIT also covers the first attempt's write.
+      redis.call('PEXPIRE', r, request_ttl_ms)
+      local ns, nm, ps, pm, changed = cmsgpack.unpack(prior)
+      local own_old = false
+      if ps then own_old = count_better(z, ps, pm) end
+      return {'DUP', ns, nm, ps, pm, count_better(z, ns, nm), own_old, changed}
+    end
+  end
+  local old_m, old_s, old_n = false, false, nil
+  local old_t = redis.call('HGET', b, pid)
+  if old_t then
+    old_m = old_t .. pid
+    old_s = redis.call('ZSCORE', z, old_m)
+    if old_s then old_n = tonumber(old_s) else old_m = false end
+  end
+  local new_n
+  if op == 'incr' or op == 'decr' then
+    local user = 0
+    if old_n then user = desc and -old_n or old_n end
+    if op == 'incr' then user = user + x else user = user - x end
+    if user > bound or user < -bound then return {'RANGE'} end
+    new_n = desc and -user or user
+  else
+    new_n = desc and -x or x
+  end
+  if new_n == 0 then new_n = 0 end
+  local changed, moved = 1, true
+  if old_n then
+    if op == 'best' then
+      moved = new_n < old_n
+      if not moved then changed = 0 end
+    else
+      moved = new_n ~= old_n
+    end
+  end
+  advance_fence(s, version)
+  local now = next_stamp(s)
+  local own_old = false
+  if old_m then own_old = redis.call('ZRANK', z, old_m) end
+  local new_s, new_m = old_s, old_m
+  if moved then
+    local packed = pack_stamp(now)
+    new_s, new_m = string.format('%.17g', new_n), packed .. pid
+    if old_m then redis.call('ZREM', z, old_m) end
+    redis.call('ZADD', z, new_s, new_m)
+    redis.call('HSET', b, pid, packed)
+    if ttl > 0 and not old_m then
+      redis.call('EXPIRE', z, ttl)
+      redis.call('EXPIRE', b, ttl)
+    end
+  end
+  if changed == 1 then
+    local old_meta = redis.call('HGET', m, pid)
+    local json = false
+    if has_meta then json = meta elseif old_meta then json = string.sub(old_meta, STAMP + 1) end
+    -- The meta value holds the update stamp whenever it differs from the score's stamp.
+    if (json and #json > 0) or not moved then
+      redis.call('HSET', m, pid, pack_stamp(now) .. (json or ''))
+      if ttl > 0 then redis.call('EXPIRE', m, ttl) end
+    elseif old_meta then
+      redis.call('HDEL', m, pid)
+    end
+    publish(channel, 'w', label, pid, old_s, old_m, new_s, new_m, now)
+  end
+  if r then
+    redis.call('SET', r, cmsgpack.pack(new_s, new_m, old_s, old_m, changed), 'PX', request_ttl_ms)
+  end
+  return {'OK', new_s, new_m, old_s, old_m, redis.call('ZRANK', z, new_m), own_old, changed}
+end
+
+-- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period
+local function remove(keys, args)
+  local z, b, m, s = keys[1], keys[2], keys[3], keys[4]
+  local version, pid, channel, label = tonumber(args[1]), args[2], args[3], args[4]
+  if not fence_ok(s, version) then return {'STALE'} end
+  local t = redis.call('HGET', b, pid)
+  if not t then return {'ABSENT'} end
+  advance_fence(s, version)
+  local now = next_stamp(s)
+  local old_m = t .. pid
+  local old_s = redis.call('ZSCORE', z, old_m)
+  redis.call('ZREM', z, old_m)
+  redis.call('HDEL', b, pid)
+  redis.call('HDEL', m, pid)
+  if old_s then publish(channel, 'x', label, pid, old_s, old_m, false, false, now) end
+  return {'OK'}
+end
+
+-- KEYS: zset, meta; ARGV: with_meta, (player, its bucket key)...
+-- -> per player: score, member, own rank, meta (all nil when absent)
+local function positions(keys, args)
+  local z, m = keys[1], keys[2]
+  local with_meta = args[1] == '1'
+  local out = {}
+  for i = 2, #args, 2 do
+    local pid = args[i]
+    local t = redis.call('HGET', args[i + 1], pid)
+    local member, score = false, false
+    if t then
+      member = t .. pid
+      score = redis.call('ZSCORE', z, member)
+    end
+    if score then
+      out[#out + 1] = score
+      out[#out + 1] = member
+      out[#out + 1] = redis.call('ZRANK', z, member)
+      out[#out + 1] = with_meta and redis.call('HGET', m, pid) or false
+    else
+      for _ = 1, 4 do out[#out + 1] = false end
+    end
+  end
+  return out
+end
+
+-- KEYS: zset; ARGV: score, member, score, member... -> entries better than each
+local function count(keys, args)
+  local out = {}
+  for i = 1, #args, 2 do out[#out + 1] = count_better(keys[1], args[i], args[i + 1]) end
+  return out
+end
+
+-- KEYS: zset, meta; ARGV: with_meta, limit[, after score, after member]
+-- -> {entries at or before the cursor, size, (score, member, meta) * <= limit}
+local function page(keys, args)
+  local z, m = keys[1], keys[2]
+  local with_meta, limit, start = args[1] == '1', tonumber(args[2]), 0
+  if args[3] then
+    start = count_better(z, args[3], args[4])
+    if redis.call('ZRANGE', z, start, start)[1] == args[4] then start = start + 1 end
+  end
+  local out = {start, redis.call('ZCARD', z)}
+  append_entries(out, z, m, start, start + limit - 1, with_meta)
+  return out
+end
+
+-- KEYS: zset, bucket, meta; ARGV: with_meta, before, after, 'pid', player
+--                                 or: with_meta, before, after, 'pos', score, member
+-- -> {score, member, meta, entries better, entries before, (score, member, meta)...}
+local function window(keys, args)
+  local z, b, m = keys[1], keys[2], keys[3]
+  local with_meta, before, after = args[1] == '1', tonumber(args[2]), tonumber(args[3])
+  local s, member, own_meta, at, skip = false, false, false, 0, 0
+  if args[4] == 'pid' then
+    local t = redis.call('HGET', b, args[5])
+    if t then
+      member = t .. args[5]
+      s = redis.call('ZSCORE', z, member)
+    end
+    if not s then return {false} end
+    at, skip = redis.call('ZRANK', z, member), 1
+    own_meta = with_meta and redis.call('HGET', m, args[5]) or false
+  else
+    s, member = args[5], args[6]
+    at = count_better(z, s, member)
+  end
+  local out = {s, member, own_meta, at, 0}
+  append_entries(out, z, m, math.max(0, at - before), at - 1, with_meta)
+  out[5] = (#out - 5) / 3
+  append_entries(out, z, m, at + skip, at + skip + after - 1, with_meta)
+  return out
+end
+
+local function expire_period(z, m, prefix, buckets, ttl)
+  for _, key in ipairs({z, m}) do redis.call('EXPIRE', key, ttl, 'NX') end
+  for k = 0, buckets - 1 do redis.call('EXPIRE', prefix .. k, ttl, 'NX') end
+end
+
+local function unlink_period(z, m, prefix, buckets)
+  redis.call('UNLINK', z, m)
+  for k = 0, buckets - 1 do redis.call('UNLINK', prefix .. k) end
+end
+
+-- KEYS: state, zset, meta (of the archived period)
+-- ARGV: version, ttl_s, buckets, bucket prefix, channel, new period
+local function archive(keys, args)
+  local s, z, m = keys[1], keys[2], keys[3]
+  if not pass_fence(s, tonumber(args[1])) then return 0 end
+  local now = next_stamp(s)
+  expire_period(z, m, args[4], tonumber(args[3]), tonumber(args[2]))
+  publish(args[5], 'r', args[6], '-', false, false, false, false, now)
+  return 1
+end
+
+-- KEYS: state, zset, meta (of the live period); ARGV: version, buckets, prefix, channel, period
+local function drop(keys, args)
+  local s, z, m = keys[1], keys[2], keys[3]
+  if not pass_fence(s, tonumber(args[1])) then return 0 end
+  local now = next_stamp(s)
+  unlink_period(z, m, args[3], tonumber(args[2]))
+  publish(args[4], 'd', args[5], '-', false, false, false, false, now)
+  return 1
+end
+
+-- Registry. KEYS: board, names, seq; ARGV: name, field, value, ...
+local function board_create(keys, args)
+  if redis.call('EXISTS', keys[1]) == 1 then return false end
+  local v = redis.call('INCR', keys[3])
+  local fields = {'gen', v, 'version', v, 'reset_period', '', 'reset_count', 0}
+  for i = 2, #args do fields[#fields + 1] = args[i] end
+  redis.call('HSET', keys[1], unpack(fields))
+  redis.call('SADD', keys[2], args[1])
+  return v
+end
+
+-- KEYS: board, seq; ARGV: period id now -> {version, old reset period, old reset count}
+local function board_reset(keys, args)
+  if redis.call('EXISTS', keys[1]) == 0 then return false end
+  local old = redis.call('HMGET', keys[1], 'reset_period', 'reset_count')
+  local v = redis.call('INCR', keys[2])
+  local resets = 1
+  if old[1] == args[1] then resets = tonumber(old[2]) + 1 end
+  redis.call('HSET', keys[1], 'version', v, 'reset_period', args[1], 'reset_count', resets)
+  return {v, old[1], old[2]}
+end
+
+-- KEYS: board, names, seq; ARGV: name -> {version, fields of the deleted board}
+local function board_delete(keys, args)
+  if redis.call('EXISTS', keys[1]) == 0 then return false end
+  local v = redis.call('INCR', keys[3])
+  local fields = redis.call('HGETALL', keys[1])
+  redis.call('DEL', keys[1])
+  redis.call('SREM', keys[2], args[1])
+  return {v, fields}
+end
+
+-- Several read calls in one, for sub-boards that share a primary (one call per node).
+-- ARGV: (function, #keys, keys..., #args, args...)... -> the replies in order. A key
+-- whose slot is not on this node fails the whole call; the caller then splits it.
+local READERS = {lb_positions = positions, lb_count = count, lb_page = page, lb_window = window}
+
+local function multi(_, args)
+  local out, i = {}, 1
+  while i <= #args do
+    local fn, nkeys = READERS[args[i]], tonumber(args[i + 1])
+    local call_keys, call_args = {}, {}
+    for j = 1, nkeys do call_keys[j] = args[i + 1 + j] end
+    local nargs = tonumber(args[i + 2 + nkeys])
+    for j = 1, nargs do call_args[j] = args[i + 2 + nkeys + j] end
+    out[#out + 1] = fn(call_keys, call_args)
+    i = i + 3 + nkeys + nargs
+  end
+  return out
+end
+
+local READ = {'no-writes'}
+redis.register_function{function_name = 'lb_submit', callback = submit}
+redis.register_function{function_name = 'lb_remove', callback = remove}
+redis.register_function{function_name = 'lb_archive', callback = archive}
+redis.register_function{function_name = 'lb_drop', callback = drop}
+redis.register_function{function_name = 'lb_positions', callback = positions, flags = READ}
+redis.register_function{function_name = 'lb_count', callback = count, flags = READ}
+redis.register_function{function_name = 'lb_page', callback = page, flags = READ}
+redis.register_function{function_name = 'lb_window', callback = window, flags = READ}
+redis.register_function{
+  function_name = 'lb_multi', callback = multi, flags = {'no-writes', 'allow-cross-slot-keys'}
+}
+redis.register_function{function_name = 'lb_board_create', callback = board_create}
+redis.register_function{function_name = 'lb_board_reset', callback = board_reset}
+redis.register_function{function_name = 'lb_board_delete', callback = board_delete}

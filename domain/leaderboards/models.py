@@ -1,0 +1,198 @@
+"""The values of the leaderboard feature: board configs, entries, pages and change events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, get_args
+
+from domain.errors import BadRequest
+from domain.ids import require_id
+
+Order = Literal["desc", "asc"]
+Operator = Literal["best", "set", "incr", "decr"]
+Reset = Literal["never", "daily", "weekly", "monthly"]
+
+ORDERS: tuple[str, ...] = get_args(Order)
+OPERATORS: tuple[str, ...] = get_args(Operator)
+RESETS: tuple[str, ...] = get_args(Reset)
+
+# Two sub-boards per primary on a 3-primary cluster; fixed for a board's lifetime.
+DEFAULT_SUB_BOARDS = 6
+MAX_SUB_BOARDS = 64
+# Player lookups live in this many small hashes per sub-board, each small enough to stay
+# listpack-encoded (hash-max-listpack-entries is 512 in Valkey 9) at 10M players a board.
+DEFAULT_BUCKETS = 4096
+MAX_BUCKETS = 65536
+DEFAULT_RETENTION_S = 7 * 24 * 3600
+MAX_RETENTION_S = 400 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """What an operator chooses when creating a board (config file or admin API)."""
+
+    name: str
+    order: Order = "desc"
+    operator: Operator = "best"
+    reset: Reset = "never"
+    sub_boards: int = DEFAULT_SUB_BOARDS
+    buckets: int = DEFAULT_BUCKETS
+    # How long a finished period (or an archive made by a reset) stays readable.
+    retention_s: int = DEFAULT_RETENTION_S
+
+    def __post_init__(self) -> None:
+        require_id(self.name, "name")
+        _require_choice(self.order, ORDERS, "order")
+        _require_choice(self.operator, OPERATORS, "operator")
+        _require_choice(self.reset, RESETS, "reset")
+        _require_int(self.sub_boards, 1, MAX_SUB_BOARDS, "sub_boards")
+        _require_int(self.buckets, 1, MAX_BUCKETS, "buckets")
+        _require_int(self.retention_s, 0, MAX_RETENTION_S, "retention_s")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> BoardConfig:
+        """Parse a config-file or admin-API object; unknown fields are a `BadRequest`."""
+        if not isinstance(raw, Mapping):
+            raise BadRequest("a board must be an object")
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(str(key) for key in raw if key not in allowed)
+        if unknown:
+            raise BadRequest(f"unknown board fields: {', '.join(unknown)}")
+        if "name" not in raw:
+            raise BadRequest("name is required")
+        return cls(**dict(raw))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board as stored in Valkey: its config plus the state the store keeps for it."""
+
+    config: BoardConfig
+    # Sequence numbers from one counter: `gen` names the board's keys (a board created
+    # again under the same name starts empty), `version` fences writes from stale caches.
+    gen: int
+    version: int
+    # The period id in which the last reset happened and how many resets it had.
+    reset_period: str = ""
+    reset_count: int = 0
+    created_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.config.to_dict(), "created_at": self.created_at}
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place on a board; tuples order like the board: smaller is better.
+
+    `score` is normalised (negated on desc boards) and `stamp` is the microsecond at
+    which the entry reached its score.
+    """
+
+    score: float
+    stamp: int
+    player_id: str
+
+
+@dataclass(frozen=True)
+class RankedEntry:
+    rank: int
+    player_id: str
+    score: float
+    metadata: dict[str, Any] | None = None
+    # Seconds since the epoch of the entry's last accepted write.
+    updated_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "player_id": self.player_id,
+            "score": self.score,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass(frozen=True)
+class PlayerRank:
+    """An exact rank with the position behind it, for the push layer's bookkeeping."""
+
+    player_id: str
+    rank: int
+    score: float
+    position: Position
+    period: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    board: str
+    score: float
+    rank: int
+    previous_rank: int | None
+    # False when the operator kept the stored score (`best` that was not better).
+    changed: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[RankedEntry]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    board: Board
+    period: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """The admin inspection of one board's period."""
+
+    board: Board
+    period: str
+    count: int
+    page: Page
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One write as seen on a board's channel.
+
+    kind: "write" (old may be None for a new entry), "remove" (new is None),
+    "reset" or "delete" (no positions: every rank of the board moved).
+    """
+
+    kind: Literal["write", "remove", "reset", "delete"]
+    period: str
+    player_id: str = ""
+    old: Position | None = None
+    new: Position | None = None
+    # Server microseconds of the write.
+    at_us: int = 0
+
+
+def _require_choice(value: object, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}")
+
+
+def _require_int(value: object, low: int, high: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"{name} must be an integer in {low}..{high}")
+
+
+# The embedded default (PROTOCOL.md); a config file may replace it.
+DEFAULT_BOARDS: tuple[BoardConfig, ...] = (
+    BoardConfig("global", order="desc", operator="best", reset="never"),
+    BoardConfig("weekly", order="desc", operator="best", reset="weekly"),
+)

@@ -1,0 +1,82 @@
+"""Board periods: which period a moment falls in, its label, and how long it is kept.
+
+A period's label is part of every key of its entries, so a daily, weekly or monthly board
+starts empty at the boundary with no job that could be missed. A reset inside a period
+starts a new label in the same period: `2026-W48` becomes `2026-W48.1`, `all` becomes
+`all.1`; the earlier label stays readable as the archive.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from domain.errors import BadRequest
+from domain.leaderboards.models import Board, Reset
+
+NEVER_PERIOD = "all"
+_LABEL_PATTERNS: dict[str, re.Pattern[str]] = {
+    "never": re.compile(r"all(\.[1-9][0-9]{0,8})?"),
+    "daily": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(\.[1-9][0-9]{0,8})?"),
+    "weekly": re.compile(r"[0-9]{4}-W[0-9]{2}(\.[1-9][0-9]{0,8})?"),
+    "monthly": re.compile(r"[0-9]{4}-[0-9]{2}(\.[1-9][0-9]{0,8})?"),
+}
+
+
+def _utc(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+def period_id(reset: Reset, at: float) -> str:
+    """The id of the period containing `at` (UTC): `all`, `2026-11-26`, `2026-W48`, `2026-11`."""
+    moment = _utc(at)
+    if reset == "daily":
+        return moment.strftime("%Y-%m-%d")
+    if reset == "weekly":
+        year, week, _ = moment.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    if reset == "monthly":
+        return moment.strftime("%Y-%m")
+    return NEVER_PERIOD
+
+
+def period_end(reset: Reset, at: float) -> float | None:
+    """When the period containing `at` ends (the next one starts); None for `never`."""
+    day = _utc(at).date()
+    if reset == "daily":
+        return _midnight(day + timedelta(days=1))
+    if reset == "weekly":
+        return _midnight(day + timedelta(days=7 - day.weekday()))
+    if reset == "monthly":
+        first_next = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return _midnight(first_next)
+    return None
+
+
+def live_label(board: Board, at: float) -> str:
+    """The label new writes of `board` go to at `at`."""
+    base = period_id(board.config.reset, at)
+    if board.reset_period == base and board.reset_count > 0:
+        return f"{base}.{board.reset_count}"
+    return base
+
+
+def key_ttl_s(board: Board, at: float) -> int:
+    """TTL for keys created now under the live label; 0 means no expiry (until a reset)."""
+    end = period_end(board.config.reset, at)
+    if end is None:
+        return 0
+    return max(1, math.ceil(end - at) + board.config.retention_s)
+
+
+def require_label(board: Board, label: object) -> str:
+    """`label` if it names a period of this board's kind, else `BadRequest`."""
+    pattern = _LABEL_PATTERNS[board.config.reset]
+    if not isinstance(label, str) or pattern.fullmatch(label) is None:
+        raise BadRequest(f"period is not a {board.config.reset} period of board {board.name}")
+    return label

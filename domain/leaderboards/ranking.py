@@ -1,0 +1,98 @@
+"""Exact ranks over all sub-boards: positions from their own sub-board, counts from the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.leaderboards.models import Board, PlayerRank, Position, RankedEntry
+from domain.leaderboards.rules import denormalise, merge
+from domain.leaderboards.store import Found, LeaderboardStore, Slice, StoredEntry, WriteOutcome
+
+# Positions counted per sub-board call: bounds how long one call holds a shard.
+_COUNT_BATCH = 200
+
+
+def to_entry(board: Board, rank: int, entry: StoredEntry) -> RankedEntry:
+    position = entry.position
+    score = denormalise(board.config.order, position.score)
+    return RankedEntry(rank, position.player_id, score, entry.metadata, entry.updated_at)
+
+
+def _position(entry: StoredEntry) -> Position:
+    return entry.position
+
+
+class Ranker:
+    def __init__(self, store: LeaderboardStore) -> None:
+        self._store = store
+
+    async def write_ranks(
+        self, board: Board, period: str, player_id: str, outcome: WriteOutcome
+    ) -> tuple[int, int | None]:
+        """The rank after a write and the rank before it (None for a new entry)."""
+        positions = [outcome.new] if outcome.old is None else [outcome.new, outcome.old]
+        own = self._store.sub_index(board, player_id)
+        others = {i: positions for i in range(board.config.sub_boards) if i != own}
+        counts = await self._store.count_better(board, period, others) if others else {}
+        rank = 1 + outcome.own_new + sum(c[0] for c in counts.values())
+        if outcome.old is None or outcome.own_old is None:
+            return rank, None
+        return rank, 1 + outcome.own_old + sum(c[1] for c in counts.values())
+
+    async def entries(
+        self, board: Board, period: str, player_ids: Sequence[str]
+    ) -> list[RankedEntry]:
+        """Entries of the players on the board, by rank."""
+        found = await self._store.find(board, period, player_ids, with_meta=True)
+        ranks = await self._exact(board, period, found)
+        entries = [to_entry(board, ranks[pid], f.entry) for pid, f in found.items()]
+        return sorted(entries, key=lambda entry: entry.rank)
+
+    async def ranks(
+        self, board: Board, period: str, player_ids: Sequence[str]
+    ) -> dict[str, PlayerRank]:
+        out: dict[str, PlayerRank] = {}
+        for start in range(0, len(player_ids), _COUNT_BATCH):
+            chunk = player_ids[start : start + _COUNT_BATCH]
+            found = await self._store.find(board, period, chunk, with_meta=False)
+            ranks = await self._exact(board, period, found)
+            for pid, f in found.items():
+                position = f.entry.position
+                score = denormalise(board.config.order, position.score)
+                out[pid] = PlayerRank(pid, ranks[pid], score, position, period)
+        return out
+
+    async def _exact(self, board: Board, period: str, found: dict[str, Found]) -> dict[str, int]:
+        """1 + entries better in the own sub-board + entries better in every other one."""
+        ranks = {pid: 1 + f.own_better for pid, f in found.items()}
+        asked: dict[int, list[str]] = {}
+        for index in range(board.config.sub_boards):
+            ids = [pid for pid in found if self._store.sub_index(board, pid) != index]
+            if ids:
+                asked[index] = ids
+        wanted = {i: [found[pid].entry.position for pid in ids] for i, ids in asked.items()}
+        counts = await self._store.count_better(board, period, wanted) if wanted else {}
+        for index, numbers in counts.items():
+            for pid, number in zip(asked[index], numbers, strict=True):
+                ranks[pid] += number
+        return ranks
+
+    async def window(
+        self, board: Board, period: str, player_id: str, radius: int
+    ) -> list[RankedEntry] | None:
+        """The player's entry with up to `radius` neighbours each side; None if absent."""
+        (own,) = await self._store.windows(board, period, player_id, None, radius)
+        if own is None or own.own is None:
+            return None
+        me = own.own
+        others: list[Slice] = []
+        if board.config.sub_boards > 1:
+            found = await self._store.windows(board, period, player_id, me.position, radius)
+            others = [s for s in found if s is not None]
+        slices = [own, *others]
+        rank = 1 + sum(s.better for s in slices)
+        before = merge([s.before for s in slices], key=_position)[-radius:] if radius else []
+        after = merge([s.after for s in slices], key=_position, limit=radius)
+        first = rank - len(before)
+        window = [*before, me, *after]
+        return [to_entry(board, first + i, entry) for i, entry in enumerate(window)]

@@ -1,0 +1,120 @@
+"""The board registry in Valkey, so every gateway sees the same boards; read through a cache.
+
+The cache keeps a board for `ttl_s`: a board created, reset or deleted by another gateway
+is seen within that time. Writes never act on a stale copy: every write carries the
+board version it was planned with and the sub-board's fence refuses older ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain.leaderboards import keys
+from domain.leaderboards.calls import Call, ShardCaller
+from domain.leaderboards.models import Board, BoardConfig
+
+_INT_FIELDS = ("sub_boards", "buckets", "retention_s")
+
+
+class BoardRegistry:
+    def __init__(self, caller: ShardCaller, wait: tuple[int, int], ttl_s: float = 1.0) -> None:
+        self._caller = caller
+        self._wait = wait
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[Board | None, float]] = {}
+
+    async def get(self, name: str) -> Board | None:
+        """The board named `name`, from the cache when fresh."""
+        cached = self._cache.get(name)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return await self.load(name)
+
+    def invalidate(self, name: str | None = None) -> None:
+        if name is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(name, None)
+
+    async def load(self, name: str) -> Board | None:
+        (raw,) = await self._caller.read([_read("HGETALL", keys.registry_board(name))])
+        board = _board(name, raw) if raw else None
+        self._remember(name, board)
+        return board
+
+    async def load_all(self) -> list[Board]:
+        (names,) = await self._caller.read([_read("SMEMBERS", keys.REGISTRY_NAMES)])
+        ordered = sorted(name.decode() for name in names)
+        raws = await self._caller.read([_read("HGETALL", keys.registry_board(n)) for n in ordered])
+        boards = [_board(n, raw) for n, raw in zip(ordered, raws, strict=True) if raw]
+        for board in boards:
+            self._remember(board.name, board)
+        return boards
+
+    async def create(self, config: BoardConfig, now: float) -> Board | None:
+        """The new board, or None when one of that name exists."""
+        fields: list[Any] = []
+        for name, value in config.to_dict().items():
+            if name != "name":
+                fields += [name, value]
+        fields += ["created_at", repr(now)]
+        gen = await self._call("lb_board_create", config.name, True, [config.name, *fields])
+        self.invalidate(config.name)
+        if gen is None:
+            return None
+        return Board(config, gen=int(gen), version=int(gen), created_at=now)
+
+    async def reset(self, name: str, period: str) -> tuple[int, str, int] | None:
+        """Start a new label in `period`: the new version and the old reset state."""
+        reply = await self._call("lb_board_reset", name, False, [period])
+        self.invalidate(name)
+        if reply is None:
+            return None
+        version, old_period, old_count = reply
+        return int(version), (old_period or b"").decode(), int(old_count or 0)
+
+    async def delete(self, name: str) -> tuple[int, Board] | None:
+        """The fence version that retires the board, and the board as it was."""
+        reply = await self._call("lb_board_delete", name, True, [name])
+        self.invalidate(name)
+        if reply is None:
+            return None
+        version, flat = reply
+        return int(version), _board(name, dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    async def _call(self, function: str, name: str, with_names: bool, args: Sequence[Any]) -> Any:
+        board_key = keys.registry_board(name)
+        key_list = [board_key, keys.REGISTRY_SEQ]
+        if with_names:
+            key_list.insert(1, keys.REGISTRY_NAMES)
+        call = Call(board_key, ("FCALL", function, len(key_list), *key_list, *args))
+        # Admin writes: not retried after an unknown outcome.
+        return await self._caller.write(call, *self._wait, idempotent=False)
+
+    def _remember(self, name: str, board: Board | None) -> None:
+        self._cache[name] = (board, time.monotonic() + self._ttl_s)
+
+
+def _read(command: str, key: str) -> Call:
+    return Call(key, (command, key))
+
+
+def _board(name: str, raw: Mapping[bytes, bytes]) -> Board:
+    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    config = BoardConfig(
+        name=name,
+        order=fields["order"],  # type: ignore[arg-type]
+        operator=fields["operator"],  # type: ignore[arg-type]
+        reset=fields["reset"],  # type: ignore[arg-type]
+        **{field: int(fields[field]) for field in _INT_FIELDS},
+    )
+    return Board(
+        config,
+        gen=int(fields["gen"]),
+        version=int(fields["version"]),
+        reset_period=fields.get("reset_period", ""),
+        reset_count=int(fields.get("reset_count") or 0),
+        created_at=float(fields.get("created_at") or 0.0),
+    )

@@ -1,0 +1,289 @@
+"""What the gateway and the admin API call: validated leaderboard operations, exact ranks.
+
+A rank is 1 + the entries better than the player's position in every sub-board: the
+player's own sub-board answers with the position (first round), every other sub-board
+counts the entries that beat it (second round, in parallel). Pages and windows merge the
+sub-boards' candidates exactly. Every input is checked before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from domain.clock import Clock
+from domain.errors import BadRequest, BoardNotFound, Conflict, PlayerNotFound, Unavailable
+from domain.ids import require_id
+from domain.leaderboards.codec import decode_cursor, decode_event, encode_cursor
+from domain.leaderboards.models import (
+    DEFAULT_BOARDS,
+    Board,
+    BoardConfig,
+    BoardSummary,
+    BoardView,
+    Page,
+    PlayerRank,
+    Position,
+    RankedEntry,
+    SubmitResult,
+)
+from domain.leaderboards.periods import key_ttl_s, live_label, period_id, require_label
+from domain.leaderboards.ranking import Ranker, to_entry
+from domain.leaderboards.registry import BoardRegistry
+from domain.leaderboards.rules import (
+    MAX_LIMIT,
+    MAX_RADIUS,
+    denormalise,
+    encode_metadata,
+    merge,
+    require_int,
+    require_player_ids,
+    require_score,
+)
+from domain.leaderboards.store import LeaderboardStore, StaleBoard, StoredEntry
+
+if TYPE_CHECKING:
+    from valkey.asyncio.cluster import ValkeyCluster
+
+_STALE_RETRIES = 3
+REQUEST_TTL_S = 24 * 3600
+
+
+class LeaderboardService:
+    def __init__(
+        self,
+        cluster: ValkeyCluster,
+        clock: Clock,
+        wait_replicas: int,
+        wait_timeout_ms: int,
+        *,
+        default_boards: Sequence[BoardConfig] = DEFAULT_BOARDS,
+        failover_window_s: float = 6.0,
+        config_ttl_s: float = 1.0,
+        request_ttl_s: int = REQUEST_TTL_S,
+    ) -> None:
+        self._clock = clock
+        self._wait = (wait_replicas, wait_timeout_ms)
+        self._default_boards = tuple(default_boards)
+        self._request_ttl_ms = request_ttl_s * 1000
+        self._store = LeaderboardStore(cluster, failover_window_s)
+        self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
+        self._ranker = Ranker(self._store)
+
+    decode_event = staticmethod(decode_event)
+
+    async def ensure_ready(self) -> None:
+        """Load the function library on every primary; create missing default boards."""
+        await self._store.caller.load_library()
+        for config in self._default_boards:
+            if await self._registry.load(config.name) is None:
+                await self._registry.create(config, self._clock.now())
+
+    # Boards.
+
+    async def create_board(self, config: BoardConfig) -> Board:
+        if not isinstance(config, BoardConfig):
+            raise BadRequest("a board config is required")
+        board = await self._registry.create(config, self._clock.now())
+        if board is None:
+            raise Conflict(f"board {config.name} exists")
+        return board
+
+    async def get_board(self, name: str) -> Board:
+        board = await self._registry.get(require_id(name, "board"))
+        if board is None:
+            raise BoardNotFound(f"no board named {name}")
+        return board
+
+    async def list_boards(self) -> list[BoardSummary]:
+        boards = await self._registry.load_all()
+        now = self._clock.now()
+        periods = [live_label(board, now) for board in boards]
+        counts = await self._store.sizes(list(zip(boards, periods, strict=True)))
+        return [
+            BoardSummary(board, period, count)
+            for board, period, count in zip(boards, periods, counts, strict=True)
+        ]
+
+    async def delete_board(self, name: str) -> None:
+        await self.get_board(name)
+        deleted = await self._registry.delete(name)
+        if deleted is None:
+            raise BoardNotFound(f"no board named {name}")
+        version, board = deleted
+        period = live_label(board, self._clock.now())
+        await self._store.retire_period(board, period, version, None, period, self._wait)
+
+    async def reset(self, name: str) -> str:
+        """Archive the live period's entries under its label; the board's new live label."""
+        board = await self.get_board(name)
+        now = self._clock.now()
+        base = period_id(board.config.reset, now)
+        done = await self._registry.reset(name, base)
+        if done is None:
+            raise BoardNotFound(f"no board named {name}")
+        version, old_period, old_count = done
+        archived = live_label(replace(board, reset_period=old_period, reset_count=old_count), now)
+        count = old_count + 1 if old_period == base else 1
+        fresh = live_label(replace(board, reset_period=base, reset_count=count), now)
+        retention = board.config.retention_s
+        await self._store.retire_period(board, archived, version, retention, fresh, self._wait)
+        return fresh
+
+    async def channels(self, name: str) -> list[str]:
+        """The shard channels of the board's change events, one per sub-board."""
+        return [sub.channel for sub in self._store.subs(await self.get_board(name))]
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget cached board configs (after a reset or delete event, say)."""
+        self._registry.invalidate(name)
+
+    async def live_period(self, name: str) -> str:
+        return live_label(await self.get_board(name), self._clock.now())
+
+    # Entries.
+
+    async def submit(
+        self,
+        board: str,
+        player_id: str,
+        score: float,
+        metadata: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> SubmitResult:
+        """Apply the board's operator once (per `request_id`); wait for the replica."""
+        require_id(player_id, "player_id")
+        value = require_score(score)
+        raw_meta = encode_metadata(metadata)
+        request = None
+        if request_id is not None:
+            request = (require_id(request_id, "request_id"), self._request_ttl_ms)
+        found = await self.get_board(board)
+        for _ in range(_STALE_RETRIES):
+            now = self._clock.now()
+            period, ttl = live_label(found, now), key_ttl_s(found, now)
+            try:
+                outcome = await self._store.submit(
+                    found, period, ttl, player_id, value, raw_meta, request, self._wait
+                )
+            except StaleBoard:
+                found = await self._reload(board)
+                continue
+            rank, previous = await self._ranker.write_ranks(found, period, player_id, outcome)
+            new_score = denormalise(found.config.order, outcome.new.score)
+            return SubmitResult(found.name, new_score, rank, previous, outcome.changed)
+        raise Unavailable(f"board {board} keeps changing; try again")
+
+    async def remove_player(self, board: str, player_id: str) -> None:
+        require_id(player_id, "player_id")
+        found = await self.get_board(board)
+        for _ in range(_STALE_RETRIES):
+            period = live_label(found, self._clock.now())
+            try:
+                removed = await self._store.remove(found, period, player_id, self._wait)
+            except StaleBoard:
+                found = await self._reload(board)
+                continue
+            if not removed:
+                raise PlayerNotFound(f"{player_id} is not on board {board}")
+            return
+        raise Unavailable(f"board {board} keeps changing; try again")
+
+    async def rank(self, board: str, player_id: str, period: str | None = None) -> RankedEntry:
+        require_id(player_id, "player_id")
+        found = await self.get_board(board)
+        entries = await self._ranker.entries(found, self._period(found, period), [player_id])
+        if not entries:
+            raise PlayerNotFound(f"{player_id} is not on board {board}")
+        return entries[0]
+
+    async def players(
+        self, board: str, player_ids: Sequence[str], period: str | None = None
+    ) -> list[RankedEntry]:
+        """The listed players that are on the board, by rank."""
+        ids = require_player_ids(player_ids)
+        found = await self.get_board(board)
+        return await self._ranker.entries(found, self._period(found, period), ids)
+
+    async def ranks_of(self, board: str, player_ids: Sequence[str]) -> dict[str, PlayerRank]:
+        """Exact ranks and positions of many players (the push layer's re-query)."""
+        ids = [require_id(player_id, "player_ids") for player_id in dict.fromkeys(player_ids)]
+        found = await self.get_board(board)
+        return await self._ranker.ranks(found, live_label(found, self._clock.now()), ids)
+
+    async def count(self, board: str, period: str | None = None) -> int:
+        found = await self.get_board(board)
+        (size,) = await self._store.sizes([(found, self._period(found, period))])
+        return size
+
+    async def top(
+        self, board: str, limit: int = 10, cursor: str | None = None, period: str | None = None
+    ) -> Page:
+        """A page of the board in order; `next_cursor` continues it (in the same period)."""
+        limit = require_int(limit, 1, MAX_LIMIT, "limit")
+        found = await self.get_board(board)
+        label = self._period(found, period)
+        after = None
+        if cursor is not None:
+            cursor_label, after = decode_cursor(found.name, cursor)
+            if period is not None and cursor_label != label:
+                raise BadRequest("cursor belongs to another period")
+            label = require_label(found, cursor_label)
+        slices = await self._store.pages(found, label, after, limit)
+        page = merge([s.after for s in slices], key=_position, limit=limit)
+        first = 1 + sum(s.better for s in slices)
+        entries = [to_entry(found, first + i, entry) for i, entry in enumerate(page)]
+        remaining = sum(s.size - s.better for s in slices)
+        more = remaining > len(page) and page
+        next_cursor = encode_cursor(found.name, label, page[-1].position) if more else None
+        return Page(entries, next_cursor)
+
+    async def inspect(
+        self, board: str, limit: int = 10, cursor: str | None = None, period: str | None = None
+    ) -> BoardView:
+        """The admin view: config, entries in the period and a page of them."""
+        found = await self.get_board(board)
+        label = self._period(found, period)
+        size, page = await asyncio.gather(
+            self.count(board, label), self.top(board, limit, cursor, label if period else None)
+        )
+        return BoardView(found, label, size, page)
+
+    async def around(
+        self, board: str, player_id: str, radius: int = 5, period: str | None = None
+    ) -> list[RankedEntry]:
+        """The player and up to `radius` entries either side, by rank."""
+        require_id(player_id, "player_id")
+        radius = require_int(radius, 0, MAX_RADIUS, "radius")
+        found = await self.get_board(board)
+        entries = await self._ranker.window(found, self._period(found, period), player_id, radius)
+        if entries is None:
+            raise PlayerNotFound(f"{player_id} is not on board {board}")
+        return entries
+
+    async def boards_of_player(self, player_id: str) -> list[tuple[str, RankedEntry]]:
+        """Every board the player is on, with the player's entry (the admin player view)."""
+        require_id(player_id, "player_id")
+        boards = await self._registry.load_all()
+        now = self._clock.now()
+        found = await asyncio.gather(
+            *(self._ranker.entries(b, live_label(b, now), [player_id]) for b in boards)
+        )
+        return [(b.name, e[0]) for b, e in zip(boards, found, strict=True) if e]
+
+    def _period(self, board: Board, period: str | None) -> str:
+        if period is None:
+            return live_label(board, self._clock.now())
+        return require_label(board, period)
+
+    async def _reload(self, name: str) -> Board:
+        board = await self._registry.load(name)
+        if board is None:
+            raise BoardNotFound(f"no board named {name}")
+        return board
+
+
+def _position(entry: StoredEntry) -> Position:
+    return entry.position

@@ -1,0 +1,279 @@
+"""The Valkey side of a board's entries: one call per sub-board, typed results.
+
+Each read method is one parallel round (one pipeline per primary, see calls.py); each
+write is one function call plus its WAIT on one connection. Merging the sub-boards'
+answers into exact ranks is the service's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.errors import BadRequest
+from domain.leaderboards import keys
+from domain.leaderboards.calls import Call, ShardCaller
+from domain.leaderboards.models import Board, Position
+from domain.leaderboards.rules import (
+    MAX_SCORE,
+    STAMP_BYTES,
+    decode_metadata,
+    member_of,
+    position_of,
+)
+
+Wait = tuple[int, int]
+
+
+class StaleBoard(Exception):
+    """The board was reset or deleted since its config was read: reload and plan again."""
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    position: Position
+    # Raw meta value: the 8-byte update stamp, then metadata JSON (absent: neither).
+    meta: bytes | None = None
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        return decode_metadata(self.meta[STAMP_BYTES:]) if self.meta else None
+
+    @property
+    def updated_at(self) -> float:
+        stamp = int.from_bytes(self.meta[:STAMP_BYTES], "big") if self.meta else None
+        return (stamp or self.position.stamp) / 1e6
+
+
+@dataclass(frozen=True)
+class Found:
+    entry: StoredEntry
+    own_better: int  # entries better than it in its own sub-board
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    duplicate: bool
+    changed: bool
+    new: Position
+    old: Position | None
+    own_new: int
+    own_old: int | None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One sub-board's entries around a place: how many are better, then neighbours."""
+
+    better: int
+    size: int
+    before: list[StoredEntry]
+    after: list[StoredEntry]
+    own: StoredEntry | None = None
+
+
+class LeaderboardStore:
+    def __init__(self, cluster: ValkeyCluster, failover_window_s: float = 6.0) -> None:
+        self.caller = ShardCaller(cluster, failover_window_s)
+
+    def subs(self, board: Board) -> tuple[keys.SubBoardKeys, ...]:
+        return keys.sub_boards_of(board.name, board.config.sub_boards)
+
+    def sub_index(self, board: Board, player_id: str) -> int:
+        return keys.sub_board_of(player_id, board.config.sub_boards)
+
+    def _bucket(self, board: Board, period: str, player_id: str) -> str:
+        config = board.config
+        sub = self.subs(board)[self.sub_index(board, player_id)]
+        bucket = keys.bucket_of(player_id, config.sub_boards, config.buckets)
+        return sub.bucket(board.gen, period, bucket)
+
+    def _entry_keys(self, board: Board, period: str, player_id: str) -> list[str]:
+        sub = self.subs(board)[self.sub_index(board, player_id)]
+        return [
+            sub.zset(board.gen, period),
+            self._bucket(board, period, player_id),
+            sub.meta(board.gen, period),
+            sub.state,
+        ]
+
+    async def submit(
+        self,
+        board: Board,
+        period: str,
+        ttl_s: int,
+        player_id: str,
+        value: float,
+        metadata: bytes | None,
+        request: tuple[str, int] | None,
+        wait: Wait,
+    ) -> WriteOutcome:
+        """Apply the board's operator; `request` is (request id, ttl ms) for idempotency."""
+        sub = self.subs(board)[self.sub_index(board, player_id)]
+        key_list = self._entry_keys(board, period, player_id)
+        if request is not None:
+            key_list.append(sub.request(board.gen, player_id, request[0]))
+        config = board.config
+        args = (
+            board.version, config.operator, config.order, player_id, repr(value),
+            "1" if metadata is not None else "0", metadata or b"", ttl_s, sub.channel,
+            period, request[1] if request else 0, repr(MAX_SCORE),
+        )  # fmt: skip
+        call = Call(sub.state, ("FCALL", "lb_submit", len(key_list), *key_list, *args))
+        reply = await self.caller.write(call, *wait, idempotent=request is not None)
+        if reply[0] == b"STALE":
+            raise StaleBoard(board.name)
+        if reply[0] == b"RANGE":
+            raise BadRequest("the score would leave ±2^53")
+        status, new_s, new_m, old_s, old_m, own_new, own_old, changed = reply
+        return WriteOutcome(
+            duplicate=status == b"DUP",
+            changed=bool(changed),
+            new=position_of(float(new_s), new_m),
+            old=None if old_s is None else position_of(float(old_s), old_m),
+            own_new=int(own_new),
+            own_old=None if own_old is None else int(own_old),
+        )
+
+    async def remove(self, board: Board, period: str, player_id: str, wait: Wait) -> bool:
+        sub = self.subs(board)[self.sub_index(board, player_id)]
+        key_list = self._entry_keys(board, period, player_id)
+        args = (board.version, player_id, sub.channel, period)
+        call = Call(sub.state, ("FCALL", "lb_remove", 4, *key_list, *args))
+        # Removing twice leaves the same state: safe to retry after an unknown outcome.
+        reply = await self.caller.write(call, *wait, idempotent=True)
+        if reply[0] == b"STALE":
+            raise StaleBoard(board.name)
+        return bool(reply[0] == b"OK")
+
+    async def find(
+        self, board: Board, period: str, player_ids: Sequence[str], with_meta: bool
+    ) -> dict[str, Found]:
+        """Where each player is; absent players are left out."""
+        by_sub: dict[int, list[str]] = {}
+        for player_id in player_ids:
+            by_sub.setdefault(self.sub_index(board, player_id), []).append(player_id)
+        subs = self.subs(board)
+        calls = []
+        for index, ids in by_sub.items():
+            zset, meta = subs[index].zset(board.gen, period), subs[index].meta(board.gen, period)
+            args: list[Any] = ["1" if with_meta else "0"]
+            for player_id in ids:
+                args += [player_id, self._bucket(board, period, player_id)]
+            calls.append(Call(zset, ("FCALL_RO", "lb_positions", 2, zset, meta, *args)))
+        found: dict[str, Found] = {}
+        replies = await self.caller.read(calls)
+        for ids, reply in zip(by_sub.values(), replies, strict=True):
+            for i, player_id in enumerate(ids):
+                score, member, own, meta_value = reply[4 * i : 4 * i + 4]
+                if score is not None:
+                    entry = StoredEntry(position_of(float(score), member), meta_value)
+                    found[player_id] = Found(entry, int(own))
+        return found
+
+    async def count_better(
+        self, board: Board, period: str, wanted: Mapping[int, Sequence[Position]]
+    ) -> dict[int, list[int]]:
+        """For each sub-board index, how many of its entries beat each given position."""
+        subs = self.subs(board)
+        calls = []
+        for index, positions in wanted.items():
+            args: list[Any] = []
+            for position in positions:
+                args += [repr(position.score), member_of(position)]
+            zset = subs[index].zset(board.gen, period)
+            calls.append(Call(zset, ("FCALL_RO", "lb_count", 1, zset, *args)))
+        replies = await self.caller.read(calls)
+        return {i: [int(n) for n in reply] for i, reply in zip(wanted, replies, strict=True)}
+
+    async def pages(
+        self, board: Board, period: str, after: Position | None, limit: int
+    ) -> list[Slice]:
+        """From every sub-board: entries at or before `after`, size, the next `limit`."""
+        calls = []
+        for sub in self.subs(board):
+            zset, meta = sub.zset(board.gen, period), sub.meta(board.gen, period)
+            args: list[Any] = ["1", limit]
+            if after is not None:
+                args += [repr(after.score), member_of(after)]
+            calls.append(Call(zset, ("FCALL_RO", "lb_page", 2, zset, meta, *args)))
+        replies = await self.caller.read(calls)
+        return [Slice(int(r[0]), int(r[1]), [], _entries(r[2:])) for r in replies]
+
+    async def windows(
+        self, board: Board, period: str, player_id: str, around: Position | None, radius: int
+    ) -> list[Slice | None]:
+        """Neighbours in each sub-board: of the player in its own (`around` None, one
+        call), or of position `around` in every other sub-board."""
+        own = self.sub_index(board, player_id)
+        calls = []
+        for sub in self.subs(board):
+            if (sub.index == own) == (around is not None):
+                continue
+            zset, meta = sub.zset(board.gen, period), sub.meta(board.gen, period)
+            where: list[Any]
+            if around is None:
+                where = ["pid", player_id]
+                bucket = self._bucket(board, period, player_id)
+            else:
+                where = ["pos", repr(around.score), member_of(around)]
+                bucket = sub.bucket_prefix(board.gen, period)
+            args = ("1", radius, radius, *where)
+            calls.append(Call(zset, ("FCALL_RO", "lb_window", 3, zset, bucket, meta, *args)))
+        slices: list[Slice | None] = []
+        for reply in await self.caller.read(calls):
+            if reply[0] is None:
+                slices.append(None)
+                continue
+            score, member, own_meta, better, n_before = reply[:5]
+            entries = _entries(reply[5:])
+            n = int(n_before)
+            me = StoredEntry(position_of(float(score), member), own_meta)
+            slices.append(Slice(int(better), 0, entries[:n], entries[n:], me))
+        return slices
+
+    async def sizes(self, wanted: Sequence[tuple[Board, str]]) -> list[int]:
+        """Entries of each (board, period)."""
+        calls = []
+        for board, period in wanted:
+            for sub in self.subs(board):
+                zset = sub.zset(board.gen, period)
+                calls.append(Call(zset, ("ZCARD", zset)))
+        counts = iter(await self.caller.read(calls))
+        return [sum(int(next(counts)) for _ in self.subs(board)) for board, _ in wanted]
+
+    async def retire_period(
+        self,
+        board: Board,
+        period: str,
+        version: int,
+        ttl_s: int | None,
+        new_period: str,
+        wait: Wait,
+    ) -> None:
+        """Fence every sub-board at `version`; keep `period` for `ttl_s` (reset) or, with
+        `ttl_s` None, drop it now (delete)."""
+        writes = []
+        for sub in self.subs(board):
+            key_list = (sub.state, sub.zset(board.gen, period), sub.meta(board.gen, period))
+            prefix = sub.bucket_prefix(board.gen, period)
+            if ttl_s is None:
+                function = "lb_drop"
+                args: tuple[Any, ...] = (version, board.config.buckets, prefix, sub.channel, period)
+            else:
+                function = "lb_archive"
+                args = (version, ttl_s, board.config.buckets, prefix, sub.channel, new_period)
+            call = Call(sub.state, ("FCALL", function, 3, *key_list, *args))
+            writes.append(self.caller.write(call, *wait, idempotent=True))
+        await asyncio.gather(*writes)
+
+
+def _entries(flat: Sequence[Any]) -> list[StoredEntry]:
+    return [
+        StoredEntry(position_of(float(flat[i]), flat[i + 1]), flat[i + 2])
+        for i in range(0, len(flat), 3)
+    ]

@@ -1,0 +1,26 @@
+"""Fixtures of the leaderboard integration tests: a service on the flushed test cluster."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest_asyncio
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.clock import FixedClock
+from domain.leaderboards.service import LeaderboardService
+
+# A Wednesday noon, UTC, in the future so that period TTLs stay positive.
+START = datetime(2031, 3, 5, 12, 0, tzinfo=UTC).timestamp()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def service(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardService:
+    leaderboards = LeaderboardService(valkey, clock, wait_replicas=1, wait_timeout_ms=2000)
+    await leaderboards.ensure_ready()
+    return leaderboards

@@ -1,0 +1,105 @@
+"""Periods roll over with the (injected) clock; earlier periods stay readable, then expire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.clock import FixedClock
+from domain.errors import BadRequest, PlayerNotFound
+from domain.leaderboards.keys import sub_boards_of
+from domain.leaderboards.models import BoardConfig, Reset
+from domain.leaderboards.service import LeaderboardService
+from tests.cluster_helpers import eventually
+
+
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
+
+
+async def _ids(service: LeaderboardService, board: str, period: str | None = None) -> list[str]:
+    page = await service.top(board, limit=100, period=period)
+    return [entry.player_id for entry in page.entries]
+
+
+async def test_a_weekly_board_starts_empty_on_monday(
+    service: LeaderboardService, clock: FixedClock, valkey: ValkeyCluster
+) -> None:
+    clock.set(at(2031, 3, 9, 23, 59, 30))  # Sunday of ISO week 10
+    await service.submit("weekly", "a", 10)
+    await service.submit("weekly", "b", 20)
+    assert await service.live_period("weekly") == "2031-W10"
+
+    clock.set(at(2031, 3, 10, 0, 0, 1))
+    assert await service.count("weekly") == 0
+    assert await _ids(service, "weekly") == []
+    with pytest.raises(PlayerNotFound):
+        await service.rank("weekly", "a")
+    result = await service.submit("weekly", "a", 5)
+    assert (result.rank, result.previous_rank) == (1, None)
+
+    assert await _ids(service, "weekly", "2031-W10") == ["b", "a"]
+    view = await service.inspect("weekly", limit=1, period="2031-W10")
+    assert (view.period, view.count, [e.player_id for e in view.page.entries]) == (
+        "2031-W10",
+        2,
+        ["b"],
+    )
+    rest = await service.top("weekly", limit=10, cursor=view.page.next_cursor)
+    assert [e.player_id for e in rest.entries] == ["a"]
+
+    # The old week's keys expire a retention after its end (time of the injected clock).
+    board = await service.get_board("weekly")
+    ttls = [await valkey.ttl(sub.zset(board.gen, "2031-W10")) for sub in sub_boards_of("weekly", 6)]
+    retention = board.config.retention_s
+    assert all(retention <= ttl <= retention + 31 for ttl in ttls if ttl != -2)
+    assert any(ttl != -2 for ttl in ttls)
+
+
+@pytest.mark.parametrize(
+    ("reset", "before", "after", "old", "new"),
+    [
+        ("daily", at(2031, 3, 5, 23, 59), at(2031, 3, 6, 0, 1), "2031-03-05", "2031-03-06"),
+        ("monthly", at(2031, 3, 31, 23, 59), at(2031, 4, 1), "2031-03", "2031-04"),
+    ],
+)
+async def test_daily_and_monthly_boards_roll_over(
+    service: LeaderboardService,
+    clock: FixedClock,
+    reset: Reset,
+    before: float,
+    after: float,
+    old: str,
+    new: str,
+) -> None:
+    await service.create_board(BoardConfig("rolling", reset=reset))
+    clock.set(before)
+    await service.submit("rolling", "a", 1)
+    clock.set(after)
+    await service.submit("rolling", "b", 1)
+    assert await service.live_period("rolling") == new
+    assert await _ids(service, "rolling") == ["b"]
+    assert await _ids(service, "rolling", old) == ["a"]
+
+
+async def test_a_finished_period_expires_after_its_retention(
+    service: LeaderboardService, clock: FixedClock
+) -> None:
+    await service.create_board(BoardConfig("short", reset="daily", retention_s=1))
+    clock.set(at(2031, 3, 5, 23, 59, 59))
+    await service.submit("short", "a", 1)
+    clock.set(at(2031, 3, 6, 0, 0, 1))
+    assert await _ids(service, "short", "2031-03-05") == ["a"]
+
+    async def expired() -> bool:
+        return await _ids(service, "short", "2031-03-05") == []
+
+    await eventually(expired, timeout_s=6, interval_s=0.2)
+
+
+async def test_a_period_of_another_kind_is_a_bad_request(service: LeaderboardService) -> None:
+    for period in ("2031-W10", "all", "x", "2031-03-05.0"):
+        with pytest.raises(BadRequest):
+            await service.top("weekly" if period == "all" else "global", period=period)

@@ -1,0 +1,83 @@
+"""Writes: idempotent retries, replica confirmation, metadata and update times."""
+
+from __future__ import annotations
+
+import pytest
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.clock import FixedClock
+from domain.errors import BadRequest, Unavailable
+from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.service import LeaderboardService
+
+
+async def test_a_retried_submit_applies_once(service: LeaderboardService) -> None:
+    await service.create_board(BoardConfig("coins", operator="incr"))
+    await service.submit("coins", "rival", 15)
+    first = await service.submit("coins", "a", 10, request_id="req-1")
+    again = await service.submit("coins", "a", 10, request_id="req-1")
+    assert first == again
+    assert (await service.rank("coins", "a")).score == 10
+    other = await service.submit("coins", "a", 10, request_id="req-2")
+    assert (other.score, other.rank, other.previous_rank) == (20, 1, 2)
+    # The same request id of another player is another request.
+    assert (await service.submit("coins", "b", 1, request_id="req-1")).score == 1
+
+
+async def test_a_write_no_replica_confirms_is_unavailable_and_its_retry_applies_once(
+    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+) -> None:
+    await service.create_board(BoardConfig("coins", operator="incr"))
+    # Each shard has one replica: waiting for two times out.
+    impatient = LeaderboardService(valkey, clock, wait_replicas=2, wait_timeout_ms=50)
+    with pytest.raises(Unavailable):
+        await impatient.submit("coins", "a", 7, request_id="r1")
+    retried = await service.submit("coins", "a", 7, request_id="r1")
+    assert (retried.score, retried.rank, retried.previous_rank) == (7, 1, None)
+    assert (await service.rank("coins", "a")).score == 7
+
+
+async def test_waiting_for_replicas_can_be_turned_off(
+    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+) -> None:
+    fast = LeaderboardService(valkey, clock, wait_replicas=0, wait_timeout_ms=0)
+    assert (await fast.submit("global", "a", 3)).rank == 1
+
+
+async def test_metadata_follows_the_accepted_writes(service: LeaderboardService) -> None:
+    first = await service.submit("global", "a", 10, {"skin": "red"})
+    assert first.changed
+    entry = await service.rank("global", "a")
+    assert entry.metadata == {"skin": "red"}
+    # `best` that is not better changes nothing, metadata included.
+    kept = await service.submit("global", "a", 5, {"skin": "blue"})
+    assert not kept.changed
+    assert (await service.rank("global", "a")).metadata == {"skin": "red"}
+    # A better score without metadata keeps the metadata it had.
+    await service.submit("global", "a", 12)
+    later = await service.rank("global", "a")
+    assert (later.score, later.metadata) == (12, {"skin": "red"})
+    assert later.updated_at >= entry.updated_at
+    await service.submit("global", "a", 13, {})
+    assert (await service.rank("global", "a")).metadata == {}
+
+
+async def test_a_set_to_the_same_score_updates_time_and_metadata(
+    service: LeaderboardService,
+) -> None:
+    await service.create_board(BoardConfig("sets", operator="set"))
+    await service.submit("sets", "a", 4)
+    before = await service.rank("sets", "a")
+    result = await service.submit("sets", "a", 4, {"lap": 2})
+    after = await service.rank("sets", "a")
+    assert (result.changed, result.rank, result.previous_rank) == (True, 1, 1)
+    assert after.metadata == {"lap": 2}
+    assert after.updated_at > before.updated_at
+
+
+async def test_an_increment_beyond_2_pow_53_changes_nothing(service: LeaderboardService) -> None:
+    await service.create_board(BoardConfig("big", operator="incr"))
+    await service.submit("big", "a", 2**53 - 2)
+    with pytest.raises(BadRequest):
+        await service.submit("big", "a", 4)
+    assert (await service.rank("big", "a")).score == 2**53 - 2
