@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from domain.clock import Clock, SystemClock
-from gameserver.admin import players, queues
+from gameserver.admin import boards, players, queues
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.dispatch import build_op_table
@@ -76,6 +76,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             players.end_player_session,
             methods=["DELETE"],
         ),
+        Route("/admin/v1/boards", boards.create_board, methods=["POST"]),
+        Route("/admin/v1/boards", boards.list_boards, methods=["GET"]),
+        Route("/admin/v1/boards/{name}", boards.inspect_board, methods=["GET"]),
+        Route("/admin/v1/boards/{name}", boards.delete_board, methods=["DELETE"]),
+        Route("/admin/v1/boards/{name}/scores", boards.submit_score, methods=["POST"]),
+        Route(
+            "/admin/v1/boards/{name}/players/{player_id}",
+            boards.remove_player,
+            methods=["DELETE"],
+        ),
+        Route("/admin/v1/boards/{name}/reset", boards.reset_board, methods=["POST"]),
         Route("/admin/v1/queues", queues.create_queue, methods=["POST"]),
         Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),

@@ -8,6 +8,8 @@ from typing import Any
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import Clock
+from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.service import LeaderboardService
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
 from domain.sessions.service import SessionService
@@ -19,12 +21,23 @@ from gameserver.push.control import PlayerMessenger
 from gameserver.settings import Settings
 
 
+class RankedBoardFeed:
+    """Matchmaking's ranked-board sink: a player's rating ordinal as their board score."""
+
+    def __init__(self, leaderboards: LeaderboardService) -> None:
+        self._leaderboards = leaderboards
+
+    async def submit(self, board: str, player_id: str, score: float) -> None:
+        await self._leaderboards.submit(board, player_id, score)
+
+
 @dataclass
 class Services:
     settings: Settings
     clock: Clock
     cluster: ValkeyCluster
     sessions: SessionService
+    leaderboards: LeaderboardService
     matchmaking: MatchmakingService
     messenger: PlayerMessenger
     metrics: Metrics = field(default_factory=Metrics)
@@ -44,20 +57,31 @@ async def build_services(
         token_lifetime_s=settings.token_lifetime_s,
         values_max_bytes=settings.session_values_max_bytes,
     )
+    leaderboards = LeaderboardService(
+        cluster,
+        clock,
+        settings.wait_replicas,
+        settings.wait_timeout_ms,
+        default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],
+        failover_window_s=settings.valkey_failover_window_s,
+    )
     matchmaking = MatchmakingService(
         cluster,
         clock,
         sessions=sessions,
+        boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
     )
     sessions.match_presence = matchmaking
     await sessions.ensure_ready()
+    await leaderboards.ensure_ready()
     await matchmaking.ensure_ready()
     return Services(
         settings=settings,
         clock=clock,
         cluster=cluster,
         sessions=sessions,
+        leaderboards=leaderboards,
         matchmaking=matchmaking,
         messenger=PlayerMessenger(sessions),
     )

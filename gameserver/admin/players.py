@@ -34,6 +34,10 @@ async def get_player(request: Request) -> Response:
         "presence": presence.value,
     }
     body["rating"] = (await services.matchmaking.rating_of(player_id)).to_dict()
+    body["boards"] = [
+        {"board": board, "rank": entry.rank, "score": entry.score}
+        for board, entry in await services.leaderboards.boards_of_player(player_id)
+    ]
     return json_response(body)
 
 

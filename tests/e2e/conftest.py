@@ -1,15 +1,22 @@
-"""End-to-end fixtures: a real gateway in this process against the test cluster."""
+"""End-to-end fixtures: a real gateway in this process against the test cluster.
+
+Each test gets an empty keyspace and a freshly started gateway, so the gateway's start-up
+(default boards and queues, function libraries) and its caches begin from scratch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
+from valkey.asyncio.cluster import ValkeyCluster
 
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def gateway(cluster_seeds: tuple[tuple[str, int], ...]) -> AsyncIterator[Gateway]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def gateway(
+    cluster_seeds: tuple[tuple[str, int], ...], clean_valkey: ValkeyCluster
+) -> AsyncIterator[Gateway]:
     async with running_gateway(gateway_settings(cluster_seeds, "gw-a")) as running:
         yield running

@@ -19,8 +19,6 @@ pytestmark = pytest.mark.usefixtures("clean_valkey")
 @pytest_asyncio.fixture(loop_scope="session")
 async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
     services = gateway.services
-    # FLUSHALL removed the default queue: make it again as a fresh start would.
-    await services.matchmaking.ensure_ready()
     running = MatchmakingWorker(
         services.cluster, services.clock, GatewayMatchNotifier(services.messenger), "w-test"
     )

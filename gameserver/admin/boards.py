@@ -1,0 +1,108 @@
+"""Admin and trusted-server endpoints of leaderboards (PROTOCOL.md section 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from domain.errors import BadRequest
+from domain.leaderboards.models import BoardConfig
+from gameserver.admin.auth import require_admin
+from gameserver.fields import number, optional_object, optional_text, text
+from gameserver.gateway.ops.leaderboards import entries_reply, submit_reply
+from gameserver.http.json import handles_errors, json_response, read_json_object
+from gameserver.services import Services
+
+
+def _services(request: Request) -> Services:
+    require_admin(request)
+    services: Services = request.app.state.services
+    return services
+
+
+def _query_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+
+
+@handles_errors
+async def create_board(request: Request) -> Response:
+    services = _services(request)
+    config = BoardConfig.from_mapping(await read_json_object(request))
+    board = await services.leaderboards.create_board(config)
+    return json_response(board.to_dict(), 201)
+
+
+@handles_errors
+async def list_boards(request: Request) -> Response:
+    services = _services(request)
+    summaries = await services.leaderboards.list_boards()
+    boards: list[dict[str, Any]] = [
+        {**summary.board.to_dict(), "period": summary.period, "count": summary.count}
+        for summary in summaries
+    ]
+    return json_response({"boards": boards})
+
+
+@handles_errors
+async def inspect_board(request: Request) -> Response:
+    services = _services(request)
+    view = await services.leaderboards.inspect(
+        request.path_params["name"],
+        _query_int(request, "limit", 10),
+        request.query_params.get("cursor"),
+        request.query_params.get("period"),
+    )
+    return json_response(
+        {
+            **view.board.to_dict(),
+            "period": view.period,
+            "count": view.count,
+            "entries": entries_reply(view.page.entries),
+            "next_cursor": view.page.next_cursor,
+        }
+    )
+
+
+@handles_errors
+async def delete_board(request: Request) -> Response:
+    services = _services(request)
+    await services.leaderboards.delete_board(request.path_params["name"])
+    return Response(status_code=204)
+
+
+@handles_errors
+async def submit_score(request: Request) -> Response:
+    services = _services(request)
+    body = await read_json_object(request)
+    result = await services.leaderboards.submit(
+        request.path_params["name"],
+        text(body, "player_id"),
+        number(body, "score"),
+        optional_object(body, "metadata"),
+        optional_text(body, "request_id"),
+    )
+    return json_response(submit_reply(result))
+
+
+@handles_errors
+async def remove_player(request: Request) -> Response:
+    services = _services(request)
+    await services.leaderboards.remove_player(
+        request.path_params["name"], request.path_params["player_id"]
+    )
+    return Response(status_code=204)
+
+
+@handles_errors
+async def reset_board(request: Request) -> Response:
+    services = _services(request)
+    await services.leaderboards.reset(request.path_params["name"])
+    return Response(status_code=204)

@@ -1,0 +1,77 @@
+"""Socket ops of leaderboards: submit a score; read top, around, rank and players."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.leaderboards.models import RankedEntry, SubmitResult
+from gameserver.fields import integer, number, optional_object, optional_text, text, text_list
+from gameserver.gateway.dispatch import OpContext, OpHandler
+
+
+def submit_reply(result: SubmitResult) -> dict[str, Any]:
+    return {
+        "board": result.board,
+        "score": result.score,
+        "rank": result.rank,
+        "previous_rank": result.previous_rank,
+    }
+
+
+def entries_reply(entries: list[RankedEntry]) -> list[dict[str, Any]]:
+    return [entry.to_dict() for entry in entries]
+
+
+async def score_submit(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    # A player submits only their own scores; trusted servers use the admin API.
+    result = await ctx.services.leaderboards.submit(
+        text(body, "board"),
+        ctx.player_id,
+        number(body, "score"),
+        optional_object(body, "metadata"),
+        optional_text(body, "request_id"),
+    )
+    return submit_reply(result)
+
+
+async def board_top(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    page = await ctx.services.leaderboards.top(
+        text(body, "board"),
+        integer(body, "limit", 10),
+        optional_text(body, "cursor"),
+    )
+    return {"entries": entries_reply(page.entries), "next_cursor": page.next_cursor}
+
+
+async def board_around(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    entries = await ctx.services.leaderboards.around(
+        text(body, "board"),
+        optional_text(body, "player_id", ctx.player_id) or ctx.player_id,
+        integer(body, "radius", 5),
+    )
+    return {"entries": entries_reply(entries)}
+
+
+async def board_rank(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    entry = await ctx.services.leaderboards.rank(
+        text(body, "board"),
+        optional_text(body, "player_id", ctx.player_id) or ctx.player_id,
+    )
+    return {"player_id": entry.player_id, "rank": entry.rank, "score": entry.score}
+
+
+async def board_players(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    entries = await ctx.services.leaderboards.players(
+        text(body, "board"),
+        text_list(body, "player_ids"),
+    )
+    return {"entries": entries_reply(entries)}
+
+
+OPS: dict[str, OpHandler] = {
+    "score.submit": score_submit,
+    "board.top": board_top,
+    "board.around": board_around,
+    "board.rank": board_rank,
+    "board.players": board_players,
+}
