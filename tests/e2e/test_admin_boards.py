@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.gateway_harness import Gateway
+from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 
 async def _scores(admin: httpx.AsyncClient, board: str, scores: dict[str, float]) -> None:
@@ -110,3 +112,15 @@ async def test_bad_admin_submits_are_refused(gateway: Gateway, body: dict[str, o
     async with gateway.admin() as admin:
         response = await admin.post("/admin/v1/boards/global/scores", json=body)
         assert response.status_code == 400, response.text
+
+
+async def test_a_config_file_creates_its_boards_and_queues_at_start_up(
+    cluster_seeds: tuple[tuple[str, int], ...], clean_valkey: object
+) -> None:
+    example = Path(__file__).parents[2] / "examples" / "gameserver.toml"
+    settings = gateway_settings(cluster_seeds, "gw-config", config_path=example)
+    async with running_gateway(settings) as configured, configured.admin() as admin:
+        boards = {b["name"] for b in (await admin.get("/admin/v1/boards")).json()["boards"]}
+        assert boards == {"global", "weekly", "laps", "ranked"}
+        queues = {q["queue"] for q in (await admin.get("/admin/v1/queues")).json()["queues"]}
+        assert queues == {"duel", "squads"}
