@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -33,12 +34,14 @@ class ClientConnection:
         *,
         queue_limit: int,
         rate_limiter: TokenBucket,
+        on_slow_consumer: Callable[[], None] | None = None,
     ) -> None:
         self.websocket = websocket
         self.player_id = player_id
         self.session_id = session_id
         self.region = region
         self.rate_limiter = rate_limiter
+        self._on_slow_consumer = on_slow_consumer
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_limit)
         self._writer: asyncio.Task[None] | None = None
         self._close_code: int | None = None
@@ -55,6 +58,8 @@ class ClientConnection:
             self._queue.put_nowait(payload)
         except asyncio.QueueFull:
             log.warning("closing slow consumer %s", self.player_id)
+            if self._on_slow_consumer is not None:
+                self._on_slow_consumer()
             self.close(CLOSE_SLOW_CONSUMER)
             return False
         return True

@@ -1,0 +1,73 @@
+"""A socket's outgoing queue is bounded: a client that stops reading is closed, not waited on."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from starlette.websockets import WebSocket
+
+from gameserver.errors import CLOSE_SLOW_CONSUMER
+from gameserver.gateway.connection import ClientConnection
+from gameserver.gateway.rate_limit import TokenBucket
+
+
+class StalledWebSocket:
+    """Stands in for a client whose TCP window is full: every send waits forever."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.close_codes: list[int] = []
+        self._never = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+        await self._never.wait()
+
+    async def close(self, code: int = 1000, reason: Any = None) -> None:
+        self.close_codes.append(code)
+
+
+class ReadingWebSocket(StalledWebSocket):
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+
+def _connection(
+    socket: StalledWebSocket, limit: int = 4, slow: list[str] | None = None
+) -> ClientConnection:
+    return ClientConnection(
+        cast(WebSocket, socket),
+        "p1",
+        "s1",
+        None,
+        queue_limit=limit,
+        rate_limiter=TokenBucket(1, 1),
+        on_slow_consumer=None if slow is None else lambda: slow.append("p1"),
+    )
+
+
+async def test_a_client_that_stops_reading_is_closed_as_a_slow_consumer() -> None:
+    socket = StalledWebSocket()
+    slow: list[str] = []
+    connection = _connection(socket, slow=slow)
+    connection.start()
+    accepted = [connection.send(b'{"event": "x"}') for _ in range(10)]
+    assert accepted[:4] == [True] * 4 and accepted[-1] is False
+    await asyncio.wait_for(connection.closed.wait(), 5)
+    assert socket.close_codes == [CLOSE_SLOW_CONSUMER]
+    assert slow == ["p1"]
+    assert connection.send(b"{}") is False
+    await connection.stop()
+
+
+async def test_a_client_that_reads_gets_every_frame_in_order() -> None:
+    socket = ReadingWebSocket()
+    connection = _connection(socket, limit=100)
+    connection.start()
+    for i in range(50):
+        assert connection.send(f'{{"n": {i}}}'.encode())
+    connection.close(1000)
+    await asyncio.wait_for(connection.closed.wait(), 5)
+    assert socket.sent == [f'{{"n": {i}}}' for i in range(50)]
+    assert socket.close_codes == [1000]
