@@ -65,3 +65,13 @@ class Unavailable(DomainError):
     The outcome of a write answered with this error is unknown to the client, which may
     retry it with the same `request_id` where the operation accepts one.
     """
+
+
+class Unconfirmed(Unavailable):
+    """A write that may have run but that the store could not confirm as durable.
+
+    Either its reply was lost (the connection broke after it was sent), or it ran on the
+    shard's primary while fewer replicas than required acknowledged it in time. It may
+    survive or be lost in a failover; never an `ok`. Plain `Unavailable` from a store
+    means the write certainly did not run.
+    """

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.leaderboards import keys
-from domain.leaderboards.calls import Call, ShardCaller
 from domain.leaderboards.models import Board, BoardConfig
+from domain.storage.shard_calls import Call, ShardCaller
 
 _INT_FIELDS = ("sub_boards", "buckets", "retention_s")
 

@@ -1,8 +1,8 @@
 """The Valkey side of a board's entries: one call per sub-board, typed results.
 
-Each read method is one parallel round (one pipeline per primary, see calls.py); each
-write is one function call plus its WAIT on one connection. Merging the sub-boards'
-answers into exact ranks is the service's job.
+Each read method is one parallel round (one pipeline per primary, see
+domain/storage/shard_calls.py); each write is one function call plus its WAIT on one
+connection. Merging the sub-boards' answers into exact ranks is the service's job.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.errors import BadRequest
 from domain.leaderboards import keys
-from domain.leaderboards.calls import Call, ShardCaller
+from domain.leaderboards.calls import leaderboard_caller
 from domain.leaderboards.models import Board, Position
 from domain.leaderboards.rules import (
     MAX_SCORE,
@@ -25,6 +25,7 @@ from domain.leaderboards.rules import (
     member_of,
     position_of,
 )
+from domain.storage.shard_calls import Call
 
 Wait = tuple[int, int]
 
@@ -78,7 +79,7 @@ class Slice:
 
 class LeaderboardStore:
     def __init__(self, cluster: ValkeyCluster, failover_window_s: float = 6.0) -> None:
-        self.caller = ShardCaller(cluster, failover_window_s)
+        self.caller = leaderboard_caller(cluster, failover_window_s)
 
     def subs(self, board: Board) -> tuple[keys.SubBoardKeys, ...]:
         return keys.sub_boards_of(board.name, board.config.sub_boards)

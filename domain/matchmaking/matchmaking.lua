@@ -22,7 +22,15 @@ return 0
 -- KEYS: ticket, stream, waiting. ARGV: ticket_id, created_ms, now_ms, claim_limit_ms,
 -- data, ttl_ms. Stores the ticket searching and appends it to the partition's stream;
 -- 0 if the id is taken or the members' claims are too old to count any more.
-if server.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- Idempotent: ticket ids are random per join, so a ticket with this id and this data is
+-- this join's own earlier attempt; it answers 1 again and writes, so that the caller's
+-- WAIT also covers the earlier attempt.
+local stored = server.call('HGET', KEYS[1], 'data')
+if stored then
+  if stored ~= ARGV[5] then return 0 end
+  server.call('HSET', KEYS[1], 'data', stored)
+  return 1
+end
 if tonumber(ARGV[3]) - tonumber(ARGV[2]) > tonumber(ARGV[4]) then return 0 end
 local sid = server.call('XADD', KEYS[2], '*', 'k', 'j', 't', ARGV[1], 'd', ARGV[5])
 server.call('HSET', KEYS[1], 'state', 'searching', 'created', ARGV[2], 'data', ARGV[5],
@@ -48,6 +56,11 @@ if t[1] == 'searching' then
   server.call('XADD', KEYS[2], '*', 'k', 'c', 't', ARGV[1], 's', t[3])
   server.call('HINCRBY', KEYS[4], 'cancelled', 1)
   return 'cancelled'
+end
+if t[1] == 'cancelled' then
+  -- Cancelled before, maybe by a call answered `unavailable`: write, so that the
+  -- caller's WAIT covers that cancel before this one is acknowledged.
+  server.call('HSET', KEYS[1], 'state', 'cancelled')
 end
 return t[1]
 
@@ -157,6 +170,14 @@ end
 server.call('LTRIM', KEYS[5], 0, plan.keep - 1)
 return {results, outbox}
 
+--- script: outbox
+-- KEYS: lease, outbox. ARGV: owner, lease_ms, count.
+-- The pushes committed and not yet delivered; false if the lease is not ours. Renewing
+-- the lease is a write, so a WAIT after this call covers every commit that queued them.
+if server.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+server.call('PEXPIRE', KEYS[1], ARGV[2])
+return server.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[3])
+
 --- script: lease_release
 -- KEYS: lease. ARGV: owner -> 1 if released.
 if server.call('GET', KEYS[1]) == ARGV[1] then return server.call('DEL', KEYS[1]) end
@@ -169,7 +190,11 @@ return 0
 -- result so a repeat gets it back. -> {1, result} applied, {0, result} already rated,
 -- {2} someone else's result changed a rating meanwhile (recompute and retry).
 local prev = server.call('GET', KEYS[2])
-if prev then return {0, prev} end
+if prev then
+  -- Write, so that the caller's WAIT covers the first report before this one answers.
+  server.call('SET', KEYS[2], prev, 'KEEPTTL')
+  return {0, prev}
+end
 local n = tonumber(ARGV[3])
 for i = 1, n do
   if (server.call('HGET', KEYS[1], ARGV[3 + i]) or '') ~= ARGV[3 + n + i] then return {2} end

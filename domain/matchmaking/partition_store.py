@@ -105,7 +105,9 @@ class PartitionStore:
         return bool(await self._cluster.execute_command("SET", lease, owner, "NX", "PX", lease_ms))
 
     async def release(self, code: str, owner: str) -> None:
-        await self._scripts.run("lease_release", [PartitionKeys(code).lease], [owner])
+        await self._scripts.run(
+            "lease_release", [PartitionKeys(code).lease], [owner], idempotent=True
+        )
 
     async def read(
         self, code: str, owner: str, lease_ms: int, count: int, done_outbox: Sequence[str]
@@ -134,7 +136,7 @@ class PartitionStore:
     async def ack(self, code: str, owner: str, entry_ids: Sequence[str]) -> bool:
         keys = PartitionKeys(code)
         result = await self._scripts.run(
-            "ack", [keys.lease, keys.stream], [owner, GROUP, *entry_ids]
+            "ack", [keys.lease, keys.stream], [owner, GROUP, *entry_ids], idempotent=True
         )
         return result is not None
 
@@ -152,7 +154,9 @@ class PartitionStore:
         """Commit matches and expire tickets in one script; None if the lease is lost.
 
         Per commit then per expiry: '' committed, 'x' expired, else the ids of tickets
-        that were no longer searching ([] for a ticket not yet due to expire).
+        that were no longer searching ([] for a ticket not yet due to expire). Returns
+        only once replicas confirm the commit (WAIT), so its pushes may go out; raises
+        `Unconfirmed` when they did not, and the pushes wait in the outbox.
         """
         keys = PartitionKeys(code)
         all_keys = [keys.lease, keys.stream, keys.waiting, keys.stats, keys.waits, keys.outbox]
@@ -186,8 +190,9 @@ class PartitionStore:
             "retention": retention_ms,
             "keep": waits_kept,
         }
+        # Not idempotent: run again, it would find its own tickets matched and forget them.
         reply = await self._scripts.run(
-            "settle", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)]
+            "settle", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)], confirm=True
         )
         if reply is None:
             return None
@@ -200,12 +205,23 @@ class PartitionStore:
         if entry_ids:
             await self._cluster.execute_command("XDEL", PartitionKeys(code).outbox, *entry_ids)
 
-    async def outbox(self, code: str, count: int) -> list[tuple[str, str, bytes]]:
-        """Undelivered pushes: (entry id, 'f' found or 'e' expired, payload)."""
-        raw = await self._cluster.execute_command(
-            "XRANGE", PartitionKeys(code).outbox, "-", "+", "COUNT", count
+    async def outbox(
+        self, code: str, owner: str, lease_ms: int, count: int
+    ) -> list[tuple[str, str, bytes]] | None:
+        """Undelivered pushes: (entry id, 'f' found or 'e' expired, payload), once
+        replicas confirm the commits that queued them; None if the lease is lost."""
+        keys = PartitionKeys(code)
+        raw = await self._scripts.run(
+            "outbox",
+            [keys.lease, keys.outbox],
+            [owner, lease_ms, count],
+            idempotent=True,
+            confirm=True,
         )
+        if raw is None:
+            return None
         out: list[tuple[str, str, bytes]] = []
-        for entry_id, fields in raw:
-            out.append((text(entry_id), text(fields[b"k"]), fields[b"d"]))
+        for entry_id, flat in raw:
+            fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+            out.append((text(entry_id), text(fields["k"]), fields["d"]))
         return out

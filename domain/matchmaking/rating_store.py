@@ -101,7 +101,10 @@ class RatingStore:
         n = len(players)
         args: list[Any] = [ttl_ms, orjson.dumps(result), n, *players, *read]
         args += [encode_rating(r) for r in new]
-        reply = await self._scripts.run("save_result", [RATINGS_KEY, result_key(match_id)], args)
+        # Idempotent: a repeat finds the recorded result and answers it again.
+        reply = await self._scripts.run(
+            "save_result", [RATINGS_KEY, result_key(match_id)], args, idempotent=True, confirm=True
+        )
         status = int(reply[0])
         return status, (dict(orjson.loads(reply[1])) if status != 2 else None)
 
@@ -118,7 +121,9 @@ class RatingStore:
         """Only where the player's current match is still this one."""
         await asyncio.gather(
             *(
-                self._scripts.run("release_player", [player_match_key(p)], [match_id])
+                self._scripts.run(
+                    "release_player", [player_match_key(p)], [match_id], idempotent=True
+                )
                 for p in player_ids
             )
         )

@@ -1,4 +1,8 @@
-"""Match results: every player of a match rated at once, exactly once."""
+"""Match results: every player of a match rated at once, exactly once.
+
+A result is acknowledged only once replicas confirm the ratings script (WAIT); clearing
+the players' current match and the ranked-board scores follow, and a repeat redoes them.
+"""
 
 from __future__ import annotations
 
@@ -47,9 +51,8 @@ class Results:
         players = [p for team in match.teams for p in team]
         ttl_ms = round(self._limits.result_ttl_s * 1000)
         for _ in range(self._limits.rate_retries):
-            earlier = await self.store.result(match.match_id)
-            if earlier is not None:
-                return await self._settled(match, players, ranks, earlier, board)
+            # No read of an earlier result first: the script answers a repeat with the
+            # recorded result, and only its write makes the WAIT cover that result.
             read = await self.store.raw_ratings(players)
             current = iter(decode_rating(r) for r in read)
             teams = [[next(current) for _ in team] for team in match.teams]

@@ -16,6 +16,7 @@ from domain.errors import (
     QueueNotFound,
     TicketNotFound,
     Unavailable,
+    Unconfirmed,
 )
 from domain.ids import is_valid_id, require_id
 from domain.matchmaking.limits import MatchmakingLimits
@@ -40,11 +41,21 @@ class MatchmakingService:
         boards: RankedBoardSink | None = None,
         queues: Sequence[QueueConfig] = DEFAULT_QUEUES,
         limits: MatchmakingLimits | None = None,
+        *,
+        wait_replicas: int = 1,
+        wait_timeout_ms: int = 1000,
+        failover_window_s: float = 6.0,
     ) -> None:
         self._clock = clock
         self._sessions = sessions
         self._limits = limits or MatchmakingLimits()
-        self._scripts = Scripts(cluster)
+        # Every acknowledged write waits for `wait_replicas` replicas (0: no WAIT).
+        self._scripts = Scripts(
+            cluster,
+            wait_replicas=wait_replicas,
+            wait_timeout_ms=wait_timeout_ms,
+            failover_window_s=failover_window_s,
+        )
         self._tickets = TicketStore(cluster, self._scripts)
         self._results = Results(cluster, self._scripts, boards, self._limits)
         self._initial_queues = tuple(queues)
@@ -57,7 +68,9 @@ class MatchmakingService:
         """Load the scripts and create the configured queues that do not exist yet."""
         await self._scripts.load()
         for queue in self._initial_queues:
-            await self._tickets.create_queue(queue)
+            # Read first: an existing queue needs no write, so no replica to confirm it.
+            if await self._tickets.queue(queue.name) is None:
+                await self._tickets.create_queue(queue)
 
     async def create_queue(self, queue: QueueConfig) -> None:
         if not await self._tickets.create_queue(queue):
@@ -120,15 +133,30 @@ class MatchmakingService:
                 state=State.SEARCHING,
                 properties=props,
             )
-            now_ms = round(self._clock.now() * 1000)
-            limit_ms = round(self._limits.claim_limit_s * 1000)
-            if not await self._tickets.enqueue(ticket, now_ms, limit_ms, ttl_ms):
-                raise Unavailable("the join took too long; try again")
         except BaseException:
-            claimed = [m for m, c in zip(members, claims, strict=True) if c is None]
-            await asyncio.gather(*(self._tickets.release_player(m, claim) for m in claimed))
+            await self._release(members, claims, claim)
             raise
+        now_ms = round(self._clock.now() * 1000)
+        limit_ms = round(self._limits.claim_limit_s * 1000)
+        try:
+            stored = await self._tickets.enqueue(ticket, now_ms, limit_ms, ttl_ms)
+        except BaseException as exc:
+            # A ticket that may be stored and searching keeps its claims; if it is not
+            # stored, they stop counting after `claim_limit_s`, as after a crash.
+            if not isinstance(exc, Unconfirmed | asyncio.CancelledError):
+                await self._release(members, claims, claim)
+            raise
+        if not stored:
+            await self._release(members, claims, claim)
+            raise Unavailable("the join took too long; try again")
         return ticket_id
+
+    async def _release(self, members: Sequence[str], claims: Sequence[object], claim: str) -> None:
+        """Release the claims this join made; a failure leaves them to `claim_limit_s`."""
+        claimed = [m for m, c in zip(members, claims, strict=True) if c is None]
+        await asyncio.gather(
+            *(self._tickets.release_player(m, claim) for m in claimed), return_exceptions=True
+        )
 
     def _members(self, player_id: str, party: object, config: QueueConfig) -> tuple[str, ...]:
         if party is None:

@@ -9,8 +9,10 @@ Hash tags decide what can change together atomically:
 - `{ratings}`: every player's rating and every rated result, so one script updates all
   players of a match at once.
 
-Scripts run with EVALSHA rather than FCALL: the cluster client finds an EVALSHA's slot
-from its keys locally, while for FCALL it first asks a node (COMMAND GETKEYS).
+Scripts run with EVALSHA through the shared shard caller, on one connection to the
+primary of their keys' slot. The writes a client or a push is told succeeded run with
+`confirm=True`: a WAIT on the same connection must count the replicas before the call
+returns (docs/durability.md).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from importlib import resources
 from typing import Any
 
 from valkey.asyncio.cluster import ValkeyCluster
-from valkey.exceptions import NoScriptError
+
+from domain.storage.shard_calls import Call, ShardCaller, script_sha
 
 # The client every matchmaking component takes; named here so only store modules say valkey.
 Cluster = ValkeyCluster
@@ -97,29 +100,48 @@ def _load_scripts() -> dict[str, str]:
 
 
 class Scripts:
-    """Runs the named scripts of matchmaking.lua, loading one where a node lacks it."""
+    """Runs the named scripts of matchmaking.lua and the plain writes of matchmaking.
+
+    A script missing on a node (NOSCRIPT: a promoted replica, a new node) is loaded there
+    and run again: it certainly did not run. Other retries depend on `idempotent`.
+    """
 
     _SOURCES = _load_scripts()
 
-    def __init__(self, cluster: ValkeyCluster) -> None:
-        self._cluster = cluster
-        self._sha = {
-            name: hashlib.sha1(body.encode()).hexdigest() for name, body in self._SOURCES.items()
-        }
+    def __init__(
+        self,
+        cluster: ValkeyCluster,
+        *,
+        wait_replicas: int = 1,
+        wait_timeout_ms: int = 1000,
+        failover_window_s: float = 6.0,
+    ) -> None:
+        self._sha = {name: script_sha(body) for name, body in self._SOURCES.items()}
+        self._caller = ShardCaller(cluster, failover_window_s, scripts=self._SOURCES.values())
+        # wait_replicas 0 turns the WAIT off.
+        self._wait = (wait_replicas, wait_timeout_ms)
 
     async def load(self) -> None:
-        """Load every script on every primary (SCRIPT LOAD goes to all of them)."""
-        for body in self._SOURCES.values():
-            await self._cluster.execute_command("SCRIPT LOAD", body)
+        """Load every script on every primary."""
+        await self._caller.load()
 
-    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await self._cluster.execute_command(
-                "EVALSHA", self._sha[name], len(keys), *keys, *args
-            )
-        except NoScriptError:
-            # A promoted replica or a new node has an empty script cache.
-            await self._cluster.execute_command("SCRIPT LOAD", self._SOURCES[name])
-            return await self._cluster.execute_command(
-                "EVALSHA", self._sha[name], len(keys), *keys, *args
-            )
+    async def run(
+        self,
+        name: str,
+        keys: list[str],
+        args: list[Any],
+        *,
+        idempotent: bool = False,
+        confirm: bool = False,
+    ) -> Any:
+        """Run a script in its keys' slot; with `confirm`, only once replicas have it."""
+        call = Call(keys[0], ("EVALSHA", self._sha[name], len(keys), *keys, *args))
+        return await self._write(call, idempotent, confirm)
+
+    async def command(self, key: str, *args: Any, idempotent: bool, confirm: bool) -> Any:
+        """A plain write command on `key`'s primary (its first argument is the command)."""
+        return await self._write(Call(key, args), idempotent, confirm)
+
+    async def _write(self, call: Call, idempotent: bool, confirm: bool) -> Any:
+        replicas, timeout_ms = self._wait if confirm else (0, 0)
+        return await self._caller.write(call, replicas, timeout_ms, idempotent)

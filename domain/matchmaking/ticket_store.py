@@ -71,9 +71,13 @@ class TicketStore:
         self._scripts = scripts
 
     async def create_queue(self, queue: QueueConfig) -> bool:
-        """False if a queue of that name exists already."""
+        """False if a queue of that name exists already; True once replicas have it."""
         data = orjson.dumps(queue.to_dict())
-        return bool(await self._cluster.execute_command("HSETNX", QUEUES_KEY, queue.name, data))
+        # Not idempotent: a second HSETNX after an unknown outcome would say "exists".
+        created = await self._scripts.command(
+            QUEUES_KEY, "HSETNX", QUEUES_KEY, queue.name, data, idempotent=False, confirm=True
+        )
+        return bool(created)
 
     async def queue(self, name: str) -> QueueConfig | None:
         raw = await self._cluster.execute_command("HGET", QUEUES_KEY, name)
@@ -84,8 +88,13 @@ class TicketStore:
         return {text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in raw.items()}
 
     async def register_partition(self, code: str, queue: str, partition: str) -> None:
+        """Make the partition known to workers, before a join is acknowledged in it."""
         data = orjson.dumps({"queue": queue, "partition": partition})
-        await self._cluster.execute_command("HSETNX", PARTITIONS_KEY, code, data)
+        # A code always maps to the same value, so HSET is idempotent, and it always
+        # writes: its WAIT also covers a registration another process made.
+        await self._scripts.command(
+            PARTITIONS_KEY, "HSET", PARTITIONS_KEY, code, data, idempotent=True, confirm=True
+        )
 
     async def partitions(self) -> dict[str, tuple[str, str]]:
         """Every partition ever used: code -> (queue, partition)."""
@@ -104,16 +113,23 @@ class TicketStore:
         A claim is '<ticket id> <created ms>': it counts as live while its ticket searches,
         or, before the ticket exists, while it is younger than the claim limit.
         """
+        # Confirmed: a claim lost in a failover would let the player join twice.
         holder = await self._scripts.run(
-            "claim_player", [player_ticket_key(player_id)], [claim, ttl_ms, replaceable]
+            "claim_player",
+            [player_ticket_key(player_id)],
+            [claim, ttl_ms, replaceable],
+            idempotent=True,
+            confirm=True,
         )
         return text(holder) or None
 
     async def release_player(self, player_id: str, claim: str) -> None:
-        await self._scripts.run("release_player", [player_ticket_key(player_id)], [claim])
+        await self._scripts.run(
+            "release_player", [player_ticket_key(player_id)], [claim], idempotent=True
+        )
 
     async def enqueue(self, ticket: Ticket, now_ms: int, claim_limit_ms: int, ttl_ms: int) -> bool:
-        """Store the ticket searching and put it on its partition's stream."""
+        """Store the ticket searching and put it on its partition's stream, confirmed."""
         keys = PartitionKeys(ticket.ticket_id.split(".", 1)[0])
         args = [
             ticket.ticket_id,
@@ -124,7 +140,8 @@ class TicketStore:
             ttl_ms,
         ]
         key_list = [keys.ticket(ticket.ticket_id), keys.stream, keys.waiting]
-        return bool(await self._scripts.run("enqueue", key_list, args))
+        stored = await self._scripts.run("enqueue", key_list, args, idempotent=True, confirm=True)
+        return bool(stored)
 
     async def cancel(self, ticket_id: str, player_id: str) -> str:
         """'missing', 'forbidden', 'cancelled', or the state that made it too late."""
@@ -136,6 +153,8 @@ class TicketStore:
             "cancel",
             [keys.ticket(ticket_id), keys.stream, keys.waiting, keys.stats],
             [ticket_id, player_id],
+            idempotent=True,
+            confirm=True,
         )
         return text(result)
 

@@ -7,6 +7,10 @@ matches with the pure rules, commits them in a script that also acknowledges the
 entries, and delivers the pushes the commit queued in the partition's outbox.
 A partition taken over from a dead worker first gets the entries that worker read and
 never acknowledged, and the pushes it queued and never delivered.
+
+A push goes out only once replicas confirmed the commit that queued it (WAIT): a commit
+left unconfirmed fails the tick, and the partition is rebuilt next tick as after a
+takeover, which delivers the outbox once a WAIT confirms it (docs/durability.md).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from domain.clock import Clock
+from domain.errors import Unavailable
 from domain.matchmaking.delivery import Delivery
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
@@ -67,12 +72,21 @@ class MatchmakingWorker:
         worker_id: str,
         tick_s: float | None = None,
         limits: MatchmakingLimits | None = None,
+        *,
+        wait_replicas: int = 1,
+        wait_timeout_ms: int = 1000,
+        failover_window_s: float = 6.0,
     ) -> None:
         self._clock = clock
         self.worker_id = worker_id
         self._limits = limits or MatchmakingLimits()
         self._tick_s = self._limits.tick_s if tick_s is None else tick_s
-        scripts = Scripts(cluster)
+        scripts = Scripts(
+            cluster,
+            wait_replicas=wait_replicas,
+            wait_timeout_ms=wait_timeout_ms,
+            failover_window_s=failover_window_s,
+        )
         self._store = PartitionStore(cluster, scripts)
         self._delivery = Delivery(RatingStore(cluster, scripts), notifier, clock, self._limits)
         self._owned: dict[str, PartitionState] = {}
@@ -164,10 +178,14 @@ class MatchmakingWorker:
             return TickReport()
         try:
             return await self._work(state, queue)
-        except Exception:
-            # The outcome of the last call is unknown (a commit may have happened): rebuild
-            # this partition from the stream and the outbox, as after a takeover.
-            log.exception("matchmaking tick of partition %s failed", state.code)
+        except Exception as exc:
+            # The outcome of the last call is unknown (a commit may have happened, or not
+            # be confirmed yet): rebuild this partition from the stream and the outbox, as
+            # after a takeover; its pushes go out once a WAIT confirms them.
+            if isinstance(exc, Unavailable):  # a failover or a missing replica: expected
+                log.warning("matchmaking tick of partition %s failed: %s", state.code, exc)
+            else:
+                log.exception("matchmaking tick of partition %s failed", state.code)
             state.pool.clear()
             state.entry_of.clear()
             state.taken_over = False
@@ -186,12 +204,12 @@ class MatchmakingWorker:
             acks += self._apply(state, queue, entries)
             if start == "0-0":
                 break
+        lease_ms = round(limits.lease_s * 1000)
+        pending = await self._store.outbox(state.code, me, lease_ms, limits.read_count)
+        if pending is None:
+            return None
         delivered = set(state.done_outbox)
-        leftovers = [
-            item
-            for item in await self._store.outbox(state.code, limits.read_count)
-            if item[0] not in delivered
-        ]
+        leftovers = [item for item in pending if item[0] not in delivered]
         await self._delivery.deliver([(kind, payload) for _, kind, payload in leftovers])
         state.done_outbox += [entry_id for entry_id, _, _ in leftovers]
         state.taken_over = True

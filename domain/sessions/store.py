@@ -1,4 +1,11 @@
-"""The Valkey side of sessions: every key, channel and script of the feature lives here."""
+"""The Valkey side of sessions: every key, channel and script of the feature lives here.
+
+Every call runs a function of sessions.lua through the shared shard caller. The writes a
+client is told succeeded (`create`: the login's 201; `set_values`; `end`: the admin
+kick) are confirmed by WAIT on the same connection before they return; a WAIT that falls
+short raises `Unconfirmed`. `touch`, `attach` and `detach` only extend or annotate a
+session and go without WAIT.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import orjson
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.sessions.models import Session
+from domain.storage.shard_calls import Call, ShardCaller
 
 # The player id is the hash tag, so everything about one player's session sits in one slot.
 _SESSION_KEY = "sess:{{{player}}}"
@@ -18,6 +26,7 @@ _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
 
 _LIBRARY = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
+_NO_WAIT = (0, 0)
 
 
 def session_key(player_id: str) -> str:
@@ -33,25 +42,45 @@ def _text(raw: Any) -> str:
 
 
 class SessionStore:
-    def __init__(self, cluster: ValkeyCluster) -> None:
+    def __init__(
+        self,
+        cluster: ValkeyCluster,
+        *,
+        wait_replicas: int = 1,
+        wait_timeout_ms: int = 1000,
+        failover_window_s: float = 6.0,
+    ) -> None:
         self._cluster = cluster
+        self._caller = ShardCaller(cluster, failover_window_s, libraries=[_LIBRARY])
+        # wait_replicas 0 turns the WAIT off.
+        self._wait = (wait_replicas, wait_timeout_ms)
 
     async def load_functions(self) -> None:
         """Load the function library on every primary; replicas and the AOF keep it."""
-        await self._cluster.execute_command(
-            "FUNCTION", "LOAD", "REPLACE", _LIBRARY, target_nodes=self._cluster.get_primaries()
-        )
+        await self._caller.load()
 
-    async def _run(self, op: str, player_id: str, *args: Any) -> Any:
-        return await self._cluster.execute_command(
-            "FCALL", f"session_{op}", 1, session_key(player_id), *args
-        )
+    async def _run(
+        self, op: str, player_id: str, *args: Any, wait: tuple[int, int], idempotent: bool
+    ) -> Any:
+        key = session_key(player_id)
+        call = Call(key, ("FCALL", f"session_{op}", 1, key, *args))
+        return await self._caller.write(call, *wait, idempotent=idempotent)
 
     async def create(
         self, player_id: str, session_id: str, region: str | None, created: float, ttl_ms: int
     ) -> tuple[str, str | None] | None:
         """Store a new session, ending any other; returns the old (session id, gateway)."""
-        old = await self._run("create", player_id, session_id, region or "", created, ttl_ms)
+        # Not idempotent: a second run would report the first run's session as replaced.
+        old = await self._run(
+            "create",
+            player_id,
+            session_id,
+            region or "",
+            created,
+            ttl_ms,
+            wait=self._wait,
+            idempotent=False,
+        )
         if not old:
             return None
         return _text(old[0]), (_text(old[1]) or None)
@@ -59,14 +88,19 @@ class SessionStore:
     async def attach(
         self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int
     ) -> tuple[Session, dict[str, Any]] | None:
-        fields = await self._run("attach", player_id, session_id, gateway_id, ttl_ms)
+        fields = await self._run(
+            "attach", player_id, session_id, gateway_id, ttl_ms, wait=_NO_WAIT, idempotent=True
+        )
         if not fields:
             return None
         return self._parse(player_id, fields)
 
     async def touch(self, player_id: str, session_id: str, ttl_ms: int) -> int:
         """1 if refreshed, 0 if another session replaced it, -1 if it is gone."""
-        return int(await self._run("touch", player_id, session_id, ttl_ms))
+        reply = await self._run(
+            "touch", player_id, session_id, ttl_ms, wait=_NO_WAIT, idempotent=True
+        )
+        return int(reply)
 
     async def touch_many(self, sessions: Sequence[tuple[str, str]], ttl_ms: int) -> list[int]:
         """`touch` for many sessions in one pipelined round per node."""
@@ -80,7 +114,9 @@ class SessionStore:
         return [int(r) for r in await pipe.execute()]
 
     async def detach(self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int) -> None:
-        await self._run("detach", player_id, session_id, gateway_id, ttl_ms)
+        await self._run(
+            "detach", player_id, session_id, gateway_id, ttl_ms, wait=_NO_WAIT, idempotent=True
+        )
 
     async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
         """The gateway holding each player's socket, for players that have one open."""
@@ -100,16 +136,28 @@ class SessionStore:
         pairs: list[Any] = []
         for key, encoded in values.items():
             pairs += [_VALUE_PREFIX + key, encoded]
-        return int(await self._run("set_values", player_id, session_id, ttl_ms, max_bytes, *pairs))
+        # Not retried after an unknown outcome: it could overwrite a later set of the same key.
+        reply = await self._run(
+            "set_values",
+            player_id,
+            session_id,
+            ttl_ms,
+            max_bytes,
+            *pairs,
+            wait=self._wait,
+            idempotent=False,
+        )
+        return int(reply)
 
     async def end(self, player_id: str, session_id: str = "") -> tuple[str, str | None] | None:
-        ended = await self._run("end", player_id, session_id)
+        # Not idempotent: a second run would find nothing to end and say so.
+        ended = await self._run("end", player_id, session_id, wait=self._wait, idempotent=False)
         if not ended:
             return None
         return _text(ended[0]), (_text(ended[1]) or None)
 
     async def get(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:
-        fields = await self._cluster.hgetall(session_key(player_id))
+        fields = await self._cluster.execute_command("HGETALL", session_key(player_id))
         if not fields:
             return None
         flat: list[Any] = []

@@ -1,0 +1,1 @@
+"""Valkey plumbing every feature's store shares: routing calls to shards, WAIT, retries."""

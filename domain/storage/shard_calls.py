@@ -1,0 +1,310 @@
+"""Sending calls to the shards: one pipeline per primary, writes confirmed by WAIT.
+
+Each call names a key of its slot (`route`); calls to the same primary share one
+connection and one round trip. Reads are retried through slot moves and failovers. A
+write is retried only when it certainly did not run (a redirect, a refused connection,
+a script or function the node did not have), or when the caller says it is idempotent;
+otherwise its outcome is unknown and the answer is `Unconfirmed`. A write may carry a
+WAIT on the same connection: fewer replicas than asked is `Unconfirmed` too, never ok.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from valkey.asyncio.cluster import ClusterNode, PipelineCommand, ValkeyCluster
+from valkey.exceptions import (
+    AskError,
+    BusyLoadingError,
+    ClusterDownError,
+    ConnectionError,
+    MovedError,
+    NoScriptError,
+    ReadOnlyError,
+    ResponseError,
+    SlotNotCoveredError,
+    TimeoutError,
+    TryAgainError,
+)
+
+from domain.errors import Unavailable, Unconfirmed
+
+log = logging.getLogger(__name__)
+
+# Errors after which the command certainly did not run: retry on a fresh slot map.
+_REDIRECTS = (
+    AskError,  # includes MovedError
+    TryAgainError,
+    ClusterDownError,
+    ReadOnlyError,
+    BusyLoadingError,
+    SlotNotCoveredError,
+)
+_LINK_ERRORS = (ConnectionError, TimeoutError, OSError)
+_MAX_ATTEMPTS = 30
+_REFRESH_MIN_INTERVAL_S = 0.1
+_UNKNOWN = "the write's outcome is unknown; retry it with a request_id where it takes one"
+_SHORT = "no replica confirmed the write in time"
+_NO_ANSWER = "the store did not answer in time; try again"
+
+
+@dataclass(frozen=True)
+class Call:
+    route: str  # a key of the slot the call goes to
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ReadMerge:
+    """How several reads bound for one node fold into one call answering a list.
+
+    `combine` gets at least two calls that `accepts` took; its call's reply holds one
+    reply per call, in order. If it fails as a whole (a key moved off the node), the
+    calls are sent one by one from then on.
+    """
+
+    accepts: Callable[[Call], bool]
+    combine: Callable[[Sequence[Call]], Call]
+
+
+def script_sha(body: str) -> str:
+    """The SHA1 that EVALSHA names a script by."""
+    return hashlib.sha1(body.encode()).hexdigest()
+
+
+class ShardCaller:
+    """Runs calls on the primaries that serve their slots.
+
+    `libraries` (Valkey Function libraries) and `scripts` (Lua scripts for EVALSHA) are
+    loaded on every primary by `load()`, and again on a node that turns out to lack
+    them (a promoted replica has an empty script cache; a new node has neither).
+    """
+
+    def __init__(
+        self,
+        cluster: ValkeyCluster,
+        failover_window_s: float = 6.0,
+        *,
+        libraries: Iterable[str] = (),
+        scripts: Iterable[str] = (),
+        merge: ReadMerge | None = None,
+    ) -> None:
+        self._cluster = cluster
+        self._window_s = failover_window_s
+        self._libraries = tuple(libraries)
+        self._scripts = {script_sha(body): body for body in scripts}
+        self._merge = merge
+        self._refresh_lock = asyncio.Lock()
+        self._refreshed_at = 0.0
+
+    async def load(self) -> None:
+        """Load (or replace) the libraries and scripts on every primary."""
+        await asyncio.gather(*(self._load_on(node) for node in self._cluster.get_primaries()))
+
+    async def _load_on(self, node: ClusterNode) -> None:
+        for library in self._libraries:
+            await node.execute_command("FUNCTION", "LOAD", "REPLACE", library)
+        for body in self._scripts.values():
+            await node.execute_command("SCRIPT", "LOAD", body)
+
+    async def read(self, calls: Sequence[Call]) -> list[Any]:
+        """Run read calls in one parallel round; results in the order of `calls`."""
+        results: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        asking: dict[int, ClusterNode] = {}
+        merging = self._merge is not None
+        deadline = time.monotonic() + self._window_s
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                groups = self._group(calls, pending, asking)
+            except SlotNotCoveredError:
+                if not await self._pause(attempt, deadline):
+                    break
+                continue
+            asking = {}
+            batches = [
+                (node, _batch(calls, idx, self._merge if merging and not ask else None), ask)
+                for node, idx, ask in groups
+            ]
+            outcomes = await asyncio.gather(
+                *(self._send(node, [c for c, _ in batch], ask) for node, batch, ask in batches),
+                return_exceptions=True,
+            )
+            retry: list[int] = []
+            for (node, batch, _), outcome in zip(batches, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, _LINK_ERRORS + _REDIRECTS):
+                        raise outcome
+                    retry.extend(i for _, idx in batch for i in idx)
+                    continue
+                for (call, idx), reply in zip(batch, outcome, strict=True):
+                    if len(idx) > 1 and isinstance(reply, ResponseError):
+                        again, _ = await self._classify(node, call, reply)
+                        merging = merging and again
+                        retry.extend(idx)
+                        continue
+                    for i, result in zip(idx, reply if len(idx) > 1 else [reply], strict=True):
+                        again, target = await self._classify(node, calls[i], result)
+                        if again:
+                            retry.append(i)
+                            if target is not None:
+                                asking[i] = target
+                        else:
+                            results[i] = _raise_if_error(result)
+            if not retry:
+                return results
+            pending = retry
+            if not await self._pause(attempt, deadline):
+                break
+        raise Unavailable(_NO_ANSWER)
+
+    async def write(
+        self, call: Call, wait_replicas: int, wait_timeout_ms: int, idempotent: bool
+    ) -> Any:
+        """Run one write, then WAIT on the same connection; the write's reply.
+
+        WAIT counts the replicas that acknowledged everything this connection wrote,
+        so the write must write (a no-op reply confirms nothing): scripts that answer
+        from state an earlier call wrote re-write a field of it. `wait_replicas` 0 sends
+        no WAIT.
+        """
+        commands = [call]
+        if wait_replicas > 0:
+            commands.append(Call(call.route, ("WAIT", wait_replicas, wait_timeout_ms)))
+        ask_node: ClusterNode | None = None
+        # Set once an attempt may have run: failing after that is `Unconfirmed`.
+        maybe_ran = False
+        deadline = time.monotonic() + self._window_s
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                ((node, _, ask),) = self._group([call], [0], {0: ask_node} if ask_node else {})
+                ask_node = None
+                replies = await self._send(node, commands, ask)
+            except _REDIRECTS:
+                if not await self._pause(attempt, deadline):
+                    break
+                continue
+            except _LINK_ERRORS as exc:
+                if not _refused(exc):
+                    if not idempotent:
+                        raise Unconfirmed(_UNKNOWN) from exc
+                    maybe_ran = True
+                if not await self._pause(attempt, deadline):
+                    break
+                continue
+            reply = replies[0]
+            again, ask_node = await self._classify(node, call, reply)
+            if again and isinstance(reply, _LINK_ERRORS):
+                # The command was sent: it may have run even though its reply is lost.
+                if not idempotent:
+                    raise Unconfirmed(_UNKNOWN) from reply
+                maybe_ran = True
+            if again:
+                if not await self._pause(attempt, deadline):
+                    break
+                continue
+            _raise_if_error(reply)
+            if wait_replicas > 0:
+                acked = replies[1]
+                if isinstance(acked, BaseException) or int(acked) < wait_replicas:
+                    raise Unconfirmed(_SHORT)
+            return reply
+        raise (Unconfirmed(_UNKNOWN) if maybe_ran else Unavailable(_NO_ANSWER))
+
+    def _group(
+        self, calls: Sequence[Call], pending: Sequence[int], asking: dict[int, ClusterNode]
+    ) -> list[tuple[ClusterNode, list[int], bool]]:
+        groups: dict[tuple[str, bool], tuple[ClusterNode, list[int], bool]] = {}
+        for i in pending:
+            node = asking.get(i)
+            ask = node is not None
+            if node is None:
+                node = self._cluster.get_node_from_key(calls[i].route)
+            if node is None:
+                raise SlotNotCoveredError(f"no node serves {calls[i].route}")
+            groups.setdefault((node.name, ask), (node, [], ask))[1].append(i)
+        return list(groups.values())
+
+    async def _send(self, node: ClusterNode, calls: Sequence[Call], ask: bool) -> list[Any]:
+        commands: list[PipelineCommand] = []
+        for position, call in enumerate(calls):
+            if ask:
+                commands.append(PipelineCommand(-1, "ASKING"))
+            commands.append(PipelineCommand(position, *call.args))
+        await node.execute_pipeline(commands)
+        return [command.result for command in commands if command.position >= 0]
+
+    async def _classify(
+        self, node: ClusterNode, call: Call, result: Any
+    ) -> tuple[bool, ClusterNode | None]:
+        """Whether to run a call again, and the node an ASK redirect sends it to."""
+        if isinstance(result, AskError) and not isinstance(result, MovedError):
+            return True, self._cluster.get_node(host=result.host, port=result.port)
+        if isinstance(result, NoScriptError) and self._script_of(call) is not None:
+            # A promoted replica or a new node has an empty script cache; the script
+            # did not run, so loading it and running it again is always safe.
+            return await self._reload(node), None
+        if isinstance(result, ResponseError) and "function not found" in str(result).lower():
+            if self._libraries:
+                return await self._reload(node), None
+        return isinstance(result, _REDIRECTS + _LINK_ERRORS), None
+
+    def _script_of(self, call: Call) -> str | None:
+        if str(call.args[0]).upper() not in ("EVALSHA", "EVALSHA_RO"):
+            return None
+        return self._scripts.get(str(call.args[1]))
+
+    async def _reload(self, node: ClusterNode) -> bool:
+        try:
+            await self._load_on(node)
+        except _LINK_ERRORS + _REDIRECTS as exc:  # the node is going away: retry elsewhere
+            log.warning("loading scripts on %s failed: %s", node.name, exc)
+        return True
+
+    async def _pause(self, attempt: int, deadline: float) -> bool:
+        """Wait before the next attempt on a fresh slot map; False once out of time."""
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(min(0.02 * 2**attempt, 0.5))
+        await self.refresh_slots()
+        return True
+
+    async def refresh_slots(self) -> None:
+        async with self._refresh_lock:
+            if time.monotonic() - self._refreshed_at < _REFRESH_MIN_INTERVAL_S:
+                return
+            try:
+                await self._cluster.nodes_manager.initialize()
+            except Exception as exc:  # the next attempt tries again
+                log.warning("refreshing the cluster slot map failed: %s", exc)
+            self._refreshed_at = time.monotonic()
+
+
+def _refused(exc: BaseException) -> bool:
+    """A connection that was never made sent nothing (valkey-py: 'Error ... connecting')."""
+    return "connecting" in str(exc)
+
+
+def _batch(
+    calls: Sequence[Call], idx: list[int], merge: ReadMerge | None
+) -> list[tuple[Call, list[int]]]:
+    """The commands for one node: the calls `merge` accepts folded into one."""
+    if merge is None:
+        return [(calls[i], [i]) for i in idx]
+    merged = [i for i in idx if merge.accepts(calls[i])]
+    if len(merged) < 2:
+        return [(calls[i], [i]) for i in idx]
+    combined = merge.combine([calls[i] for i in merged])
+    return [(combined, merged)] + [(calls[i], [i]) for i in idx if i not in merged]
+
+
+def _raise_if_error(result: Any) -> Any:
+    if isinstance(result, BaseException):
+        raise result
+    return result
