@@ -20,6 +20,8 @@ from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
 from gameserver.http.sessions import create_session
+from gameserver.push.board_schedule import PushPacing
+from gameserver.push.board_watch import BoardWatch
 from gameserver.push.control import GatewayInbox
 from gameserver.push.hub import PushHub
 from gameserver.services import Services, build_services
@@ -51,6 +53,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await GatewayInbox(
                 settings.gateway_id, services.registry, hub, services.metrics
             ).start()
+            services.board_watch = BoardWatch(
+                services.leaderboards,
+                hub,
+                services.metrics,
+                PushPacing(settings.rank_push_interval_s, settings.top_push_interval_s),
+            )
             app.state.services = services
             app.state.ops = build_op_table()
             yield
@@ -61,6 +69,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                     connection.close(CLOSE_GOING_AWAY)
             if keepalive is not None:
                 await keepalive
+            if services is not None and services.board_watch is not None:
+                await services.board_watch.aclose()
             await hub.aclose()
             await cluster.aclose()
 

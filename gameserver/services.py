@@ -17,6 +17,7 @@ from domain.sessions.store import SessionStore
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.metrics import Metrics
+from gameserver.push.board_watch import BoardWatch
 from gameserver.push.control import PlayerMessenger
 from gameserver.settings import Settings
 
@@ -42,6 +43,8 @@ class Services:
     messenger: PlayerMessenger
     metrics: Metrics = field(default_factory=Metrics)
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    # Set by the lifespan once the push hub runs (it needs the hub).
+    board_watch: BoardWatch | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,7 +53,12 @@ async def build_services(
 ) -> Services:
     """Wire every service of a process and make sure their scripts and defaults exist."""
     sessions = SessionService(
-        SessionStore(cluster),
+        SessionStore(
+            cluster,
+            wait_replicas=settings.wait_replicas,
+            wait_timeout_ms=settings.wait_timeout_ms,
+            failover_window_s=settings.valkey_failover_window_s,
+        ),
         secret=settings.secret,
         clock=clock,
         ttl_s=settings.session_ttl_s,
@@ -71,6 +79,9 @@ async def build_services(
         sessions=sessions,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
+        wait_replicas=settings.wait_replicas,
+        wait_timeout_ms=settings.wait_timeout_ms,
+        failover_window_s=settings.valkey_failover_window_s,
     )
     sessions.match_presence = matchmaking
     await sessions.ensure_ready()

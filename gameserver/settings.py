@@ -123,4 +123,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         rank_push_interval_s=number(
             "GAMESERVER_RANK_PUSH_INTERVAL_S", defaults.rank_push_interval_s
         ),
+        top_push_interval_s=number("GAMESERVER_TOP_PUSH_INTERVAL_S", defaults.top_push_interval_s),
     )

@@ -45,6 +45,7 @@ async def game_socket(websocket: WebSocket) -> None:
         attached.session.region,
         queue_limit=settings.outgoing_queue_limit,
         rate_limiter=TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst),
+        on_slow_consumer=services.metrics.slow_consumers.inc,
     )
     previous = services.registry.add(connection)
     if previous is not None:
@@ -61,6 +62,8 @@ async def game_socket(websocket: WebSocket) -> None:
         services.metrics.sockets_open.dec()
         services.registry.remove(connection)
         await connection.stop()
+        if services.board_watch is not None:
+            await services.board_watch.forget(connection)
         await _on_socket_gone(context)
 
 
