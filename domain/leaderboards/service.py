@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.clock import Clock
 from domain.errors import BadRequest, BoardNotFound, Conflict, PlayerNotFound, Unavailable
@@ -42,10 +42,7 @@ from domain.leaderboards.rules import (
     require_player_ids,
     require_score,
 )
-from domain.leaderboards.store import LeaderboardStore, StaleBoard, StoredEntry
-
-if TYPE_CHECKING:
-    from valkey.asyncio.cluster import ValkeyCluster
+from domain.leaderboards.store import Cluster, LeaderboardStore, StaleBoard, StoredEntry
 
 _STALE_RETRIES = 3
 REQUEST_TTL_S = 24 * 3600
@@ -54,7 +51,7 @@ REQUEST_TTL_S = 24 * 3600
 class LeaderboardService:
     def __init__(
         self,
-        cluster: ValkeyCluster,
+        cluster: Cluster,
         clock: Clock,
         wait_replicas: int,
         wait_timeout_ms: int,

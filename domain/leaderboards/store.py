@@ -29,6 +29,9 @@ from domain.storage.shard_calls import Call
 
 Wait = tuple[int, int]
 
+# The client type, for the modules of this feature that must not import valkey.
+Cluster = ValkeyCluster
+
 
 class StaleBoard(Exception):
     """The board was reset or deleted since its config was read: reload and plan again."""

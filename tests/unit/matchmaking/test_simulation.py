@@ -1,0 +1,30 @@
+"""The matchmaking simulation command (loadtest/matchmaking_sim.py) runs end to end."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from loadtest import matchmaking_sim
+
+
+def test_the_simulation_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    matchmaking_sim.main(
+        [
+            "--seconds",
+            "4",
+            "--warmup",
+            "1",
+            "--rate",
+            "200",
+            "--pass-tickets",
+            "400",
+            "--pass-runs",
+            "1",
+            "--json",
+        ]
+    )
+    result = orjson.loads(capsys.readouterr().out)
+    assert [q["queue"] for q in result["queues"]] == ["duel", "fives"]
+    assert all(q["matches"] > 0 for q in result["queues"])
+    assert set(result["pass"]) == {"duel", "fives", "fives_parties"}
