@@ -20,6 +20,7 @@ from domain.matchmaking.store import (
     result_key,
     text,
 )
+from domain.storage.batch_reads import which_exist
 
 
 def encode_rating(rating: Rating) -> str:
@@ -129,11 +130,4 @@ class RatingStore:
         )
 
     async def in_match(self, player_ids: Sequence[str]) -> set[str]:
-        ids = list(dict.fromkeys(player_ids))
-        if not ids:
-            return set()
-        pipe = self._cluster.pipeline(transaction=False)
-        for player_id in ids:
-            pipe.exists(player_match_key(player_id))
-        found = await pipe.execute()
-        return {pid for pid, n in zip(ids, found, strict=True) if n}
+        return await which_exist(self._cluster, player_ids, player_match_key)

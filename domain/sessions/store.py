@@ -17,6 +17,7 @@ import orjson
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.sessions.models import Session
+from domain.storage.batch_reads import which_exist
 from domain.storage.shard_calls import Call, ShardCaller
 
 # The player id is the hash tag, so everything about one player's session sits in one slot.
@@ -166,14 +167,7 @@ class SessionStore:
         return self._parse(player_id, flat)
 
     async def live_players(self, player_ids: Iterable[str]) -> set[str]:
-        ids = list(dict.fromkeys(player_ids))
-        if not ids:
-            return set()
-        pipe = self._cluster.pipeline(transaction=False)
-        for player_id in ids:
-            pipe.exists(session_key(player_id))
-        found = await pipe.execute()
-        return {pid for pid, n in zip(ids, found, strict=True) if n}
+        return await which_exist(self._cluster, player_ids, session_key)
 
     async def publish_to_gateway(self, gateway_id: str, message: bytes) -> None:
         await self._cluster.execute_command("SPUBLISH", gateway_channel(gateway_id), message)
