@@ -1,0 +1,150 @@
+"""Running `gameserver up` as a child process for a load test or a benchmark, and stopping it.
+
+The child's output goes to `<data dir>/up.log` (a file, so no pipe can fill up and stall
+it); its banner there tells the URL, the Valkey seeds and the admin key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+_URL = re.compile(r"gameserver is up at (http://\S+)")
+_SEEDS = re.compile(r"Valkey cluster: (\S+)")
+_ADMIN_KEY = re.compile(r"admin key: (\S+)")
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class RunningGameserver:
+    url: str
+    admin_key: str
+    valkey_nodes: tuple[tuple[str, int], ...]
+    # The `gameserver up` process, which is also the gateway's process.
+    pid: int
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def valkey_nodes_env(self) -> str:
+        return ",".join(f"{host}:{port}" for host, port in self.valkey_nodes)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def free_valkey_base_port() -> int:
+    from gameserver.embedded.ports import find_free_base_port
+
+    return find_free_base_port()
+
+
+def parse_banner(text: str, pid: int, data_dir: Path, log_path: Path) -> RunningGameserver | None:
+    """The running server the banner in `text` describes; None until it is complete."""
+    url, seeds, key = _URL.search(text), _SEEDS.search(text), _ADMIN_KEY.search(text)
+    if not (url and seeds and key):
+        return None
+    nodes = tuple(
+        (host, int(port)) for host, _, port in (s.rpartition(":") for s in seeds[1].split(","))
+    )
+    return RunningGameserver(url[1], key[1], nodes, pid, data_dir, log_path)
+
+
+def start_gameserver(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    valkey_port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 60.0,
+) -> tuple[subprocess.Popen[bytes], RunningGameserver]:
+    """Start `gameserver up` and wait for its banner; stop it again if it never comes."""
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "up.log"
+    command = [
+        sys.executable, "-m", "gameserver", "up",
+        "--host", "127.0.0.1",
+        "--port", str(port or free_port()),
+        "--valkey-port", str(valkey_port or free_valkey_base_port()),
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = parse_banner(
+            log_path.read_text(errors="replace"), process.pid, data_dir, log_path
+        )
+        if running is not None:
+            return process, running
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop_gameserver(process)
+    tail = log_path.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"gameserver up did not print its banner in {timeout_s:.0f} s:\n{tail}")
+
+
+def stop_gameserver(process: subprocess.Popen[bytes], timeout_s: float = STOP_TIMEOUT_S) -> int:
+    """SIGTERM (the same clean path as Ctrl-C), then SIGKILL after `timeout_s`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@contextmanager
+def gameserver_up(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    valkey_port: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[RunningGameserver]:
+    process, running = start_gameserver(data_dir, port=port, valkey_port=valkey_port, env=env)
+    try:
+        yield running
+    finally:
+        stop_gameserver(process)
+
+
+def valkey_servers_of(data_dir: Path) -> list[int]:
+    """Pids of running valkey-server processes whose working folder is inside `data_dir`."""
+    root = Path(data_dir).resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            cwd = Path(os.readlink(entry / "cwd"))
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if b"valkey-server" in cmdline and state != "Z" and cwd.is_relative_to(root):
+            found.append(int(entry.name))
+    return found
