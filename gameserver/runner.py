@@ -9,8 +9,11 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
+import uvloop
 
 from gameserver.app import create_app
 from gameserver.secrets_store import load_or_create_secret
@@ -19,6 +22,12 @@ from gameserver.settings import Settings
 log = logging.getLogger("gameserver")
 
 _WORKER_STOP_TIMEOUT_S = 10.0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    # uvicorn's `loop="uvloop"` only applies to `uvicorn.run`; `Server.serve()` runs on
+    # whatever loop it is given, so the process picks uvloop itself.
+    uvloop.run(main)
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
@@ -68,7 +77,7 @@ def run_serve(settings: Settings) -> int:
     if not settings.admin_key:
         log.warning("GAMESERVER_ADMIN_KEY is unset: every admin call will be refused")
     banner = f"gateway listening on http://{settings.host}:{settings.port}"
-    asyncio.run(_serve(settings, banner))
+    _run(_serve(settings, banner))
     return 0
 
 
@@ -78,7 +87,7 @@ def run_worker(settings: Settings) -> int:
         raise SystemExit("gameserver worker needs VALKEY_NODES (host:port,...)")
     from gameserver.workers.process import run_workers
 
-    asyncio.run(run_workers(settings))
+    _run(run_workers(settings))
     return 0
 
 
@@ -125,7 +134,7 @@ def run_up(settings: Settings) -> int:
             f"admin key: {admin_key}\n"
             "Ctrl-C stops everything."
         )
-        asyncio.run(_serve(settings, banner))
+        _run(_serve(settings, banner))
     except KeyboardInterrupt:
         pass
     finally:
