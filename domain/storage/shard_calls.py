@@ -34,6 +34,7 @@ from valkey.exceptions import (
 )
 
 from domain.errors import Unavailable, Unconfirmed
+from domain.storage.auto_pipeline import auto_pipeline_for
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class ShardCaller:
         self._libraries = tuple(libraries)
         self._scripts = {script_sha(body): body for body in scripts}
         self._merge = merge
+        self._pipeline = auto_pipeline_for(cluster)
         self._refresh_lock = asyncio.Lock()
         self._refreshed_at = 0.0
 
@@ -237,7 +239,7 @@ class ShardCaller:
             if ask:
                 commands.append(PipelineCommand(-1, "ASKING"))
             commands.append(PipelineCommand(position, *call.args))
-        await node.execute_pipeline(commands)
+        await self._pipeline.execute(node, commands)
         return [command.result for command in commands if command.position >= 0]
 
     async def _classify(
