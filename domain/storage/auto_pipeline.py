@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from valkey.asyncio.cluster import ClusterNode, PipelineCommand, ValkeyCluster
 
@@ -20,8 +21,9 @@ MAX_BATCH_COMMANDS = 512
 
 
 class _NodeQueue:
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: ClusterNode, stats: PipelineStats) -> None:
         self.node = node
+        self._stats = stats
         self._pending: list[tuple[Sequence[PipelineCommand], asyncio.Future[None]]] = []
         self._size = 0
         self._scheduled = False
@@ -49,6 +51,8 @@ class _NodeQueue:
         self, batch: list[tuple[Sequence[PipelineCommand], asyncio.Future[None]]]
     ) -> None:
         commands = [command for part, _ in batch for command in part]
+        self._stats.batches += 1
+        self._stats.requests += len(batch)
         try:
             await self.node.execute_pipeline(commands)
         except BaseException as exc:  # every request of the batch shares the link's fate
@@ -63,18 +67,27 @@ class _NodeQueue:
                 done.set_result(None)
 
 
+@dataclass
+class PipelineStats:
+    """How many pipelines went out, carrying how many requests' commands."""
+
+    batches: int = 0
+    requests: int = 0
+
+
 class AutoPipeline:
     """One queue per node of one cluster client."""
 
     def __init__(self) -> None:
         self._queues: dict[str, _NodeQueue] = {}
+        self.stats = PipelineStats()
 
     async def execute(self, node: ClusterNode, commands: Sequence[PipelineCommand]) -> None:
         """Run `commands` on `node` (setting each one's `result`), batched with others."""
         queue = self._queues.get(node.name)
         if queue is None or queue.node is not node:
             # A refreshed slot map brings new node objects (with their own connections).
-            queue = self._queues[node.name] = _NodeQueue(node)
+            queue = self._queues[node.name] = _NodeQueue(node, self.stats)
         await queue.submit(commands)
 
 

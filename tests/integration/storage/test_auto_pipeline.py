@@ -1,0 +1,38 @@
+"""Concurrent requests to one node share pipelines, and each still gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.storage.auto_pipeline import auto_pipeline_for
+from domain.storage.shard_calls import Call, ShardCaller
+
+
+async def test_concurrent_reads_are_coalesced_and_answered_correctly(
+    valkey: ValkeyCluster,
+) -> None:
+    keys = [f"ap:{{tag}}:{i}" for i in range(50)]  # one slot, so one node
+    for i, key in enumerate(keys):
+        await valkey.set(key, str(i))
+    caller = ShardCaller(valkey)
+    stats = auto_pipeline_for(valkey).stats
+    before = (stats.batches, stats.requests)
+
+    answers = await asyncio.gather(*(caller.read([Call(key, ("GET", key))]) for key in keys))
+
+    assert [int(a[0]) for a in answers] == list(range(50))
+    batches, requests = stats.batches - before[0], stats.requests - before[1]
+    assert requests == 50
+    assert batches < 10
+
+
+async def test_writes_with_wait_are_confirmed_when_coalesced(valkey: ValkeyCluster) -> None:
+    caller = ShardCaller(valkey)
+    keys = [f"ap:{{w}}:{i}" for i in range(20)]
+    replies = await asyncio.gather(
+        *(caller.write(Call(k, ("SET", k, "v")), 1, 1000, idempotent=True) for k in keys)
+    )
+    assert replies == [True] * 20
+    assert await valkey.mget(keys) == [b"v"] * 20
