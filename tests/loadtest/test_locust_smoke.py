@@ -69,7 +69,9 @@ def test_fifty_players_for_twenty_seconds_fail_at_most_one_percent(tmp_path: Pat
         time.sleep(0.25)
         survivors = valkey_servers_of(data_dir)
 
-    row = aggregated_row(tmp_path / "smoke_stats.csv")
+    stats = tmp_path / "smoke_stats.csv"
+    assert stats.exists(), f"locust wrote no stats (exit {run.returncode}): {run.stderr[-3000:]}"
+    row = aggregated_row(stats)
     requests, failures = int(row["Request Count"]), int(row["Failure Count"])
     assert requests > 100, run.stderr[-3000:]
     assert failures / requests <= MAX_FAILURE_RATIO, run.stderr[-3000:]
