@@ -1,0 +1,3 @@
+from loadtest.board_bench.cli import main
+
+raise SystemExit(main())
