@@ -129,7 +129,7 @@ def member_of(position: Position) -> bytes:
 
 def merge(
     sources: Iterable[Sequence[T]],
-    key: Callable[[T], Position],
+    key: Callable[[T], Any],
     limit: int | None = None,
 ) -> list[T]:
     """The exact k-way merge of sources sorted by `key`, cut to `limit`."""

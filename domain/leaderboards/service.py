@@ -25,7 +25,6 @@ from domain.leaderboards.models import (
     BoardView,
     Page,
     PlayerRank,
-    Position,
     RankedEntry,
     SubmitResult,
 )
@@ -42,7 +41,12 @@ from domain.leaderboards.rules import (
     require_player_ids,
     require_score,
 )
-from domain.leaderboards.store import Cluster, LeaderboardStore, StaleBoard, StoredEntry
+from domain.leaderboards.store import (
+    Cluster,
+    LeaderboardStore,
+    RawEntry,
+    StaleBoard,
+)
 
 _STALE_RETRIES = 3
 REQUEST_TTL_S = 24 * 3600
@@ -229,7 +233,9 @@ class LeaderboardService:
                 raise BadRequest("cursor belongs to another period")
             label = require_label(found, cursor_label)
         slices = await self._store.pages(found, label, after, limit)
-        page = merge([s.after for s in slices], key=_position, limit=limit)
+        # Merge on the raw (score, member) pairs; only the page's entries get decoded.
+        raw = merge([s.after for s in slices], key=RawEntry.sort_key, limit=limit)
+        page = [entry.stored() for entry in raw]
         first = 1 + sum(s.better for s in slices)
         entries = [to_entry(found, first + i, entry) for i, entry in enumerate(page)]
         remaining = sum(s.size - s.better for s in slices)
@@ -280,7 +286,3 @@ class LeaderboardService:
         if board is None:
             raise BoardNotFound(f"no board named {name}")
         return board
-
-
-def _position(entry: StoredEntry) -> Position:
-    return entry.position

@@ -80,6 +80,34 @@ class Slice:
     own: StoredEntry | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """An entry as a sub-board returned it, decoded only if it makes the page.
+
+    `(score, member)` orders exactly like `Position`: the member is the fixed-width
+    big-endian stamp followed by the ASCII player id.
+    """
+
+    score: float
+    member: bytes
+    meta: bytes | None
+
+    def sort_key(self) -> tuple[float, bytes]:
+        return (self.score, self.member)
+
+    def stored(self) -> StoredEntry:
+        return StoredEntry(position_of(self.score, self.member), self.meta)
+
+
+@dataclass(frozen=True)
+class PageSlice:
+    """One sub-board's part of a page: how many are better, its size, the next entries."""
+
+    better: int
+    size: int
+    after: list[RawEntry]
+
+
 class LeaderboardStore:
     def __init__(self, cluster: ValkeyCluster, failover_window_s: float = 6.0) -> None:
         self.caller = leaderboard_caller(cluster, failover_window_s)
@@ -196,7 +224,7 @@ class LeaderboardStore:
 
     async def pages(
         self, board: Board, period: str, after: Position | None, limit: int
-    ) -> list[Slice]:
+    ) -> list[PageSlice]:
         """From every sub-board: entries at or before `after`, size, the next `limit`."""
         calls = []
         for sub in self.subs(board):
@@ -206,7 +234,7 @@ class LeaderboardStore:
                 args += [repr(after.score), member_of(after)]
             calls.append(Call(zset, ("FCALL_RO", "lb_page", 2, zset, meta, *args)))
         replies = await self.caller.read(calls)
-        return [Slice(int(r[0]), int(r[1]), [], _entries(r[2:])) for r in replies]
+        return [PageSlice(int(r[0]), int(r[1]), _raw_entries(r[2:])) for r in replies]
 
     async def windows(
         self, board: Board, period: str, player_id: str, around: Position | None, radius: int
@@ -274,6 +302,10 @@ class LeaderboardStore:
             call = Call(sub.state, ("FCALL", function, 3, *key_list, *args))
             writes.append(self.caller.write(call, *wait, idempotent=True))
         await asyncio.gather(*writes)
+
+
+def _raw_entries(flat: Sequence[Any]) -> list[RawEntry]:
+    return [RawEntry(float(flat[i]), flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
 
 def _entries(flat: Sequence[Any]) -> list[StoredEntry]:
