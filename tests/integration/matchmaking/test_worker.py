@@ -16,6 +16,21 @@ from domain.matchmaking.store import Cluster, Scripts, code_of
 from tests.integration.matchmaking.conftest import RecordingNotifier
 
 
+async def _two_tickets_read_by_a_ghost(
+    service: MatchmakingService, valkey: Cluster, lease_ms: int
+) -> tuple[str, str, str, PartitionStore, dict[str, str]]:
+    """p1 and p2 join `open`; a worker named "ghost" takes the partition and reads both."""
+    t1 = await service.join("open", "p1")
+    t2 = await service.join("open", "p2")
+    code = code_of(t1)
+    assert code is not None
+    store = PartitionStore(valkey, Scripts(valkey))
+    assert await store.acquire(code, "ghost", lease_ms)
+    entries = await store.read(code, "ghost", lease_ms, 10, [])
+    assert entries is not None
+    return t1, t2, code, store, {e.ticket_id: e.entry_id for e in entries}
+
+
 async def test_two_players_are_matched_and_both_told(
     service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
 ) -> None:
@@ -67,15 +82,7 @@ async def test_a_cancelled_ticket_is_never_matched(
 async def test_a_commit_fails_whole_when_one_ticket_was_cancelled(
     service: MatchmakingService, valkey: Cluster, clock: FixedClock
 ) -> None:
-    t1 = await service.join("open", "p1")
-    t2 = await service.join("open", "p2")
-    code = code_of(t1)
-    assert code is not None
-    store = PartitionStore(valkey, Scripts(valkey))
-    assert await store.acquire(code, "ghost", 5_000)
-    entries = await store.read(code, "ghost", 5_000, 10, [])
-    assert entries is not None
-    sids = {e.ticket_id: e.entry_id for e in entries}
+    t1, t2, code, store, sids = await _two_tickets_read_by_a_ghost(service, valkey, 5_000)
     await service.cancel("p1", t1)
     match = Match(f"{code}.0000000000000001", "open", (("p1",), ("p2",)), (t1, t2), 0.0, (0.5, 0.5))
     commit = Commit(
@@ -179,15 +186,7 @@ async def test_pushes_a_dead_worker_committed_but_never_sent_are_sent_by_the_hei
     make_worker: Any,
     notifier: RecordingNotifier,
 ) -> None:
-    t1 = await service.join("open", "p1")
-    t2 = await service.join("open", "p2")
-    code = code_of(t1)
-    assert code is not None
-    store = PartitionStore(valkey, Scripts(valkey))
-    assert await store.acquire(code, "ghost", 300)
-    entries = await store.read(code, "ghost", 300, 10, [])
-    assert entries is not None
-    sids = {e.ticket_id: e.entry_id for e in entries}
+    t1, t2, code, store, sids = await _two_tickets_read_by_a_ghost(service, valkey, 300)
     match = Match(f"{code}.0000000000000002", "open", (("p1",), ("p2",)), (t1, t2), 0.0, (0.5, 0.5))
     payload = encode_match(match, [(t1, ["p1"]), (t2, ["p2"])])
     commit = Commit(match.match_id, payload, 0.0, [(t1, sids[t1]), (t2, sids[t2])])
