@@ -53,12 +53,7 @@ async def build_services(
 ) -> Services:
     """Wire every service of a process and make sure their scripts and defaults exist."""
     sessions = SessionService(
-        SessionStore(
-            cluster,
-            wait_replicas=settings.wait_replicas,
-            wait_timeout_ms=settings.wait_timeout_ms,
-            failover_window_s=settings.valkey_failover_window_s,
-        ),
+        SessionStore(cluster, writes=settings.write_policy()),
         secret=settings.secret,
         clock=clock,
         ttl_s=settings.session_ttl_s,
@@ -68,10 +63,8 @@ async def build_services(
     leaderboards = LeaderboardService(
         cluster,
         clock,
-        settings.wait_replicas,
-        settings.wait_timeout_ms,
+        settings.write_policy(),
         default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],
-        failover_window_s=settings.valkey_failover_window_s,
     )
     matchmaking = MatchmakingService(
         cluster,
@@ -79,9 +72,7 @@ async def build_services(
         sessions=sessions,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
-        wait_replicas=settings.wait_replicas,
-        wait_timeout_ms=settings.wait_timeout_ms,
-        failover_window_s=settings.valkey_failover_window_s,
+        writes=settings.write_policy(),
     )
     sessions.match_presence = matchmaking
     await sessions.ensure_ready()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from domain.storage.shard_calls import WritePolicy
+
 
 def _parse_nodes(raw: str) -> tuple[tuple[str, int], ...]:
     nodes: list[tuple[str, int]] = []
@@ -78,6 +80,10 @@ class Settings:
     gateway_id: str = ""
 
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def write_policy(self) -> WritePolicy:
+        """How the stores confirm acknowledged writes (WAIT and failover retries)."""
+        return WritePolicy(self.wait_replicas, self.wait_timeout_ms, self.valkey_failover_window_s)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced; `None` values are ignored."""

@@ -47,6 +47,7 @@ from domain.leaderboards.store import (
     RawEntry,
     StaleBoard,
 )
+from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 _STALE_RETRIES = 3
 REQUEST_TTL_S = 24 * 3600
@@ -57,19 +58,17 @@ class LeaderboardService:
         self,
         cluster: Cluster,
         clock: Clock,
-        wait_replicas: int,
-        wait_timeout_ms: int,
+        writes: WritePolicy = DEFAULT_WRITES,
         *,
         default_boards: Sequence[BoardConfig] = DEFAULT_BOARDS,
-        failover_window_s: float = 6.0,
         config_ttl_s: float = 1.0,
         request_ttl_s: int = REQUEST_TTL_S,
     ) -> None:
         self._clock = clock
-        self._wait = (wait_replicas, wait_timeout_ms)
+        self._wait = writes.wait
         self._default_boards = tuple(default_boards)
         self._request_ttl_ms = request_ttl_s * 1000
-        self._store = LeaderboardStore(cluster, failover_window_s)
+        self._store = LeaderboardStore(cluster, writes.failover_window_s)
         self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
         self._ranker = Ranker(self._store)
 

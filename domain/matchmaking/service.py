@@ -28,6 +28,7 @@ from domain.matchmaking.results import Results, parse_ranks
 from domain.matchmaking.stats import queue_stats
 from domain.matchmaking.store import Cluster, Scripts, partition_code
 from domain.matchmaking.ticket_store import TicketStore
+from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 REGISTRATION_REFRESH_S = 60.0
 
@@ -42,20 +43,12 @@ class MatchmakingService:
         queues: Sequence[QueueConfig] = DEFAULT_QUEUES,
         limits: MatchmakingLimits | None = None,
         *,
-        wait_replicas: int = 1,
-        wait_timeout_ms: int = 1000,
-        failover_window_s: float = 6.0,
+        writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._clock = clock
         self._sessions = sessions
         self._limits = limits or MatchmakingLimits()
-        # Every acknowledged write waits for `wait_replicas` replicas (0: no WAIT).
-        self._scripts = Scripts(
-            cluster,
-            wait_replicas=wait_replicas,
-            wait_timeout_ms=wait_timeout_ms,
-            failover_window_s=failover_window_s,
-        )
+        self._scripts = Scripts(cluster, writes=writes)
         self._tickets = TicketStore(cluster, self._scripts)
         self._results = Results(cluster, self._scripts, boards, self._limits)
         self._initial_queues = tuple(queues)

@@ -24,7 +24,7 @@ from typing import Any
 
 from valkey.asyncio.cluster import ValkeyCluster
 
-from domain.storage.shard_calls import Call, ShardCaller, script_sha
+from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy, script_sha
 
 # The client every matchmaking component takes; named here so only store modules say valkey.
 Cluster = ValkeyCluster
@@ -112,14 +112,13 @@ class Scripts:
         self,
         cluster: ValkeyCluster,
         *,
-        wait_replicas: int = 1,
-        wait_timeout_ms: int = 1000,
-        failover_window_s: float = 6.0,
+        writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._sha = {name: script_sha(body) for name, body in self._SOURCES.items()}
-        self._caller = ShardCaller(cluster, failover_window_s, scripts=self._SOURCES.values())
-        # wait_replicas 0 turns the WAIT off.
-        self._wait = (wait_replicas, wait_timeout_ms)
+        self._caller = ShardCaller(
+            cluster, writes.failover_window_s, scripts=self._SOURCES.values()
+        )
+        self._wait = writes.wait
 
     async def load(self) -> None:
         """Load every script on every primary."""

@@ -36,6 +36,7 @@ from domain.matchmaking.rules import Candidate
 from domain.matchmaking.settle import settle_partition
 from domain.matchmaking.store import Cluster, Scripts
 from domain.matchmaking.ticket_store import decode_ticket
+from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +74,13 @@ class MatchmakingWorker:
         tick_s: float | None = None,
         limits: MatchmakingLimits | None = None,
         *,
-        wait_replicas: int = 1,
-        wait_timeout_ms: int = 1000,
-        failover_window_s: float = 6.0,
+        writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._clock = clock
         self.worker_id = worker_id
         self._limits = limits or MatchmakingLimits()
         self._tick_s = self._limits.tick_s if tick_s is None else tick_s
-        scripts = Scripts(
-            cluster,
-            wait_replicas=wait_replicas,
-            wait_timeout_ms=wait_timeout_ms,
-            failover_window_s=failover_window_s,
-        )
+        scripts = Scripts(cluster, writes=writes)
         self._store = PartitionStore(cluster, scripts)
         self._delivery = Delivery(RatingStore(cluster, scripts), notifier, clock, self._limits)
         self._owned: dict[str, PartitionState] = {}

@@ -18,7 +18,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.sessions.models import Session
 from domain.storage.batch_reads import which_exist
-from domain.storage.shard_calls import Call, ShardCaller
+from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 # The player id is the hash tag, so everything about one player's session sits in one slot.
 _SESSION_KEY = "sess:{{{player}}}"
@@ -47,14 +47,11 @@ class SessionStore:
         self,
         cluster: ValkeyCluster,
         *,
-        wait_replicas: int = 1,
-        wait_timeout_ms: int = 1000,
-        failover_window_s: float = 6.0,
+        writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._cluster = cluster
-        self._caller = ShardCaller(cluster, failover_window_s, libraries=[_LIBRARY])
-        # wait_replicas 0 turns the WAIT off.
-        self._wait = (wait_replicas, wait_timeout_ms)
+        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[_LIBRARY])
+        self._wait = writes.wait
 
     async def load_functions(self) -> None:
         """Load the function library on every primary; replicas and the AOF keep it."""

@@ -56,6 +56,26 @@ _NO_ANSWER = "the store did not answer in time; try again"
 
 
 @dataclass(frozen=True)
+class WritePolicy:
+    """How every store confirms an acknowledged write.
+
+    WAIT for `wait_replicas` replicas (0 turns WAIT off) for at most `wait_timeout_ms`;
+    retries through slot moves and failovers give up after `failover_window_s`.
+    """
+
+    wait_replicas: int = 1
+    wait_timeout_ms: int = 1000
+    failover_window_s: float = 6.0
+
+    @property
+    def wait(self) -> tuple[int, int]:
+        return (self.wait_replicas, self.wait_timeout_ms)
+
+
+DEFAULT_WRITES = WritePolicy()
+
+
+@dataclass(frozen=True)
 class Call:
     route: str  # a key of the slot the call goes to
     args: tuple[Any, ...]

@@ -18,8 +18,6 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
         services.clock,
         GatewayMatchNotifier(services.messenger),
         worker_id,
-        wait_replicas=services.settings.wait_replicas,
-        wait_timeout_ms=services.settings.wait_timeout_ms,
-        failover_window_s=services.settings.valkey_failover_window_s,
+        writes=services.settings.write_policy(),
     )
     return [matchmaking.run]

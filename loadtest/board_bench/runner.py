@@ -86,10 +86,8 @@ async def run_bench(
     service = LeaderboardService(
         cluster,
         SystemClock(),
-        settings.wait_replicas,
-        settings.wait_timeout_ms,
+        settings.write_policy(),
         default_boards=(),
-        failover_window_s=settings.valkey_failover_window_s,
     )
     created = False
     try:

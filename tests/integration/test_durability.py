@@ -36,11 +36,12 @@ from domain.matchmaking.store import (
 from domain.matchmaking.worker import MatchmakingWorker
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore, session_key
+from domain.storage.shard_calls import WritePolicy
 from gameserver.embedded import EmbeddedCluster
 from tests.integration.shard_helpers import shard_of, wait_promoted
 
 # The production defaults: one replica confirms every acknowledged write within 1 s.
-REPLICAS, TIMEOUT_MS = 1, 1000
+WRITES = WritePolicy(wait_replicas=1, wait_timeout_ms=1000)
 LIMITS = MatchmakingLimits(lease_s=5.0, tick_s=0.05)
 BOARD = "drill"
 SUB_BOARDS = 6
@@ -71,22 +72,21 @@ async def test_acknowledged_writes_survive_kill_9_of_their_primary(
 ) -> None:
     clock = FixedClock(time.time())
     sessions = SessionService(
-        SessionStore(valkey, wait_replicas=REPLICAS, wait_timeout_ms=TIMEOUT_MS),
+        SessionStore(valkey, writes=WRITES),
         secret=b"drill",
         clock=clock,
         ttl_s=600,
         token_lifetime_s=3600,
         values_max_bytes=4096,
     )
-    boards = LeaderboardService(valkey, clock, REPLICAS, TIMEOUT_MS, default_boards=())
+    boards = LeaderboardService(valkey, clock, WRITES, default_boards=())
     matchmaking = MatchmakingService(
         valkey,
         clock,
         sessions,
         queues=(),
         limits=LIMITS,
-        wait_replicas=REPLICAS,
-        wait_timeout_ms=TIMEOUT_MS,
+        writes=WRITES,
     )
     pushes = Pushes()
     worker = MatchmakingWorker(
@@ -95,8 +95,7 @@ async def test_acknowledged_writes_survive_kill_9_of_their_primary(
         pushes,
         "drill",
         limits=LIMITS,
-        wait_replicas=REPLICAS,
-        wait_timeout_ms=TIMEOUT_MS,
+        writes=WRITES,
     )
     for service in (sessions, boards, matchmaking):
         await service.ensure_ready()

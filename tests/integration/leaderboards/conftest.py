@@ -9,6 +9,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.leaderboards.service import LeaderboardService
+from domain.storage.shard_calls import WritePolicy
 
 # A Wednesday noon, UTC, in the future so that period TTLs stay positive.
 START = datetime(2031, 3, 5, 12, 0, tzinfo=UTC).timestamp()
@@ -21,6 +22,6 @@ async def clock() -> FixedClock:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def service(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardService:
-    leaderboards = LeaderboardService(valkey, clock, wait_replicas=1, wait_timeout_ms=2000)
+    leaderboards = LeaderboardService(valkey, clock, WritePolicy(1, 2000))
     await leaderboards.ensure_ready()
     return leaderboards

@@ -13,6 +13,7 @@ from domain.matchmaking.ratings import DEFAULT_RATING, rate
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import Cluster, PartitionKeys, partition_code, player_ticket_key
 from domain.matchmaking.worker import MatchmakingWorker
+from domain.storage.shard_calls import WritePolicy
 from gameserver.embedded import EmbeddedCluster
 from tests.integration.matchmaking.conftest import (
     LIMITS,
@@ -36,8 +37,7 @@ def impatient(
         RecordingBoards(),
         queues=(),
         limits=LIMITS,
-        wait_replicas=wait_replicas,
-        wait_timeout_ms=wait_timeout_ms,
+        writes=WritePolicy(wait_replicas, wait_timeout_ms),
     )
 
 
@@ -86,7 +86,7 @@ async def test_a_commit_no_replica_confirms_is_pushed_only_once_confirmed(
     embedded_cluster: EmbeddedCluster,
 ) -> None:
     worker = MatchmakingWorker(
-        valkey, clock, notifier, "w1", limits=LIMITS, wait_replicas=1, wait_timeout_ms=300
+        valkey, clock, notifier, "w1", limits=LIMITS, writes=WritePolicy(1, 300)
     )
     t1 = await service.join("open", "p1")
     await worker.run_once()  # takes the partition over; p1 waits alone

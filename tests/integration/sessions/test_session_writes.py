@@ -11,12 +11,13 @@ from domain.clock import FixedClock
 from domain.errors import Unconfirmed
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore, session_key
+from domain.storage.shard_calls import WritePolicy
 from gameserver.embedded import EmbeddedCluster
 from tests.integration.shard_helpers import frozen, shard_of
 
 
 def sessions(valkey: ValkeyCluster, wait_replicas: int, wait_timeout_ms: int) -> SessionService:
-    store = SessionStore(valkey, wait_replicas=wait_replicas, wait_timeout_ms=wait_timeout_ms)
+    store = SessionStore(valkey, writes=WritePolicy(wait_replicas, wait_timeout_ms))
     return SessionService(
         store,
         secret=b"s",
