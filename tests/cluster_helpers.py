@@ -13,35 +13,22 @@ from pathlib import Path
 from valkey.asyncio.cluster import ValkeyCluster
 from valkey.exceptions import ValkeyError
 
-from gameserver.embedded import EmbeddedCluster, find_free_base_port
+from gameserver.embedded import EmbeddedCluster
 from gameserver.embedded.cluster import recorded_base_port
+from gameserver.embedded.free_ports import start_on_free_ports
 
 log = logging.getLogger(__name__)
 
 # Session clusters live in folders with this prefix, outside pytest's rotated basetemp,
 # so that the nodes of a session that died without teardown can still be found.
 SESSION_CLUSTER_PREFIX = "gameserver-test-cluster-"
-_START_ATTEMPTS = 3
 _FLUSH_ATTEMPTS = 3
 _WAIT_TIMEOUT_MS = 2000
 
 
 def start_embedded_cluster(parent: Path, node_timeout_ms: int = 2000) -> EmbeddedCluster:
-    """An embedded cluster on free ports under `parent`, started.
-
-    Another test session may take the same ports between the check and the bind; the
-    start then fails cleanly and the next attempt picks other ports.
-    """
-    for attempt in range(1, _START_ATTEMPTS + 1):
-        base_port = find_free_base_port()
-        cluster = EmbeddedCluster(parent / str(base_port), base_port, node_timeout_ms)
-        try:
-            cluster.start()
-            return cluster
-        except RuntimeError:
-            if attempt == _START_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    """An embedded cluster on free ports under `parent`, started."""
+    return start_on_free_ports(parent, node_timeout_ms)
 
 
 def new_session_cluster_folder() -> Path:

@@ -22,14 +22,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from gameserver.embedded import EmbeddedCluster, find_free_base_port
+from gameserver.embedded import EmbeddedCluster
+from gameserver.embedded.free_ports import start_on_free_ports
 from gameserver.settings import Settings
 from loadtest.board_bench import nodes
 from loadtest.board_bench.players import MAX_PLAYERS, SCORE_BITS
 from loadtest.board_bench.report import markdown
 from loadtest.board_bench.runner import RunConfig, buckets_for, run_bench
 
-_START_ATTEMPTS = 3
 _WARMUP_SHARE = 10
 _MAX_WARMUP = 2_000
 
@@ -96,18 +96,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _start_cluster(parent: Path) -> EmbeddedCluster:
-    for attempt in range(1, _START_ATTEMPTS + 1):
-        base_port = find_free_base_port()
-        timeout_ms = Settings().cluster_node_timeout_ms
-        cluster = EmbeddedCluster(parent / str(base_port), base_port, timeout_ms)
-        try:
-            cluster.start()
-            return cluster
-        except RuntimeError:
-            # Another process may have taken the ports between the check and the bind.
-            if attempt == _START_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return start_on_free_ports(parent, Settings().cluster_node_timeout_ms)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
