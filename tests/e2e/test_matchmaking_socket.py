@@ -119,3 +119,33 @@ async def test_bad_queue_definitions_are_refused(gateway: Gateway, body: dict[st
     async with gateway.admin() as admin:
         response = await admin.post("/admin/v1/queues", json=body)
         assert response.status_code == 400, response.text
+
+
+async def test_a_ranked_queue_feeds_rating_ordinals_to_its_board(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    async with gateway.admin() as admin:
+        board = await admin.post("/admin/v1/boards", json={"name": "ranked", "operator": "set"})
+        assert board.status_code == 201, board.text
+        queue = await admin.post(
+            "/admin/v1/queues",
+            json={"name": "rq", "team_size": 1, "teams": 2, "ranked_board": "ranked"},
+        )
+        assert queue.status_code == 201, queue.text
+    async with game_client(gateway.base_url, "a") as a, game_client(gateway.base_url, "b") as b:
+        await a.ok("match.join", queue="rq")
+        await b.ok("match.join", queue="rq")
+        found = await a.next_event("match.found")
+        await b.next_event("match.found")
+    async with gateway.admin() as admin:
+        result = await admin.post(
+            f"/admin/v1/matches/{found['match_id']}/result", json={"ranks": [1, 2]}
+        )
+        assert result.status_code == 200, result.text
+        ratings = result.json()["ratings"]
+        view = (await admin.get("/admin/v1/boards/ranked")).json()
+    winner, loser = found["teams"][0][0], found["teams"][1][0]
+    assert [e["player_id"] for e in view["entries"]] == [winner, loser]
+    assert [e["score"] for e in view["entries"]] == pytest.approx(
+        [ratings[winner]["ordinal"], ratings[loser]["ordinal"]]
+    )

@@ -1,0 +1,45 @@
+"""`gameserver cluster up|status|down`: the embedded cluster alone, from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from gameserver.embedded import find_free_base_port
+
+
+def _cluster(action: str, data_dir: Path, port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gameserver",
+            "cluster",
+            action,
+            "--data-dir",
+            str(data_dir),
+            "--valkey-port",
+            str(port),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cluster_up_status_and_down(tmp_path: Path) -> None:
+    port = find_free_base_port()
+    try:
+        up = _cluster("up", tmp_path, port)
+        assert up.returncode == 0, up.stderr
+        seeds = ",".join(f"127.0.0.1:{p}" for p in range(port, port + 6))
+        assert up.stdout.strip() == f"VALKEY_NODES={seeds}"
+        status = _cluster("status", tmp_path, port)
+        assert status.returncode == 0, status.stdout
+        assert status.stdout.count(" up ") == 6 and "cluster ok" in status.stdout
+    finally:
+        down = _cluster("down", tmp_path, port)
+    assert down.returncode == 0, down.stderr
+    after = _cluster("status", tmp_path, port)
+    assert after.returncode == 1 and " up " not in after.stdout
