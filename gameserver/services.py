@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from valkey.asyncio.cluster import ValkeyCluster
 
@@ -45,7 +44,6 @@ class Services:
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     # Set by the lifespan once the push hub runs (it needs the hub).
     board_watch: BoardWatch | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def build_services(

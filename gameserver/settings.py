@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,6 @@ class Settings:
 
     # Identifies this gateway process for cross-gateway messages; set at start-up.
     gateway_id: str = ""
-
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def write_policy(self) -> WritePolicy:
         """How the stores confirm acknowledged writes (WAIT and failover retries)."""
