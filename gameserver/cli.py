@@ -55,7 +55,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:
+        # Forwarded whole: argparse's REMAINDER drops options that lead it (`--mode ...`).
+        return _bench(arguments[1:])
+    args = build_parser().parse_args(arguments)
     settings = _settings(args)
     if args.command == "up":
         from gameserver.runner import run_up
@@ -71,9 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_worker(settings)
     if args.command == "cluster":
         return _cluster(args.action, settings)
-    if args.command == "bench":
-        return subprocess.call([sys.executable, "-m", "loadtest.bench", *args.args], env=os.environ)
     raise AssertionError(args.command)
+
+
+def _bench(arguments: Sequence[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "loadtest.bench", *arguments], env=os.environ)
 
 
 def _cluster(action: str, settings: Settings) -> int:
