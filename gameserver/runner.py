@@ -112,7 +112,8 @@ def run_up(settings: Settings) -> int:
     )
     data_dir = settings.data_dir.resolve()
     secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
-    admin_key = settings.admin_key or secrets.token_urlsafe(24)
+    # Hex, not URL-safe base64: a key starting with "-" reads as an option on command lines.
+    admin_key = settings.admin_key or secrets.token_hex(24)
     cluster = EmbeddedCluster(
         data_dir, base_port=settings.valkey_port, node_timeout_ms=settings.cluster_node_timeout_ms
     )

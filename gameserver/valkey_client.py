@@ -13,6 +13,7 @@ from valkey.exceptions import ClusterDownError, ValkeyClusterException
 from valkey.exceptions import ConnectionError as ValkeyConnectionError
 from valkey.exceptions import TimeoutError as ValkeyTimeoutError
 
+from domain.storage.auto_pipeline import close_auto_pipeline
 from gameserver.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ class GameValkeyCluster(ValkeyCluster):
             if len(slots) == 1:
                 return slots.pop()
         return await super()._determine_slot(command, *args)
+
+    async def aclose(self) -> None:
+        # The auto-pipeline's own connections close with the client's.
+        close_auto_pipeline(self)
+        await super().aclose()
 
 
 def build_cluster_client(settings: Settings) -> ValkeyCluster:

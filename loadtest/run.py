@@ -56,7 +56,7 @@ def locust_command(args: argparse.Namespace, url: str, admin_key: str, out: Path
         "--host", url,
         "--csv", str(out / "run"), "--csv-full-history",
         "--html", str(out / "run.html"),
-        "--gs-admin-key", admin_key,
+        f"--gs-admin-key={admin_key}",  # "=": a key may start with "-"
         "--gs-max-fail-ratio", args.max_fail_ratio,
     ]  # fmt: skip
     if not args.shape:

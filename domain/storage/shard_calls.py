@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from valkey.asyncio.cluster import ClusterNode, PipelineCommand, ValkeyCluster
+from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 from valkey.exceptions import (
     AskError,
     BusyLoadingError,
@@ -154,10 +154,14 @@ class ShardCaller:
                 (node, _batch(calls, idx, self._merge if merging and not ask else None), ask)
                 for node, idx, ask in groups
             ]
-            outcomes = await asyncio.gather(
-                *(self._send(node, [c for c, _ in batch], ask) for node, batch, ask in batches),
-                return_exceptions=True,
-            )
+            # Every node's batch is queued before the first await: one round, no tasks.
+            sent = [self._send(node, [c for c, _ in batch], ask) for node, batch, ask in batches]
+            outcomes: list[Any] = []
+            for future, (_, _, ask) in zip(sent, batches, strict=True):
+                try:
+                    outcomes.append(_without_asking(await future, ask))
+                except Exception as exc:  # judged per node below
+                    outcomes.append(exc)
             retry: list[int] = []
             for (node, batch, _), outcome in zip(batches, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
@@ -196,9 +200,7 @@ class ShardCaller:
         from state an earlier call wrote re-write a field of it. `wait_replicas` 0 sends
         no WAIT.
         """
-        commands = [call]
-        if wait_replicas > 0:
-            commands.append(Call(call.route, ("WAIT", wait_replicas, wait_timeout_ms)))
+        wait = (wait_replicas, wait_timeout_ms) if wait_replicas > 0 else None
         ask_node: ClusterNode | None = None
         # Set once an attempt may have run: failing after that is `Unconfirmed`.
         maybe_ran = False
@@ -207,7 +209,7 @@ class ShardCaller:
             try:
                 ((node, _, ask),) = self._group([call], [0], {0: ask_node} if ask_node else {})
                 ask_node = None
-                replies = await self._send(node, commands, ask)
+                replies = _without_asking(await self._send(node, [call], ask, True, wait), ask)
             except _REDIRECTS:
                 if not await self._pause(attempt, deadline):
                     break
@@ -253,14 +255,21 @@ class ShardCaller:
             groups.setdefault((node.name, ask), (node, [], ask))[1].append(i)
         return list(groups.values())
 
-    async def _send(self, node: ClusterNode, calls: Sequence[Call], ask: bool) -> list[Any]:
-        commands: list[PipelineCommand] = []
-        for position, call in enumerate(calls):
-            if ask:
-                commands.append(PipelineCommand(-1, "ASKING"))
-            commands.append(PipelineCommand(position, *call.args))
-        await self._pipeline.execute(node, commands)
-        return [command.result for command in commands if command.position >= 0]
+    def _send(
+        self,
+        node: ClusterNode,
+        calls: Sequence[Call],
+        ask: bool,
+        write: bool = False,
+        wait: tuple[int, int] | None = None,
+    ) -> asyncio.Future[list[Any]]:
+        """Queue the calls for `node`, each after ASKING if `ask`, on its read or write
+        lane; the future gets their replies (ASKING's too), then the WAIT's if `wait`."""
+        if ask:
+            commands = [part for call in calls for part in (("ASKING",), call.args)]
+        else:
+            commands = [call.args for call in calls]
+        return self._pipeline.submit(node, commands, write=write, wait=wait)
 
     async def _classify(
         self, node: ClusterNode, call: Call, result: Any
@@ -324,6 +333,15 @@ def _batch(
         return [(calls[i], [i]) for i in idx]
     combined = merge.combine([calls[i] for i in merged])
     return [(combined, merged)] + [(calls[i], [i]) for i in idx if i not in merged]
+
+
+def _without_asking(replies: list[Any], ask: bool) -> list[Any]:
+    """The calls' replies without those of the ASKING sent before each one (pairs of
+    ASKING and call, then possibly a WAIT's reply, which stays)."""
+    if not ask:
+        return replies
+    paired = len(replies) - len(replies) % 2
+    return replies[1:paired:2] + replies[paired:]
 
 
 def _raise_if_error(result: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -16,13 +17,17 @@ log = logging.getLogger(__name__)
 
 # How long a close handshake may take before the connection is abandoned.
 _CLOSE_TIMEOUT_S = 2.0
+# How long a reply may wait for a client that does not read before it is closed.
+_REPLY_TIMEOUT_S = 10.0
 
 
 class ClientConnection:
-    """Everything sent to a client goes through `send`, which never blocks.
+    """Everything sent to a client goes through `send` (or `reply`), which never blocks.
 
     A client whose queue is full is closed instead of slowing the gateway or silently
-    losing pushes (the same choice as Nakama's SendBytes).
+    losing pushes (the same choice as Nakama's SendBytes). An idle socket holds no task
+    and no queue object: a sender task exists only while frames wait to go out (with
+    20,000 sockets per process, per-socket objects are the gateway's memory).
     """
 
     def __init__(
@@ -42,56 +47,79 @@ class ClientConnection:
         self.region = region
         self.rate_limiter = rate_limiter
         self._on_slow_consumer = on_slow_consumer
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_limit)
-        self._writer: asyncio.Task[None] | None = None
+        self._limit = queue_limit
+        self._outbox: deque[bytes] = deque()
+        self._sender: asyncio.Task[None] | None = None
         self._close_code: int | None = None
         self.closed = asyncio.Event()
 
     def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.player_id}")
+        """Kept for symmetry with `stop`: nothing runs until there is something to send."""
 
     def send(self, payload: bytes) -> bool:
         """Queue a frame; False (and the socket is being closed) when the client lags."""
         if self._close_code is not None:
             return False
-        try:
-            self._queue.put_nowait(payload)
-        except asyncio.QueueFull:
+        if len(self._outbox) >= self._limit:
             log.warning("closing slow consumer %s", self.player_id)
             if self._on_slow_consumer is not None:
                 self._on_slow_consumer()
-            self.close(CLOSE_SLOW_CONSUMER)
+            # The queue is full of frames the client isn't reading: drop them and close.
+            self._close_code = CLOSE_SLOW_CONSUMER
+            self._outbox.clear()
+            if self._sender is not None:
+                self._sender.cancel()
+            self._sender = asyncio.create_task(self._close_now(CLOSE_SLOW_CONSUMER))
             return False
+        self._outbox.append(payload)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_queued())
         return True
+
+    async def reply(self, payload: bytes) -> None:
+        """Send a reply from the socket's own read loop: directly when nothing is queued
+        (no task switch), else behind the queued frames."""
+        if self._sender is not None or self._outbox or self._close_code is not None:
+            self.send(payload)
+            return
+        try:
+            async with asyncio.timeout(_REPLY_TIMEOUT_S):
+                await self.websocket.send_text(payload.decode())
+        except TimeoutError:
+            # The client stopped reading: the read loop must not wait on it forever.
+            log.warning(
+                "closing slow consumer %s (a reply waited %s s)", self.player_id, _REPLY_TIMEOUT_S
+            )
+            if self._on_slow_consumer is not None:
+                self._on_slow_consumer()
+            self.close(CLOSE_SLOW_CONSUMER)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.close(1000)
 
     def close(self, code: int) -> None:
         """Close after the frames already queued (they may carry the reason)."""
         if self._close_code is not None:
             return
         self._close_code = code
-        try:
-            self._queue.put_nowait(None)
-        except asyncio.QueueFull:
-            # The queue is full of frames the client isn't reading: drop them and close.
-            if self._writer is not None:
-                self._writer.cancel()
-            asyncio.create_task(self._close_now(code))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._close_now(code))
 
     @property
     def closing(self) -> bool:
         return self._close_code is not None
 
-    async def _write_loop(self) -> None:
+    async def _send_queued(self) -> None:
+        outbox = self._outbox
         try:
-            while True:
-                payload = await self._queue.get()
-                if payload is None:
-                    break
-                await self.websocket.send_text(payload.decode())
+            while outbox:
+                await self.websocket.send_text(outbox.popleft().decode())
         except (WebSocketDisconnect, RuntimeError, OSError):
-            pass
-        finally:
-            await self._close_now(self._close_code or 1000)
+            outbox.clear()
+            if self._close_code is None:
+                self._close_code = 1000
+        self._sender = None
+        if self._close_code is not None:
+            self._sender = asyncio.create_task(self._close_now(self._close_code))
 
     async def _close_now(self, code: int) -> None:
         with contextlib.suppress(Exception):
@@ -99,10 +127,12 @@ class ClientConnection:
         self.closed.set()
 
     async def stop(self) -> None:
-        """Stop the writer after the socket ended from the client's side."""
+        """Stop sending after the socket ended from the client's side."""
         if self._close_code is None:
             self._close_code = 1000
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
+        self._outbox.clear()
+        sender = self._sender
+        if sender is not None and not sender.done():
+            sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await sender

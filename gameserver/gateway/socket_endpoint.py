@@ -79,7 +79,7 @@ async def _read_loop(websocket: WebSocket, ctx: OpContext, ops: dict[str, OpHand
         frame = message.get("text")
         if frame is None:
             frame = message.get("bytes") or b""
-        connection.send(await handle_frame(ctx, ops, frame))
+        await connection.reply(await handle_frame(ctx, ops, frame))
 
 
 async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | bytes) -> bytes:

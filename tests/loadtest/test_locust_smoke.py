@@ -50,8 +50,7 @@ def test_fifty_players_for_twenty_seconds_fail_at_most_one_percent(tmp_path: Pat
                 "--csv",
                 str(tmp_path / "smoke"),
                 "--only-summary",
-                "--gs-admin-key",
-                server.admin_key,
+                f"--gs-admin-key={server.admin_key}",  # "=": a key may start with "-"
                 "--gs-max-fail-ratio",
                 str(MAX_FAILURE_RATIO),
             ],  # fmt: skip

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
 from starlette.websockets import WebSocket
 
+import gameserver.gateway.connection as connection_module
 from gameserver.errors import CLOSE_SLOW_CONSUMER
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.rate_limit import TokenBucket
@@ -71,3 +73,30 @@ async def test_a_client_that_reads_gets_every_frame_in_order() -> None:
     await asyncio.wait_for(connection.closed.wait(), 5)
     assert socket.sent == [f'{{"n": {i}}}' for i in range(50)]
     assert socket.close_codes == [1000]
+
+
+async def test_a_reply_to_a_client_that_stops_reading_closes_it_in_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(connection_module, "_REPLY_TIMEOUT_S", 0.2)
+    socket = StalledWebSocket()
+    slow: list[str] = []
+    connection = _connection(socket, slow=slow)
+    await asyncio.wait_for(connection.reply(b'{"ok": true}'), 5)
+    assert connection.closing
+    await asyncio.wait_for(connection.closed.wait(), 5)
+    assert socket.close_codes == [CLOSE_SLOW_CONSUMER]
+    assert slow == ["p1"]
+    await connection.stop()
+
+
+async def test_replies_and_pushes_keep_their_order() -> None:
+    socket = ReadingWebSocket()
+    connection = _connection(socket, limit=100)
+    await connection.reply(b"r1")
+    assert connection.send(b"p1")
+    await connection.reply(b"r2")  # behind the queued push
+    await asyncio.sleep(0)
+    await connection.reply(b"r3")
+    assert socket.sent == ["r1", "p1", "r2", "r3"]
+    await connection.stop()
