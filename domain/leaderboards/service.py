@@ -25,6 +25,7 @@ from domain.leaderboards.models import (
     BoardView,
     Page,
     PlayerRank,
+    Position,
     RankedEntry,
     SubmitResult,
 )
@@ -34,8 +35,10 @@ from domain.leaderboards.registry import BoardRegistry
 from domain.leaderboards.rules import (
     MAX_LIMIT,
     MAX_RADIUS,
+    cut_short,
     denormalise,
     encode_metadata,
+    first_fetch,
     merge,
     require_int,
     require_player_ids,
@@ -44,6 +47,7 @@ from domain.leaderboards.rules import (
 from domain.leaderboards.store import (
     Cluster,
     LeaderboardStore,
+    PageSlice,
     RawEntry,
     StaleBoard,
 )
@@ -231,7 +235,7 @@ class LeaderboardService:
             if period is not None and cursor_label != label:
                 raise BadRequest("cursor belongs to another period")
             label = require_label(found, cursor_label)
-        slices = await self._store.pages(found, label, after, limit)
+        slices = await self._page_slices(found, label, after, limit)
         # Merge on the raw (score, member) pairs; only the page's entries get decoded.
         raw = merge([s.after for s in slices], key=RawEntry.sort_key, limit=limit)
         page = [entry.stored() for entry in raw]
@@ -241,6 +245,25 @@ class LeaderboardService:
         more = remaining > len(page) and page
         next_cursor = encode_cursor(found.name, label, page[-1].position) if more else None
         return Page(entries, next_cursor)
+
+    async def _page_slices(
+        self, board: Board, label: str, after: Position | None, limit: int
+    ) -> list[PageSlice]:
+        """Every sub-board's part of a page: a share of `limit` from each first, then
+        all of `limit` from the few whose share was not enough (see `first_fetch`)."""
+        fetch = first_fetch(limit, board.config.sub_boards)
+        slices = await self._store.pages(board, label, after, fetch)
+        if fetch == limit:
+            return slices
+        parts = [s.after for s in slices]
+        page = merge(parts, key=RawEntry.sort_key, limit=limit)
+        remaining = [s.size - s.better for s in slices]
+        short = cut_short(parts, remaining, page, limit, RawEntry.sort_key)
+        if short:
+            again = await self._store.pages(board, label, after, limit, short)
+            for index, part in zip(short, again, strict=True):
+                slices[index] = part
+        return slices
 
     async def inspect(
         self, board: str, limit: int = 10, cursor: str | None = None, period: str | None = None

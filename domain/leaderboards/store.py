@@ -223,11 +223,18 @@ class LeaderboardStore:
         return {i: [int(n) for n in reply] for i, reply in zip(wanted, replies, strict=True)}
 
     async def pages(
-        self, board: Board, period: str, after: Position | None, limit: int
+        self,
+        board: Board,
+        period: str,
+        after: Position | None,
+        limit: int,
+        only: Sequence[int] | None = None,
     ) -> list[PageSlice]:
-        """From every sub-board: entries at or before `after`, size, the next `limit`."""
+        """From every sub-board (or those indexed in `only`): entries at or before
+        `after`, size, the next `limit`."""
+        subs = self.subs(board)
         calls = []
-        for sub in self.subs(board):
+        for sub in subs if only is None else [subs[i] for i in only]:
             zset, meta = sub.zset(board.gen, period), sub.meta(board.gen, period)
             args: list[Any] = ["1", limit]
             if after is not None:

@@ -13,10 +13,12 @@ from domain.leaderboards.models import ChangeEvent, Position
 from domain.leaderboards.rules import (
     MAX_SCORE,
     apply_operator,
+    cut_short,
     decode_member,
     denormalise,
     encode_member,
     encode_metadata,
+    first_fetch,
     merge,
     moved_subscribers,
     normalise,
@@ -111,6 +113,36 @@ def test_member_byte_order_is_position_order(entries: list[tuple[float, int, str
 def test_merge_is_the_sorted_union(items: list[Position], k: int, limit: int) -> None:
     sources = [sorted(items[i::k]) for i in range(k)]
     assert merge(sources, key=lambda p: p, limit=limit) == sorted(items)[:limit]
+
+
+@given(
+    st.lists(st.integers(0, 10**6), max_size=300, unique=True),
+    st.integers(1, 8),
+    st.integers(1, 120),
+    st.integers(0, 3),
+)
+def test_a_page_fetched_by_shares_then_topped_up_is_the_exact_page(
+    scores: list[int], sub_boards: int, limit: int, skew: int
+) -> None:
+    # `skew` piles entries onto sub-board 0, the case the second round exists for.
+    subs: list[list[int]] = [[] for _ in range(sub_boards)]
+    for n, score in enumerate(scores):
+        subs[0 if n % 4 < skew else score % sub_boards].append(score)
+    subs = [sorted(entries) for entries in subs]
+    fetch = first_fetch(limit, sub_boards)
+    fetched = [entries[:fetch] for entries in subs]
+    page = merge(fetched, key=lambda x: x, limit=limit)
+    short = cut_short(fetched, [len(e) for e in subs], page, limit, key=lambda x: x)
+    for i in short:
+        fetched[i] = subs[i][:limit]
+    assert merge(fetched, key=lambda x: x, limit=limit) == sorted(scores)[:limit]
+
+
+def test_first_fetch_asks_each_sub_board_for_a_share_with_margin() -> None:
+    assert first_fetch(100, 6) == 29
+    assert first_fetch(10, 6) == 7
+    assert first_fetch(100, 1) == 100
+    assert first_fetch(3, 6) == 3
 
 
 def _ranks(board: list[Position]) -> dict[str, int]:
