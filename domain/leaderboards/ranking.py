@@ -65,9 +65,10 @@ class Ranker:
     async def _exact(self, board: Board, period: str, found: dict[str, Found]) -> dict[str, int]:
         """1 + entries better in the own sub-board + entries better in every other one."""
         ranks = {pid: 1 + f.own_better for pid, f in found.items()}
+        own = {pid: self._store.sub_index(board, pid) for pid in found}
         asked: dict[int, list[str]] = {}
         for index in range(board.config.sub_boards):
-            ids = [pid for pid in found if self._store.sub_index(board, pid) != index]
+            ids = [pid for pid in found if own[pid] != index]
             if ids:
                 asked[index] = ids
         wanted = {i: [found[pid].entry.position for pid in ids] for i, ids in asked.items()}

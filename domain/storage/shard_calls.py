@@ -16,9 +16,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
+from valkey.crc import key_slot
 from valkey.exceptions import (
     AskError,
     BusyLoadingError,
@@ -176,6 +178,9 @@ class ShardCaller:
                         retry.extend(idx)
                         continue
                     for i, result in zip(idx, reply if len(idx) > 1 else [reply], strict=True):
+                        if not isinstance(result, BaseException):
+                            results[i] = result
+                            continue
                         again, target = await self._classify(node, calls[i], result)
                         if again:
                             retry.append(i)
@@ -249,9 +254,10 @@ class ShardCaller:
             node = asking.get(i)
             ask = node is not None
             if node is None:
-                node = self._cluster.get_node_from_key(calls[i].route)
-            if node is None:
-                raise SlotNotCoveredError(f"no node serves {calls[i].route}")
+                owners = self._cluster.nodes_manager.slots_cache.get(_slot_of(calls[i].route))
+                if not owners:
+                    raise SlotNotCoveredError(f"no node serves {calls[i].route}")
+                node = owners[0]  # the primary
             groups.setdefault((node.name, ask), (node, [], ask))[1].append(i)
         return list(groups.values())
 
@@ -315,6 +321,12 @@ class ShardCaller:
             except Exception as exc:  # the next attempt tries again
                 log.warning("refreshing the cluster slot map failed: %s", exc)
             self._refreshed_at = time.monotonic()
+
+
+@lru_cache(maxsize=1 << 16)
+def _slot_of(key: str) -> int:
+    # A pure function of the key; the same few board and queue keys recur on every call.
+    return key_slot(key.encode())
 
 
 def _refused(exc: BaseException) -> bool:
