@@ -87,10 +87,11 @@ async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | b
     try:
         request = parse_frame(frame)
     except UnparsableFrame as exc:
-        metrics.errors.labels("?", "bad_request").inc()
+        metrics.count_error("?", "bad_request")
         return reply_error(None, "bad_request", str(exc))
     if not ctx.connection.rate_limiter.try_take():
-        metrics.errors.labels(request.op or "?", "rate_limited").inc()
+        # Only known ops become label values: a client must not grow the metrics.
+        metrics.count_error(request.op if request.op in ops else "?", "rate_limited")
         return reply_error(request.id, "rate_limited", "too many messages; slow down")
     return await _dispatch(ctx, ops, request)
 
@@ -99,7 +100,7 @@ async def _dispatch(ctx: OpContext, ops: dict[str, OpHandler], request: Request)
     metrics = ctx.services.metrics
     handler = ops.get(request.op)
     if handler is None:
-        metrics.errors.labels("?", "bad_request").inc()
+        metrics.count_error("?", "bad_request")
         message = (
             "op must be a non-empty string" if not request.op else f"unknown op {request.op!r}"
         )
@@ -110,14 +111,13 @@ async def _dispatch(ctx: OpContext, ops: dict[str, OpHandler], request: Request)
         reply = reply_ok(request.id, result)
     except DomainError as exc:
         code = wire_error(exc).code
-        metrics.errors.labels(request.op, code).inc()
+        metrics.count_error(request.op, code)
         reply = reply_error(request.id, code, exc.message)
     except Exception:
         log.exception("op %s failed", request.op)
-        metrics.errors.labels(request.op, "internal").inc()
+        metrics.count_error(request.op, "internal")
         reply = reply_error(request.id, "internal", "internal error")
-    metrics.requests.labels(request.op).inc()
-    metrics.latency.labels(request.op).observe(time.perf_counter() - started)
+    metrics.count_request(request.op, time.perf_counter() - started)
     return reply
 
 

@@ -55,14 +55,13 @@ def handles_errors(handler: Handler) -> Handler:
             response = await handler(request)
         except DomainError as exc:
             wire = wire_error(exc)
-            metrics.errors.labels(name, wire.code).inc()
+            metrics.count_error(name, wire.code)
             response = error_response(wire.code, exc.message, wire.status)
         except Exception:
             log.exception("%s failed", name)
-            metrics.errors.labels(name, INTERNAL.code).inc()
+            metrics.count_error(name, INTERNAL.code)
             response = error_response(INTERNAL.code, "internal error", INTERNAL.status)
-        metrics.requests.labels(name).inc()
-        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        metrics.count_request(name, time.perf_counter() - started)
         return response
 
     return wrapped

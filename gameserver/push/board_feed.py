@@ -236,16 +236,24 @@ class BoardFeed:
         marks.dirty = {p for p in marks.dirty if p in self.subscriptions and p not in wanted}
         seqs = {player_id: marks.seq(player_id) for player_id in wanted}
         players = list(wanted)
-        done = 0
+        chunks = [players[i : i + _RANK_BATCH] for i in range(0, len(players), _RANK_BATCH)]
+        unsettled: set[str] = set(players)
+
+        async def settle(chunk: list[str]) -> None:
+            found = await self._leaderboards.ranks_of(self.name, chunk)
+            for player_id in chunk:
+                self._settle_rank(player_id, wanted[player_id], seqs[player_id], found)
+                unsettled.discard(player_id)
+
         try:
-            for start in range(0, len(players), _RANK_BATCH):
-                chunk = players[start : start + _RANK_BATCH]
-                found = await self._leaderboards.ranks_of(self.name, chunk)
-                for player_id in chunk:
-                    self._settle_rank(player_id, wanted[player_id], seqs[player_id], found)
-                done += len(chunk)
+            # The chunks go out together: their Valkey calls share round trips, so a
+            # flush of thousands of ranks takes a few rounds, not two per chunk.
+            outcomes = await asyncio.gather(*map(settle, chunks), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
         except BaseException:
-            marks.dirty.update(p for p in players[done:] if p in self.subscriptions)
+            marks.dirty.update(p for p in unsettled if p in self.subscriptions)
             raise
         finally:
             self._schedule.ranks_flushed(time.monotonic())
@@ -291,16 +299,21 @@ class BoardFeed:
             self._schedule.top_flushed(time.monotonic())
 
     def _push_top(self, entries: list[dict[str, Any]], limit: int) -> None:
+        by_length: dict[int, tuple[list[dict[str, Any]], bytes]] = {}
         for subscription in list(self.subscriptions.values()):
             if not subscription.ready or not subscription.top:
                 continue
             if subscription.top > limit:
                 self._marks.top_dirty = True  # joined during the fetch with a longer top
                 continue
-            shown = entries[: subscription.top]
+            shown, payload = by_length.get(subscription.top) or (None, b"")
+            if shown is None:
+                # Subscribers of one top length share the slice and its encoded frame.
+                shown = entries[: subscription.top]
+                payload = push_event("board.top", board=self.name, entries=shown)
+                by_length[subscription.top] = (shown, payload)
             if shown != subscription.shown_top:
                 subscription.shown_top = shown
-                payload = push_event("board.top", board=self.name, entries=shown)
                 self._deliver(subscription, "board.top", payload)
 
     def _tell_deleted(self) -> None:
@@ -325,4 +338,4 @@ class BoardFeed:
 
     def _deliver(self, subscription: Subscription, event: str, payload: bytes) -> None:
         if subscription.connection.send(payload):
-            self._metrics.pushes.labels(event).inc()
+            self._metrics.count_push(event)

@@ -80,7 +80,7 @@ class GatewayInbox:
             payload = orjson.dumps(event)
             for player_id in message["ps"]:
                 if self._registry.deliver(player_id, payload):
-                    self._metrics.pushes.labels(event.get("event", "?")).inc()
+                    self._metrics.count_push(event.get("event", "?"))
         elif kind in (_REPLACED, _KICKED):
             self.end_local_session(kind, message["p"], message["s"])
         else:
