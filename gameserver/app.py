@@ -9,12 +9,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from domain.clock import Clock, SystemClock
 from gameserver.admin import boards, players, queues
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
+from gameserver.gateway.asgi_socket import GatewayApp
 from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
@@ -79,7 +80,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/readyz", operational.readyz),
         Route("/metrics", operational.metrics),
         Route("/v1/sessions", create_session, methods=["POST"]),
-        WebSocketRoute("/v1/ws", game_socket),
         Route("/admin/v1/players/{player_id}", players.get_player, methods=["GET"]),
         Route(
             "/admin/v1/players/{player_id}/session",
@@ -101,4 +101,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # The game socket (/v1/ws) is served by `game_socket` outside the route table.
+    return GatewayApp(routes=routes, lifespan=lifespan, game_socket=game_socket)

@@ -8,9 +8,10 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from gameserver.errors import CLOSE_SLOW_CONSUMER
+from gameserver.gateway.asgi_socket import GameWebSocket
 from gameserver.gateway.rate_limit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class ClientConnection:
 
     def __init__(
         self,
-        websocket: WebSocket,
+        websocket: GameWebSocket,
         player_id: str,
         session_id: str,
         region: str | None,

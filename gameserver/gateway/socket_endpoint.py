@@ -6,10 +6,11 @@ import logging
 import time
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from domain.errors import DomainError, Unauthorized
 from gameserver.errors import CLOSE_REPLACED, CLOSE_UNAUTHORIZED, wire_error
+from gameserver.gateway.asgi_socket import GameWebSocket
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.dispatch import OpContext, OpHandler
 from gameserver.gateway.envelope import (
@@ -26,7 +27,7 @@ from gameserver.services import Services
 log = logging.getLogger(__name__)
 
 
-async def game_socket(websocket: WebSocket) -> None:
+async def game_socket(websocket: GameWebSocket) -> None:
     services: Services = websocket.app.state.services
     settings = services.settings
     try:
@@ -67,7 +68,7 @@ async def game_socket(websocket: WebSocket) -> None:
         await _on_socket_gone(context)
 
 
-async def _read_loop(websocket: WebSocket, ctx: OpContext, ops: dict[str, OpHandler]) -> None:
+async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, OpHandler]) -> None:
     connection = ctx.connection
     while not connection.closing:
         try:

@@ -6,10 +6,10 @@ import asyncio
 from typing import Any, cast
 
 import pytest
-from starlette.websockets import WebSocket
 
 import gameserver.gateway.connection as connection_module
 from gameserver.errors import CLOSE_SLOW_CONSUMER
+from gameserver.gateway.asgi_socket import GameWebSocket
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.rate_limit import TokenBucket
 
@@ -39,7 +39,7 @@ def _connection(
     socket: StalledWebSocket, limit: int = 4, slow: list[str] | None = None
 ) -> ClientConnection:
     return ClientConnection(
-        cast(WebSocket, socket),
+        cast(GameWebSocket, socket),
         "p1",
         "s1",
         None,
