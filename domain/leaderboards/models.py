@@ -102,7 +102,9 @@ class Position:
     player_id: str
 
 
-@dataclass(frozen=True)
+# Not frozen: a page builds a hundred of these per call, and a frozen dataclass's
+# __init__ (object.__setattr__ per field) costs three times a plain one with slots.
+@dataclass(slots=True)
 class RankedEntry:
     rank: int
     player_id: str

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.leaderboards.models import Board, PlayerRank, Position, RankedEntry
-from domain.leaderboards.rules import denormalise, merge
-from domain.leaderboards.store import Found, LeaderboardStore, Slice, StoredEntry, WriteOutcome
+from domain.leaderboards.rules import STAMP_BYTES, decode_metadata, denormalise, merge
+from domain.leaderboards.store import (
+    Found,
+    LeaderboardStore,
+    RawEntry,
+    Slice,
+    StoredEntry,
+    WriteOutcome,
+)
 
 # Positions counted per sub-board call: bounds how long one call holds a shard.
 _COUNT_BATCH = 200
@@ -16,6 +23,21 @@ def to_entry(board: Board, rank: int, entry: StoredEntry) -> RankedEntry:
     position = entry.position
     score = denormalise(board.config.order, position.score)
     return RankedEntry(rank, position.player_id, score, entry.metadata, entry.updated_at)
+
+
+def raw_to_entry(board: Board, rank: int, raw: RawEntry) -> RankedEntry:
+    """`to_entry` straight from a sub-board's reply, without the intermediate objects
+    (a page converts a hundred of these per call)."""
+    score, member, meta = raw
+    player_id = member[STAMP_BYTES:].decode()
+    if meta:
+        metadata = decode_metadata(meta[STAMP_BYTES:])
+        stamp = int.from_bytes(meta[:STAMP_BYTES], "big")
+    else:
+        metadata, stamp = None, 0
+    stamp = stamp or int.from_bytes(member[:STAMP_BYTES], "big")
+    visible = denormalise(board.config.order, score)
+    return RankedEntry(rank, player_id, visible, metadata, stamp / 1e6)
 
 
 def _position(entry: StoredEntry) -> Position:

@@ -9,6 +9,7 @@ sub-boards' candidates exactly. Every input is checked before anything is sent.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,7 +31,7 @@ from domain.leaderboards.models import (
     SubmitResult,
 )
 from domain.leaderboards.periods import key_ttl_s, live_label, period_id, require_label
-from domain.leaderboards.ranking import Ranker, to_entry
+from domain.leaderboards.ranking import Ranker, raw_to_entry
 from domain.leaderboards.registry import BoardRegistry
 from domain.leaderboards.rules import (
     MAX_LIMIT,
@@ -39,7 +40,6 @@ from domain.leaderboards.rules import (
     denormalise,
     encode_metadata,
     first_fetch,
-    merge,
     require_int,
     require_player_ids,
     require_score,
@@ -50,6 +50,7 @@ from domain.leaderboards.store import (
     PageSlice,
     RawEntry,
     StaleBoard,
+    raw_stored,
 )
 from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
@@ -235,35 +236,34 @@ class LeaderboardService:
             if period is not None and cursor_label != label:
                 raise BadRequest("cursor belongs to another period")
             label = require_label(found, cursor_label)
-        slices = await self._page_slices(found, label, after, limit)
-        # Merge on the raw (score, member) pairs; only the page's entries get decoded.
-        raw = merge([s.after for s in slices], key=RawEntry.sort_key, limit=limit)
-        page = [entry.stored() for entry in raw]
+        slices, page = await self._page_slices(found, label, after, limit)
         first = 1 + sum(s.better for s in slices)
-        entries = [to_entry(found, first + i, entry) for i, entry in enumerate(page)]
+        entries = [raw_to_entry(found, first + i, raw) for i, raw in enumerate(page)]
         remaining = sum(s.size - s.better for s in slices)
         more = remaining > len(page) and page
-        next_cursor = encode_cursor(found.name, label, page[-1].position) if more else None
+        last = raw_stored(page[-1]).position if more else None
+        next_cursor = encode_cursor(found.name, label, last) if last else None
         return Page(entries, next_cursor)
 
     async def _page_slices(
         self, board: Board, label: str, after: Position | None, limit: int
-    ) -> list[PageSlice]:
-        """Every sub-board's part of a page: a share of `limit` from each first, then
-        all of `limit` from the few whose share was not enough (see `first_fetch`)."""
+    ) -> tuple[list[PageSlice], list[RawEntry]]:
+        """Every sub-board's part of a page, and the page merged from them: a share of
+        `limit` from each first, then all of `limit` from the few whose share was not
+        enough (see `first_fetch`). Merged on the raw tuples; nothing is decoded here."""
         fetch = first_fetch(limit, board.config.sub_boards)
         slices = await self._store.pages(board, label, after, fetch)
+        page = _merged(slices, limit)
         if fetch == limit:
-            return slices
-        parts = [s.after for s in slices]
-        page = merge(parts, key=RawEntry.sort_key, limit=limit)
+            return slices, page
         remaining = [s.size - s.better for s in slices]
-        short = cut_short(parts, remaining, page, limit, RawEntry.sort_key)
+        short = cut_short([s.after for s in slices], remaining, page, limit, _raw_key)
         if short:
             again = await self._store.pages(board, label, after, limit, short)
             for index, part in zip(short, again, strict=True):
                 slices[index] = part
-        return slices
+            page = _merged(slices, limit)
+        return slices, page
 
     async def inspect(
         self, board: str, limit: int = 10, cursor: str | None = None, period: str | None = None
@@ -308,3 +308,13 @@ class LeaderboardService:
         if board is None:
             raise BoardNotFound(f"no board named {name}")
         return board
+
+
+def _merged(slices: Sequence[PageSlice], limit: int) -> list[RawEntry]:
+    """The exact merge of sub-boards' sorted parts, cut to `limit` (sorting ~200 tuples
+    in C beats a k-way merge with a key function in Python)."""
+    return sorted(itertools.chain.from_iterable(s.after for s in slices))[:limit]
+
+
+def _raw_key(raw: RawEntry) -> RawEntry:
+    return raw

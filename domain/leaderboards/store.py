@@ -80,23 +80,15 @@ class Slice:
     own: StoredEntry | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RawEntry:
-    """An entry as a sub-board returned it, decoded only if it makes the page.
+# An entry as a sub-board returned it: (stored score, member, meta value), decoded only
+# if it makes the page. Tuples order exactly like `Position` (the member is the
+# fixed-width big-endian stamp, then the ASCII player id, and members are unique), so
+# pages merge by plain tuple comparison, in C.
+RawEntry = tuple[float, bytes, bytes | None]
 
-    `(score, member)` orders exactly like `Position`: the member is the fixed-width
-    big-endian stamp followed by the ASCII player id.
-    """
 
-    score: float
-    member: bytes
-    meta: bytes | None
-
-    def sort_key(self) -> tuple[float, bytes]:
-        return (self.score, self.member)
-
-    def stored(self) -> StoredEntry:
-        return StoredEntry(position_of(self.score, self.member), self.meta)
+def raw_stored(raw: RawEntry) -> StoredEntry:
+    return StoredEntry(position_of(raw[0], raw[1]), raw[2])
 
 
 @dataclass(frozen=True)
@@ -312,7 +304,7 @@ class LeaderboardStore:
 
 
 def _raw_entries(flat: Sequence[Any]) -> list[RawEntry]:
-    return [RawEntry(float(flat[i]), flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
+    return [(float(flat[i]), flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
 
 
 def _entries(flat: Sequence[Any]) -> list[StoredEntry]:
