@@ -29,9 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="embedded cluster + gateway + workers")
     _add_server_flags(up)
     _add_cluster_flags(up)
+    up.add_argument("--gateways", type=int, default=None, help="gateway processes on the port (1)")
 
     serve = commands.add_parser("serve", help="one gateway against VALKEY_NODES")
     _add_server_flags(serve)
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with other gateway processes of this host (SO_REUSEPORT)",
+    )
 
     commands.add_parser("worker", help="background workers against VALKEY_NODES")
 
@@ -51,6 +57,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", None),
         data_dir=getattr(args, "data_dir", None),
         valkey_port=getattr(args, "valkey_port", None),
+        gateways=getattr(args, "gateways", None),
     )
 
 
@@ -68,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from gameserver.runner import run_serve
 
-        return run_serve(settings)
+        return run_serve(settings, reuse_port=args.reuse_port)
     if args.command == "worker":
         from gameserver.runner import run_worker
 

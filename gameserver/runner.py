@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Coroutine
@@ -49,8 +50,24 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
     )
 
 
-async def _serve(settings: Settings, banner: str | None) -> None:
+def shared_port_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` that other gateway processes may bind too.
+
+    With SO_REUSEPORT every process has its own accept queue and the kernel spreads new
+    connections over them. It is bound, not listening: uvicorn starts listening only
+    once the app's start-up is done, so no connection waits on a gateway still starting.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(False)
+    return sock
+
+
+async def _serve(settings: Settings, banner: str | None, reuse_port: bool = False) -> None:
     server = uvicorn.Server(uvicorn_config(settings))
+    sockets = [shared_port_socket(settings.host, settings.port)] if reuse_port else None
 
     async def announce() -> None:
         # A bounded wait: the banner is printed only once the socket is listening.
@@ -62,13 +79,13 @@ async def _serve(settings: Settings, banner: str | None) -> None:
             print(banner, flush=True)
 
     announcer = asyncio.create_task(announce())
-    await server.serve()
+    await server.serve(sockets=sockets)
     announcer.cancel()
     if not server.started:
         raise SystemExit("the gateway failed to start (see the log above)")
 
 
-def run_serve(settings: Settings) -> int:
+def run_serve(settings: Settings, reuse_port: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if not settings.valkey_nodes:
         raise SystemExit("gameserver serve needs VALKEY_NODES (host:port,...)")
@@ -77,7 +94,7 @@ def run_serve(settings: Settings) -> int:
     if not settings.admin_key:
         log.warning("GAMESERVER_ADMIN_KEY is unset: every admin call will be refused")
     banner = f"gateway listening on http://{settings.host}:{settings.port}"
-    _run(_serve(settings, banner))
+    _run(_serve(settings, banner, reuse_port))
     return 0
 
 
@@ -119,7 +136,10 @@ def run_up(settings: Settings) -> int:
     )
     # SIGTERM takes the same clean path as Ctrl-C (uvicorn re-raises it after its shutdown).
     signal.signal(signal.SIGTERM, _interrupt)
+    if settings.gateways < 1:
+        raise SystemExit("--gateways must be at least 1")
     worker: subprocess.Popen[bytes] | None = None
+    gateways: list[subprocess.Popen[bytes]] = []
     try:
         seeds = cluster.start()
         settings = settings.with_overrides(
@@ -128,6 +148,11 @@ def run_up(settings: Settings) -> int:
         worker = subprocess.Popen(
             [sys.executable, "-m", "gameserver", "worker"], env=_worker_env(settings)
         )
+        # This process is one gateway; the others are `gameserver serve` on the same port.
+        for _ in range(settings.gateways - 1):
+            command = [sys.executable, "-m", "gameserver", "serve", "--reuse-port"]
+            command += ["--host", settings.host, "--port", str(settings.port)]
+            gateways.append(subprocess.Popen(command, env=_worker_env(settings)))
         url = f"http://{settings.host}:{settings.port}"
         banner = (
             f"gameserver is up at {url} (game socket ws://{settings.host}:{settings.port}/v1/ws)\n"
@@ -135,18 +160,20 @@ def run_up(settings: Settings) -> int:
             f"admin key: {admin_key}\n"
             "Ctrl-C stops everything."
         )
-        _run(_serve(settings, banner))
+        _run(_serve(settings, banner, reuse_port=settings.gateways > 1))
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if worker is not None:
-            worker.terminate()
+        children = [*gateways, *([worker] if worker is not None else [])]
+        for child in children:
+            child.terminate()
+        for child in children:
             try:
-                worker.wait(_WORKER_STOP_TIMEOUT_S)
+                child.wait(_WORKER_STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+                child.kill()
+                child.wait()
         cluster.stop()
         print("gameserver stopped", flush=True)
     return 0

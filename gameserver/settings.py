@@ -78,6 +78,9 @@ class Settings:
 
     # Identifies this gateway process for cross-gateway messages; set at start-up.
     gateway_id: str = ""
+    # Gateway processes `gameserver up` runs on its port (one Python process uses one
+    # core; the kernel spreads connections over them with SO_REUSEPORT).
+    gateways: int = 1
 
     def write_policy(self) -> WritePolicy:
         """How the stores confirm acknowledged writes (WAIT and failover retries)."""
@@ -128,4 +131,11 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "GAMESERVER_RANK_PUSH_INTERVAL_S", defaults.rank_push_interval_s
         ),
         top_push_interval_s=number("GAMESERVER_TOP_PUSH_INTERVAL_S", defaults.top_push_interval_s),
+        gateways=_at_least_one(int(number("GAMESERVER_GATEWAYS", defaults.gateways)), "GATEWAYS"),
     )
+
+
+def _at_least_one(value: int, name: str) -> int:
+    if value < 1:
+        raise ValueError(f"GAMESERVER_{name} must be at least 1, not {value}")
+    return value

@@ -6,6 +6,7 @@ it); its banner there tells the URL, the Valkey seeds and the admin key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -17,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 _URL = re.compile(r"gameserver is up at (http://\S+)")
 _SEEDS = re.compile(r"Valkey cluster: (\S+)")
@@ -70,6 +73,7 @@ def start_gameserver(
     valkey_port: int | None = None,
     env: Mapping[str, str] | None = None,
     timeout_s: float = 60.0,
+    gateways: int = 1,
 ) -> tuple[subprocess.Popen[bytes], RunningGameserver]:
     """Start `gameserver up` and wait for its banner; stop it again if it never comes."""
     data_dir = Path(data_dir).resolve()
@@ -81,6 +85,7 @@ def start_gameserver(
         "--port", str(port or free_port()),
         "--valkey-port", str(valkey_port or free_valkey_base_port()),
         "--data-dir", str(data_dir),
+        "--gateways", str(gateways),
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -148,3 +153,17 @@ def valkey_servers_of(data_dir: Path) -> list[int]:
         if b"valkey-server" in cmdline and state != "Z" and cwd.is_relative_to(root):
             found.append(int(entry.name))
     return found
+
+
+def gateway_pids(up_pid: int) -> tuple[int, ...]:
+    """The gateway processes of a `gameserver up`: itself and its `serve` children."""
+    try:
+        children = psutil.Process(up_pid).children()
+    except psutil.Error:
+        return (up_pid,)
+    serving = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "serve" in child.cmdline():
+                serving.append(child.pid)
+    return (up_pid, *serving)

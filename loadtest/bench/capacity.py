@@ -21,7 +21,7 @@ from loadtest.bench.admin import wait_for_no_sockets
 from loadtest.bench.compare import Target
 from loadtest.bench.gateway_clients import close_all, create_sessions, open_sockets
 from loadtest.bench.http_client import HttpPool
-from loadtest.bench.processes import fd_headroom, own_fd_headroom, rss_bytes
+from loadtest.bench.processes import fd_headroom, own_fd_headroom, total_rss
 
 # File descriptors kept free on either side for everything else a process opens (the
 # gateway's Valkey pools grow with concurrent calls).
@@ -77,7 +77,8 @@ async def run_capacity(target: Target, requested: int, run_tag: str) -> Capacity
     gateway_pid = target.gateway_pids[0] if target.gateway_pids else None
     count, limited_by = socket_budget(requested, gateway_pid)
     result = CapacityResult(requested=requested, limited_by=limited_by)
-    before = rss_bytes(gateway_pid) if gateway_pid else None
+    # Every gateway process's memory: with several, the kernel spreads the sockets.
+    before = total_rss(target.gateway_pids)
     sockets: list[ClientConnection] = []
     session_time = connect_time = 0.0
     try:
@@ -105,7 +106,7 @@ async def run_capacity(target: Target, requested: int, run_tag: str) -> Capacity
         result.sessions_per_s = round(logged_in / session_time, 1) if session_time else 0.0
         result.connects_per_s = round(len(sockets) / connect_time, 1) if connect_time else 0.0
         await asyncio.sleep(SETTLE_S)
-        after = rss_bytes(gateway_pid) if gateway_pid else None
+        after = total_rss(target.gateway_pids)
         alive = [socket for socket in sockets if socket.close_code is None]
         result.sockets = len(alive)
         closed = Counter(str(s.close_code) for s in sockets if s.close_code is not None)

@@ -27,7 +27,12 @@ from loadtest.bench.compare import CompareConfig, CompareResult, Target, run_com
 from loadtest.bench.fanout import FanoutResult, run_fanout
 from loadtest.bench.processes import machine, raise_fd_limit
 from loadtest.bench.report import goals, markdown, ratios
-from loadtest.gameserver_up import start_gameserver, stop_gameserver, valkey_servers_of
+from loadtest.gameserver_up import (
+    gateway_pids,
+    start_gameserver,
+    stop_gameserver,
+    valkey_servers_of,
+)
 
 MODES = ("all", "compare", "fanout", "sockets")
 # The bench measures capacity: the per-socket message limit would only measure itself.
@@ -48,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--data-dir", type=Path, help="default: a temporary folder, removed after")
     own.add_argument("--port", type=int, help="gateway port (default: a free one)")
     own.add_argument("--valkey-port", type=int, help="first of 6 Valkey ports (default: free)")
+    own.add_argument(
+        "--gateways", type=int, default=1, help="gateway processes it runs on the port (1)"
+    )
     phases = parser.add_argument_group("phases")
     phases.add_argument("--concurrency", type=int, default=64, help="callers per phase (64)")
     phases.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
@@ -76,7 +84,11 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
     data_dir = Path(tempfile.mkdtemp(prefix="gameserver-bench-")) if temporary else args.data_dir
     try:
         process, server = start_gameserver(
-            data_dir, port=args.port, valkey_port=args.valkey_port, env=UNLIMITED_ENV
+            data_dir,
+            port=args.port,
+            valkey_port=args.valkey_port,
+            env=UNLIMITED_ENV,
+            gateways=args.gateways,
         )
     except BaseException:
         if temporary:
@@ -88,7 +100,7 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
             server.url,
             server.admin_key,
             server.valkey_nodes,
-            (server.pid,),
+            gateway_pids(server.pid),
             tuple(valkey_servers_of(data_dir)),
         )
     finally:
@@ -151,6 +163,7 @@ def _report(
             "subscribers": args.subscribers,
             "sockets": args.sockets,
             "own_server": args.url is None,
+            "gateways": args.gateways if args.url is None else None,
         },
         "compare": None
         if compare is None

@@ -35,6 +35,14 @@ def rss_bytes(pid: int) -> int | None:
         return None
 
 
+def total_rss(pids: Sequence[int]) -> int | None:
+    """The summed resident memory of these processes; None if there are none or one is gone."""
+    sizes = [rss_bytes(pid) for pid in pids]
+    if not sizes or any(size is None for size in sizes):
+        return None
+    return sum(size for size in sizes if size is not None)
+
+
 # Cores used over a phase: this client, the gateway, the Valkey nodes (None: unknown).
 CpuUse = tuple[float | None, float | None, float | None]
 

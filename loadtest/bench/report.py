@@ -154,7 +154,12 @@ def markdown(
         f"{report['machine']['load_average_1m']} at the start, "
         f"{report['machine']['load_average_1m_at_end']} at the end  ",
         f"Concurrency: {report['config']['concurrency']}; each phase "
-        f"{report['config']['warmup_s']} s warm-up + {report['config']['duration_s']} s measured.",
+        f"{report['config']['warmup_s']} s warm-up + {report['config']['duration_s']} s measured"
+        + (
+            f"; {gateways} gateway processes (cores and memory summed over them)."
+            if (gateways := report["config"].get("gateways") or 1) > 1
+            else "; one gateway process."
+        ),
         "",
     ]
     if compare is not None:

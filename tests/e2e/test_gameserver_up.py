@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,12 +14,15 @@ import httpx
 import psutil
 
 from gameserver.embedded import find_free_base_port
+from tests.game_client import game_client
 from tests.gateway_harness import free_port
 
 _READY_TIMEOUT_S = 30.0
 
 
-def _start_up(data_dir: Path, port: int, valkey_port: int) -> tuple[subprocess.Popen[str], str]:
+def _start_up(
+    data_dir: Path, port: int, valkey_port: int, *extra: str
+) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
     process = subprocess.Popen(
         [
@@ -32,6 +36,7 @@ def _start_up(data_dir: Path, port: int, valkey_port: int) -> tuple[subprocess.P
             str(valkey_port),
             "--data-dir",
             str(data_dir),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -98,4 +103,40 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
         assert view["session"]["session_id"] == created.json()["session_id"]
     finally:
         _stop(process)
+    assert _valkey_servers_under(data_dir) == []
+
+
+def _sockets_served_by(port: int) -> dict[int, int]:
+    """Open connections on `port`, counted by the process that accepted them."""
+    counts: dict[int, int] = {}
+    for connection in psutil.net_connections("tcp"):
+        served_here = connection.laddr and connection.laddr.port == port
+        if served_here and connection.status == "ESTABLISHED" and connection.pid is not None:
+            counts[connection.pid] = counts.get(connection.pid, 0) + 1
+    return counts
+
+
+async def test_several_gateway_processes_share_the_port_and_stop_together(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    port, valkey_port = free_port(), find_free_base_port()
+    process, _ = _start_up(data_dir, port, valkey_port, "--gateways", "2")
+    gateways: list[int] = []
+    try:
+        children = psutil.Process(process.pid).children()
+        gateways = [process.pid, *(c.pid for c in children if "serve" in c.cmdline())]
+        assert len(gateways) == 2
+        base = f"http://127.0.0.1:{port}"
+        async with contextlib.AsyncExitStack() as clients:
+            # Both gateways start listening within moments of the banner.
+            for attempt in range(200):
+                client = await clients.enter_async_context(game_client(base, f"g{attempt}"))
+                await client.ok("ping")
+                if attempt >= 20 and set(_sockets_served_by(port)) == set(gateways):
+                    break
+            assert set(_sockets_served_by(port)) == set(gateways)
+    finally:
+        _stop(process)
+    assert not any(psutil.pid_exists(pid) for pid in gateways)
     assert _valkey_servers_under(data_dir) == []
