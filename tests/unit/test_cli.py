@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from gameserver.cli import build_parser
+from gameserver.settings import settings_from_env
 
 
 def test_bench_forwards_its_own_options_whole() -> None:
@@ -31,3 +32,15 @@ def test_cluster_refuses_an_unknown_action() -> None:
 def test_up_takes_port_and_data_dir() -> None:
     args = build_parser().parse_args(["up", "--port", "9001", "--data-dir", "/tmp/x"])
     assert (args.port, str(args.data_dir)) == (9001, "/tmp/x")
+
+
+def test_up_takes_a_number_of_gateway_processes() -> None:
+    args = build_parser().parse_args(["up", "--gateways", "3"])
+    assert args.gateways == 3
+
+
+def test_gateways_come_from_the_environment_and_must_be_positive() -> None:
+    assert settings_from_env({"GAMESERVER_GATEWAYS": "2"}).gateways == 2
+    assert settings_from_env({}).gateways == 1
+    with pytest.raises(ValueError, match="GAMESERVER_GATEWAYS"):
+        settings_from_env({"GAMESERVER_GATEWAYS": "0"})
