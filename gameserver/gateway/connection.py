@@ -31,6 +31,21 @@ class ClientConnection:
     20,000 sockets per process, per-socket objects are the gateway's memory).
     """
 
+    # Slots: tens of thousands of these live at once (no per-instance dict).
+    __slots__ = (
+        "websocket",
+        "player_id",
+        "session_id",
+        "region",
+        "rate_limiter",
+        "_on_slow_consumer",
+        "_limit",
+        "_outbox",
+        "_sender",
+        "_close_code",
+        "closed",
+    )
+
     def __init__(
         self,
         websocket: GameWebSocket,

@@ -10,7 +10,7 @@ from gameserver.gateway.connection import ClientConnection
 from gameserver.services import Services
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpContext:
     services: Services
     connection: ClientConnection

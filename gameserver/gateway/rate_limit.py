@@ -6,6 +6,8 @@ import time
 
 
 class TokenBucket:
+    __slots__ = ("_rate", "_burst", "_tokens", "_updated")  # one per open socket
+
     def __init__(self, rate_per_s: float, burst: int) -> None:
         self._rate = rate_per_s
         self._burst = float(burst)
