@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
-from domain.leaderboards.models import Board, PlayerRank, Position, RankedEntry
-from domain.leaderboards.rules import STAMP_BYTES, decode_metadata, denormalise, merge
+from domain.leaderboards.models import Board, PlayerRank, RankedEntry
+from domain.leaderboards.rules import STAMP_BYTES, decode_metadata, denormalise
 from domain.leaderboards.store import (
     Found,
     LeaderboardStore,
@@ -38,10 +39,6 @@ def raw_to_entry(board: Board, rank: int, raw: RawEntry) -> RankedEntry:
     stamp = stamp or int.from_bytes(member[:STAMP_BYTES], "big")
     visible = denormalise(board.config.order, score)
     return RankedEntry(rank, player_id, visible, metadata, stamp / 1e6)
-
-
-def _position(entry: StoredEntry) -> Position:
-    return entry.position
 
 
 class Ranker:
@@ -114,8 +111,12 @@ class Ranker:
             others = [s for s in found if s is not None]
         slices = [own, *others]
         rank = 1 + sum(s.better for s in slices)
-        before = merge([s.before for s in slices], key=_position)[-radius:] if radius else []
-        after = merge([s.after for s in slices], key=_position, limit=radius)
+        # Raw tuples order like positions: sorting them merges exactly, in C.
+        before = sorted(chain.from_iterable(s.before for s in slices))[-radius:] if radius else []
+        after = sorted(chain.from_iterable(s.after for s in slices))[:radius]
         first = rank - len(before)
-        window = [*before, me, *after]
-        return [to_entry(board, first + i, entry) for i, entry in enumerate(window)]
+        return [
+            *(raw_to_entry(board, first + i, raw) for i, raw in enumerate(before)),
+            to_entry(board, rank, me),
+            *(raw_to_entry(board, rank + 1 + i, raw) for i, raw in enumerate(after)),
+        ]

@@ -69,22 +69,22 @@ class WriteOutcome:
     own_old: int | None
 
 
+# An entry as a sub-board returned it: (stored score, member, meta value), decoded only
+# if it makes the page. Tuples order exactly like `Position` (the member is the
+# fixed-width big-endian stamp, then the ASCII player id, and members are unique), so
+# pages merge by plain tuple comparison, in C.
+RawEntry = tuple[float, bytes, bytes | None]
+
+
 @dataclass(frozen=True)
 class Slice:
     """One sub-board's entries around a place: how many are better, then neighbours."""
 
     better: int
     size: int
-    before: list[StoredEntry]
-    after: list[StoredEntry]
+    before: list[RawEntry]
+    after: list[RawEntry]
     own: StoredEntry | None = None
-
-
-# An entry as a sub-board returned it: (stored score, member, meta value), decoded only
-# if it makes the page. Tuples order exactly like `Position` (the member is the
-# fixed-width big-endian stamp, then the ASCII player id, and members are unique), so
-# pages merge by plain tuple comparison, in C.
-RawEntry = tuple[float, bytes, bytes | None]
 
 
 def raw_stored(raw: RawEntry) -> StoredEntry:
@@ -261,7 +261,7 @@ class LeaderboardStore:
                 slices.append(None)
                 continue
             score, member, own_meta, better, n_before = reply[:5]
-            entries = _entries(reply[5:])
+            entries = _raw_entries(reply[5:])
             n = int(n_before)
             me = StoredEntry(position_of(float(score), member), own_meta)
             slices.append(Slice(int(better), 0, entries[:n], entries[n:], me))
@@ -305,10 +305,3 @@ class LeaderboardStore:
 
 def _raw_entries(flat: Sequence[Any]) -> list[RawEntry]:
     return [(float(flat[i]), flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
-
-
-def _entries(flat: Sequence[Any]) -> list[StoredEntry]:
-    return [
-        StoredEntry(position_of(float(flat[i]), flat[i + 1]), flat[i + 2])
-        for i in range(0, len(flat), 3)
-    ]
