@@ -203,10 +203,12 @@ class AutoPipeline:
 
     def _lane(self, node: ClusterNode, write: bool) -> _Lane:
         found = self._lanes.get((node.name, write))
-        if found is not None and found[0] is node:
+        if found is not None and (found[0] is node or isinstance(found[1].transport, NodeLink)):
+            # A refreshed slot map brings new node objects for the same addresses; a link
+            # to the address stays good (and its batches in flight stay answered).
             return found[1]
         if found is not None:
-            # A refreshed slot map brings new node objects: the old link goes.
+            # valkey-py disconnects the old node object's pool: follow the new one.
             found[1].transport.close()
         timeout_s = node.connection_kwargs.get("socket_timeout") or _DEFAULT_TIMEOUT_S
         lane = _Lane(_transport_for(node), timeout_s, self.stats)
