@@ -8,8 +8,8 @@ answers a connection's commands in the order it sent them, so a FIFO of batches 
 flight is all the bookkeeping needed.
 
 Failure rules (domain/storage/shard_calls.py relies on them):
-- a batch that could not be written because the connection could not be made fails
-  with a `ConnectionError` saying "Error connecting": it certainly did not run;
+- a batch that was never written (the connection could not be made, or the link was
+  closed first) fails with `NotSent`, a `ConnectionError`: it certainly did not run;
 - a batch in flight when the connection drops fails with a `ConnectionError`, and one
   that gets no reply within its time limit with a `TimeoutError`: either may have run;
 - an error reply fails only its own command (the reply is the exception instance).
@@ -32,6 +32,11 @@ from valkey.exceptions import TimeoutError as ReplyTimeout
 from domain.storage.resp import pack_command
 
 _NOT_ENOUGH_DATA = object()
+
+
+class NotSent(LinkError):
+    """The batch never left this process: none of its commands ran."""
+
 
 Callbacks = Mapping[str, Callable[..., Any]]
 
@@ -88,7 +93,7 @@ class NodeLink(asyncio.Protocol):
         """
         future: asyncio.Future[list[Any]] = self._loop.create_future()
         if self._closed:
-            future.set_exception(LinkError(f"link to {self.host}:{self.port} is closed"))
+            future.set_exception(NotSent(f"link to {self.host}:{self.port} is closed"))
             return future
         data = b"".join(pack_command(args) for args in commands)
         batch = _Batch([args[0] for args in commands], future, timeout_s)
@@ -105,7 +110,7 @@ class NodeLink(asyncio.Protocol):
         self._closed = True
         if self._connecting is not None:
             self._connecting.cancel()
-        self._fail_unsent(LinkError(f"link to {self.host}:{self.port} is closed"))
+        self._fail_unsent(NotSent(f"link to {self.host}:{self.port} is closed"))
         if self._transport is not None:
             self._transport.close()
 
@@ -177,8 +182,7 @@ class NodeLink(asyncio.Protocol):
             self._connecting = None
             if self._transport is not None:
                 self._transport.abort()
-            # The message says "connecting": nothing of these batches was sent.
-            self._fail_unsent(LinkError(f"Error connecting to {self.host}:{self.port}: {exc!r}"))
+            self._fail_unsent(NotSent(f"Error connecting to {self.host}:{self.port}: {exc!r}"))
             if not isinstance(exc, OSError | TimeoutError | LinkError | ReplyTimeout):
                 raise
             return

@@ -37,6 +37,7 @@ from valkey.exceptions import (
 
 from domain.errors import Unavailable, Unconfirmed
 from domain.storage.auto_pipeline import auto_pipeline_for
+from domain.storage.node_link import NotSent
 
 log = logging.getLogger(__name__)
 
@@ -330,8 +331,9 @@ def _slot_of(key: str) -> int:
 
 
 def _refused(exc: BaseException) -> bool:
-    """A connection that was never made sent nothing (valkey-py: 'Error ... connecting')."""
-    return "connecting" in str(exc)
+    """Whether the write certainly was not sent: a node link says so by its type,
+    valkey-py's pipeline (the TLS path) by its message ("Error ... connecting")."""
+    return isinstance(exc, NotSent) or "connecting" in str(exc)
 
 
 def _batch(

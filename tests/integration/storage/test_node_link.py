@@ -14,7 +14,7 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 from valkey.exceptions import ConnectionError, MovedError, ResponseError, TimeoutError
 
-from domain.storage.node_link import NodeLink
+from domain.storage.node_link import NodeLink, NotSent
 from tests.gateway_harness import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -75,9 +75,19 @@ async def test_an_error_reply_fails_only_its_own_command(valkey: ValkeyCluster) 
 
 async def test_a_refused_connection_says_nothing_was_sent() -> None:
     link = NodeLink("127.0.0.1", free_port(), connect_timeout_s=1.0)
-    with pytest.raises(ConnectionError, match="Error connecting"):
+    with pytest.raises(NotSent, match="Error connecting"):
         await link.send([("SET", "k", "v")], 1.0)
     link.close()
+
+
+async def test_closing_a_link_fails_what_it_has_not_sent_as_not_sent() -> None:
+    link = NodeLink("127.0.0.1", free_port(), connect_timeout_s=1.0)
+    pending = link.send([("SET", "k", "v")], 1.0)  # still connecting
+    link.close()
+    with pytest.raises(NotSent):
+        await pending
+    with pytest.raises(NotSent):
+        await link.send([("PING",)], 1.0)
 
 
 async def test_silence_past_the_time_limit_is_a_timeout_and_the_link_reconnects(
@@ -115,7 +125,7 @@ async def test_a_connection_dropped_in_flight_leaves_the_outcome_unknown(
             await link.send([("SET", "k", "v")], 2.0)
     finally:
         link.close()
-    assert "connecting" not in str(raised.value)
+    assert not isinstance(raised.value, NotSent)
 
 
 async def test_a_refused_password_fails_the_connection_before_any_command(
@@ -140,7 +150,7 @@ async def test_a_refused_password_fails_the_connection_before_any_command(
 
     port = await loopback_server(guarded)
     wrong = NodeLink("127.0.0.1", port, username="game", password="wrong")
-    with pytest.raises(ConnectionError, match="Error connecting"):
+    with pytest.raises(NotSent, match="Error connecting"):
         await wrong.send([("PING",)], 1.0)
     wrong.close()
     assert all(b"PING" not in data for data in received)
