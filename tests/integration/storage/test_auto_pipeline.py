@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.storage import auto_pipeline
 from domain.storage.auto_pipeline import auto_pipeline_for
 from domain.storage.shard_calls import Call, ShardCaller
+from gameserver.settings import Settings
+from gameserver.valkey_client import connect_cluster
 
 
 async def test_concurrent_reads_are_coalesced_and_answered_correctly(
@@ -36,3 +40,23 @@ async def test_writes_with_wait_are_confirmed_when_coalesced(valkey: ValkeyClust
     )
     assert replies == [True] * 20
     assert await valkey.mget(keys) == [b"v"] * 20
+
+
+async def test_the_library_pipeline_fallback_answers_reads_and_confirmed_writes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nodes reached over TLS (or with a credential provider) go through valkey-py's own
+    # pipeline; the test cluster has no TLS, so the choice is forced here.
+    monkeypatch.setattr(auto_pipeline, "_transport_for", auto_pipeline._LibraryPipeline)
+    client = await connect_cluster(settings)
+    try:
+        caller = ShardCaller(client)
+        keys = [f"ap:{{lib}}:{i}" for i in range(10)]
+        written = await asyncio.gather(
+            *(caller.write(Call(k, ("SET", k, k)), 1, 1000, idempotent=True) for k in keys)
+        )
+        assert written == [True] * 10
+        read = await asyncio.gather(*(caller.read([Call(k, ("GET", k))]) for k in keys))
+        assert [r[0] for r in read] == [k.encode() for k in keys]
+    finally:
+        await client.aclose()
