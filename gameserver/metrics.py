@@ -48,6 +48,10 @@ class Metrics:
             registry=self.registry,
         )
 
+        for event in ("rank.changed", "board.top", "match.found"):
+            # Exported at 0 from the start: a rate over a series that appears only with
+            # its first push reads as missing data, not as zero.
+            self.pushes.labels(event)
         # Labelled children by label values: `labels()` takes a lock and builds a key on
         # every call, a fifth of the gateway's CPU during a push fan-out.
         self._children: dict[tuple[str, ...], Any] = {}
