@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
@@ -110,3 +110,13 @@ async def game_client(
         yield client
     finally:
         await client.aclose()
+
+
+async def game_clients(
+    stack: contextlib.AsyncExitStack, base_url: str, player_ids: Iterable[str]
+) -> dict[str, GameClient]:
+    """A logged-in game socket per player, each closed when `stack` closes."""
+    return {
+        player_id: await stack.enter_async_context(game_client(base_url, player_id))
+        for player_id in player_ids
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from itertools import chain
 
@@ -70,15 +71,26 @@ class Ranker:
     async def ranks(
         self, board: Board, period: str, player_ids: Sequence[str]
     ) -> dict[str, PlayerRank]:
+        """Exact ranks of many players: chunks of `_COUNT_BATCH` bound each call, and go
+        out together, so their calls share round trips (a push flush of thousands of
+        ranks takes two rounds, not two per chunk)."""
+        chunks = [
+            player_ids[start : start + _COUNT_BATCH]
+            for start in range(0, len(player_ids), _COUNT_BATCH)
+        ]
+        parts = await asyncio.gather(*(self._ranks_of(board, period, c) for c in chunks))
+        return {pid: rank for part in parts for pid, rank in part.items()}
+
+    async def _ranks_of(
+        self, board: Board, period: str, player_ids: Sequence[str]
+    ) -> dict[str, PlayerRank]:
+        found = await self._store.find(board, period, player_ids, with_meta=False)
+        ranks = await self._exact(board, period, found)
         out: dict[str, PlayerRank] = {}
-        for start in range(0, len(player_ids), _COUNT_BATCH):
-            chunk = player_ids[start : start + _COUNT_BATCH]
-            found = await self._store.find(board, period, chunk, with_meta=False)
-            ranks = await self._exact(board, period, found)
-            for pid, f in found.items():
-                position = f.entry.position
-                score = denormalise(board.config.order, position.score)
-                out[pid] = PlayerRank(pid, ranks[pid], score, position, period)
+        for pid, f in found.items():
+            position = f.entry.position
+            score = denormalise(board.config.order, position.score)
+            out[pid] = PlayerRank(pid, ranks[pid], score, position, period)
         return out
 
     async def _exact(self, board: Board, period: str, found: dict[str, Found]) -> dict[str, int]:

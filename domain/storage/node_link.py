@@ -80,10 +80,6 @@ class NodeLink(asyncio.Protocol):
         self._abort_reason: Exception | None = None
         self._closed = False
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
-
     def send(
         self, commands: Sequence[Sequence[Any]], timeout_s: float
     ) -> asyncio.Future[list[Any]]:

@@ -36,7 +36,7 @@ from valkey.exceptions import (
 )
 
 from domain.errors import Unavailable, Unconfirmed
-from domain.storage.auto_pipeline import auto_pipeline_for
+from domain.storage.auto_pipeline import Wait, auto_pipeline_for
 from domain.storage.node_link import NotSent
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class WritePolicy:
     failover_window_s: float = 6.0
 
     @property
-    def wait(self) -> tuple[int, int]:
+    def wait(self) -> Wait:
         return (self.wait_replicas, self.wait_timeout_ms)
 
 
@@ -215,7 +215,9 @@ class ShardCaller:
             try:
                 ((node, _, ask),) = self._group([call], [0], {0: ask_node} if ask_node else {})
                 ask_node = None
-                replies = _without_asking(await self._send(node, [call], ask, True, wait), ask)
+                replies = _without_asking(
+                    await self._send(node, [call], ask, write=True, wait=wait), ask
+                )
             except _REDIRECTS:
                 if not await self._pause(attempt, deadline):
                     break
@@ -267,8 +269,9 @@ class ShardCaller:
         node: ClusterNode,
         calls: Sequence[Call],
         ask: bool,
+        *,
         write: bool = False,
-        wait: tuple[int, int] | None = None,
+        wait: Wait | None = None,
     ) -> asyncio.Future[list[Any]]:
         """Queue the calls for `node`, each after ASKING if `ask`, on its read or write
         lane; the future gets their replies (ASKING's too), then the WAIT's if `wait`."""

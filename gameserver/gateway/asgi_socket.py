@@ -9,6 +9,7 @@ route stays a plain Starlette route.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -52,7 +53,9 @@ class GameWebSocket:
 class GatewayApp(Starlette):
     """Starlette, with the game socket's path served by `game_socket` on raw ASGI."""
 
-    def __init__(self, *args: Any, game_socket: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, game_socket: Callable[[GameWebSocket], Awaitable[None]], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._game_socket = game_socket
 

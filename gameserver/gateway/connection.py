@@ -69,9 +69,6 @@ class ClientConnection:
         self._close_code: int | None = None
         self.closed = asyncio.Event()
 
-    def start(self) -> None:
-        """Kept for symmetry with `stop`: nothing runs until there is something to send."""
-
     def send(self, payload: bytes) -> bool:
         """Queue a frame; False (and the socket is being closed) when the client lags."""
         if self._close_code is not None:

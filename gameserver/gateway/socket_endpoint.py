@@ -53,7 +53,6 @@ async def game_socket(websocket: GameWebSocket) -> None:
         # A second socket of the same session on this gateway: the newest wins.
         previous.send(push_event("session.replaced"))
         previous.close(CLOSE_REPLACED)
-    connection.start()
     services.metrics.sockets_open.inc()
     context = OpContext(services, connection)
     ops: dict[str, OpHandler] = websocket.app.state.ops

@@ -29,8 +29,6 @@ from gameserver.push.hub import PushHub
 
 log = logging.getLogger(__name__)
 
-# Players per `ranks_of` call of a flush; pushes go out after each batch.
-_RANK_BATCH = 1000
 # Pause of a flusher after a failed query (the cluster may be failing over).
 _RETRY_S = 0.5
 
@@ -235,28 +233,15 @@ class BoardFeed:
         # Players still joining stay dirty; players gone are forgotten.
         marks.dirty = {p for p in marks.dirty if p in self.subscriptions and p not in wanted}
         seqs = {player_id: marks.seq(player_id) for player_id in wanted}
-        players = list(wanted)
-        chunks = [players[i : i + _RANK_BATCH] for i in range(0, len(players), _RANK_BATCH)]
-        unsettled: set[str] = set(players)
-
-        async def settle(chunk: list[str]) -> None:
-            found = await self._leaderboards.ranks_of(self.name, chunk)
-            for player_id in chunk:
-                self._settle_rank(player_id, wanted[player_id], seqs[player_id], found)
-                unsettled.discard(player_id)
-
         try:
-            # The chunks go out together: their Valkey calls share round trips, so a
-            # flush of thousands of ranks takes a few rounds, not two per chunk.
-            outcomes = await asyncio.gather(*map(settle, chunks), return_exceptions=True)
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            found = await self._leaderboards.ranks_of(self.name, list(wanted))
         except BaseException:
-            marks.dirty.update(p for p in unsettled if p in self.subscriptions)
+            marks.dirty.update(p for p in wanted if p in self.subscriptions)
             raise
         finally:
             self._schedule.ranks_flushed(time.monotonic())
+        for player_id, subscription in wanted.items():
+            self._settle_rank(player_id, subscription, seqs[player_id], found)
 
     def _settle_rank(
         self, player_id: str, subscription: Subscription, seq: int, found: dict[str, PlayerRank]

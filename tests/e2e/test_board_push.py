@@ -11,7 +11,7 @@ import httpx
 from valkey.asyncio.cluster import ValkeyCluster
 
 from gameserver.push.sharded_subscriber import spublish
-from tests.game_client import GameClient, game_client
+from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import Gateway, gateway_process, gateway_settings
 
 # The default pacing is 100 ms; ts are whole milliseconds of two clock readings.
@@ -127,8 +127,8 @@ async def test_being_passed_pushes_rank_changed_and_a_new_top(gateway: Gateway) 
         await asyncio.sleep(0.5)
         assert drain(p1) == []
         metrics = gateway.services.metrics.render().decode()
-        assert 'gameserver_pushes_total{event="rank.changed"}' in metrics
-        assert 'gameserver_pushes_total{event="board.top"}' in metrics
+        assert 'gameserver_pushes_total{event="rank.changed"} 1.0' in metrics
+        assert 'gameserver_pushes_total{event="board.top"} 2.0' in metrics
 
 
 async def test_a_burst_of_passes_is_coalesced_and_ends_at_the_true_rank(
@@ -273,14 +273,11 @@ async def test_subscribers_converge_while_another_gateway_process_writes(
     tops = {f"s{i}": 5 for i in range(6)} | {"watcher": 10}
     with gateway_process(gateway_settings(cluster_seeds, "gw-writers")) as writers_gateway:
         async with AsyncExitStack() as stack:
-            subscribers = {
-                pid: await stack.enter_async_context(game_client(gateway.base_url, pid))
-                for pid in tops
-            }
-            writers = [
-                await stack.enter_async_context(game_client(writers_gateway.base_url, f"w{i}"))
-                for i in range(4)
-            ]
+            subscribers = await game_clients(stack, gateway.base_url, tops)
+            writers_by_id = await game_clients(
+                stack, writers_gateway.base_url, [f"w{i}" for i in range(4)]
+            )
+            writers = list(writers_by_id.values())
             replies: dict[str, int | None] = {}
             for i, (pid, client) in enumerate(subscribers.items()):
                 if pid != "watcher":

@@ -20,7 +20,7 @@ from domain.leaderboards.keys import sub_boards_of
 from gameserver.embedded import EmbeddedCluster
 from tests.cluster_helpers import eventually
 from tests.e2e.test_board_push import create_board, drain, named
-from tests.game_client import GameClient, game_client
+from tests.game_client import GameClient, game_clients
 from tests.gateway_harness import Gateway
 from tests.integration.shard_helpers import shard_of, wait_promoted
 from tests.integration.test_durability import shard_has_replica
@@ -52,14 +52,10 @@ async def test_subscribers_converge_after_the_primary_of_their_board_is_killed(
     victim, heir = await shard_of(valkey, sub_boards_of(BOARD, 6)[0].state)
     subscribers = [f"s{i}" for i in range(6)]
     async with AsyncExitStack() as stack:
-        clients = {
-            pid: await stack.enter_async_context(game_client(gateway.base_url, pid))
-            for pid in subscribers
-        }
-        writers = [
-            await stack.enter_async_context(game_client(gateway.base_url, f"w{i}"))
-            for i in range(4)
-        ]
+        clients = await game_clients(stack, gateway.base_url, subscribers)
+        writers = list(
+            (await game_clients(stack, gateway.base_url, [f"w{i}" for i in range(4)])).values()
+        )
         replies: dict[str, int | None] = {}
         for i, client in enumerate(clients.values()):
             await client.ok("score.submit", board=BOARD, score=100 * i + 50)

@@ -24,3 +24,5 @@ async def test_metrics_count_requests_errors_and_open_sockets(gateway: Gateway) 
     assert 'gameserver_errors_total{code="bad_request",op="?"} 1.0' in text
     assert "gameserver_sockets_open 1.0" in text
     assert 'gameserver_request_seconds_bucket{le="0.001",op="ping"}' in text
+    # Push counters exist at 0 before the first push: a rate over them reads 0, not "no data".
+    assert 'gameserver_pushes_total{event="rank.changed"} 0.0' in text

@@ -53,7 +53,6 @@ async def test_a_client_that_stops_reading_is_closed_as_a_slow_consumer() -> Non
     socket = StalledWebSocket()
     slow: list[str] = []
     connection = _connection(socket, slow=slow)
-    connection.start()
     accepted = [connection.send(b'{"event": "x"}') for _ in range(10)]
     assert accepted[:4] == [True] * 4 and accepted[-1] is False
     await asyncio.wait_for(connection.closed.wait(), 5)
@@ -66,7 +65,6 @@ async def test_a_client_that_stops_reading_is_closed_as_a_slow_consumer() -> Non
 async def test_a_client_that_reads_gets_every_frame_in_order() -> None:
     socket = ReadingWebSocket()
     connection = _connection(socket, limit=100)
-    connection.start()
     for i in range(50):
         assert connection.send(f'{{"n": {i}}}'.encode())
     connection.close(1000)
