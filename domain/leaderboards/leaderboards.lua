@@ -56,6 +56,24 @@ local function count_better(z, s, m)
   return lo
 end
 
+-- The same count in a sibling sub-board of this node (the caller's slot map says it is
+-- here): false if the node does not serve it any more, and the caller counts it later.
+local function count_sibling(z, s, m)
+  local ok, n = pcall(count_better, z, s, m)
+  if ok then return n end
+  return false
+end
+
+-- Appends, for each sibling sub-board named from args[first] on, the entries better than
+-- the new position and than the old one (false without an old one).
+local function append_sibling_counts(out, args, first, new_s, new_m, old_s, old_m)
+  for i = first, #args do
+    out[#out + 1] = count_sibling(args[i], new_s, new_m)
+    out[#out + 1] = old_s and count_sibling(args[i], old_s, old_m) or false
+  end
+  return out
+end
+
 -- Writes carry the board version they were planned with; an older one than the fence
 -- means the board was reset or deleted since: the caller refreshes and plans again.
 -- Checked before and advanced only once the write is sure to happen, so that a refused
@@ -107,9 +125,10 @@ end
 
 -- KEYS: zset, bucket, meta, state[, request]
 -- ARGV: version, op, order, player, score, has_meta, meta, ttl_s, channel, period,
---       request_ttl_ms, bound
+--       request_ttl_ms, bound, sibling zset...
 -- -> {'OK'|'DUP', new score, new member, old score, old member, own rank now,
---     own rank before, changed} | {'STALE'} | {'RANGE'}
+--     own rank before, changed, (sibling: better than new, better than old)...}
+--    | {'STALE'} | {'RANGE'}
 local function submit(keys, args)
   local z, b, m, s, r = keys[1], keys[2], keys[3], keys[4], keys[5]
   local version, op, desc, pid = tonumber(args[1]), args[2], args[3] == 'desc', args[4]
@@ -124,7 +143,8 @@ local function submit(keys, args)
       local ns, nm, ps, pm, changed = cmsgpack.unpack(prior)
       local own_old = false
       if ps then own_old = count_better(z, ps, pm) end
-      return {'DUP', ns, nm, ps, pm, count_better(z, ns, nm), own_old, changed}
+      local out = {'DUP', ns, nm, ps, pm, count_better(z, ns, nm), own_old, changed}
+      return append_sibling_counts(out, args, 13, ns, nm, ps, pm)
     end
   end
   local old_m, old_s, old_n = false, false, nil
@@ -186,7 +206,8 @@ local function submit(keys, args)
   if r then
     redis.call('SET', r, cmsgpack.pack(new_s, new_m, old_s, old_m, changed), 'PX', request_ttl_ms)
   end
-  return {'OK', new_s, new_m, old_s, old_m, redis.call('ZRANK', z, new_m), own_old, changed}
+  local out = {'OK', new_s, new_m, old_s, old_m, redis.call('ZRANK', z, new_m), own_old, changed}
+  return append_sibling_counts(out, args, 13, new_s, new_m, old_s, old_m)
 end
 
 -- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period
@@ -207,13 +228,14 @@ local function remove(keys, args)
   return {'OK'}
 end
 
--- KEYS: zset, meta; ARGV: with_meta, (player, its bucket key)...
--- -> per player: score, member, own rank, meta (all nil when absent)
+-- KEYS: zset, meta; ARGV: with_meta, n, n sibling zsets, (player, its bucket key)...
+-- -> per player: score, member, own rank, meta, better in each sibling (all nil when
+--    absent)
 local function positions(keys, args)
   local z, m = keys[1], keys[2]
-  local with_meta = args[1] == '1'
+  local with_meta, siblings = args[1] == '1', tonumber(args[2])
   local out = {}
-  for i = 2, #args, 2 do
+  for i = 3 + siblings, #args, 2 do
     local pid = args[i]
     local t = redis.call('HGET', args[i + 1], pid)
     local member, score = false, false
@@ -226,8 +248,9 @@ local function positions(keys, args)
       out[#out + 1] = member
       out[#out + 1] = redis.call('ZRANK', z, member)
       out[#out + 1] = with_meta and redis.call('HGET', m, pid) or false
+      for j = 3, 2 + siblings do out[#out + 1] = count_sibling(args[j], score, member) end
     else
-      for _ = 1, 4 do out[#out + 1] = false end
+      for _ = 1, 4 + siblings do out[#out + 1] = false end
     end
   end
   return out
@@ -364,11 +387,16 @@ local function multi(_, args)
 end
 
 local READ = {'no-writes'}
-redis.register_function{function_name = 'lb_submit', callback = submit}
+-- Siblings: sub-boards of other slots that the caller believes this node serves.
+local WITH_SIBLINGS = {'allow-cross-slot-keys'}
+local READ_WITH_SIBLINGS = {'no-writes', 'allow-cross-slot-keys'}
+redis.register_function{function_name = 'lb_submit', callback = submit, flags = WITH_SIBLINGS}
 redis.register_function{function_name = 'lb_remove', callback = remove}
 redis.register_function{function_name = 'lb_archive', callback = archive}
 redis.register_function{function_name = 'lb_drop', callback = drop}
-redis.register_function{function_name = 'lb_positions', callback = positions, flags = READ}
+redis.register_function{
+  function_name = 'lb_positions', callback = positions, flags = READ_WITH_SIBLINGS
+}
 redis.register_function{function_name = 'lb_count', callback = count, flags = READ}
 redis.register_function{function_name = 'lb_page', callback = page, flags = READ}
 redis.register_function{function_name = 'lb_window', callback = window, flags = READ}

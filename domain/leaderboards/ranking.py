@@ -52,12 +52,17 @@ class Ranker:
         """The rank after a write and the rank before it (None for a new entry)."""
         positions = [outcome.new] if outcome.old is None else [outcome.new, outcome.old]
         own = self._store.sub_index(board, player_id)
-        others = {i: positions for i in range(board.config.sub_boards) if i != own}
+        counted = outcome.sibling_better
+        others = {
+            i: positions for i in range(board.config.sub_boards) if i != own and i not in counted
+        }
         counts = await self._store.count_better(board, period, others) if others else {}
         rank = 1 + outcome.own_new + sum(c[0] for c in counts.values())
+        rank += sum(new for new, _ in counted.values())
         if outcome.old is None or outcome.own_old is None:
             return rank, None
-        return rank, 1 + outcome.own_old + sum(c[1] for c in counts.values())
+        previous = 1 + outcome.own_old + sum(c[1] for c in counts.values())
+        return rank, previous + sum(old or 0 for _, old in counted.values())
 
     async def entries(
         self, board: Board, period: str, player_ids: Sequence[str]
@@ -94,12 +99,17 @@ class Ranker:
         return out
 
     async def _exact(self, board: Board, period: str, found: dict[str, Found]) -> dict[str, int]:
-        """1 + entries better in the own sub-board + entries better in every other one."""
-        ranks = {pid: 1 + f.own_better for pid, f in found.items()}
+        """1 + entries better in the own sub-board + entries better in every other one
+        (those on the same primary were counted with the position, the rest now)."""
+        ranks = {pid: 1 + f.own_better + sum(f.sibling_better.values()) for pid, f in found.items()}
         own = {pid: self._store.sub_index(board, pid) for pid in found}
         asked: dict[int, list[str]] = {}
         for index in range(board.config.sub_boards):
-            ids = [pid for pid in found if own[pid] != index]
+            ids = [
+                pid
+                for pid, f in found.items()
+                if own[pid] != index and index not in f.sibling_better
+            ]
             if ids:
                 asked[index] = ids
         wanted = {i: [found[pid].entry.position for pid in ids] for i, ids in asked.items()}

@@ -57,6 +57,9 @@ class StoredEntry:
 class Found:
     entry: StoredEntry
     own_better: int  # entries better than it in its own sub-board
+    # Entries better than it in the sub-boards that share its sub-board's primary, by
+    # sub-board index (those the node answered for; see `LeaderboardStore.siblings`).
+    sibling_better: dict[int, int]
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class WriteOutcome:
     old: Position | None
     own_new: int
     own_old: int | None
+    # By sibling sub-board index: entries better than the new and the old position.
+    sibling_better: dict[int, tuple[int, int | None]]
 
 
 # An entry as a sub-board returned it: (stored score, member, meta value), decoded only
@@ -110,6 +115,16 @@ class LeaderboardStore:
     def sub_index(self, board: Board, player_id: str) -> int:
         return keys.sub_board_of(player_id, board.config.sub_boards)
 
+    def siblings(self, board: Board, period: str, index: int) -> list[tuple[int, str]]:
+        """The other sub-boards (index, sorted set) that the slot map places on the
+        primary of sub-board `index`. A call there counts in them too, which spares the
+        second round a call to that node; one the node refuses is counted as usual."""
+        subs = self.subs(board)
+        others = [(sub.index, sub.zset(board.gen, period)) for sub in subs if sub.index != index]
+        route = subs[index].zset(board.gen, period)
+        placed = self.caller.colocated(route, [key for _, key in others])
+        return [other for other, here in zip(others, placed, strict=True) if here]
+
     def _bucket(self, board: Board, period: str, player_id: str) -> str:
         config = board.config
         sub = self.subs(board)[self.sub_index(board, player_id)]
@@ -137,15 +152,18 @@ class LeaderboardStore:
         wait: Wait,
     ) -> WriteOutcome:
         """Apply the board's operator; `request` is (request id, ttl ms) for idempotency."""
-        sub = self.subs(board)[self.sub_index(board, player_id)]
+        index = self.sub_index(board, player_id)
+        sub = self.subs(board)[index]
         key_list = self._entry_keys(board, period, player_id)
         if request is not None:
             key_list.append(sub.request(board.gen, player_id, request[0]))
         config = board.config
+        siblings = self.siblings(board, period, index)
         args = (
             board.version, config.operator, config.order, player_id, repr(value),
             "1" if metadata is not None else "0", metadata or b"", ttl_s, sub.channel,
             period, request[1] if request else 0, repr(MAX_SCORE),
+            *(key for _, key in siblings),
         )  # fmt: skip
         call = Call(sub.state, ("FCALL", "lb_submit", len(key_list), *key_list, *args))
         reply = await self.caller.write(call, *wait, idempotent=request is not None)
@@ -153,7 +171,13 @@ class LeaderboardStore:
             raise StaleBoard(board.name)
         if reply[0] == b"RANGE":
             raise BadRequest("the score would leave ±2^53")
-        status, new_s, new_m, old_s, old_m, own_new, own_old, changed = reply
+        status, new_s, new_m, old_s, old_m, own_new, own_old, changed = reply[:8]
+        counted = reply[8:]
+        sibling_better = {
+            sub: (int(counted[2 * i]), None if old_s is None else int(counted[2 * i + 1]))
+            for i, (sub, _) in enumerate(siblings)
+            if counted[2 * i] is not None and (old_s is None or counted[2 * i + 1] is not None)
+        }
         return WriteOutcome(
             duplicate=status == b"DUP",
             changed=bool(changed),
@@ -161,6 +185,7 @@ class LeaderboardStore:
             old=None if old_s is None else position_of(float(old_s), old_m),
             own_new=int(own_new),
             own_old=None if own_old is None else int(own_old),
+            sibling_better=sibling_better,
         )
 
     async def remove(self, board: Board, period: str, player_id: str, wait: Wait) -> bool:
@@ -183,20 +208,30 @@ class LeaderboardStore:
             by_sub.setdefault(self.sub_index(board, player_id), []).append(player_id)
         subs = self.subs(board)
         calls = []
+        siblings_of: list[list[int]] = []
         for index, ids in by_sub.items():
             zset, meta = subs[index].zset(board.gen, period), subs[index].meta(board.gen, period)
-            args: list[Any] = ["1" if with_meta else "0"]
+            nearby = self.siblings(board, period, index)
+            siblings_of.append([sub for sub, _ in nearby])
+            args: list[Any] = ["1" if with_meta else "0", len(nearby)]
+            args += [key for _, key in nearby]
             for player_id in ids:
                 args += [player_id, self._bucket(board, period, player_id)]
             calls.append(Call(zset, ("FCALL_RO", "lb_positions", 2, zset, meta, *args)))
         found: dict[str, Found] = {}
         replies = await self.caller.read(calls)
-        for ids, reply in zip(by_sub.values(), replies, strict=True):
+        for ids, siblings, reply in zip(by_sub.values(), siblings_of, replies, strict=True):
+            width = 4 + len(siblings)
             for i, player_id in enumerate(ids):
-                score, member, own, meta_value = reply[4 * i : 4 * i + 4]
+                score, member, own, meta_value, *counted = reply[width * i : width * (i + 1)]
                 if score is not None:
                     entry = StoredEntry(position_of(float(score), member), meta_value)
-                    found[player_id] = Found(entry, int(own))
+                    better = {
+                        sub: int(n)
+                        for sub, n in zip(siblings, counted, strict=True)
+                        if n is not None
+                    }
+                    found[player_id] = Found(entry, int(own), better)
         return found
 
     async def count_better(

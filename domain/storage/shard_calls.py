@@ -249,6 +249,23 @@ class ShardCaller:
             return reply
         raise (Unconfirmed(_UNKNOWN) if maybe_ran else Unavailable(_NO_ANSWER))
 
+    def colocated(self, route: str, keys: Sequence[str]) -> list[bool]:
+        """Whether the slot map places each key on the primary that serves `route`.
+
+        A guess from the cached map: a function that reads such keys must expect a
+        refusal ("non local key") if the map is out of date.
+        """
+        slots = self._cluster.nodes_manager.slots_cache
+        owners = slots.get(_slot_of(route))
+        if not owners:
+            return [False] * len(keys)
+        home = owners[0].name
+        placed = []
+        for key in keys:
+            others = slots.get(_slot_of(key))
+            placed.append(others is not None and len(others) > 0 and others[0].name == home)
+        return placed
+
     def _group(
         self, calls: Sequence[Call], pending: Sequence[int], asking: dict[int, ClusterNode]
     ) -> list[tuple[ClusterNode, list[int], bool]]:

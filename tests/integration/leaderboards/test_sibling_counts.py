@@ -1,0 +1,73 @@
+"""Sub-boards that share a primary are counted with the position, in one call.
+
+A rank needs, from every sub-board, the entries better than the player. The call that
+finds the player (or writes its score) also counts in the other sub-boards the slot map
+places on the same primary; only the remaining primaries get a second call. The map can
+be out of date: a sub-board the node does not serve is refused there and counted in the
+second round, so ranks stay exact whatever the map says.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import pytest
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.leaderboards.keys import sub_board_of
+from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.service import LeaderboardService
+from domain.leaderboards.store import LeaderboardStore
+from domain.storage.shard_calls import ShardCaller
+from tests.integration.leaderboards.model import ModelBoard
+
+Oracle = Callable[[ShardCaller, str, Sequence[str]], list[bool]]
+
+
+def _everything_here(_: ShardCaller, __: str, keys: Sequence[str]) -> list[bool]:
+    return [True] * len(keys)
+
+
+def _nothing_here(_: ShardCaller, __: str, keys: Sequence[str]) -> list[bool]:
+    return [False] * len(keys)
+
+
+async def test_the_primary_of_a_player_counts_its_other_sub_board(
+    service: LeaderboardService, valkey: ValkeyCluster
+) -> None:
+    # 6 sub-boards over 3 primaries: two per primary, so each has one sibling.
+    for i in range(40):
+        await service.submit("global", f"sib{i}", i % 7)
+    board = await service.get_board("global")
+    store = LeaderboardStore(valkey)
+    for index in range(6):
+        assert len(store.siblings(board, "all", index)) == 1
+    found = await store.find(board, "all", [f"sib{i}" for i in range(40)], with_meta=False)
+    for player, where in found.items():
+        ((sibling, _),) = store.siblings(board, "all", sub_board_of(player, 6))
+        assert list(where.sibling_better) == [sibling]
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [None, _everything_here, _nothing_here],
+    ids=["slot map", "map says every sub-board is here", "map says none is"],
+)
+async def test_ranks_stay_exact_whatever_the_slot_map_says(
+    service: LeaderboardService, monkeypatch: pytest.MonkeyPatch, placement: Oracle | None
+) -> None:
+    if placement is not None:
+        monkeypatch.setattr(ShardCaller, "colocated", placement)
+    rng = random.Random(7)
+    model = ModelBoard("desc", "set")
+    await service.create_board(BoardConfig("siblings", order="desc", operator="set"))
+    players = [f"s{i:03d}" for i in range(150)]
+    for _ in range(400):
+        player, value = rng.choice(players), float(rng.randint(0, 20))
+        got = await service.submit("siblings", player, value)
+        assert (got.score, got.rank, got.previous_rank) == model.submit(player, value)
+    ranks = await service.ranks_of("siblings", players)
+    assert {p: r.rank for p, r in ranks.items()} == model.ranks()
+    for player in rng.sample(model.ordered(), 20):
+        assert (await service.rank("siblings", player)).rank == model.rank(player)
