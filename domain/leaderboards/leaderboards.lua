@@ -263,16 +263,22 @@ local function count(keys, args)
   return out
 end
 
--- KEYS: zset, meta; ARGV: with_meta, limit[, after score, after member]
--- -> {entries at or before the cursor, size, (score, member, meta) * <= limit}
+-- KEYS: zset, meta, state; ARGV: with_meta, limit, known[, after score, after member]
+-- A sub-board's version is its last write's stamp and its size: every write that changes
+-- the sorted set or the metadata takes a new stamp, and an expired period has size 0.
+-- -> {'SAME'} if the version is `known` (the caller holds this very reply), else
+--    {version, entries at or before the cursor, size, (score, member, meta) * <= limit}
 local function page(keys, args)
-  local z, m = keys[1], keys[2]
+  local z, m, s = keys[1], keys[2], keys[3]
   local with_meta, limit, start = args[1] == '1', tonumber(args[2]), 0
-  if args[3] then
-    start = count_better(z, args[3], args[4])
-    if redis.call('ZRANGE', z, start, start)[1] == args[4] then start = start + 1 end
+  local size = redis.call('ZCARD', z)
+  local version = (redis.call('HGET', s, 't') or '0') .. ' ' .. size
+  if version == args[3] then return {'SAME'} end
+  if args[4] then
+    start = count_better(z, args[4], args[5])
+    if redis.call('ZRANGE', z, start, start)[1] == args[5] then start = start + 1 end
   end
-  local out = {start, redis.call('ZCARD', z)}
+  local out = {version, start, size}
   append_entries(out, z, m, start, start + limit - 1, with_meta)
   return out
 end

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from cachetools import LRUCache
+
 from domain.clock import Clock
 from domain.errors import BadRequest, BoardNotFound, Conflict, PlayerNotFound, Unavailable
 from domain.ids import require_id
@@ -56,6 +58,10 @@ from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 _STALE_RETRIES = 3
 REQUEST_TTL_S = 24 * 3600
+# Pages built from sub-board parts that came back unchanged are reused whole.
+_BUILT_PAGES = 256
+
+PageKey = tuple[str, int, str, Position | None, int]
 
 
 class LeaderboardService:
@@ -76,6 +82,8 @@ class LeaderboardService:
         self._store = LeaderboardStore(cluster, writes.failover_window_s)
         self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
         self._ranker = Ranker(self._store)
+        self._built: LRUCache[PageKey, tuple[list[PageSlice], Page]]
+        self._built = LRUCache(maxsize=_BUILT_PAGES)
 
     decode_event = staticmethod(decode_event)
 
@@ -236,34 +244,49 @@ class LeaderboardService:
             if period is not None and cursor_label != label:
                 raise BadRequest("cursor belongs to another period")
             label = require_label(found, cursor_label)
-        slices, page = await self._page_slices(found, label, after, limit)
+        # A share of `limit` from each sub-board first (see `first_fetch`); if every
+        # share is the one the last such page was built from, so is the page.
+        fetch = first_fetch(limit, found.config.sub_boards)
+        shares = await self._store.pages(found, label, after, fetch)
+        key = (found.name, found.gen, label, after, limit)
+        built = self._built.get(key)
+        if built is not None and _same_parts(built[0], shares):
+            return built[1]
+        slices, page = await self._completed(found, label, after, limit, fetch, shares)
         first = 1 + sum(s.better for s in slices)
         entries = [raw_to_entry(found, first + i, raw) for i, raw in enumerate(page)]
         remaining = sum(s.size - s.better for s in slices)
         more = remaining > len(page) and page
         last = raw_stored(page[-1]).position if more else None
         next_cursor = encode_cursor(found.name, label, last) if last else None
-        return Page(entries, next_cursor)
+        result = Page(entries, next_cursor)
+        self._built[key] = (shares, result)
+        return result
 
-    async def _page_slices(
-        self, board: Board, label: str, after: Position | None, limit: int
+    async def _completed(
+        self,
+        board: Board,
+        label: str,
+        after: Position | None,
+        limit: int,
+        fetch: int,
+        shares: list[PageSlice],
     ) -> tuple[list[PageSlice], list[RawEntry]]:
-        """Every sub-board's part of a page, and the page merged from them: a share of
-        `limit` from each first, then all of `limit` from the few whose share was not
-        enough (see `first_fetch`). Merged on the raw tuples; nothing is decoded here."""
-        fetch = first_fetch(limit, board.config.sub_boards)
-        slices = await self._store.pages(board, label, after, fetch)
-        page = _merged(slices, limit)
+        """The page merged from every sub-board's share, after all of `limit` is read
+        from the few whose share was not enough. Merged on the raw tuples; nothing is
+        decoded here."""
+        page = _merged(shares, limit)
         if fetch == limit:
-            return slices, page
-        remaining = [s.size - s.better for s in slices]
-        short = cut_short([s.after for s in slices], remaining, page, limit, _raw_key)
-        if short:
-            again = await self._store.pages(board, label, after, limit, short)
-            for index, part in zip(short, again, strict=True):
-                slices[index] = part
-            page = _merged(slices, limit)
-        return slices, page
+            return shares, page
+        remaining = [s.size - s.better for s in shares]
+        short = cut_short([s.after for s in shares], remaining, page, limit, _raw_key)
+        if not short:
+            return shares, page
+        slices = list(shares)
+        again = await self._store.pages(board, label, after, limit, short)
+        for index, part in zip(short, again, strict=True):
+            slices[index] = part
+        return slices, _merged(slices, limit)
 
     async def inspect(
         self, board: str, limit: int = 10, cursor: str | None = None, period: str | None = None
@@ -314,6 +337,12 @@ def _merged(slices: Sequence[PageSlice], limit: int) -> list[RawEntry]:
     """The exact merge of sub-boards' sorted parts, cut to `limit` (sorting ~200 tuples
     in C beats a k-way merge with a key function in Python)."""
     return sorted(itertools.chain.from_iterable(s.after for s in slices))[:limit]
+
+
+def _same_parts(held: Sequence[PageSlice], fresh: Sequence[PageSlice]) -> bool:
+    """Whether every part is the very one read before (the store hands back the object
+    it holds when the sub-board has not changed), so the page built from them is too."""
+    return len(held) == len(fresh) and all(a is b for a, b in zip(held, fresh, strict=True))
 
 
 def _raw_key(raw: RawEntry) -> RawEntry:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.errors import BadRequest
@@ -28,6 +29,10 @@ from domain.leaderboards.rules import (
 from domain.storage.shard_calls import Call
 
 Wait = tuple[int, int]
+
+# Page parts kept per store, by (sorted set, cursor, limit): a sub-board that has not
+# changed since answers "SAME" instead of sending them again (hot top-N reads).
+_HELD_PAGES = 1024
 
 # The client type, for the modules of this feature that must not import valkey.
 Cluster = ValkeyCluster
@@ -98,16 +103,20 @@ def raw_stored(raw: RawEntry) -> StoredEntry:
 
 @dataclass(frozen=True)
 class PageSlice:
-    """One sub-board's part of a page: how many are better, its size, the next entries."""
+    """One sub-board's part of a page: how many are better, its size, the next entries;
+    `version` names the sub-board's state it was read from (see lb_page)."""
 
     better: int
     size: int
     after: list[RawEntry]
+    version: bytes = b""
 
 
 class LeaderboardStore:
     def __init__(self, cluster: ValkeyCluster, failover_window_s: float = 6.0) -> None:
         self.caller = leaderboard_caller(cluster, failover_window_s)
+        self._held: LRUCache[tuple[str, Position | None, int], PageSlice]
+        self._held = LRUCache(maxsize=_HELD_PAGES)
 
     def subs(self, board: Board) -> tuple[keys.SubBoardKeys, ...]:
         return keys.sub_boards_of(board.name, board.config.sub_boards)
@@ -258,17 +267,29 @@ class LeaderboardStore:
         only: Sequence[int] | None = None,
     ) -> list[PageSlice]:
         """From every sub-board (or those indexed in `only`): entries at or before
-        `after`, size, the next `limit`."""
+        `after`, size, the next `limit`. A part read before comes back as the same
+        object if its sub-board has not changed since (the sub-board only says so)."""
         subs = self.subs(board)
         calls = []
+        held: list[tuple[tuple[str, Position | None, int], PageSlice | None]] = []
         for sub in subs if only is None else [subs[i] for i in only]:
             zset, meta = sub.zset(board.gen, period), sub.meta(board.gen, period)
-            args: list[Any] = ["1", limit]
+            key = (zset, after, limit)
+            known = self._held.get(key)
+            held.append((key, known))
+            args: list[Any] = ["1", limit, known.version if known else ""]
             if after is not None:
                 args += [repr(after.score), member_of(after)]
-            calls.append(Call(zset, ("FCALL_RO", "lb_page", 2, zset, meta, *args)))
-        replies = await self.caller.read(calls)
-        return [PageSlice(int(r[0]), int(r[1]), _raw_entries(r[2:])) for r in replies]
+            calls.append(Call(zset, ("FCALL_RO", "lb_page", 3, zset, meta, sub.state, *args)))
+        slices = []
+        for (key, known), r in zip(held, await self.caller.read(calls), strict=True):
+            if r[0] == b"SAME" and known is not None:
+                slices.append(known)
+                continue
+            part = PageSlice(int(r[1]), int(r[2]), _raw_entries(r[3:]), r[0])
+            self._held[key] = part
+            slices.append(part)
+        return slices
 
     async def windows(
         self, board: Board, period: str, player_id: str, around: Position | None, radius: int

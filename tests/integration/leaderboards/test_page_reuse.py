@@ -1,0 +1,74 @@
+"""Hot pages are not sent twice: a sub-board that has not changed since a gateway last
+read its part of a page says so, and the gateway reuses what it holds. Whatever changes a
+board, on this gateway or another, shows in the very next page."""
+
+from __future__ import annotations
+
+import random
+
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.clock import FixedClock
+from domain.leaderboards.models import BoardConfig, Page
+from domain.leaderboards.service import LeaderboardService
+from domain.storage.shard_calls import WritePolicy
+from tests.integration.leaderboards.model import ModelBoard
+
+
+def _rows(page: Page) -> list[tuple[int, str, float, object]]:
+    return [(e.rank, e.player_id, e.score, e.metadata) for e in page.entries]
+
+
+def _expected(model: ModelBoard, limit: int, skip: int = 0) -> list[tuple[int, str, float, object]]:
+    ordered = model.ordered()[skip : skip + limit]
+    return [(skip + i + 1, p, model.score(p), model.metadata.get(p)) for i, p in enumerate(ordered)]
+
+
+async def test_a_page_read_again_from_an_unchanged_board_is_reused(
+    service: LeaderboardService,
+) -> None:
+    for i in range(60):
+        await service.submit("global", f"r{i}", i % 9)
+    first = await service.top("global", limit=25)
+    again = await service.top("global", limit=25)
+    assert again is first
+    await service.submit("global", "r0", 100)
+    changed = await service.top("global", limit=25)
+    assert changed is not first
+    assert changed.entries[0].player_id == "r0"
+
+
+async def test_every_change_made_by_another_gateway_shows_in_the_next_page(
+    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+) -> None:
+    writer = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    await service.create_board(BoardConfig("reuse", order="desc", operator="set"))
+    model = ModelBoard("desc", "set")
+    rng = random.Random(11)
+    players = [f"q{i:02d}" for i in range(80)]
+    for player in players[:40]:
+        model.submit(player, float(rng.randint(0, 30)))
+        await writer.submit("reuse", player, model.score(player))
+    for step in range(150):
+        assert _rows(await service.top("reuse", limit=20)) == _expected(model, 20), step
+        page = await service.top("reuse", limit=10)
+        assert page.next_cursor is not None
+        second = await service.top("reuse", limit=10, cursor=page.next_cursor)
+        assert _rows(second) == _expected(model, 10, skip=10), step
+        roll, player = rng.random(), rng.choice(players)
+        if roll < 0.15 and player in model.entries:
+            model.remove(player)
+            await writer.remove_player("reuse", player)
+        elif roll < 0.35 and player in model.entries:
+            # The same score again: only the metadata (and update time) change.
+            metadata = {"step": step}
+            model.submit(player, model.score(player), metadata)
+            await writer.submit("reuse", player, model.score(player), metadata)
+        else:
+            value = float(rng.randint(0, 30))
+            model.submit(player, value)
+            await writer.submit("reuse", player, value)
+    await writer.reset("reuse")
+    # Board configs are cached for a second; a gateway drops them on the reset event.
+    service.invalidate("reuse")
+    assert (await service.top("reuse", limit=20)).entries == []
