@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from itertools import chain
 
-from domain.leaderboards.models import Board, PlayerRank, RankedEntry
+from cachetools import LRUCache
+
+from domain.leaderboards.models import Board, PlayerRank, Position, RankedEntry
 from domain.leaderboards.rules import STAMP_BYTES, decode_metadata, denormalise
 from domain.leaderboards.store import (
     Found,
@@ -19,6 +21,10 @@ from domain.leaderboards.store import (
 
 # Positions counted per sub-board call: bounds how long one call holds a shard.
 _COUNT_BATCH = 200
+# Players' last known positions kept per gateway (see `Ranker._find`).
+_KNOWN_POSITIONS = 65_536
+
+KnownKey = tuple[str, int, str, str]  # board, gen, period, player
 
 
 def to_entry(board: Board, rank: int, entry: StoredEntry) -> RankedEntry:
@@ -43,8 +49,19 @@ def raw_to_entry(board: Board, rank: int, raw: RawEntry) -> RankedEntry:
 
 
 class Ranker:
+    """Exact ranks: a player's own sub-board gives its position and the count of better
+    entries there and in the sub-boards on the same primary; every other sub-board is
+    asked how many of its entries beat that position.
+
+    Asking needs the position, so it would take a second round. A player's position
+    changes only by their own writes, so the last position this gateway saw is asked
+    about in the first round, beside the call that finds the player; when the player
+    is still there, those counts are exact and the second round is skipped.
+    """
+
     def __init__(self, store: LeaderboardStore) -> None:
         self._store = store
+        self._known: LRUCache[KnownKey, Position] = LRUCache(maxsize=_KNOWN_POSITIONS)
 
     async def write_ranks(
         self, board: Board, period: str, player_id: str, outcome: WriteOutcome
@@ -57,6 +74,7 @@ class Ranker:
             i: positions for i in range(board.config.sub_boards) if i != own and i not in counted
         }
         counts = await self._store.count_better(board, period, others) if others else {}
+        self._known[(board.name, board.gen, period, player_id)] = outcome.new
         rank = 1 + outcome.own_new + sum(c[0] for c in counts.values())
         rank += sum(new for new, _ in counted.values())
         if outcome.old is None or outcome.own_old is None:
@@ -68,8 +86,8 @@ class Ranker:
         self, board: Board, period: str, player_ids: Sequence[str]
     ) -> list[RankedEntry]:
         """Entries of the players on the board, by rank."""
-        found = await self._store.find(board, period, player_ids, with_meta=True)
-        ranks = await self._exact(board, period, found)
+        found, counted = await self._find(board, period, player_ids, with_meta=True)
+        ranks = await self._exact(board, period, found, counted)
         entries = [to_entry(board, ranks[pid], f.entry) for pid, f in found.items()]
         return sorted(entries, key=lambda entry: entry.rank)
 
@@ -89,8 +107,8 @@ class Ranker:
     async def _ranks_of(
         self, board: Board, period: str, player_ids: Sequence[str]
     ) -> dict[str, PlayerRank]:
-        found = await self._store.find(board, period, player_ids, with_meta=False)
-        ranks = await self._exact(board, period, found)
+        found, counted = await self._find(board, period, player_ids, with_meta=False)
+        ranks = await self._exact(board, period, found, counted)
         out: dict[str, PlayerRank] = {}
         for pid, f in found.items():
             position = f.entry.position
@@ -98,20 +116,68 @@ class Ranker:
             out[pid] = PlayerRank(pid, ranks[pid], score, position, period)
         return out
 
-    async def _exact(self, board: Board, period: str, found: dict[str, Found]) -> dict[str, int]:
-        """1 + entries better in the own sub-board + entries better in every other one
-        (those on the same primary were counted with the position, the rest now)."""
-        ranks = {pid: 1 + f.own_better + sum(f.sibling_better.values()) for pid, f in found.items()}
-        own = {pid: self._store.sub_index(board, pid) for pid in found}
+    async def _find(
+        self, board: Board, period: str, player_ids: Sequence[str], with_meta: bool
+    ) -> tuple[dict[str, Found], dict[str, dict[int, int]]]:
+        """Where each player is and, for players still at their last known position,
+        the entries better than it in the sub-boards not on their own primary."""
+        subs = board.config.sub_boards
+        guesses: dict[str, Position] = {}
+        asking: dict[int, list[str]] = {}
+        near_of: dict[int, set[int]] = {}
+        for pid in player_ids:
+            known = self._known.get((board.name, board.gen, period, pid))
+            if known is None:
+                continue
+            guesses[pid] = known
+            own = self._store.sub_index(board, pid)
+            near = near_of.get(own)
+            if near is None:
+                near = {own, *(i for i, _ in self._store.siblings(board, period, own))}
+                near_of[own] = near
+            for index in range(subs):
+                if index not in near:
+                    asking.setdefault(index, []).append(pid)
+        wanted = {index: [guesses[pid] for pid in pids] for index, pids in asking.items()}
+        found, counts = await self._store.find_counting(
+            board, period, player_ids, with_meta, wanted
+        )
+        for pid in player_ids:
+            where = found.get(pid)
+            key = (board.name, board.gen, period, pid)
+            if where is None:
+                self._known.pop(key, None)
+            else:
+                self._known[key] = where.entry.position
+        counted: dict[str, dict[int, int]] = {}
+        for index, pids in asking.items():
+            for pid, number in zip(pids, counts[index], strict=True):
+                where = found.get(pid)
+                if where is not None and where.entry.position == guesses[pid]:
+                    counted.setdefault(pid, {})[index] = number
+        return found, counted
+
+    async def _exact(
+        self,
+        board: Board,
+        period: str,
+        found: dict[str, Found],
+        counted: dict[str, dict[int, int]],
+    ) -> dict[str, int]:
+        """1 + entries better in the own sub-board + entries better in every other one:
+        those on the same primary were counted with the position, `counted` holds
+        counts already made in other sub-boards, and the rest are counted now."""
+        ranks: dict[str, int] = {}
         asked: dict[int, list[str]] = {}
-        for index in range(board.config.sub_boards):
-            ids = [
-                pid
-                for pid, f in found.items()
-                if own[pid] != index and index not in f.sibling_better
-            ]
-            if ids:
-                asked[index] = ids
+        for pid, where in found.items():
+            own = self._store.sub_index(board, pid)
+            done = {own: where.own_better, **where.sibling_better}
+            for index, number in counted.get(pid, {}).items():
+                done.setdefault(index, number)
+            ranks[pid] = 1 + sum(done.values())
+            for index in range(board.config.sub_boards):
+                if index not in done:
+                    asked.setdefault(index, []).append(pid)
         wanted = {i: [found[pid].entry.position for pid in ids] for i, ids in asked.items()}
         counts = await self._store.count_better(board, period, wanted) if wanted else {}
         for index, numbers in counts.items():

@@ -212,6 +212,19 @@ class LeaderboardStore:
         self, board: Board, period: str, player_ids: Sequence[str], with_meta: bool
     ) -> dict[str, Found]:
         """Where each player is; absent players are left out."""
+        found, _ = await self.find_counting(board, period, player_ids, with_meta, {})
+        return found
+
+    async def find_counting(
+        self,
+        board: Board,
+        period: str,
+        player_ids: Sequence[str],
+        with_meta: bool,
+        counting: Mapping[int, Sequence[Position]],
+    ) -> tuple[dict[str, Found], dict[int, list[int]]]:
+        """`find` and `count_better` in one round: where each player is, and for each
+        sub-board index in `counting`, how many of its entries beat each position."""
         by_sub: dict[int, list[str]] = {}
         for player_id in player_ids:
             by_sub.setdefault(self.sub_index(board, player_id), []).append(player_id)
@@ -227,9 +240,11 @@ class LeaderboardStore:
             for player_id in ids:
                 args += [player_id, self._bucket(board, period, player_id)]
             calls.append(Call(zset, ("FCALL_RO", "lb_positions", 2, zset, meta, *args)))
+        calls += self._count_calls(board, period, counting)
         found: dict[str, Found] = {}
         replies = await self.caller.read(calls)
-        for ids, siblings, reply in zip(by_sub.values(), siblings_of, replies, strict=True):
+        positions = replies[: len(by_sub)]
+        for ids, siblings, reply in zip(by_sub.values(), siblings_of, positions, strict=True):
             width = 4 + len(siblings)
             for i, player_id in enumerate(ids):
                 score, member, own, meta_value, *counted = reply[width * i : width * (i + 1)]
@@ -241,12 +256,19 @@ class LeaderboardStore:
                         if n is not None
                     }
                     found[player_id] = Found(entry, int(own), better)
-        return found
+        counts = replies[len(by_sub) :]
+        return found, {i: [int(n) for n in r] for i, r in zip(counting, counts, strict=True)}
 
     async def count_better(
         self, board: Board, period: str, wanted: Mapping[int, Sequence[Position]]
     ) -> dict[int, list[int]]:
         """For each sub-board index, how many of its entries beat each given position."""
+        replies = await self.caller.read(self._count_calls(board, period, wanted))
+        return {i: [int(n) for n in reply] for i, reply in zip(wanted, replies, strict=True)}
+
+    def _count_calls(
+        self, board: Board, period: str, wanted: Mapping[int, Sequence[Position]]
+    ) -> list[Call]:
         subs = self.subs(board)
         calls = []
         for index, positions in wanted.items():
@@ -255,8 +277,7 @@ class LeaderboardStore:
                 args += [repr(position.score), member_of(position)]
             zset = subs[index].zset(board.gen, period)
             calls.append(Call(zset, ("FCALL_RO", "lb_count", 1, zset, *args)))
-        replies = await self.caller.read(calls)
-        return {i: [int(n) for n in reply] for i, reply in zip(wanted, replies, strict=True)}
+        return calls
 
     async def pages(
         self,

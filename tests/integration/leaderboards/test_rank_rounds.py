@@ -1,10 +1,11 @@
-"""Sub-boards that share a primary are counted with the position, in one call.
+"""Exact ranks in as few rounds as the data allows, and exact whatever shortcut fails.
 
 A rank needs, from every sub-board, the entries better than the player. The call that
 finds the player (or writes its score) also counts in the other sub-boards the slot map
-places on the same primary; only the remaining primaries get a second call. The map can
-be out of date: a sub-board the node does not serve is refused there and counted in the
-second round, so ranks stay exact whatever the map says.
+places on the same primary; the remaining primaries are asked about the player's last
+position this gateway saw, in the same round. The map can be out of date (a sub-board
+the node does not serve is refused there) and the player may have moved since (another
+gateway wrote it): either way, what is missing is counted in a second round.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Callable, Sequence
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.clock import FixedClock
 from domain.leaderboards.keys import sub_board_of
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.leaderboards.store import LeaderboardStore
-from domain.storage.shard_calls import ShardCaller
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 from tests.integration.leaderboards.model import ModelBoard
 
 Oracle = Callable[[ShardCaller, str, Sequence[str]], list[bool]]
@@ -71,3 +73,32 @@ async def test_ranks_stay_exact_whatever_the_slot_map_says(
     assert {p: r.rank for p, r in ranks.items()} == model.ranks()
     for player in rng.sample(model.ordered(), 20):
         assert (await service.rank("siblings", player)).rank == model.rank(player)
+
+
+async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
+    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+) -> None:
+    # `service` remembers where it last saw each player; `writer` moves them behind its
+    # back, removes some and brings some back.
+    writer = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    await service.create_board(BoardConfig("moved", order="asc", operator="best"))
+    model = ModelBoard("asc", "best")
+    rng = random.Random(3)
+    players = [f"v{i:02d}" for i in range(60)]
+    for player in players:
+        value = float(rng.randint(0, 40))
+        model.submit(player, value)
+        await writer.submit("moved", player, value)
+    for step in range(60):
+        ranks = await service.ranks_of("moved", players)
+        assert {p: r.rank for p, r in ranks.items()} == model.ranks(), step
+        mover = rng.choice(players)
+        entry = await service.rank("moved", mover) if mover in model.entries else None
+        assert entry is None or entry.rank == model.rank(mover)
+        if mover in model.entries and rng.random() < 0.2:
+            model.remove(mover)
+            await writer.remove_player("moved", mover)
+        else:
+            value = float(rng.randint(0, 40))
+            model.submit(mover, value)
+            await writer.submit("moved", mover, value)
