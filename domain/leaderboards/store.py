@@ -8,6 +8,7 @@ connection. Merging the sub-boards' answers into exact ranks is the service's jo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,12 @@ Wait = tuple[int, int]
 # Page parts kept per store, by (sorted set, cursor, limit): a sub-board that has not
 # changed since answers "SAME" instead of sending them again (hot top-N reads).
 _HELD_PAGES = 1024
+# Which sub-boards share a primary, as the slot map said this long ago at most: a guess
+# either way (see `siblings`), so it need not follow every change of the map at once.
+_SIBLINGS_TTL_S = 1.0
+_SIBLINGS_HELD = 4096
+
+Siblings = tuple[tuple[int, str], ...]
 
 # The client type, for the modules of this feature that must not import valkey.
 Cluster = ValkeyCluster
@@ -117,6 +124,8 @@ class LeaderboardStore:
         self.caller = leaderboard_caller(cluster, failover_window_s)
         self._held: LRUCache[tuple[str, Position | None, int], PageSlice]
         self._held = LRUCache(maxsize=_HELD_PAGES)
+        self._siblings: LRUCache[tuple[str, int, str, int], tuple[float, Siblings]]
+        self._siblings = LRUCache(maxsize=_SIBLINGS_HELD)
 
     def subs(self, board: Board) -> tuple[keys.SubBoardKeys, ...]:
         return keys.sub_boards_of(board.name, board.config.sub_boards)
@@ -124,15 +133,22 @@ class LeaderboardStore:
     def sub_index(self, board: Board, player_id: str) -> int:
         return keys.sub_board_of(player_id, board.config.sub_boards)
 
-    def siblings(self, board: Board, period: str, index: int) -> list[tuple[int, str]]:
+    def siblings(self, board: Board, period: str, index: int) -> Siblings:
         """The other sub-boards (index, sorted set) that the slot map places on the
         primary of sub-board `index`. A call there counts in them too, which spares the
         second round a call to that node; one the node refuses is counted as usual."""
+        key = (board.name, board.gen, period, index)
+        held = self._siblings.get(key)
+        now = time.monotonic()
+        if held is not None and held[0] > now:
+            return held[1]
         subs = self.subs(board)
         others = [(sub.index, sub.zset(board.gen, period)) for sub in subs if sub.index != index]
         route = subs[index].zset(board.gen, period)
         placed = self.caller.colocated(route, [key for _, key in others])
-        return [other for other, here in zip(others, placed, strict=True) if here]
+        found = tuple(other for other, here in zip(others, placed, strict=True) if here)
+        self._siblings[key] = (now + _SIBLINGS_TTL_S, found)
+        return found
 
     def _bucket(self, board: Board, period: str, player_id: str) -> str:
         config = board.config

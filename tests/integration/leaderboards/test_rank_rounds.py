@@ -57,10 +57,15 @@ async def test_the_primary_of_a_player_counts_its_other_sub_board(
     ids=["slot map", "map says every sub-board is here", "map says none is"],
 )
 async def test_ranks_stay_exact_whatever_the_slot_map_says(
-    service: LeaderboardService, monkeypatch: pytest.MonkeyPatch, placement: Oracle | None
+    valkey: ValkeyCluster,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    placement: Oracle | None,
 ) -> None:
     if placement is not None:
         monkeypatch.setattr(ShardCaller, "colocated", placement)
+    # A service of its own: what the slot map said is remembered for a second.
+    service = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
     rng = random.Random(7)
     model = ModelBoard("desc", "set")
     await service.create_board(BoardConfig("siblings", order="desc", operator="set"))
