@@ -26,7 +26,7 @@ _SESSION_KEY = "sess:{{{player}}}"
 _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
 
-_LIBRARY = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
+LIBRARY_CODE = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
 _NO_WAIT = (0, 0)
 
 
@@ -50,7 +50,7 @@ class SessionStore:
         writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._cluster = cluster
-        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[_LIBRARY])
+        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[LIBRARY_CODE])
         self._wait = writes.wait
 
     async def load_functions(self) -> None:
@@ -104,12 +104,12 @@ class SessionStore:
         """`touch` for many sessions in one pipelined round per node."""
         if not sessions:
             return []
-        pipe = self._cluster.pipeline(transaction=False)
-        for player_id, session_id in sessions:
-            pipe.execute_command(
-                "FCALL", "session_touch", 1, session_key(player_id), session_id, ttl_ms
-            )
-        return [int(r) for r in await pipe.execute()]
+        calls = [
+            Call(key, ("FCALL", "session_touch", 1, key, session_id, ttl_ms))
+            for key, session_id in ((session_key(p), s) for p, s in sessions)
+        ]
+        # Idempotent and never waited for: safe to send and retry the way reads are.
+        return [int(r) for r in await self._caller.read(calls)]
 
     async def detach(self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int) -> None:
         await self._run(

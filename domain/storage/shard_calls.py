@@ -37,6 +37,7 @@ from valkey.exceptions import (
 
 from domain.errors import Unavailable, Unconfirmed
 from domain.storage.auto_pipeline import Wait, auto_pipeline_for
+from domain.storage.function_library import FunctionLibrary, function_names
 from domain.storage.node_link import NotSent
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ _REDIRECTS = (
 _LINK_ERRORS = (ConnectionError, TimeoutError, OSError)
 _MAX_ATTEMPTS = 30
 _REFRESH_MIN_INTERVAL_S = 0.1
+_FUNCTION_CALLS = frozenset({"FCALL", "FCALL_RO"})
 _UNKNOWN = "the write's outcome is unknown; retry it with a request_id where it takes one"
 _SHORT = "no replica confirmed the write in time"
 _NO_ANSWER = "the store did not answer in time; try again"
@@ -108,6 +110,8 @@ class ShardCaller:
     `libraries` (Valkey Function libraries) and `scripts` (Lua scripts for EVALSHA) are
     loaded on every primary by `load()`, and again on a node that turns out to lack
     them (a promoted replica has an empty script cache; a new node has neither).
+    Libraries load under names that carry a hash of their code, and an FCALL of one of
+    their functions is sent under that name (see domain/storage/function_library.py).
     """
 
     def __init__(
@@ -121,7 +125,8 @@ class ShardCaller:
     ) -> None:
         self._cluster = cluster
         self._window_s = failover_window_s
-        self._libraries = tuple(libraries)
+        self._libraries = [FunctionLibrary.from_source(code) for code in libraries]
+        self._functions = function_names(self._libraries)
         self._scripts = {script_sha(body): body for body in scripts}
         self._merge = merge
         self._pipeline = auto_pipeline_for(cluster)
@@ -134,7 +139,7 @@ class ShardCaller:
 
     async def _load_on(self, node: ClusterNode) -> None:
         for library in self._libraries:
-            await node.execute_command("FUNCTION", "LOAD", "REPLACE", library)
+            await node.execute_command("FUNCTION", "LOAD", "REPLACE", library.code)
         for body in self._scripts.values():
             await node.execute_command("SCRIPT", "LOAD", body)
 
@@ -293,10 +298,19 @@ class ShardCaller:
         """Queue the calls for `node`, each after ASKING if `ask`, on its read or write
         lane; the future gets their replies (ASKING's too), then the WAIT's if `wait`."""
         if ask:
-            commands = [part for call in calls for part in (("ASKING",), call.args)]
+            commands = [part for call in calls for part in (("ASKING",), self._loaded(call))]
         else:
-            commands = [call.args for call in calls]
+            commands = [self._loaded(call) for call in calls]
         return self._pipeline.submit(node, commands, write=write, wait=wait)
+
+    def _loaded(self, call: Call) -> tuple[Any, ...]:
+        """The call's command, an FCALL naming its function as this release loaded it."""
+        args = call.args
+        if args[0] in _FUNCTION_CALLS:
+            loaded = self._functions.get(args[1])
+            if loaded is not None:
+                return (args[0], loaded, *args[2:])
+        return args
 
     async def _classify(
         self, node: ClusterNode, call: Call, result: Any

@@ -1,11 +1,12 @@
 """Loading a board fast: the store's own `lb_submit` calls, pipelined per primary.
 
 Each player becomes the FCALL that `LeaderboardStore.submit` sends for a new entry (no
-metadata, no request id): same function, keys and arguments, so the data layout is the
-service's own. `check_matches_store` runs the store's `submit` against a recording caller
-and compares, so the two cannot drift apart. The calls go in large batches on one plain
-connection per primary, packed and parsed by libvalkey (valkey-py's asyncio packer costs
-~30 us a call), two batches in flight; no WAIT per call, one wait for replicas at the end.
+metadata, no request id, no sibling sub-boards to count in): same function (by its loaded
+name), keys and arguments, so the data layout is the service's own.
+`check_matches_store` runs the store's `submit` against a recording caller and compares,
+so the two cannot drift apart. The calls go in large batches on one plain connection per
+primary, packed and parsed by libvalkey (valkey-py's asyncio packer costs ~30 us a call),
+two batches in flight; no WAIT per call, one wait for replicas at the end.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import libvalkey
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.leaderboards import keys
+from domain.leaderboards.calls import LIBRARY_CODE
 from domain.leaderboards.models import Board
 from domain.leaderboards.rules import MAX_SCORE, STAMP_BYTES
 from domain.leaderboards.store import LeaderboardStore
+from domain.storage.function_library import FunctionLibrary
 from domain.storage.shard_calls import Call, ShardCaller
 
 # Batches a primary may hold unanswered: one running while the next is on the wire.
@@ -64,6 +67,7 @@ class SubmitCalls:
         self._period = period
         self._ttl_s = ttl_s
         self._bound = repr(MAX_SCORE)
+        self.function = FunctionLibrary.from_source(LIBRARY_CODE).functions["lb_submit"]
 
     def call(self, player_id: str, value: float) -> tuple[int, tuple[Any, ...]]:
         """The player's sub-board index and the FCALL arguments."""
@@ -72,7 +76,7 @@ class SubmitCalls:
         zset, meta, state, channel = self._fixed[index]
         version, operator, order = self._head
         args = (
-            "FCALL", "lb_submit", 4, zset, self._bucket_keys[index][bucket], meta, state,
+            "FCALL", self.function, 4, zset, self._bucket_keys[index][bucket], meta, state,
             version, operator, order, player_id, repr(value), "0", b"", self._ttl_s,
             channel, self._period, 0, self._bound,
         )  # fmt: skip
@@ -84,6 +88,9 @@ class _RecordingCaller:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+
+    def colocated(self, route: str, keys: Sequence[str]) -> list[bool]:
+        return [False] * len(keys)  # the bulk load counts in no sibling sub-board
 
     async def write(
         self, call: Call, wait_replicas: int, wait_timeout_ms: int, idempotent: bool
@@ -106,7 +113,8 @@ async def check_matches_store(
     store.caller = cast(ShardCaller, recorder)
     for player_id, score in sample:
         await store.submit(board, period, ttl_s, player_id, score, None, None, (0, 0))
-        stored = recorder.calls[-1]
+        plain = recorder.calls[-1]
+        stored = Call(plain.route, (plain.args[0], calls.function, *plain.args[2:]))
         index, args = calls.call(player_id, score)
         if stored.args != args or stored.route != calls.subs[index].state:
             raise RuntimeError(

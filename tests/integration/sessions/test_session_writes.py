@@ -10,7 +10,8 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.clock import FixedClock
 from domain.errors import Unconfirmed
 from domain.sessions.service import SessionService
-from domain.sessions.store import SessionStore, session_key
+from domain.sessions.store import LIBRARY_CODE, SessionStore, session_key
+from domain.storage.function_library import FunctionLibrary
 from domain.storage.shard_calls import WritePolicy
 from gameserver.embedded import EmbeddedCluster
 from tests.integration.shard_helpers import frozen, shard_of
@@ -89,5 +90,6 @@ async def test_a_node_without_the_library_gets_it_back(valkey: ValkeyCluster) ->
     service = sessions(valkey, 1, 2000)
     primary, _ = await shard_of(valkey, session_key("p1"))
     # Deleting it on the primary deletes it on its replica too, as a new shard would be.
-    await primary.execute_command("FUNCTION", "DELETE", "sessions")
+    loaded = FunctionLibrary.from_source(LIBRARY_CODE).name
+    await primary.execute_command("FUNCTION", "DELETE", loaded)
     assert (await service.create("p1")).player_id == "p1"

@@ -11,6 +11,7 @@ import valkey.asyncio as valkey_asyncio
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 
 from domain.errors import Unconfirmed
+from domain.storage.function_library import FunctionLibrary
 from domain.storage.shard_calls import Call, ShardCaller, script_sha
 from gameserver.embedded import EmbeddedCluster
 from gameserver.settings import Settings
@@ -142,4 +143,27 @@ async def test_a_function_library_the_node_lacks_is_loaded_and_run_once(
         # Loaded on that primary only (and so on its replica): leave no library behind.
         # The caller refreshed the slot map meanwhile: ask for the node afresh.
         primary, _ = await shard_of(valkey, "k7")
-        await primary.execute_command("FUNCTION", "DELETE", "shard_calls_probe")
+        loaded = FunctionLibrary.from_source(PROBE_LIBRARY).name
+        await primary.execute_command("FUNCTION", "DELETE", loaded)
+
+
+async def test_two_releases_of_a_library_run_side_by_side(valkey: ValkeyCluster) -> None:
+    # A rolling upgrade: the new release loads a library whose function changed; the
+    # old release, still running, keeps calling its own version.
+    old_code = PROBE_LIBRARY.replace("shard_calls_probe_incr", "shard_calls_probe_step")
+    new_code = old_code.replace(
+        "server.call('INCR', keys[1])", "server.call('INCRBY', keys[1], 10)"
+    )
+    old, new = ShardCaller(valkey, libraries=[old_code]), ShardCaller(valkey, libraries=[new_code])
+    call = Call("k8", ("FCALL", "shard_calls_probe_step", 1, "k8"))
+    try:
+        await old.load()
+        await new.load()
+        assert await old.write(call, 1, 2000, idempotent=False) == 1
+        assert await new.write(call, 1, 2000, idempotent=False) == 11
+        assert await old.write(call, 1, 2000, idempotent=False) == 12
+    finally:
+        for code in (old_code, new_code):
+            name = FunctionLibrary.from_source(code).name
+            for primary in valkey.get_primaries():
+                await primary.execute_command("FUNCTION", "DELETE", name)
