@@ -189,14 +189,27 @@ class Ranker:
         self, board: Board, period: str, player_id: str, radius: int
     ) -> list[RankedEntry] | None:
         """The player's entry with up to `radius` neighbours each side; None if absent."""
-        (own,) = await self._store.windows(board, period, player_id, None, radius)
+        # Like a rank: the other sub-boards are asked about the player's last known
+        # position in the same round; a player who moved since costs a second round.
+        key = (board.name, board.gen, period, player_id)
+        guess = self._known.get(key) if board.config.sub_boards > 1 else None
+        found = await self._store.windows(
+            board, period, player_id, radius, with_own=True, around=guess
+        )
+        own = found[0]
         if own is None or own.own is None:
+            self._known.pop(key, None)
             return None
         me = own.own
-        others: list[Slice] = []
-        if board.config.sub_boards > 1:
-            found = await self._store.windows(board, period, player_id, me.position, radius)
-            others = [s for s in found if s is not None]
+        self._known[key] = me.position
+        if board.config.sub_boards > 1 and me.position != guess:
+            found = [
+                own,
+                *await self._store.windows(
+                    board, period, player_id, radius, with_own=False, around=me.position
+                ),
+            ]
+        others: list[Slice] = [s for s in found[1:] if s is not None]
         slices = [own, *others]
         rank = 1 + sum(s.better for s in slices)
         # Raw tuples order like positions: sorting them merges exactly, in C.

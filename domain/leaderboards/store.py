@@ -329,25 +329,37 @@ class LeaderboardStore:
         return slices
 
     async def windows(
-        self, board: Board, period: str, player_id: str, around: Position | None, radius: int
+        self,
+        board: Board,
+        period: str,
+        player_id: str,
+        radius: int,
+        *,
+        with_own: bool,
+        around: Position | None,
     ) -> list[Slice | None]:
-        """Neighbours in each sub-board: of the player in its own (`around` None, one
-        call), or of position `around` in every other sub-board."""
+        """Neighbours in each sub-board, in one round: of the player in its own (if
+        `with_own`, first), then of position `around` (if given) in every other one."""
         own = self.sub_index(board, player_id)
-        calls = []
+        calls: list[Call] = []
         for sub in self.subs(board):
-            if (sub.index == own) == (around is not None):
+            if sub.index == own and not with_own or sub.index != own and around is None:
                 continue
             zset, meta = sub.zset(board.gen, period), sub.meta(board.gen, period)
             where: list[Any]
-            if around is None:
+            if sub.index == own:
                 where = ["pid", player_id]
                 bucket = self._bucket(board, period, player_id)
             else:
+                assert around is not None
                 where = ["pos", repr(around.score), member_of(around)]
                 bucket = sub.bucket_prefix(board.gen, period)
             args = ("1", radius, radius, *where)
-            calls.append(Call(zset, ("FCALL_RO", "lb_window", 3, zset, bucket, meta, *args)))
+            call = Call(zset, ("FCALL_RO", "lb_window", 3, zset, bucket, meta, *args))
+            if sub.index == own:
+                calls.insert(0, call)
+            else:
+                calls.append(call)
         slices: list[Slice | None] = []
         for reply in await self.caller.read(calls):
             if reply[0] is None:

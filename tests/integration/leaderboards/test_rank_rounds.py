@@ -83,8 +83,8 @@ async def test_ranks_stay_exact_whatever_the_slot_map_says(
 async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
     service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
-    # `service` remembers where it last saw each player; `writer` moves them behind its
-    # back, removes some and brings some back.
+    # `service` remembers where it last saw each player (ranks, windows); `writer` moves
+    # them behind its back, removes some and brings some back.
     writer = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
     await service.create_board(BoardConfig("moved", order="asc", operator="best"))
     model = ModelBoard("asc", "best")
@@ -94,16 +94,23 @@ async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
         value = float(rng.randint(0, 40))
         model.submit(player, value)
         await writer.submit("moved", player, value)
+    moved = players[0]
     for step in range(60):
+        # First about the player just moved: what `service` remembers of it is stale.
+        if moved in model.entries:
+            at = model.rank(moved) - 1
+            if step % 2:
+                assert (await service.rank("moved", moved)).rank == model.rank(moved)
+            window = await service.around("moved", moved, 3)
+            assert [e.player_id for e in window] == model.ordered()[max(0, at - 3) : at + 4]
+            assert window[0].rank == max(1, at - 2)
         ranks = await service.ranks_of("moved", players)
         assert {p: r.rank for p, r in ranks.items()} == model.ranks(), step
-        mover = rng.choice(players)
-        entry = await service.rank("moved", mover) if mover in model.entries else None
-        assert entry is None or entry.rank == model.rank(mover)
-        if mover in model.entries and rng.random() < 0.2:
-            model.remove(mover)
-            await writer.remove_player("moved", mover)
+        moved = rng.choice(players)
+        if moved in model.entries and rng.random() < 0.2:
+            model.remove(moved)
+            await writer.remove_player("moved", moved)
         else:
             value = float(rng.randint(0, 40))
-            model.submit(mover, value)
-            await writer.submit("moved", mover, value)
+            model.submit(moved, value)
+            await writer.submit("moved", moved, value)
