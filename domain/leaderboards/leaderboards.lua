@@ -228,14 +228,27 @@ local function remove(keys, args)
   return {'OK'}
 end
 
--- KEYS: zset, meta; ARGV: with_meta, n, n sibling zsets, (player, its bucket key)...
--- -> per player: score, member, own rank, meta, better in each sibling (all nil when
---    absent)
+-- The stamp of a sub-board's last write (its state key's `t`), '0' before any: counts
+-- made in one call reflect exactly the writes up to it (see the push feed's anchors).
+local function last_stamp(s)
+  return redis.call('HGET', s, 't') or '0'
+end
+
+-- KEYS: zset, meta, state
+-- ARGV: with_meta, n, (sibling zset, sibling state) * n, (player, its bucket key)...
+-- -> {stamp, stamp of each sibling (false if this node refused it), then per player:
+--     score, member, own rank, meta, better in each sibling (all false when absent)}
 local function positions(keys, args)
   local z, m = keys[1], keys[2]
   local with_meta, siblings = args[1] == '1', tonumber(args[2])
-  local out = {}
-  for i = 3 + siblings, #args, 2 do
+  local out = {last_stamp(keys[3])}
+  local counted = {}
+  for j = 1, siblings do
+    local ok, t = pcall(last_stamp, args[2 + 2 * j])
+    out[#out + 1] = ok and t
+    counted[j] = ok
+  end
+  for i = 3 + 2 * siblings, #args, 2 do
     local pid = args[i]
     local t = redis.call('HGET', args[i + 1], pid)
     local member, score = false, false
@@ -248,7 +261,9 @@ local function positions(keys, args)
       out[#out + 1] = member
       out[#out + 1] = redis.call('ZRANK', z, member)
       out[#out + 1] = with_meta and redis.call('HGET', m, pid) or false
-      for j = 3, 2 + siblings do out[#out + 1] = count_sibling(args[j], score, member) end
+      for j = 1, siblings do
+        out[#out + 1] = counted[j] and count_sibling(args[1 + 2 * j], score, member)
+      end
     else
       for _ = 1, 4 + siblings do out[#out + 1] = false end
     end
@@ -292,14 +307,18 @@ local function count_by_walk(z, args)
   return out
 end
 
--- KEYS: zset; ARGV: score, member, score, member... -> entries better than each
+-- KEYS: zset, state; ARGV: score, member, score, member...
+-- -> {stamp, entries better than each}
 local function count(keys, args)
   local z, positions = keys[1], #args / 2
+  local out
   if positions >= WALK_MIN_POSITIONS and redis.call('ZCARD', z) <= WALK_ENTRIES * positions then
-    return count_by_walk(z, args)
+    out = count_by_walk(z, args)
+  else
+    out = {}
+    for i = 1, #args, 2 do out[#out + 1] = count_better(z, args[i], args[i + 1]) end
   end
-  local out = {}
-  for i = 1, #args, 2 do out[#out + 1] = count_better(z, args[i], args[i + 1]) end
+  table.insert(out, 1, last_stamp(keys[2]))
   return out
 end
 

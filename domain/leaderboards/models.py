@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
 from domain.errors import BadRequest
@@ -124,13 +124,19 @@ class RankedEntry:
 
 @dataclass(frozen=True)
 class PlayerRank:
-    """An exact rank with the position behind it, for the push layer's bookkeeping."""
+    """An exact rank with the position behind it, for the push layer's bookkeeping.
+
+    `stamps`: for each sub-board index, the stamp of that sub-board's last write when
+    it was counted. The rank reflects exactly the writes up to those stamps; a change
+    event of sub-board i stamped later is not in it yet.
+    """
 
     player_id: str
     rank: int
     score: float
     position: Position
     period: str
+    stamps: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,11 @@ class Ranker:
         }
         counts = await self._store.count_better(board, period, others) if others else {}
         self._known[(board.name, board.gen, period, player_id)] = outcome.new
-        rank = 1 + outcome.own_new + sum(c[0] for c in counts.values())
+        rank = 1 + outcome.own_new + sum(c.better[0] for c in counts.values())
         rank += sum(new for new, _ in counted.values())
         if outcome.old is None or outcome.own_old is None:
             return rank, None
-        previous = 1 + outcome.own_old + sum(c[1] for c in counts.values())
+        previous = 1 + outcome.own_old + sum(c.better[1] for c in counts.values())
         return rank, previous + sum(old or 0 for _, old in counted.values())
 
     async def entries(
@@ -88,7 +88,7 @@ class Ranker:
         """Entries of the players on the board, by rank."""
         found, counted = await self._find(board, period, player_ids, with_meta=True)
         ranks = await self._exact(board, period, found, counted)
-        entries = [to_entry(board, ranks[pid], f.entry) for pid, f in found.items()]
+        entries = [to_entry(board, ranks[pid][0], f.entry) for pid, f in found.items()]
         return sorted(entries, key=lambda entry: entry.rank)
 
     async def ranks(
@@ -113,14 +113,16 @@ class Ranker:
         for pid, f in found.items():
             position = f.entry.position
             score = denormalise(board.config.order, position.score)
-            out[pid] = PlayerRank(pid, ranks[pid], score, position, period)
+            rank, stamps = ranks[pid]
+            out[pid] = PlayerRank(pid, rank, score, position, period, stamps)
         return out
 
     async def _find(
         self, board: Board, period: str, player_ids: Sequence[str], with_meta: bool
-    ) -> tuple[dict[str, Found], dict[str, dict[int, int]]]:
+    ) -> tuple[dict[str, Found], dict[str, dict[int, tuple[int, int]]]]:
         """Where each player is and, for players still at their last known position,
-        the entries better than it in the sub-boards not on their own primary."""
+        the entries better than it in the sub-boards not on their own primary (with
+        the stamp each sub-board counted at)."""
         subs = board.config.sub_boards
         guesses: dict[str, Position] = {}
         asking: dict[int, list[str]] = {}
@@ -133,7 +135,7 @@ class Ranker:
             own = self._store.sub_index(board, pid)
             near = near_of.get(own)
             if near is None:
-                near = {own, *(i for i, _ in self._store.siblings(board, period, own))}
+                near = {own, *(i for i, _, _ in self._store.siblings(board, period, own))}
                 near_of[own] = near
             for index in range(subs):
                 if index not in near:
@@ -149,12 +151,13 @@ class Ranker:
                 self._known.pop(key, None)
             else:
                 self._known[key] = where.entry.position
-        counted: dict[str, dict[int, int]] = {}
+        counted: dict[str, dict[int, tuple[int, int]]] = {}
         for index, pids in asking.items():
-            for pid, number in zip(pids, counts[index], strict=True):
+            answer = counts[index]
+            for pid, number in zip(pids, answer.better, strict=True):
                 where = found.get(pid)
                 if where is not None and where.entry.position == guesses[pid]:
-                    counted.setdefault(pid, {})[index] = number
+                    counted.setdefault(pid, {})[index] = (number, answer.stamp)
         return found, counted
 
     async def _exact(
@@ -162,27 +165,32 @@ class Ranker:
         board: Board,
         period: str,
         found: dict[str, Found],
-        counted: dict[str, dict[int, int]],
-    ) -> dict[str, int]:
+        counted: dict[str, dict[int, tuple[int, int]]],
+    ) -> dict[str, tuple[int, dict[int, int]]]:
         """1 + entries better in the own sub-board + entries better in every other one:
         those on the same primary were counted with the position, `counted` holds
-        counts already made in other sub-boards, and the rest are counted now."""
-        ranks: dict[str, int] = {}
+        counts already made in other sub-boards, and the rest are counted now. With
+        each rank, the stamp every sub-board counted at (see `PlayerRank.stamps`)."""
+        ranks: dict[str, tuple[int, dict[int, int]]] = {}
         asked: dict[int, list[str]] = {}
         for pid, where in found.items():
             own = self._store.sub_index(board, pid)
             done = {own: where.own_better, **where.sibling_better}
-            for index, number in counted.get(pid, {}).items():
-                done.setdefault(index, number)
-            ranks[pid] = 1 + sum(done.values())
+            stamps = dict(where.stamps)
+            for index, (number, stamp) in counted.get(pid, {}).items():
+                if index not in done:
+                    done[index], stamps[index] = number, stamp
+            ranks[pid] = (1 + sum(done.values()), stamps)
             for index in range(board.config.sub_boards):
                 if index not in done:
                     asked.setdefault(index, []).append(pid)
         wanted = {i: [found[pid].entry.position for pid in ids] for i, ids in asked.items()}
         counts = await self._store.count_better(board, period, wanted) if wanted else {}
-        for index, numbers in counts.items():
-            for pid, number in zip(asked[index], numbers, strict=True):
-                ranks[pid] += number
+        for index, answer in counts.items():
+            for pid, number in zip(asked[index], answer.better, strict=True):
+                rank, stamps = ranks[pid]
+                stamps[index] = answer.stamp
+                ranks[pid] = (rank + number, stamps)
         return ranks
 
     async def window(

@@ -39,7 +39,8 @@ _HELD_PAGES = 1024
 _SIBLINGS_TTL_S = 1.0
 _SIBLINGS_HELD = 4096
 
-Siblings = tuple[tuple[int, str], ...]
+# (sub-board index, its sorted set, its state key) of each sibling sub-board.
+Siblings = tuple[tuple[int, str, str], ...]
 
 # The client type, for the modules of this feature that must not import valkey.
 Cluster = ValkeyCluster
@@ -72,6 +73,18 @@ class Found:
     # Entries better than it in the sub-boards that share its sub-board's primary, by
     # sub-board index (those the node answered for; see `LeaderboardStore.siblings`).
     sibling_better: dict[int, int]
+    # By sub-board index (its own and the siblings counted): the stamp of the sub-board's
+    # last write when it was read. The counts reflect exactly the writes up to it.
+    stamps: dict[int, int]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One sub-board's answer to `count_better`: entries better than each position,
+    as of the write stamped `stamp` (the sub-board's last one when it counted)."""
+
+    stamp: int
+    better: list[int]
 
 
 @dataclass(frozen=True)
@@ -143,9 +156,13 @@ class LeaderboardStore:
         if held is not None and held[0] > now:
             return held[1]
         subs = self.subs(board)
-        others = [(sub.index, sub.zset(board.gen, period)) for sub in subs if sub.index != index]
+        others = [
+            (sub.index, sub.zset(board.gen, period), sub.state)
+            for sub in subs
+            if sub.index != index
+        ]
         route = subs[index].zset(board.gen, period)
-        placed = self.caller.colocated(route, [key for _, key in others])
+        placed = self.caller.colocated(route, [zset for _, zset, _ in others])
         found = tuple(other for other, here in zip(others, placed, strict=True) if here)
         self._siblings[key] = (now + _SIBLINGS_TTL_S, found)
         return found
@@ -188,7 +205,7 @@ class LeaderboardStore:
             board.version, config.operator, config.order, player_id, repr(value),
             "1" if metadata is not None else "0", metadata or b"", ttl_s, sub.channel,
             period, request[1] if request else 0, repr(MAX_SCORE),
-            *(key for _, key in siblings),
+            *(zset for _, zset, _ in siblings),
         )  # fmt: skip
         call = Call(sub.state, ("FCALL", "lb_submit", len(key_list), *key_list, *args))
         reply = await self.caller.write(call, *wait, idempotent=request is not None)
@@ -200,7 +217,7 @@ class LeaderboardStore:
         counted = reply[8:]
         sibling_better = {
             sub: (int(counted[2 * i]), None if old_s is None else int(counted[2 * i + 1]))
-            for i, (sub, _) in enumerate(siblings)
+            for i, (sub, _, _) in enumerate(siblings)
             if counted[2 * i] is not None and (old_s is None or counted[2 * i + 1] is not None)
         }
         return WriteOutcome(
@@ -238,7 +255,7 @@ class LeaderboardStore:
         player_ids: Sequence[str],
         with_meta: bool,
         counting: Mapping[int, Sequence[Position]],
-    ) -> tuple[dict[str, Found], dict[int, list[int]]]:
+    ) -> tuple[dict[str, Found], dict[int, Counts]]:
         """`find` and `count_better` in one round: where each player is, and for each
         sub-board index in `counting`, how many of its entries beat each position."""
         by_sub: dict[int, list[str]] = {}
@@ -248,22 +265,32 @@ class LeaderboardStore:
         calls = []
         siblings_of: list[list[int]] = []
         for index, ids in by_sub.items():
-            zset, meta = subs[index].zset(board.gen, period), subs[index].meta(board.gen, period)
+            sub = subs[index]
+            zset, meta = sub.zset(board.gen, period), sub.meta(board.gen, period)
             nearby = self.siblings(board, period, index)
-            siblings_of.append([sub for sub, _ in nearby])
+            siblings_of.append([sibling for sibling, _, _ in nearby])
             args: list[Any] = ["1" if with_meta else "0", len(nearby)]
-            args += [key for _, key in nearby]
+            for _, sibling_zset, sibling_state in nearby:
+                args += [sibling_zset, sibling_state]
             for player_id in ids:
                 args += [player_id, self._bucket(board, period, player_id)]
-            calls.append(Call(zset, ("FCALL_RO", "lb_positions", 2, zset, meta, *args)))
+            call = ("FCALL_RO", "lb_positions", 3, zset, meta, sub.state, *args)
+            calls.append(Call(zset, call))
         calls += self._count_calls(board, period, counting)
         found: dict[str, Found] = {}
         replies = await self.caller.read(calls)
         positions = replies[: len(by_sub)]
-        for ids, siblings, reply in zip(by_sub.values(), siblings_of, positions, strict=True):
+        groups = zip(by_sub, by_sub.values(), siblings_of, positions, strict=True)
+        for index, ids, siblings, reply in groups:
+            head = 1 + len(siblings)
+            stamps = {index: int(reply[0])}
+            stamps.update(
+                (sub, int(t)) for sub, t in zip(siblings, reply[1:head], strict=True) if t
+            )
             width = 4 + len(siblings)
             for i, player_id in enumerate(ids):
-                score, member, own, meta_value, *counted = reply[width * i : width * (i + 1)]
+                at = head + width * i
+                score, member, own, meta_value, *counted = reply[at : at + width]
                 if score is not None:
                     entry = StoredEntry(position_of(float(score), member), meta_value)
                     better = {
@@ -271,16 +298,17 @@ class LeaderboardStore:
                         for sub, n in zip(siblings, counted, strict=True)
                         if n is not None
                     }
-                    found[player_id] = Found(entry, int(own), better)
+                    seen = {sub: stamps[sub] for sub in (index, *better)}
+                    found[player_id] = Found(entry, int(own), better, seen)
         counts = replies[len(by_sub) :]
-        return found, {i: [int(n) for n in r] for i, r in zip(counting, counts, strict=True)}
+        return found, {i: _counts(r) for i, r in zip(counting, counts, strict=True)}
 
     async def count_better(
         self, board: Board, period: str, wanted: Mapping[int, Sequence[Position]]
-    ) -> dict[int, list[int]]:
+    ) -> dict[int, Counts]:
         """For each sub-board index, how many of its entries beat each given position."""
         replies = await self.caller.read(self._count_calls(board, period, wanted))
-        return {i: [int(n) for n in reply] for i, reply in zip(wanted, replies, strict=True)}
+        return {i: _counts(reply) for i, reply in zip(wanted, replies, strict=True)}
 
     def _count_calls(
         self, board: Board, period: str, wanted: Mapping[int, Sequence[Position]]
@@ -292,7 +320,7 @@ class LeaderboardStore:
             for position in positions:
                 args += [repr(position.score), member_of(position)]
             zset = subs[index].zset(board.gen, period)
-            calls.append(Call(zset, ("FCALL_RO", "lb_count", 1, zset, *args)))
+            calls.append(Call(zset, ("FCALL_RO", "lb_count", 2, zset, subs[index].state, *args)))
         return calls
 
     async def pages(
@@ -406,6 +434,10 @@ class LeaderboardStore:
             call = Call(sub.state, ("FCALL", function, 3, *key_list, *args))
             writes.append(self.caller.write(call, *wait, idempotent=True))
         await asyncio.gather(*writes)
+
+
+def _counts(reply: Sequence[Any]) -> Counts:
+    return Counts(int(reply[0]), [int(n) for n in reply[1:]])
 
 
 def _raw_entries(flat: Sequence[Any]) -> list[RawEntry]:

@@ -121,6 +121,11 @@ class ClientConnection:
     def closing(self) -> bool:
         return self._close_code is not None
 
+    @property
+    def busy(self) -> bool:
+        """Frames are still queued for the client: a coalescing sender may wait."""
+        return bool(self._outbox)
+
     async def _send_queued(self) -> None:
         outbox = self._outbox
         try:

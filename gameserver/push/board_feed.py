@@ -1,10 +1,11 @@
 """One board's live pushes on this gateway: its local subscribers and their flusher.
 
-Change events only mark subscribers (and the top) dirty (`BoardMarks`); the flusher
-re-queries the dirty ones' exact ranks in one batch and pushes `rank.changed` to those
-whose rank differs from the last one they were told, and `board.top` to those whose top
-slice changed, paced by `FlushSchedule`. After the board goes quiet every subscriber is
-re-queried once, so a lost pub/sub message can't leave a stale rank behind.
+Change events move the ranks of the subscribers they pass, or mark them (and the top)
+for a re-query (`BoardMarks`); the flusher re-queries the marked ones' exact ranks in
+one batch and pushes `rank.changed` to those whose rank differs from the last one they
+were told, and `board.top` to those whose top slice changed, paced by `FlushSchedule`.
+After the board goes quiet every subscriber is re-queried once, so a lost pub/sub
+message can't leave a stale rank behind.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class BoardFeed:
         """Listen to the board's channels (`BoardNotFound` if it doesn't exist)."""
         board = await self._leaderboards.get_board(self.name)
         period = await self._leaderboards.live_period(self.name)
-        self._marks = BoardMarks(board.config.order, period)
+        self._marks = BoardMarks(board.config.order, period, board.config.sub_boards)
         self._channels = await self._leaderboards.channels(self.name)
         self._listening = True
         try:
@@ -117,24 +118,30 @@ class BoardFeed:
         previous = self.subscriptions.get(player_id)
         self.subscriptions[player_id] = subscription
         marks = self._marks
-        seen, seq = marks.events_seen, marks.seq(player_id)
+        seq, since = marks.seq(player_id), marks.begin_query()
         try:
-            found = (await self._leaderboards.ranks_of(self.name, [player_id])).get(player_id)
-        except BaseException:
-            if self.subscriptions.get(player_id) is subscription:
-                if previous is None:
-                    del self.subscriptions[player_id]
-                    marks.forget(player_id)
-                else:
-                    self.subscriptions[player_id] = previous
-            raise
-        if self.subscriptions.get(player_id) is not subscription:
-            return found.rank if found else None  # another socket of the player took over
-        marks.requeried(player_id, found.position if found else None, seq)
-        subscription.rank = found.rank if found else None
-        # Events that arrived during the query were judged without this player's position.
-        if marks.events_seen != seen:
-            marks.dirty.add(player_id)
+            try:
+                found = (await self._leaderboards.ranks_of(self.name, [player_id])).get(player_id)
+            except BaseException:
+                if self.subscriptions.get(player_id) is subscription:
+                    if previous is None:
+                        del self.subscriptions[player_id]
+                        marks.forget(player_id)
+                    else:
+                        self.subscriptions[player_id] = previous
+                raise
+            if self.subscriptions.get(player_id) is not subscription:
+                return found.rank if found else None  # another socket of the player took over
+            # Events that arrived during the query are replayed on its answer.
+            applied = marks.requeried(player_id, found, seq, since)
+        finally:
+            marks.end_query()
+        # An own write that overtook the query: its answer, exact when read, until the
+        # re-query this write asked for.
+        if applied:
+            subscription.rank = marks.ranks.get(player_id)
+        else:
+            subscription.rank = found.rank if found else None
         subscription.ready = True
         if top:
             marks.top_dirty = True
@@ -190,7 +197,7 @@ class BoardFeed:
         if marks.deleted or marks.period_in_doubt:
             return 0.0
         return self._schedule.next_deadline(
-            ranks_dirty=bool(marks.dirty), top_dirty=marks.top_dirty
+            ranks_dirty=bool(marks.dirty or marks.shifted), top_dirty=marks.top_dirty
         )
 
     async def _step(self) -> None:
@@ -200,8 +207,12 @@ class BoardFeed:
             await self._check_period()
         if schedule.take_full_refresh(now):
             marks.mark_all(self.subscriptions)
-        if marks.dirty and schedule.ranks_due(now):
-            await self._flush_ranks()
+        if (marks.dirty or marks.shifted) and schedule.ranks_due(now):
+            self._push_shifted()
+            if marks.dirty:
+                await self._flush_ranks()
+            else:
+                schedule.ranks_flushed(time.monotonic())
         if marks.top_dirty and schedule.top_due(time.monotonic()):
             await self._flush_top()
 
@@ -220,7 +231,7 @@ class BoardFeed:
             raise
         if period != marks.period:
             marks.period = period
-            marks.mark_all(self.subscriptions)
+            marks.mark_all(self.subscriptions, forget_ranks=True)
 
     async def _flush_ranks(self) -> None:
         marks = self._marks
@@ -233,24 +244,48 @@ class BoardFeed:
         # Players still joining stay dirty; players gone are forgotten.
         marks.dirty = {p for p in marks.dirty if p in self.subscriptions and p not in wanted}
         seqs = {player_id: marks.seq(player_id) for player_id in wanted}
+        since = marks.begin_query()
         try:
             found = await self._leaderboards.ranks_of(self.name, list(wanted))
+            for player_id, subscription in wanted.items():
+                self._settle_rank(player_id, subscription, seqs[player_id], since, found)
         except BaseException:
             marks.dirty.update(p for p in wanted if p in self.subscriptions)
             raise
         finally:
+            marks.end_query()
             self._schedule.ranks_flushed(time.monotonic())
-        for player_id, subscription in wanted.items():
-            self._settle_rank(player_id, subscription, seqs[player_id], found)
 
     def _settle_rank(
-        self, player_id: str, subscription: Subscription, seq: int, found: dict[str, PlayerRank]
+        self,
+        player_id: str,
+        subscription: Subscription,
+        seq: int,
+        since: int,
+        found: dict[str, PlayerRank],
     ) -> None:
         if self.subscriptions.get(player_id) is not subscription:
             return
-        current = found.get(player_id)
-        self._marks.requeried(player_id, current.position if current else None, seq)
-        rank = current.rank if current else None
+        if self._marks.requeried(player_id, found.get(player_id), seq, since):
+            self._push_rank(player_id, subscription)
+
+    def _push_shifted(self) -> None:
+        """Push the ranks that events moved since they were last pushed. A subscriber
+        whose earlier frames are still queued gets its rank at a later flush, coalesced:
+        a socket slower than the board never piles up stale ranks."""
+        marks = self._marks
+        shifted, marks.shifted = marks.shifted, set()
+        for player_id in shifted:
+            subscription = self.subscriptions.get(player_id)
+            if subscription is None or not subscription.ready:
+                continue
+            if subscription.connection.busy:
+                marks.shifted.add(player_id)
+            else:
+                self._push_rank(player_id, subscription)
+
+    def _push_rank(self, player_id: str, subscription: Subscription) -> None:
+        rank = self._marks.ranks.get(player_id)
         if rank == subscription.rank:
             return
         payload = push_event(
@@ -258,7 +293,7 @@ class BoardFeed:
             board=self.name,
             rank=rank,
             previous_rank=subscription.rank,
-            score=current.score if current else None,
+            score=None if rank is None else self._marks.scores.get(player_id),
         )
         subscription.rank = rank
         self._deliver(subscription, "rank.changed", payload)
@@ -298,6 +333,9 @@ class BoardFeed:
                 payload = push_event("board.top", board=self.name, entries=shown)
                 by_length[subscription.top] = (shown, payload)
             if shown != subscription.shown_top:
+                if subscription.connection.busy:
+                    self._marks.top_dirty = True  # coalesced into a later flush
+                    continue
                 subscription.shown_top = shown
                 self._deliver(subscription, "board.top", payload)
 

@@ -1,8 +1,9 @@
-"""What change events mark for a board's flusher: moved subscribers, the top, the period."""
+"""What change events tell a board's flusher: moved ranks, whom to re-query, the top,
+the period."""
 
 from __future__ import annotations
 
-from domain.leaderboards.models import ChangeEvent, Position, RankedEntry
+from domain.leaderboards.models import ChangeEvent, PlayerRank, Position, RankedEntry
 from gameserver.push.board_marks import BoardMarks
 
 
@@ -35,15 +36,47 @@ def test_an_own_write_marks_the_writer_and_moves_its_position() -> None:
     assert marks.seq("a") == 1
 
 
+def answer(position: Position, rank: int, stamp: int = 0) -> PlayerRank:
+    return PlayerRank(position.player_id, rank, -position.score, position, "all", {0: stamp})
+
+
 def test_a_re_query_older_than_an_own_write_keeps_the_written_position() -> None:
     marks = watching(a=-10.0)
-    seq = marks.seq("a")
+    seq, since = marks.seq("a"), marks.begin_query()
     moved = pos("a", -50.0, 2)
     marks.apply(write("a", pos("a", -10.0), moved), {"a"})
-    marks.requeried("a", pos("a", -10.0), seq)  # read before the write landed
-    assert marks.positions.get("a") == moved
-    marks.requeried("a", moved, marks.seq("a"))
-    assert marks.positions.get("a") == moved
+    # Read before the write landed: not taken.
+    assert not marks.requeried("a", answer(pos("a", -10.0), 3), seq, since)
+    assert marks.positions.get("a") == moved and "a" in marks.dirty
+    assert marks.requeried("a", answer(moved, 1), marks.seq("a"), since)
+    marks.end_query()
+    assert marks.positions.get("a") == moved and marks.ranks["a"] == 1
+
+
+def test_a_write_passing_an_anchored_subscriber_moves_its_rank_without_a_re_query() -> None:
+    marks = watching()
+    mark = marks.begin_query()
+    marks.requeried("a", answer(pos("a", -10.0), 4, stamp=5), 0, mark)
+    marks.end_query()
+    marks.apply(ChangeEvent("write", "all", "x", None, pos("x", -20.0), 6), {"a"})
+    assert marks.ranks["a"] == 5 and marks.shifted == {"a"} and not marks.dirty
+    # x falls behind a again.
+    marks.apply(ChangeEvent("write", "all", "x", pos("x", -20.0), pos("x", -5.0), 7), {"a"})
+    assert marks.ranks["a"] == 4
+    # An event the re-query already counted (stamped at or before it) changes nothing.
+    marks.apply(ChangeEvent("write", "all", "y", None, pos("y", -30.0), 5), {"a"})
+    assert marks.ranks["a"] == 4
+
+
+def test_events_during_a_re_query_are_replayed_on_its_answer() -> None:
+    marks = watching(a=-10.0)
+    mark = marks.begin_query()
+    marks.apply(ChangeEvent("write", "all", "x", None, pos("x", -20.0), 6), {"a"})
+    marks.apply(ChangeEvent("write", "all", "y", None, pos("y", -30.0), 8), {"a"})
+    # The answer counted up to stamp 6: x is in its rank, y is not.
+    marks.requeried("a", answer(pos("a", -10.0), 2, stamp=6), 0, mark)
+    marks.end_query()
+    assert marks.ranks["a"] == 3
 
 
 def test_events_of_another_period_put_the_period_in_doubt_only() -> None:

@@ -33,7 +33,7 @@ async def test_many_positions_at_once_count_like_each_alone(
     for index in range(board.config.sub_boards):
         together = await store.count_better(board, "all", {index: positions})
         alone = [
-            (await store.count_better(board, "all", {index: [position]}))[index][0]
+            (await store.count_better(board, "all", {index: [position]}))[index].better[0]
             for position in positions
         ]
-        assert together[index] == alone
+        assert together[index].better == alone

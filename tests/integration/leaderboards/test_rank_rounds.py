@@ -47,8 +47,11 @@ async def test_the_primary_of_a_player_counts_its_other_sub_board(
         assert len(store.siblings(board, "all", index)) == 1
     found = await store.find(board, "all", [f"sib{i}" for i in range(40)], with_meta=False)
     for player, where in found.items():
-        ((sibling, _),) = store.siblings(board, "all", sub_board_of(player, 6))
+        own = sub_board_of(player, 6)
+        ((sibling, _, _),) = store.siblings(board, "all", own)
         assert list(where.sibling_better) == [sibling]
+        # Both sub-boards read by that call report the stamp they counted at.
+        assert set(where.stamps) == {own, sibling}
 
 
 @pytest.mark.parametrize(
