@@ -9,8 +9,9 @@ route stays a plain Starlette route.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
@@ -22,13 +23,18 @@ SOCKET_PATH = "/v1/ws"
 class GameWebSocket:
     """One game socket: accept, receive, send text, close."""
 
-    __slots__ = ("app", "_scope", "_receive", "_send")
+    __slots__ = ("app", "_scope", "_receive", "_send", "_writable")
 
     def __init__(self, app: Starlette, scope: Scope, receive: Receive, send: Send) -> None:
         self.app = app
         self._scope = scope
         self._receive = receive
         self._send = send
+        # uvicorn's WebSocket protocols hold `send` at an asyncio.Event while the socket's
+        # write buffer is over its high-water mark; while it is set, `send` runs to its
+        # end without ever suspending. Other servers: None, and every send is awaited.
+        writable = getattr(getattr(send, "__self__", None), "writable", None)
+        self._writable = writable if isinstance(writable, asyncio.Event) else None
 
     @property
     def query_params(self) -> QueryParams:
@@ -45,6 +51,23 @@ class GameWebSocket:
 
     async def send_text(self, text: str) -> None:
         await self._send({"type": "websocket.send", "text": text})
+
+    def try_send_text(self, text: str) -> bool:
+        """Write a frame now, from synchronous code, if the server takes it without
+        waiting; False if it would wait (the client is behind) or can't say. A push to
+        thousands of sockets then costs no task per socket. Errors are `send_text`'s."""
+        if self._writable is None or not self._writable.is_set():
+            return False
+        sending = cast(
+            Coroutine[Any, Any, None], self._send({"type": "websocket.send", "text": text})
+        )
+        try:
+            sending.send(None)
+        except StopIteration:
+            return True
+        # It waited after all, at the gate it starts with: nothing was written.
+        sending.close()
+        return False
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         await self._send({"type": "websocket.close", "code": code, "reason": reason or ""})

@@ -84,6 +84,13 @@ class ClientConnection:
                 self._sender.cancel()
             self._sender = asyncio.create_task(self._close_now(CLOSE_SLOW_CONSUMER))
             return False
+        if self._sender is None and not self._outbox:
+            try:
+                if self.websocket.try_send_text(payload.decode()):
+                    return True
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.close(1000)
+                return False
         self._outbox.append(payload)
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_queued())

@@ -26,6 +26,9 @@ class StalledWebSocket:
         self.sent.append(text)
         await self._never.wait()
 
+    def try_send_text(self, text: str) -> bool:
+        return False  # its server would wait
+
     async def close(self, code: int = 1000, reason: Any = None) -> None:
         self.close_codes.append(code)
 
@@ -33,6 +36,14 @@ class StalledWebSocket:
 class ReadingWebSocket(StalledWebSocket):
     async def send_text(self, text: str) -> None:
         self.sent.append(text)
+
+
+class PromptWebSocket(ReadingWebSocket):
+    """A client keeping up: its server takes every frame at once."""
+
+    def try_send_text(self, text: str) -> bool:
+        self.sent.append(text)
+        return True
 
 
 def _connection(
@@ -98,3 +109,44 @@ async def test_replies_and_pushes_keep_their_order() -> None:
     await connection.reply(b"r3")
     assert socket.sent == ["r1", "p1", "r2", "r3"]
     await connection.stop()
+
+
+async def test_frames_a_keeping_up_client_takes_go_out_at_once_without_a_task() -> None:
+    socket = PromptWebSocket()
+    connection = _connection(socket, limit=4)
+    for i in range(10):  # more than the queue holds: none is queued
+        assert connection.send(f'{{"n": {i}}}'.encode())
+        assert not connection.busy
+    assert socket.sent == [f'{{"n": {i}}}' for i in range(10)]
+    await connection.stop()
+
+
+class UvicornLikeProtocol:
+    """What `GameWebSocket.try_send_text` relies on in uvicorn: `send` waits at a gate
+    (set unless the write buffer is over its high-water mark), then writes."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.written: list[str] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.writable.wait()
+        self.written.append(message["text"])
+
+
+async def test_a_frame_is_written_at_once_only_while_the_gate_is_open() -> None:
+    protocol = UvicornLikeProtocol()
+    socket = GameWebSocket(cast(Any, None), {}, cast(Any, None), protocol.send)
+    assert not socket.try_send_text("held")
+    assert protocol.written == []
+    protocol.writable.set()
+    assert socket.try_send_text("now")
+    assert protocol.written == ["now"]
+
+
+async def test_a_server_without_the_gate_is_always_awaited() -> None:
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError("try_send_text must not call it")
+
+    socket = GameWebSocket(cast(Any, None), {}, cast(Any, None), send)
+    assert not socket.try_send_text("x")
