@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # Pause of a flusher after a failed query (the cluster may be failing over).
 _RETRY_S = 0.5
+# A flush hands the event loop back after this many subscribers: pushes are written
+# inline, and thousands of them must not hold up every other socket's replies.
+_YIELD_EVERY = 256
 
 
 @dataclass(eq=False)
@@ -208,7 +211,7 @@ class BoardFeed:
         if schedule.take_full_refresh(now):
             marks.mark_all(self.subscriptions)
         if (marks.dirty or marks.shifted) and schedule.ranks_due(now):
-            self._push_shifted()
+            await self._push_shifted()
             if marks.dirty:
                 await self._flush_ranks()
             else:
@@ -247,8 +250,10 @@ class BoardFeed:
         since = marks.begin_query()
         try:
             found = await self._leaderboards.ranks_of(self.name, list(wanted))
-            for player_id, subscription in wanted.items():
+            for count, (player_id, subscription) in enumerate(wanted.items(), 1):
                 self._settle_rank(player_id, subscription, seqs[player_id], since, found)
+                if count % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
         except BaseException:
             marks.dirty.update(p for p in wanted if p in self.subscriptions)
             raise
@@ -269,13 +274,15 @@ class BoardFeed:
         if self._marks.requeried(player_id, found.get(player_id), seq, since):
             self._push_rank(player_id, subscription)
 
-    def _push_shifted(self) -> None:
+    async def _push_shifted(self) -> None:
         """Push the ranks that events moved since they were last pushed. A subscriber
         whose earlier frames are still queued gets its rank at a later flush, coalesced:
         a socket slower than the board never piles up stale ranks."""
         marks = self._marks
         shifted, marks.shifted = marks.shifted, set()
-        for player_id in shifted:
+        for count, player_id in enumerate(shifted, 1):
+            if count % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             subscription = self.subscriptions.get(player_id)
             if subscription is None or not subscription.ready:
                 continue
@@ -314,13 +321,15 @@ class BoardFeed:
             finally:
                 marks.top_fetching = False
             marks.top_seen(page.entries, limit)
-            self._push_top([entry.to_dict() for entry in page.entries], limit)
+            await self._push_top([entry.to_dict() for entry in page.entries], limit)
         finally:
             self._schedule.top_flushed(time.monotonic())
 
-    def _push_top(self, entries: list[dict[str, Any]], limit: int) -> None:
+    async def _push_top(self, entries: list[dict[str, Any]], limit: int) -> None:
         by_length: dict[int, tuple[list[dict[str, Any]], bytes]] = {}
-        for subscription in list(self.subscriptions.values()):
+        for count, subscription in enumerate(list(self.subscriptions.values()), 1):
+            if count % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if not subscription.ready or not subscription.top:
                 continue
             if subscription.top > limit:

@@ -66,10 +66,17 @@ class FlushSchedule:
         if now >= self._resync_at:
             self._resync_at = now + self.pacing.resync_s
             full = True
-        if self._settle_pending and now >= self._last_event + self.pacing.settle_s:
+        if self._settle_pending and now >= self._quiet_since + self.pacing.settle_s:
             self._settle_pending = False
             full = True
         return full
+
+    @property
+    def _quiet_since(self) -> float:
+        # A flush keeps the event loop busy: events that came meanwhile are read only
+        # after it. Quiet counts from the last event or the end of the last flush,
+        # whichever is later, so a long flush never passes for a quiet board.
+        return max(self._last_event, self._ranks_flushed_at, self._top_flushed_at)
 
     def next_deadline(self, *, ranks_dirty: bool, top_dirty: bool) -> float:
         """The next moment something may be due; the flusher sleeps until then (or an event)."""
@@ -79,5 +86,5 @@ class FlushSchedule:
         if top_dirty:
             deadlines.append(self._top_flushed_at + self.pacing.top_interval_s)
         if self._settle_pending:
-            deadlines.append(self._last_event + self.pacing.settle_s)
+            deadlines.append(self._quiet_since + self.pacing.settle_s)
         return min(deadlines)

@@ -48,3 +48,14 @@ def test_a_full_resync_comes_round_even_without_events() -> None:
     assert schedule.take_full_refresh(130.0)
     assert not schedule.take_full_refresh(130.1)
     assert schedule.take_full_refresh(160.0)
+
+
+def test_a_long_flush_does_not_pass_for_a_quiet_board() -> None:
+    # Events that arrive while a flush holds the event loop are read after it: the
+    # quiet period starts when the flush ends.
+    schedule = FlushSchedule(PACING, now=100.0)
+    schedule.event_seen(101.0)
+    schedule.ranks_flushed(101.4)
+    assert not schedule.take_full_refresh(101.5)
+    assert schedule.next_deadline(ranks_dirty=False, top_dirty=False) == 101.7
+    assert schedule.take_full_refresh(101.7)
