@@ -89,7 +89,7 @@ class BoardFeed:
         self._listening = True
         try:
             for channel in self._channels:
-                await self._hub.listen(channel, self._on_message)
+                await self._hub.listen(channel, self._on_message, self._on_gap)
         except TimeoutError as exc:
             await self._unlisten()
             raise Unavailable("board pushes are not available right now") from exc
@@ -172,6 +172,14 @@ class BoardFeed:
         self._marks.apply(event, self.subscriptions)
         if event.kind in ("reset", "delete"):
             self._leaderboards.invalidate(self.name)
+        self._wake.set()
+
+    def _on_gap(self) -> None:
+        """A channel was subscribed again: its events in between are lost, and ranks
+        moved by events may miss some. Re-query everyone and check the period (a reset
+        event may be among the lost)."""
+        self._marks.mark_all(self.subscriptions)
+        self._marks.period_in_doubt = True
         self._wake.set()
 
     # The flusher.

@@ -25,6 +25,9 @@ from valkey.exceptions import AskError, ValkeyError
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[bytes, bytes], None]
+# A channel subscribed again after its link broke or its slot moved: messages published
+# in between were lost (pub/sub delivers at most once).
+OnResubscribed = Callable[[bytes], None]
 Address = tuple[str, int]
 
 CLUSTER_SLOTS = 16384
@@ -80,9 +83,13 @@ class ShardedSubscriber:
         *,
         backoff_max_s: float = 1.0,
         health_check_interval_s: float = 10.0,
+        on_resubscribed: OnResubscribed | None = None,
     ) -> None:
         self._cluster = cluster
         self._on_message = on_message
+        self._on_resubscribed = on_resubscribed
+        # Channels confirmed at least once since they were asked for.
+        self._confirmed: set[bytes] = set()
         self._backoff_max_s = backoff_max_s
         self._health_check_interval_s = health_check_interval_s
         self._wanted: set[bytes] = set()
@@ -110,7 +117,9 @@ class ShardedSubscriber:
 
     async def unsubscribe(self, *channels: bytes | str) -> None:
         self._require_running()
-        self._wanted.difference_update(_encode(channels))
+        dropped = _encode(channels)
+        self._wanted.difference_update(dropped)
+        self._confirmed.difference_update(dropped)
         self._wakeup.set()
 
     async def wait_subscribed(self, timeout_s: float = 10.0) -> None:
@@ -335,6 +344,12 @@ class ShardedSubscriber:
         if kind == b"ssubscribe":
             link.subscribing.discard(channel)
             link.subscribed.add(channel)
+            if channel in self._confirmed and self._on_resubscribed is not None:
+                try:
+                    self._on_resubscribed(channel)
+                except Exception:
+                    log.exception("on_resubscribed failed for shard channel %r", channel)
+            self._confirmed.add(channel)
             await self._notify()
         elif kind == b"sunsubscribe":
             link.subscribed.discard(channel)

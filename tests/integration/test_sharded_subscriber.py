@@ -171,3 +171,30 @@ async def test_subscriptions_follow_a_failover_to_the_promoted_replica(
         assert subscriber.subscriptions() == {channel: replica}
     finally:
         await asyncio.to_thread(embedded_cluster.restart_node, primary[1])
+
+
+async def test_a_channel_subscribed_again_after_its_link_broke_is_reported(
+    valkey: ValkeyCluster, inbox: Inbox
+) -> None:
+    # Pub/sub delivers at most once: what was published while the link was down is gone,
+    # and the owner of the channel must hear of it (the push feeds re-query everyone).
+    gaps: list[bytes] = []
+    subscriber = ShardedSubscriber(valkey, inbox, on_resubscribed=gaps.append)
+    await subscriber.start()
+    try:
+        channel = b"gap-probe"
+        await subscriber.subscribe(channel)
+        await subscriber.wait_subscribed()
+        assert gaps == []
+        node = valkey.nodes_manager.get_node_from_slot(key_slot(channel))
+        await valkey.execute_command("CLIENT KILL", "TYPE", "pubsub", target_nodes=node)
+
+        async def reported() -> bool:
+            return gaps == [channel]
+
+        await eventually(reported, timeout_s=10)
+        await subscriber.wait_subscribed()
+        await spublish(valkey, channel, b"after")
+        await inbox.wait_for({(channel, b"after")})
+    finally:
+        await subscriber.aclose()
