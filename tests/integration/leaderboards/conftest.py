@@ -25,3 +25,9 @@ async def service(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardServic
     leaderboards = LeaderboardService(valkey, clock, WritePolicy(1, 2000))
     await leaderboards.ensure_ready()
     return leaderboards
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def other_gateway(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardService:
+    """A second gateway's service on the same cluster: its own caches, no default boards."""
+    return LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
-from domain.clock import FixedClock
 from domain.errors import BoardNotFound, Conflict, PlayerNotFound
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
 
 
 async def test_the_default_boards_exist_once(service: LeaderboardService) -> None:
@@ -31,9 +29,9 @@ async def test_creating_an_existing_board_is_a_conflict(service: LeaderboardServ
 
 
 async def test_every_gateway_sees_the_same_boards(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+    service: LeaderboardService, other_gateway: LeaderboardService
 ) -> None:
-    other = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    other = other_gateway
     await service.create_board(BoardConfig("shared", operator="incr"))
     assert (await other.get_board("shared")).config.operator == "incr"
     await other.submit("shared", "a", 3)
@@ -53,9 +51,9 @@ async def test_inspect_shows_config_count_and_top(service: LeaderboardService) -
 
 
 async def test_a_deleted_board_is_gone_and_comes_back_empty(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+    service: LeaderboardService, other_gateway: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
-    other = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    other = other_gateway
     await service.create_board(BoardConfig("doomed"))
     await other.submit("doomed", "a", 1)  # `other` now caches the board
     assert len([k async for k in valkey.scan_iter(match="*doomed*:z")]) == 1
@@ -74,9 +72,9 @@ async def test_a_deleted_board_is_gone_and_comes_back_empty(
 
 
 async def test_a_reset_archives_the_entries_and_starts_empty(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+    service: LeaderboardService, other_gateway: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
-    other = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    other = other_gateway
     await service.submit("global", "a", 5)
     await other.submit("global", "b", 7)  # `other` now caches the board
     assert await service.reset("global") == "all.1"

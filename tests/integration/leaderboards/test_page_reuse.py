@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import random
 
-from valkey.asyncio.cluster import ValkeyCluster
-
-from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig, Page
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
 from tests.integration.leaderboards.model import ModelBoard
 
 
@@ -39,9 +35,9 @@ async def test_a_page_read_again_from_an_unchanged_board_is_reused(
 
 
 async def test_every_change_made_by_another_gateway_shows_in_the_next_page(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+    service: LeaderboardService, other_gateway: LeaderboardService
 ) -> None:
-    writer = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    writer = other_gateway
     await service.create_board(BoardConfig("reuse", order="desc", operator="set"))
     model = ModelBoard("desc", "set")
     rng = random.Random(11)

@@ -16,12 +16,11 @@ from collections.abc import Callable, Sequence
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
-from domain.clock import FixedClock
 from domain.leaderboards.keys import sub_board_of
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.leaderboards.store import LeaderboardStore
-from domain.storage.shard_calls import ShardCaller, WritePolicy
+from domain.storage.shard_calls import ShardCaller
 from tests.integration.leaderboards.model import ModelBoard
 
 Oracle = Callable[[ShardCaller, str, Sequence[str]], list[bool]]
@@ -60,15 +59,14 @@ async def test_the_primary_of_a_player_counts_its_other_sub_board(
     ids=["slot map", "map says every sub-board is here", "map says none is"],
 )
 async def test_ranks_stay_exact_whatever_the_slot_map_says(
-    valkey: ValkeyCluster,
-    clock: FixedClock,
+    other_gateway: LeaderboardService,
     monkeypatch: pytest.MonkeyPatch,
     placement: Oracle | None,
 ) -> None:
     if placement is not None:
         monkeypatch.setattr(ShardCaller, "colocated", placement)
     # A service of its own: what the slot map said is remembered for a second.
-    service = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    service = other_gateway
     rng = random.Random(7)
     model = ModelBoard("desc", "set")
     await service.create_board(BoardConfig("siblings", order="desc", operator="set"))
@@ -84,11 +82,11 @@ async def test_ranks_stay_exact_whatever_the_slot_map_says(
 
 
 async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
+    service: LeaderboardService, other_gateway: LeaderboardService
 ) -> None:
     # `service` remembers where it last saw each player (ranks, windows); `writer` moves
     # them behind its back, removes some and brings some back.
-    writer = LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    writer = other_gateway
     await service.create_board(BoardConfig("moved", order="asc", operator="best"))
     model = ModelBoard("asc", "best")
     rng = random.Random(3)
