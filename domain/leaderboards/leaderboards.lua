@@ -147,12 +147,17 @@ local function submit(keys, args)
       return append_sibling_counts(out, args, 13, ns, nm, ps, pm)
     end
   end
-  local old_m, old_s, old_n = false, false, nil
+  local old_m, old_s, old_n, old_rank = false, false, nil, false
   local old_t = redis.call('HGET', b, pid)
   if old_t then
     old_m = old_t .. pid
-    old_s = redis.call('ZSCORE', z, old_m)
-    if old_s then old_n = tonumber(old_s) else old_m = false end
+    local found = redis.call('ZRANK', z, old_m, 'WITHSCORE')
+    if found then
+      old_rank, old_s = found[1], found[2]
+      old_n = tonumber(old_s)
+    else
+      old_m = false
+    end
   end
   local new_n
   if op == 'incr' or op == 'decr' then
@@ -176,8 +181,7 @@ local function submit(keys, args)
   end
   advance_fence(s, version)
   local now = next_stamp(s)
-  local own_old = false
-  if old_m then own_old = redis.call('ZRANK', z, old_m) end
+  local own_old = old_rank
   local new_s, new_m = old_s, old_m
   if moved then
     local packed = pack_stamp(now)
@@ -251,15 +255,16 @@ local function positions(keys, args)
   for i = 3 + 2 * siblings, #args, 2 do
     local pid = args[i]
     local t = redis.call('HGET', args[i + 1], pid)
-    local member, score = false, false
+    local member, found = false, false
     if t then
       member = t .. pid
-      score = redis.call('ZSCORE', z, member)
+      found = redis.call('ZRANK', z, member, 'WITHSCORE')
     end
-    if score then
+    if found then
+      local score = found[2]
       out[#out + 1] = score
       out[#out + 1] = member
-      out[#out + 1] = redis.call('ZRANK', z, member)
+      out[#out + 1] = found[1]
       out[#out + 1] = with_meta and redis.call('HGET', m, pid) or false
       for j = 1, siblings do
         out[#out + 1] = counted[j] and count_sibling(args[1 + 2 * j], score, member)
@@ -351,12 +356,13 @@ local function window(keys, args)
   local s, member, own_meta, at, skip = false, false, false, 0, 0
   if args[4] == 'pid' then
     local t = redis.call('HGET', b, args[5])
+    local found = false
     if t then
       member = t .. args[5]
-      s = redis.call('ZSCORE', z, member)
+      found = redis.call('ZRANK', z, member, 'WITHSCORE')
     end
-    if not s then return {false} end
-    at, skip = redis.call('ZRANK', z, member), 1
+    if not found then return {false} end
+    s, at, skip = found[2], found[1], 1
     own_meta = with_meta and redis.call('HGET', m, args[5]) or false
   else
     s, member = args[5], args[6]
