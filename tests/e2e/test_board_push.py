@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.leaderboards.keys import sub_board_of
 from gameserver.push.sharded_subscriber import spublish
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import Gateway, gateway_process, gateway_settings
@@ -151,18 +153,31 @@ async def test_a_burst_of_passes_is_coalesced_and_ends_at_the_true_rank(
         assert tops[-1]["entries"] == expected
 
 
-async def test_events_are_only_hints_the_pushed_rank_is_re_queried(
+async def test_an_event_moves_ranks_and_the_quiet_board_re_query_has_the_last_word(
     gateway: Gateway, clean_valkey: ValkeyCluster
 ) -> None:
     async with game_client(gateway.base_url, "p1") as p1:
         await p1.ok("score.submit", board="global", score=10)
         await p1.ok("board.subscribe", board="global", top=0)
         channels = await gateway.services.leaderboards.channels("global")
-        # A forged event: "ghost" jumped above p1 (stored scores of desc boards are negated).
-        assert await spublish(clean_valkey, channels[0], "w all ghost - - -99 1 1") == 1
+        # An event already counted in the subscriber's rank (stamped before the last
+        # write it counted in the event's sub-board, here p1's own) moves nothing.
+        old = next(
+            f"old{i}" for i in range(100) if sub_board_of(f"old{i}", 6) == sub_board_of("p1", 6)
+        )
+        assert await spublish(clean_valkey, channels[0], f"w all {old} - - -99 1 1") == 1
         await spublish(clean_valkey, channels[-1], "not an event")
         await asyncio.sleep(0.6)  # past a flush and the quiet-board re-query
         assert drain(p1) == []
+        # A forged event stamped now: "ghost" jumped above p1 (stored scores of desc boards
+        # are negated). The gateway moves p1's rank by it; the re-query once the board is
+        # quiet finds no ghost and tells p1 its true rank again.
+        now_us = int(time.time() * 1e6)
+        forged = f"w all ghost - - -99 {now_us} {now_us}"
+        assert await spublish(clean_valkey, channels[0], forged) == 1
+        moved = await p1.next_event("rank.changed")
+        corrected = await p1.next_event("rank.changed")
+        assert (moved["rank"], corrected["rank"]) == (2, 1)
 
 
 async def test_unsubscribe_stops_the_pushes(gateway: Gateway) -> None:
