@@ -308,7 +308,7 @@ class BoardFeed:
             board=self.name,
             rank=rank,
             previous_rank=subscription.rank,
-            score=None if rank is None else self._marks.scores.get(player_id),
+            score=None if rank is None else self._marks.score(player_id),
         )
         subscription.rank = rank
         self._deliver(subscription, "rank.changed", payload)

@@ -24,7 +24,7 @@ from domain.leaderboards.models import (
     Position,
     RankedEntry,
 )
-from domain.leaderboards.rules import normalise, rank_shift, touches_top
+from domain.leaderboards.rules import denormalise, normalise, rank_shift, touches_top
 from gameserver.push.board_positions import WatchedPositions
 
 # Later than any stamp: a bound of the top that ties with every entry at its last score.
@@ -44,14 +44,12 @@ class BoardMarks:
         self.shifted: set[str] = set()
         # Exact ranks as of the anchors, moved by every later event that passed them.
         self.ranks: dict[str, int] = {}
-        self.scores: dict[str, float] = {}
         self.top_dirty = False
         # While a top query is out, any event may have missed it: mark the top again.
         self.top_fetching = False
         self.deleted = False
         # An event of a period we don't know: the board was reset or a period began.
         self.period_in_doubt = False
-        self.events_seen = 0
         self._anchors: dict[str, dict[int, int]] = {}
         self._seqs: dict[str, int] = {}
         self._top_bound: Position | None = None
@@ -65,7 +63,6 @@ class BoardMarks:
         return self._seqs.get(player_id, 0)
 
     def apply(self, event: ChangeEvent, watched: Collection[str]) -> None:
-        self.events_seen += 1
         if event.kind == "delete":
             self.deleted = True
         elif event.kind == "reset":
@@ -144,7 +141,6 @@ class BoardMarks:
         self.positions.place(player_id, found.position)
         self._anchors[player_id] = found.stamps
         self.ranks[player_id] = found.rank
-        self.scores[player_id] = found.score
         for event in self._log[since:]:
             if event.player_id != player_id:
                 self._shift(player_id, event, rank_shift(event, found.position))
@@ -157,7 +153,11 @@ class BoardMarks:
         self._seqs.pop(player_id, None)
         self._anchors.pop(player_id, None)
         self.ranks.pop(player_id, None)
-        self.scores.pop(player_id, None)
+
+    def score(self, player_id: str) -> float | None:
+        """The player's score as players see it, from its watched position."""
+        position = self.positions.get(player_id)
+        return None if position is None else denormalise(self.order, position.score)
 
     def top_seen(self, entries: list[RankedEntry], limit: int) -> None:
         """The top `limit` entries as just read: events below them leave the top alone."""

@@ -1,12 +1,18 @@
-"""Helpers of the leaderboard integration tests: players in chosen sub-boards, snapshots."""
+"""Helpers of the leaderboard integration tests: players in chosen sub-boards, snapshots,
+boards mirrored in the model."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
 from typing import Any
 
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.leaderboards.keys import sub_board_of
+from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.service import LeaderboardService
+from tests.integration.leaderboards.model import ModelBoard
 
 
 def players_in_distinct_sub_boards(count: int, sub_boards: int = 6, prefix: str = "p") -> list[str]:
@@ -34,3 +40,31 @@ async def _value(valkey: ValkeyCluster, name: bytes) -> Any:
     if kind in (b"hash", b"set"):
         return await valkey.execute_command("HGETALL" if kind == b"hash" else "SMEMBERS", name)
     return await valkey.get(name)
+
+
+@dataclass
+class MirroredBoard:
+    """A board written through one service (a gateway) and the model, change by change."""
+
+    writer: LeaderboardService
+    name: str
+    model: ModelBoard
+
+    @classmethod
+    async def create(cls, writer: LeaderboardService, config: BoardConfig) -> MirroredBoard:
+        await writer.create_board(config)
+        return cls(writer, config.name, ModelBoard(config.order, config.operator))
+
+    async def submit(
+        self, player: str, value: float, metadata: dict[str, Any] | None = None
+    ) -> None:
+        self.model.submit(player, value, metadata)
+        await self.writer.submit(self.name, player, value, metadata)
+
+    async def remove(self, player: str) -> None:
+        self.model.remove(player)
+        await self.writer.remove_player(self.name, player)
+
+    async def seed(self, players: list[str], rng: random.Random, high: int) -> None:
+        for player in players:
+            await self.submit(player, float(rng.randint(0, high)))

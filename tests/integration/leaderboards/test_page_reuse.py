@@ -8,6 +8,7 @@ import random
 
 from domain.leaderboards.models import BoardConfig, Page
 from domain.leaderboards.service import LeaderboardService
+from tests.integration.leaderboards.helpers import MirroredBoard
 from tests.integration.leaderboards.model import ModelBoard
 
 
@@ -37,14 +38,11 @@ async def test_a_page_read_again_from_an_unchanged_board_is_reused(
 async def test_every_change_made_by_another_gateway_shows_in_the_next_page(
     service: LeaderboardService, other_gateway: LeaderboardService
 ) -> None:
-    writer = other_gateway
-    await service.create_board(BoardConfig("reuse", order="desc", operator="set"))
-    model = ModelBoard("desc", "set")
+    board = await MirroredBoard.create(other_gateway, BoardConfig("reuse", operator="set"))
+    model = board.model
     rng = random.Random(11)
     players = [f"q{i:02d}" for i in range(80)]
-    for player in players[:40]:
-        model.submit(player, float(rng.randint(0, 30)))
-        await writer.submit("reuse", player, model.score(player))
+    await board.seed(players[:40], rng, 30)
     for step in range(150):
         assert _rows(await service.top("reuse", limit=20)) == _expected(model, 20), step
         page = await service.top("reuse", limit=10)
@@ -53,18 +51,13 @@ async def test_every_change_made_by_another_gateway_shows_in_the_next_page(
         assert _rows(second) == _expected(model, 10, skip=10), step
         roll, player = rng.random(), rng.choice(players)
         if roll < 0.15 and player in model.entries:
-            model.remove(player)
-            await writer.remove_player("reuse", player)
+            await board.remove(player)
         elif roll < 0.35 and player in model.entries:
             # The same score again: only the metadata (and update time) change.
-            metadata = {"step": step}
-            model.submit(player, model.score(player), metadata)
-            await writer.submit("reuse", player, model.score(player), metadata)
+            await board.submit(player, model.score(player), {"step": step})
         else:
-            value = float(rng.randint(0, 30))
-            model.submit(player, value)
-            await writer.submit("reuse", player, value)
-    await writer.reset("reuse")
+            await board.submit(player, float(rng.randint(0, 30)))
+    await other_gateway.reset("reuse")
     # Board configs are cached for a second; a gateway drops them on the reset event.
     service.invalidate("reuse")
     assert (await service.top("reuse", limit=20)).entries == []

@@ -21,6 +21,7 @@ from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.leaderboards.store import LeaderboardStore
 from domain.storage.shard_calls import ShardCaller
+from tests.integration.leaderboards.helpers import MirroredBoard
 from tests.integration.leaderboards.model import ModelBoard
 
 Oracle = Callable[[ShardCaller, str, Sequence[str]], list[bool]]
@@ -84,17 +85,14 @@ async def test_ranks_stay_exact_whatever_the_slot_map_says(
 async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
     service: LeaderboardService, other_gateway: LeaderboardService
 ) -> None:
-    # `service` remembers where it last saw each player (ranks, windows); `writer` moves
-    # them behind its back, removes some and brings some back.
-    writer = other_gateway
-    await service.create_board(BoardConfig("moved", order="asc", operator="best"))
-    model = ModelBoard("asc", "best")
+    # `service` remembers where it last saw each player (ranks, windows); the other
+    # gateway moves them behind its back, removes some and brings some back.
+    config = BoardConfig("moved", order="asc", operator="best")
+    board = await MirroredBoard.create(other_gateway, config)
+    model = board.model
     rng = random.Random(3)
     players = [f"v{i:02d}" for i in range(60)]
-    for player in players:
-        value = float(rng.randint(0, 40))
-        model.submit(player, value)
-        await writer.submit("moved", player, value)
+    await board.seed(players, rng, 40)
     moved = players[0]
     for step in range(60):
         # First about the player just moved: what `service` remembers of it is stale.
@@ -109,9 +107,6 @@ async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
         assert {p: r.rank for p, r in ranks.items()} == model.ranks(), step
         moved = rng.choice(players)
         if moved in model.entries and rng.random() < 0.2:
-            model.remove(moved)
-            await writer.remove_player("moved", moved)
+            await board.remove(moved)
         else:
-            value = float(rng.randint(0, 40))
-            model.submit(moved, value)
-            await writer.submit("moved", moved, value)
+            await board.submit(moved, float(rng.randint(0, 40)))
