@@ -285,14 +285,15 @@ class BoardFeed:
     async def _push_shifted(self) -> None:
         """Push the ranks that events moved since they were last pushed. A subscriber
         whose earlier frames are still queued gets its rank at a later flush, coalesced:
-        a socket slower than the board never piles up stale ranks."""
+        a socket slower than the board never piles up stale ranks. One about to be
+        re-queried waits for its answer: one push per subscriber and flush."""
         marks = self._marks
         shifted, marks.shifted = marks.shifted, set()
         for count, player_id in enumerate(shifted, 1):
             if count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             subscription = self.subscriptions.get(player_id)
-            if subscription is None or not subscription.ready:
+            if subscription is None or not subscription.ready or player_id in marks.dirty:
                 continue
             if subscription.connection.busy:
                 marks.shifted.add(player_id)

@@ -86,6 +86,9 @@ class BoardMarks:
                 self._seqs[event.player_id] = self.seq(event.player_id) + 1
                 self.positions.place(event.player_id, event.new)
                 self._anchors.pop(event.player_id, None)
+                # A rank moved by earlier events is no longer its rank: pushing it with
+                # the new score would show a pair that never was. The re-query pushes.
+                self.shifted.discard(event.player_id)
                 self.dirty.add(event.player_id)
             if self.top_fetching or touches_top(event, self._top_bound, self._top_full):
                 self.top_dirty = True

@@ -153,6 +153,47 @@ async def test_a_burst_of_passes_is_coalesced_and_ends_at_the_true_rank(
         assert tops[-1]["entries"] == expected
 
 
+async def test_own_submits_among_others_passes_are_paced_and_each_push_was_true(
+    gateway: Gateway,
+) -> None:
+    """A subscriber that writes while others pass it gets one push per interval, never
+    an event-moved rank beside the new score of its own write (a pair that never was)."""
+    await create_board(gateway, "mixed", operator="set")
+    rng = random.Random(7)
+    writers = [f"w{i}" for i in range(3)]
+    async with AsyncExitStack() as stack:
+        clients = await game_clients(stack, gateway.base_url, ["me", *writers])
+        me = clients["me"]
+        await me.ok("score.submit", board="mixed", score=500)
+        for writer in writers:
+            await clients[writer].ok("score.submit", board="mixed", score=rng.randint(0, 1000))
+        told = (await me.ok("board.subscribe", board="mixed", top=0))["rank"]
+        mine = [500]
+
+        async def write_own() -> None:
+            for _ in range(8):
+                await asyncio.sleep(0.1 + rng.random() * 0.1)
+                mine.append(rng.randint(0, 1000))
+                await me.ok("score.submit", board="mixed", score=mine[-1])
+
+        async def write_other(writer: str) -> None:
+            for _ in range(40):
+                await clients[writer].ok("score.submit", board="mixed", score=rng.randint(0, 1000))
+                await asyncio.sleep(0.03)
+
+        await asyncio.gather(write_own(), *(write_other(writer) for writer in writers))
+        await asyncio.sleep(SETTLE_S)
+        pushes = named(drain(me), "rank.changed")
+        assert pushes
+        assert_paced(pushes)
+        assert_chained(told, pushes)
+        # With three others on the board, the true rank at a score is within the range
+        # below; a moved rank shown beside a new score is often outside it.
+        assert all(push["score"] in mine for push in pushes), (mine, pushes)
+        final = await me.ok("board.rank", board="mixed")
+        assert (pushes[-1]["rank"], pushes[-1]["score"]) == (final["rank"], mine[-1])
+
+
 async def test_an_event_moves_ranks_and_the_quiet_board_re_query_has_the_last_word(
     gateway: Gateway, clean_valkey: ValkeyCluster
 ) -> None:

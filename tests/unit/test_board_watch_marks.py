@@ -125,3 +125,15 @@ def test_forgetting_a_player_drops_its_marks() -> None:
     marks.apply(write("a", pos("a", -10.0), pos("a", -20.0, 2)), {"a"})
     marks.forget("a")
     assert "a" not in marks.positions and not marks.dirty and marks.seq("a") == 0
+
+
+def test_an_own_write_takes_back_a_rank_that_events_moved_until_its_re_query() -> None:
+    # Pushing the moved rank beside the new score would show a pair that never was.
+    marks = watching()
+    mark = marks.begin_query()
+    marks.requeried("a", answer(pos("a", -10.0), 4, stamp=5), 0, mark)
+    marks.end_query()
+    marks.apply(ChangeEvent("write", "all", "x", None, pos("x", -20.0), 6), {"a"})
+    assert marks.shifted == {"a"}
+    marks.apply(ChangeEvent("write", "all", "a", pos("a", -10.0), pos("a", -50.0, 7), 7), {"a"})
+    assert not marks.shifted and marks.dirty == {"a"}
