@@ -103,6 +103,9 @@ class ClientConnection:
             self.send(payload)
             return
         try:
+            # Most replies go out at once: no timer to arm and cancel for them.
+            if self.websocket.try_send_text(payload.decode()):
+                return
             async with asyncio.timeout(_REPLY_TIMEOUT_S):
                 await self.websocket.send_text(payload.decode())
         except TimeoutError:

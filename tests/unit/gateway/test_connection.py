@@ -121,6 +121,20 @@ async def test_frames_a_keeping_up_client_takes_go_out_at_once_without_a_task() 
     await connection.stop()
 
 
+class InlineOnlyWebSocket(PromptWebSocket):
+    async def send_text(self, text: str) -> None:
+        raise AssertionError("a frame the server takes at once must not be awaited")
+
+
+async def test_a_reply_a_keeping_up_client_takes_is_written_inline() -> None:
+    socket = InlineOnlyWebSocket()
+    connection = _connection(socket)
+    await connection.reply(b"r1")
+    await connection.reply(b"r2")
+    assert socket.sent == ["r1", "r2"] and not connection.closing
+    await connection.stop()
+
+
 class UvicornLikeProtocol:
     """What `GameWebSocket.try_send_text` relies on in uvicorn: `send` waits at a gate
     (set unless the write buffer is over its high-water mark), then writes."""
