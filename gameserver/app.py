@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from domain.clock import Clock, SystemClock
@@ -20,6 +21,7 @@ from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
+from gameserver.http.json import routing_error
 from gameserver.http.sessions import create_session
 from gameserver.push.board_schedule import PushPacing
 from gameserver.push.board_watch import BoardWatch
@@ -102,4 +104,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),
     ]
     # The game socket (/v1/ws) is served by `game_socket` outside the route table.
-    return GatewayApp(routes=routes, lifespan=lifespan, game_socket=game_socket)
+    app = GatewayApp(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: routing_error},
+        game_socket=game_socket,
+    )
+    # Every body is a JSON object (PROTOCOL.md): a path with a stray trailing slash is a
+    # JSON 404, not an empty 307 to the path without it.
+    app.router.redirect_slashes = False
+    return app

@@ -43,5 +43,14 @@ def wire_error(exc: BaseException) -> WireError:
     return INTERNAL
 
 
+def status_code_name(status: int) -> str:
+    """The wire code of an HTTP status that no domain error raised (Starlette's routing)."""
+    for _, wire in _TABLE:
+        if wire.status == status:
+            return wire.code
+    # The contract has no code for 405 and other client errors: the closest is this one.
+    return "bad_request" if status < 500 else INTERNAL.code
+
+
 def error_body(code: str, message: str) -> dict[str, object]:
     return {"code": code, "message": message}

@@ -241,9 +241,17 @@ class LeaderboardService:
         after = None
         if cursor is not None:
             cursor_label, after = decode_cursor(found.name, cursor)
-            if period is not None and cursor_label != label:
-                raise BadRequest("cursor belongs to another period")
-            label = require_label(found, cursor_label)
+            # A cursor continues the period it was issued in. Without an explicit period
+            # that must be the live one: a cursor from before a reset or a rollover would
+            # page the archive as if it were the board, with ranks of entries now gone.
+            if cursor_label != label and period is not None:
+                raise BadRequest(f"cursor belongs to period {cursor_label}, not {label}")
+            if cursor_label != label:  # no period named: the live one
+                raise BadRequest(
+                    f"cursor belongs to period {cursor_label}, not the live period {label} "
+                    "(the board was reset or its period rolled over): start again without "
+                    "a cursor"
+                )
         # A share of `limit` from each sub-board first (see `first_fetch`); if every
         # share is the one the last such page was built from, so is the page.
         fetch = first_fetch(limit, found.config.sub_boards)

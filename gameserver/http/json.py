@@ -9,11 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from domain.errors import BadRequest, DomainError
-from gameserver.errors import INTERNAL, error_body, wire_error
+from gameserver.errors import INTERNAL, error_body, status_code_name, wire_error
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -65,3 +67,28 @@ def handles_errors(handler: Handler) -> Handler:
         return response
 
     return wrapped
+
+
+async def routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own HTTP errors (no route for the path, a method it does not take)."""
+    assert isinstance(exc, HTTPException)  # the app registers this for HTTPException only
+    status, code, path = exc.status_code, status_code_name(exc.status_code), request.url.path
+    if status == 404:
+        return error_response(code, f"no endpoint {path}", status)
+    if status != 405:
+        return error_response(code, exc.detail, status)
+    allowed = _allowed_methods(request)
+    message = f"{request.method} is not allowed on {path} (allowed: {allowed})"
+    response = error_response(code, message, status)
+    response.headers["Allow"] = allowed
+    return response
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette's own Allow names the first route of the path only, but a path has one
+    # route per method here (GET and DELETE of a board): collect them all.
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))

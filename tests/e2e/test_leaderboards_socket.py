@@ -32,6 +32,54 @@ async def test_others_passing_change_your_rank(gateway: Gateway) -> None:
         assert theirs["rank"] == 1
 
 
+async def test_only_an_absent_player_id_means_yourself(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as p1:
+        await _submit(p1, 3)
+        rank = await p1.ok("board.rank", board="global", player_id=None)
+        assert (rank["player_id"], rank["rank"]) == ("p1", 1)
+        around = await p1.ok("board.around", board="global", player_id=None)
+        assert [e["player_id"] for e in around["entries"]] == ["p1"]
+        for op in ("board.rank", "board.around"):
+            empty = await p1.call(op, board="global", player_id="")
+            assert empty["error"]["code"] == "bad_request", (op, empty)
+
+
+async def test_a_player_submits_only_their_own_scores(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as p1:
+        await _submit(p1, 3)
+        other = await p1.call("score.submit", board="global", score=10, player_id="p2")
+        assert other["error"]["code"] == "forbidden", other
+        assert "admin API" in other["error"]["message"]
+        own = await p1.ok("score.submit", board="global", score=4, player_id="p1")
+        assert (own["score"], own["rank"], own["previous_rank"]) == (4, 1, 1)
+        top = await p1.ok("board.top", board="global")
+        assert [(e["player_id"], e["score"]) for e in top["entries"]] == [("p1", 4)]
+
+
+async def test_a_cursor_from_before_a_reset_is_a_bad_request(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "reader") as reader, gateway.admin() as admin:
+        for i in range(3):
+            response = await admin.post(
+                "/admin/v1/boards/global/scores", json={"player_id": f"p{i}", "score": i}
+            )
+            assert response.status_code == 200
+        page = await reader.ok("board.top", board="global", limit=2)
+        view = (await admin.get("/admin/v1/boards/global", params={"limit": 2})).json()
+        assert (await admin.post("/admin/v1/boards/global/reset")).status_code == 204
+
+        stale = await reader.call("board.top", board="global", limit=2, cursor=page["next_cursor"])
+        assert stale["error"]["code"] == "bad_request", stale
+        assert "without a cursor" in stale["error"]["message"]
+        listed = await admin.get("/admin/v1/boards/global", params={"cursor": view["next_cursor"]})
+        assert listed.status_code == 400 and listed.json()["error"]["code"] == "bad_request"
+        # Naming the archived period still pages it.
+        archived = await admin.get(
+            "/admin/v1/boards/global",
+            params={"cursor": view["next_cursor"], "period": view["period"]},
+        )
+        assert [(e["rank"], e["player_id"]) for e in archived.json()["entries"]] == [(3, "p0")]
+
+
 async def test_equal_scores_rank_by_who_reached_them_first(gateway: Gateway) -> None:
     async with (
         game_client(gateway.base_url, "late") as late,
@@ -118,6 +166,10 @@ async def test_unknown_boards_and_absent_players_are_not_found(gateway: Gateway)
         ("board.players", {"board": "global", "player_ids": [f"p{i}" for i in range(101)]}),
         ("board.players", {"board": "global", "player_ids": "p1"}),
         ("board.rank", {"board": "global", "player_id": "bad id"}),
+        ("board.rank", {"board": "global", "player_id": ""}),
+        ("board.around", {"board": "global", "player_id": ""}),
+        ("board.around", {"board": "global", "player_id": 7}),
+        ("score.submit", {"board": "global", "score": 1, "player_id": ""}),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.errors import Forbidden
+from domain.ids import require_id
 from domain.leaderboards.models import RankedEntry, SubmitResult
 from gameserver.fields import integer, number, optional_object, optional_text, text, text_list
 from gameserver.gateway.dispatch import OpContext, OpHandler
@@ -22,8 +24,23 @@ def entries_reply(entries: list[RankedEntry]) -> list[dict[str, Any]]:
     return [entry.to_dict() for entry in entries]
 
 
+def _player_or_self(ctx: OpContext, body: dict[str, Any]) -> str:
+    # Only an absent (or null) `player_id` means the caller: a value given must be a
+    # valid id, so "" is a bad request rather than a second spelling of "me".
+    player_id = optional_text(body, "player_id")
+    if player_id is None:
+        return ctx.player_id
+    return require_id(player_id, "player_id")
+
+
 async def score_submit(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
-    # A player submits only their own scores; trusted servers use the admin API.
+    # A player submits only their own scores; trusted servers use the admin API. Naming
+    # another player is refused, not quietly turned into a submit of the caller's own.
+    if _player_or_self(ctx, body) != ctx.player_id:
+        raise Forbidden(
+            "a player submits only their own scores; a trusted game server submits for "
+            "any player through the admin API (POST /admin/v1/boards/{name}/scores)"
+        )
     result = await ctx.services.leaderboards.submit(
         text(body, "board"),
         ctx.player_id,
@@ -46,7 +63,7 @@ async def board_top(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
 async def board_around(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
     entries = await ctx.services.leaderboards.around(
         text(body, "board"),
-        optional_text(body, "player_id", ctx.player_id) or ctx.player_id,
+        _player_or_self(ctx, body),
         integer(body, "radius", 5),
     )
     return {"entries": entries_reply(entries)}
@@ -55,7 +72,7 @@ async def board_around(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
 async def board_rank(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
     entry = await ctx.services.leaderboards.rank(
         text(body, "board"),
-        optional_text(body, "player_id", ctx.player_id) or ctx.player_id,
+        _player_or_self(ctx, body),
     )
     return {"player_id": entry.player_id, "rank": entry.rank, "score": entry.score}
 

@@ -47,7 +47,7 @@ async def test_a_weekly_board_starts_empty_on_monday(
         2,
         ["b"],
     )
-    rest = await service.top("weekly", limit=10, cursor=view.page.next_cursor)
+    rest = await service.top("weekly", limit=10, cursor=view.page.next_cursor, period="2031-W10")
     assert [e.player_id for e in rest.entries] == ["a"]
 
     # The old week's keys expire a retention after its end (time of the injected clock).
@@ -56,6 +56,52 @@ async def test_a_weekly_board_starts_empty_on_monday(
     retention = board.config.retention_s
     assert all(retention <= ttl <= retention + 31 for ttl in ttls if ttl != -2)
     assert any(ttl != -2 for ttl in ttls)
+
+
+async def test_a_cursor_from_before_a_rollover_is_refused_unless_its_period_is_named(
+    service: LeaderboardService, clock: FixedClock
+) -> None:
+    clock.set(at(2031, 3, 9, 23, 59, 30))  # Sunday of ISO week 10
+    for i, player in enumerate(["a", "b", "c"]):
+        await service.submit("weekly", player, i)
+    first = await service.top("weekly", limit=2)
+    assert first.next_cursor is not None
+
+    clock.set(at(2031, 3, 10, 0, 0, 1))
+    await service.submit("weekly", "d", 1)
+    # Without a period a cursor pages the live period only; this one is of last week.
+    with pytest.raises(BadRequest, match="rolled over"):
+        await service.top("weekly", limit=2, cursor=first.next_cursor)
+    with pytest.raises(BadRequest, match="rolled over"):
+        await service.inspect("weekly", limit=2, cursor=first.next_cursor)
+    with pytest.raises(BadRequest):
+        await service.top("weekly", limit=2, cursor=first.next_cursor, period="2031-W11")
+    rest = await service.top("weekly", limit=2, cursor=first.next_cursor, period="2031-W10")
+    assert [(e.rank, e.player_id) for e in rest.entries] == [(3, "a")]
+
+
+async def test_a_cursor_from_before_a_reset_is_refused_unless_its_period_is_named(
+    service: LeaderboardService,
+) -> None:
+    for i, player in enumerate(["a", "b", "c"]):
+        await service.submit("global", player, i)
+    first = await service.top("global", limit=2)
+    assert first.next_cursor is not None
+    assert await service.reset("global") == "all.1"
+    await service.submit("global", "d", 1)
+    await service.submit("global", "e", 2)
+
+    with pytest.raises(BadRequest, match="start again without a cursor"):
+        await service.top("global", limit=2, cursor=first.next_cursor)
+    with pytest.raises(BadRequest, match="start again without a cursor"):
+        await service.inspect("global", limit=2, cursor=first.next_cursor)
+    archived = await service.inspect("global", limit=2, cursor=first.next_cursor, period="all")
+    assert (archived.period, archived.count) == ("all", 3)
+    assert [(e.rank, e.player_id) for e in archived.page.entries] == [(3, "a")]
+    # A cursor issued in the new live period pages it as before.
+    live = await service.top("global", limit=1)
+    more = await service.top("global", limit=1, cursor=live.next_cursor)
+    assert [(e.rank, e.player_id) for e in live.entries + more.entries] == [(1, "e"), (2, "d")]
 
 
 @pytest.mark.parametrize(
