@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from cachetools import LRUCache
+
 from domain.errors import Forbidden
 from domain.ids import require_id
-from domain.leaderboards.models import RankedEntry, SubmitResult
+from domain.leaderboards.models import Page, RankedEntry, SubmitResult
 from gameserver.fields import integer, number, optional_object, optional_text, text, text_list
 from gameserver.gateway.dispatch import OpContext, OpHandler
 
@@ -22,6 +25,21 @@ def submit_reply(result: SubmitResult) -> dict[str, Any]:
 
 def entries_reply(entries: list[RankedEntry]) -> list[dict[str, Any]]:
     return [entry.to_dict() for entry in entries]
+
+
+# Pages the service reuses whole (no sub-board changed) come back as the same object:
+# their entries are sent again as already encoded JSON (a top 100 is ~35 us to encode).
+_ENCODED_PAGES: LRUCache[int, tuple[Page, orjson.Fragment]] = LRUCache(maxsize=64)
+
+
+def encoded_entries(page: Page) -> orjson.Fragment:
+    """The page's entries as JSON, encoded once per page object."""
+    held = _ENCODED_PAGES.get(id(page))
+    if held is not None and held[0] is page:  # an id is reused only once its page is gone
+        return held[1]
+    encoded = orjson.Fragment(orjson.dumps(entries_reply(page.entries)))
+    _ENCODED_PAGES[id(page)] = (page, encoded)
+    return encoded
 
 
 def _player_or_self(ctx: OpContext, body: dict[str, Any]) -> str:
@@ -57,7 +75,7 @@ async def board_top(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
         integer(body, "limit", 10),
         optional_text(body, "cursor"),
     )
-    return {"entries": entries_reply(page.entries), "next_cursor": page.next_cursor}
+    return {"entries": encoded_entries(page), "next_cursor": page.next_cursor}
 
 
 async def board_around(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
