@@ -17,6 +17,7 @@ import uvicorn
 import uvloop
 
 from gameserver.app import create_app
+from gameserver.gc_policy import freeze_startup_objects, tune_collector
 from gameserver.secrets_store import load_or_create_secret
 from gameserver.settings import Settings
 
@@ -28,6 +29,7 @@ _WORKER_STOP_TIMEOUT_S = 10.0
 def _run(main: Coroutine[Any, Any, None]) -> None:
     # uvicorn's `loop="uvloop"` only applies to `uvicorn.run`; `Server.serve()` runs on
     # whatever loop it is given, so the process picks uvloop itself.
+    tune_collector()
     uvloop.run(main)
 
 
@@ -75,6 +77,9 @@ async def _serve(settings: Settings, banner: str | None, reuse_port: bool = Fals
             if server.started or server.should_exit:
                 break
             await asyncio.sleep(0.05)
+        if server.started:
+            # Start-up is done: what it built lives as long as the process.
+            freeze_startup_objects()
         if server.started and banner:
             print(banner, flush=True)
 

@@ -9,6 +9,7 @@ import uuid
 
 from domain.clock import SystemClock
 from gameserver.config_file import load_startup_config
+from gameserver.gc_policy import freeze_startup_objects
 from gameserver.services import build_services
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
@@ -29,6 +30,7 @@ async def run_workers(settings: Settings) -> None:
             settings, cluster, SystemClock(), load_startup_config(settings.config_path)
         )
         loops = build_worker_loops(services, worker_id)
+        freeze_startup_objects()
         log.info("worker %s running %d loops", worker_id, len(loops))
         await asyncio.gather(*(run(stop) for run in loops))
     finally:

@@ -26,3 +26,6 @@ async def test_metrics_count_requests_errors_and_open_sockets(gateway: Gateway) 
     assert 'gameserver_request_seconds_bucket{le="0.001",op="ping"}' in text
     # Push counters exist at 0 before the first push: a rate over them reads 0, not "no data".
     assert 'gameserver_pushes_total{event="rank.changed"} 0.0' in text
+    # The process itself: CPU, memory and garbage collections by generation.
+    assert "process_cpu_seconds_total" in text and "process_resident_memory_bytes" in text
+    assert 'python_gc_collections_total{generation="2"}' in text
