@@ -7,6 +7,7 @@ board version it was planned with and the sub-board's fence refuses older ones.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,33 +25,57 @@ class BoardRegistry:
         self._wait = wait
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[Board | None, float]] = {}
+        # Reads of a board's config under way: every request that finds the cached copy
+        # expired waits for the same one (dozens at once under load, every `ttl_s`).
+        self._loading: dict[str, asyncio.Future[Board | None]] = {}
+        # Bumped by every invalidation: a read that started before one is not remembered.
+        self._epoch = 0
 
     async def get(self, name: str) -> Board | None:
         """The board named `name`, from the cache when fresh."""
         cached = self._cache.get(name)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        return await self.load(name)
+        loading = self._loading.get(name)
+        if loading is None:
+            loading = asyncio.ensure_future(self.load(name))
+            self._loading[name] = loading
+            loading.add_done_callback(lambda done: self._loaded(name, done))
+        # One caller cancelled must not cancel the read the others wait for.
+        return await asyncio.shield(loading)
+
+    def _loaded(self, name: str, done: asyncio.Future[Board | None]) -> None:
+        if self._loading.get(name) is done:
+            del self._loading[name]
+        if not done.cancelled():
+            done.exception()  # retrieved: a failed read is every waiter's error, not a log line
 
     def invalidate(self, name: str | None = None) -> None:
+        self._epoch += 1
         if name is None:
             self._cache.clear()
+            self._loading.clear()
         else:
             self._cache.pop(name, None)
+            self._loading.pop(name, None)
 
     async def load(self, name: str) -> Board | None:
+        epoch = self._epoch
         (raw,) = await self._caller.read([_read("HGETALL", keys.registry_board(name))])
         board = _board(name, raw) if raw else None
-        self._remember(name, board)
+        if epoch == self._epoch:
+            self._remember(name, board)
         return board
 
     async def load_all(self) -> list[Board]:
+        epoch = self._epoch
         (names,) = await self._caller.read([_read("SMEMBERS", keys.REGISTRY_NAMES)])
         ordered = sorted(name.decode() for name in names)
         raws = await self._caller.read([_read("HGETALL", keys.registry_board(n)) for n in ordered])
         boards = [_board(n, raw) for n, raw in zip(ordered, raws, strict=True) if raw]
-        for board in boards:
-            self._remember(board.name, board)
+        if epoch == self._epoch:
+            for board in boards:
+                self._remember(board.name, board)
         return boards
 
     async def create(self, config: BoardConfig, now: float) -> Board | None:
