@@ -24,6 +24,7 @@ from typing import Any
 
 from gameserver.embedded import EmbeddedCluster
 from gameserver.embedded.free_ports import start_on_free_ports
+from gameserver.gc_policy import tune_collector
 from gameserver.settings import Settings
 from loadtest.board_bench import nodes
 from loadtest.board_bench.players import MAX_PLAYERS, SCORE_BITS
@@ -81,7 +82,9 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunCon
 
 
 def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    """Run on uvloop, as the gateway does under uvicorn, when it is installed."""
+    """Run on uvloop, as the gateway does under uvicorn, when it is installed, and
+    with the gateway's garbage collection thresholds (the service runs in this process)."""
+    tune_collector()
     try:
         import uvloop
     except ImportError:
