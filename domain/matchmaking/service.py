@@ -215,9 +215,14 @@ class MatchmakingService:
             raise TicketNotFound(f"no ticket {ticket_id}")
         return found
 
-    async def status(self, ticket_id: object) -> str:
-        """searching, matched, cancelled or expired."""
-        return (await self.ticket(ticket_id)).state.value
+    async def status(self, ticket_id: object, asked_by: str | None = None) -> str:
+        """searching, matched, cancelled or expired. A player (`asked_by`) may ask only
+        about their own tickets, as only a member may cancel one; trusted callers pass
+        no player."""
+        ticket = await self.ticket(ticket_id)
+        if asked_by is not None and asked_by not in ticket.players:
+            raise Forbidden("only a member of the ticket may ask its status")
+        return ticket.state.value
 
     async def report_result(self, match_id: object, ranks: object) -> dict[str, Rating]:
         """Rate every player of the match once; a repeat returns the same ratings."""

@@ -188,6 +188,9 @@ async def _load_board(
 async def _load_raw(
     raw: ValkeyCluster, key: str, config: RunConfig, started: float
 ) -> dict[str, Any]:
+    # The board's load can outlast a failover (a replica's full resync of a big data set
+    # stalls its primary): look the raw set's primary up on a fresh slot map.
+    await raw.nodes_manager.initialize()
     node = _node(raw, key)
     links = await _open_links(raw, {node.name})
     try:

@@ -81,7 +81,7 @@ async def test_join_errors(gateway: Gateway, worker: MatchmakingWorker) -> None:
         assert missing["error"]["code"] in ("not_found", "bad_request")
 
 
-async def test_only_a_member_may_cancel_a_ticket(
+async def test_only_a_member_may_cancel_a_ticket_or_ask_its_status(
     gateway: Gateway, worker: MatchmakingWorker
 ) -> None:
     async with gateway.admin() as admin:
@@ -93,6 +93,8 @@ async def test_only_a_member_may_cancel_a_ticket(
         ticket = (await a.ok("match.join", queue="solo3"))["ticket"]
         other = await b.call("match.cancel", ticket=ticket)
         assert other["error"]["code"] == "forbidden"
+        peek = await b.call("match.status", ticket=ticket)
+        assert peek["error"]["code"] == "forbidden"
         assert (await a.ok("match.status", ticket=ticket))["state"] == "searching"
 
 
