@@ -53,11 +53,17 @@ def test_a_re_query_older_than_an_own_write_keeps_the_written_position() -> None
     assert marks.positions.get("a") == moved and marks.ranks["a"] == 1
 
 
-def test_a_write_passing_an_anchored_subscriber_moves_its_rank_without_a_re_query() -> None:
+def anchored(player_id: str, stored: float, rank: int, stamp: int) -> BoardMarks:
+    """Marks watching one player whose exact rank was read, counted up to `stamp`."""
     marks = watching()
     mark = marks.begin_query()
-    marks.requeried("a", answer(pos("a", -10.0), 4, stamp=5), 0, mark)
+    marks.requeried(player_id, answer(pos(player_id, stored), rank, stamp=stamp), 0, mark)
     marks.end_query()
+    return marks
+
+
+def test_a_write_passing_an_anchored_subscriber_moves_its_rank_without_a_re_query() -> None:
+    marks = anchored("a", -10.0, rank=4, stamp=5)
     marks.apply(ChangeEvent("write", "all", "x", None, pos("x", -20.0), 6), {"a"})
     assert marks.ranks["a"] == 5 and marks.shifted == {"a"} and not marks.dirty
     # x falls behind a again.
@@ -129,10 +135,7 @@ def test_forgetting_a_player_drops_its_marks() -> None:
 
 def test_an_own_write_takes_back_a_rank_that_events_moved_until_its_re_query() -> None:
     # Pushing the moved rank beside the new score would show a pair that never was.
-    marks = watching()
-    mark = marks.begin_query()
-    marks.requeried("a", answer(pos("a", -10.0), 4, stamp=5), 0, mark)
-    marks.end_query()
+    marks = anchored("a", -10.0, rank=4, stamp=5)
     marks.apply(ChangeEvent("write", "all", "x", None, pos("x", -20.0), 6), {"a"})
     assert marks.shifted == {"a"}
     marks.apply(ChangeEvent("write", "all", "a", pos("a", -10.0), pos("a", -50.0, 7), 7), {"a"})
