@@ -102,12 +102,13 @@ class ClientConnection:
         if self._sender is not None or self._outbox or self._close_code is not None:
             self.send(payload)
             return
+        text = payload.decode()
         try:
             # Most replies go out at once: no timer to arm and cancel for them.
-            if self.websocket.try_send_text(payload.decode()):
+            if self.websocket.try_send_text(text):
                 return
             async with asyncio.timeout(_REPLY_TIMEOUT_S):
-                await self.websocket.send_text(payload.decode())
+                await self.websocket.send_text(text)
         except TimeoutError:
             # The client stopped reading: the read loop must not wait on it forever.
             log.warning(
