@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -32,18 +33,47 @@ def start_embedded_cluster(parent: Path, node_timeout_ms: int = 2000) -> Embedde
 
 
 def new_session_cluster_folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix=SESSION_CLUSTER_PREFIX))
+    """A folder named after this process, so other runs can tell whose cluster it is."""
+    return Path(tempfile.mkdtemp(prefix=f"{SESSION_CLUSTER_PREFIX}{os.getpid()}-"))
+
+
+def owner_pid(folder: Path) -> int | None:
+    """The pid of the test run that made `folder`, or None for a name without one."""
+    pid, _, _ = folder.name.removeprefix(SESSION_CLUSTER_PREFIX).partition("-")
+    return int(pid) if pid.isdigit() else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def orphaned_session_cluster_folders(root: Path) -> list[Path]:
+    """Session cluster folders under `root` that this run may clean up: its own, and
+    those whose owning run is gone. Another live run's cluster is never among them, even
+    in the instant before its nodes take their lock."""
+    mine = os.getpid()
+    found: list[Path] = []
+    for folder in root.glob(f"{SESSION_CLUSTER_PREFIX}*"):
+        pid = owner_pid(folder)
+        if pid is None or (pid != mine and process_alive(pid)):
+            continue
+        found.append(folder)
+    return found
 
 
 def stop_orphaned_session_clusters() -> None:
     """Stop the session clusters of test runs that ended without their teardown.
 
-    A live session holds the lock of its cluster folder, so `stop()` refuses it; a
-    folder whose lock is free belongs to a dead run (or to a start attempt that failed
-    and already stopped its nodes).
+    Only folders of this process or of a process that no longer exists are touched; and
+    a live owner still holds the lock of its cluster folder, so `stop()` refuses it.
     """
-    root = Path(tempfile.gettempdir())
-    for folder in root.glob(f"{SESSION_CLUSTER_PREFIX}*"):
+    for folder in orphaned_session_cluster_folders(Path(tempfile.gettempdir())):
         try:
             data_dirs = list(folder.iterdir())
         except OSError:

@@ -190,8 +190,11 @@ async def test_own_submits_among_others_passes_are_paced_and_each_push_was_true(
         # With three others on the board, the true rank at a score is within the range
         # below; a moved rank shown beside a new score is often outside it.
         assert all(push["score"] in mine for push in pushes), (mine, pushes)
+        # The contract promises the last push equals the true rank; an own write that
+        # changes the score but not the rank needs no push, so the score may be older.
         final = await me.ok("board.rank", board="mixed")
-        assert (pushes[-1]["rank"], pushes[-1]["score"]) == (final["rank"], mine[-1])
+        assert pushes[-1]["rank"] == final["rank"]
+        assert final["score"] == mine[-1]
 
 
 async def test_an_event_moves_ranks_and_the_quiet_board_re_query_has_the_last_word(

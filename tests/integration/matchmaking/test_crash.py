@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -83,8 +84,10 @@ async def test_a_killed_worker_loses_no_ticket_and_doubles_no_player(
             raise AssertionError("never caught the worker between a read and a commit")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        if proc.returncode is None:
-            os.kill(proc.pid, signal.SIGKILL)
+        # The event loop may already have reaped the killed worker: a second kill of a
+        # pid that is gone is no error here.
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
         await proc.wait()
     assert await matches_made() < PLAYERS // 2 - 20, "the kill should land mid-way"
 
