@@ -27,6 +27,13 @@ async def test_a_tampered_token_is_closed_with_4401(gateway: Gateway) -> None:
         assert await client.wait_closed() == 4401
 
 
+async def test_a_token_with_its_mac_cut_off_is_closed_with_4401(gateway: Gateway) -> None:
+    payload, mac = (await create_session(gateway.base_url, "p1"))["token"].split(".")
+    for forged in (payload + ".", f"{payload}.{mac[:10]}"):
+        async with game_client(gateway.base_url, "p1", token=forged) as client:
+            assert await client.wait_closed() == 4401
+
+
 async def test_an_expired_token_is_closed_with_4401(
     cluster_seeds: tuple[tuple[str, int], ...],
 ) -> None:
@@ -109,6 +116,14 @@ async def test_session_values_round_trip_and_merge(gateway: Gateway) -> None:
         assert everything["values"] == {"deck": [1, 2, 3], "skin": "blue", "level": {"n": 3}}
         some = await client.ok("session.get", keys=["skin", "absent"])
         assert some["values"] == {"skin": "blue"}
+
+
+async def test_a_new_login_starts_with_no_session_values(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as first:
+        await first.ok("session.set", values={"deck": [1, 2, 3]})
+        async with game_client(gateway.base_url, "p1") as second:
+            assert await first.wait_closed() == 4409
+            assert (await second.ok("session.get"))["values"] == {}
 
 
 @pytest.mark.parametrize(

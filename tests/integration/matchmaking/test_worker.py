@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -61,6 +62,28 @@ async def test_parties_are_matched_whole(
     [event] = notifier.found_for("a")
     assert sorted(map(sorted, event["teams"])) == [["a", "b"], ["c", "d"]]
     assert notifier.found_for("b")[0]["ticket"] == event["ticket"]
+
+
+async def test_a_ticket_cancelled_from_the_pool_leaves_the_next_tick_clean(
+    service: MatchmakingService,
+    make_worker: Any,
+    notifier: RecordingNotifier,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The cancel takes the ticket out of the worker's pool: the next tick matches the two
+    who are left at once, with no failed tick (and no rebuild) in between."""
+    worker = make_worker()
+    t1 = await service.join("open", "p1")
+    await worker.run_once()  # the worker now holds p1 in its pool
+    await service.cancel("p1", t1)
+    t2 = await service.join("open", "p2")
+    t3 = await service.join("open", "p3")
+    with caplog.at_level(logging.WARNING, logger="domain.matchmaking"):
+        report = await worker.run_once()
+    assert report.matches == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert notifier.found_for("p1") == []
+    assert [await service.status(t) for t in (t1, t2, t3)] == ["cancelled", "matched", "matched"]
 
 
 async def test_a_cancelled_ticket_is_never_matched(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -211,3 +212,18 @@ def test_player_id_lists_are_checked_and_deduplicated() -> None:
     for bad in ("ab", ["a b"], [1], ["x"] * 101):
         with pytest.raises(BadRequest):
             require_player_ids(bad)
+
+
+def _metadata_of_json_bytes(size: int) -> dict[str, str]:
+    metadata = {"k": "x" * (size - len(b'{"k":""}'))}
+    assert len(orjson.dumps(metadata)) == size
+    return metadata
+
+
+def test_metadata_of_exactly_1024_bytes_is_accepted() -> None:
+    assert len(encode_metadata(_metadata_of_json_bytes(1024)) or b"") == 1024
+
+
+def test_metadata_of_1025_bytes_is_refused() -> None:
+    with pytest.raises(BadRequest, match="1024 bytes"):
+        encode_metadata(_metadata_of_json_bytes(1025))

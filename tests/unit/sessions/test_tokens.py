@@ -49,3 +49,22 @@ def test_any_single_character_change_is_refused(position: int, replacement: str)
     tampered = token[:position] + replacement + token[position + 1 :]
     with pytest.raises(Unauthorized):
         verify_token(SECRET, tampered, now=1_000)
+
+
+def test_a_token_with_an_empty_mac_is_refused() -> None:
+    payload = sign_token(SECRET, CLAIMS).split(".")[0]
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, payload + ".", now=1_000)
+
+
+def test_a_token_whose_mac_is_cut_short_is_refused() -> None:
+    payload, mac = sign_token(SECRET, CLAIMS).split(".")
+    for length in range(len(mac)):
+        with pytest.raises(Unauthorized):
+            verify_token(SECRET, f"{payload}.{mac[:length]}", now=1_000)
+
+
+def test_a_token_with_characters_added_to_its_mac_is_refused() -> None:
+    token = sign_token(SECRET, CLAIMS)
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, token + "A", now=1_000)
