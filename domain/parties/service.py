@@ -110,9 +110,15 @@ class PartyService:
         """Invite a player (leader only); they get `party.invited` wherever they are."""
         party_id = require_party_id(party_id)
         invitee = require_id(invitee, "player_id")
+        party = await self._member_view(leader, party_id)
+        if party.leader != leader:
+            raise Forbidden("only the party's leader may invite")
+        if invitee in party.members:
+            raise Conflict("already a member of the party")
         now_ms = self._now_ms()
         ttl_ms = round(self._limits.invite_ttl_s * 1000)
-        # The player's record of invites goes first, so erasing them finds this one.
+        # Read first (above), so that a plainly refused invite writes nothing. The
+        # player's record of invites goes first, so erasing them finds this one.
         await self._store.note_invite(invitee, party_id, ttl_ms)
         change = await self._store.invite(
             party_id, leader, invitee, now_ms, now_ms + ttl_ms, MAX_INVITES
@@ -213,12 +219,13 @@ class PartyService:
         await self._store.drop_invite_record(player_id)
 
     async def _member_view(self, player_id: str, party_id: object) -> Party:
+        """The party, read for one of its members: `Forbidden` for anyone else."""
         party_id = require_party_id(party_id)
         party = await self._store.party(party_id)
         if party is None:
             raise PartyNotFound("no such party")
         if player_id not in party.members:
-            raise Forbidden("only a member of the party may see it")
+            raise Forbidden("only a member of the party may do this")
         return party
 
     async def _claim(self, player_id: str, party_id: str) -> str:
