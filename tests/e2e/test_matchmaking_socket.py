@@ -70,8 +70,9 @@ async def test_join_errors(gateway: Gateway, worker: MatchmakingWorker) -> None:
         assert unknown["error"]["code"] == "not_found"
         bad = await a.call("match.join", queue="bad name")
         assert bad["error"]["code"] == "bad_request"
-        offline_party = await a.call("match.join", queue="duel", party=["a", "ghost"])
-        assert offline_party["ok"] is False
+        # Contract v2 dropped the party list: it queued others without their consent.
+        old_party = await a.call("match.join", queue="duel", party=["a", "ghost"])
+        assert old_party["error"]["code"] == "bad_request"
         ticket = (await a.ok("match.join", queue="duel"))["ticket"]
         twice = await a.call("match.join", queue="duel")
         assert twice["error"]["code"] == "conflict"
