@@ -82,6 +82,22 @@ async def test_an_invite_expires_after_its_lifetime(
     assert await parties.party_of("b") is None
 
 
+async def test_the_party_itself_refuses_a_seat_without_a_running_invite(
+    parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
+) -> None:
+    # What the party's slot decides, whatever a gateway read before.
+    store = PartyStore(valkey)
+    party_id = await parties.create("a")
+    await parties.invite("a", party_id, "b")
+    clock.advance(PartyLimits().invite_ttl_s)
+    now_ms = round(clock.now() * 1000)
+    for player in ("b", "stranger"):
+        claim = make_claim(party_id, now_ms)
+        change = await store.accept(party_id, player, claim, now_ms, 5000, MAX_MEMBERS)
+        assert change.status == "not_invited"
+    assert (await parties.get("a", party_id))["members"] == ["a"]
+
+
 async def test_an_invite_accepted_just_in_time_counts(
     parties: PartyService, clock: FixedClock
 ) -> None:
@@ -210,9 +226,13 @@ async def test_one_player_accepting_two_invites_at_once_joins_one_party(
     assert (in_first, in_second) == (joined == first, joined == second)
 
 
-async def test_a_member_cannot_accept_another_invite(parties: PartyService) -> None:
+async def test_a_member_cannot_accept_another_invite(
+    parties: PartyService, clock: FixedClock
+) -> None:
     first = await party_of(parties, "a", "p")
     second = await parties.create("b")
+    # However long ago they joined: membership holds, not the age of the claim.
+    clock.advance(3600)
     await parties.invite("b", second, "p")
     with pytest.raises(Conflict):
         await parties.accept("p", second)
