@@ -63,10 +63,6 @@ class Party:
     def is_full(self) -> bool:
         return len(self.members) >= MAX_MEMBERS
 
-    def without(self, player_id: str) -> tuple[str, ...]:
-        """The members once `player_id` leaves; a leaving leader's place goes to the next."""
-        return tuple(m for m in self.members if m != player_id)
-
 
 def make_claim(party_id: str, now_ms: int) -> str:
     return f"{party_id} {now_ms}"

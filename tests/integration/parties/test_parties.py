@@ -9,7 +9,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import BadRequest, Conflict, Forbidden, NotFound, PartyNotFound
-from domain.parties.rules import MAX_MEMBERS, PartyLimits, make_claim
+from domain.parties.rules import MAX_INVITES, MAX_MEMBERS, PartyLimits, make_claim
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
 from tests.integration.parties.helpers import RecordingEvents, party_of
@@ -183,6 +183,20 @@ async def test_a_party_holds_at_most_eight(parties: PartyService) -> None:
         await parties.accept("ninth", party_id)
     assert len((await parties.get("lead", party_id))["members"]) == MAX_MEMBERS
     assert await parties.party_of("ninth") is None
+
+
+async def test_a_party_holds_a_bounded_number_of_running_invites(
+    parties: PartyService, clock: FixedClock
+) -> None:
+    party_id = await parties.create("a")
+    for i in range(MAX_INVITES):
+        await parties.invite("a", party_id, f"i{i}")
+    with pytest.raises(Conflict):
+        await parties.invite("a", party_id, "one-more")
+    await parties.invite("a", party_id, "i0")  # renewing a running invite is fine
+    clock.advance(PartyLimits().invite_ttl_s)
+    await parties.invite("a", party_id, "one-more")  # the expired ones no longer count
+    assert (await parties.get("a", party_id))["invited"] == ["one-more"]
 
 
 async def test_accepts_racing_for_the_last_seat_fill_it_once(
