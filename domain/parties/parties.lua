@@ -109,7 +109,7 @@ local function accept(keys, argv)
   return reply('ok', party)
 end
 
--- decline: ARGV player, now_ms.
+-- decline: ARGV player, now_ms. Also how an erased player's invite is dropped.
 local function decline(keys, argv)
   local party = load(keys[1])
   if not party then return reply('missing') end
@@ -154,17 +154,6 @@ local function kick(keys, argv)
   return remove(keys[1], party, argv[2])
 end
 
--- forget_invite: ARGV player, now_ms. Drops the player's invite, if any.
-local function forget_invite(keys, argv)
-  local party = load(keys[1])
-  if not party then return reply('missing') end
-  prune(party, tonumber(argv[2]))
-  if not party.i[argv[1]] then return reply('not_invited') end
-  party.i[argv[1]] = nil
-  save(keys[1], party)
-  return reply('ok', party)
-end
-
 -- claim: KEYS the player's claim. ARGV claim, replaceable (a claim the caller found no
 -- longer holds the player, or ''). Takes it if free, ours or `replaceable`.
 -- -> '' or the claim that holds the player.
@@ -195,7 +184,6 @@ server.register_function('party_accept', accept)
 server.register_function('party_decline', decline)
 server.register_function('party_leave', leave)
 server.register_function('party_kick', kick)
-server.register_function('party_forget_invite', forget_invite)
 server.register_function('party_claim', claim)
 server.register_function('party_release', release)
 server.register_function('party_note_invite', note_invite)

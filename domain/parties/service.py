@@ -213,7 +213,7 @@ class PartyService:
             else:
                 await self._store.release(player_id, claim)
         for invited_to in await self._store.invited_by(player_id):
-            change = await self._store.forget_invite(invited_to, player_id, self._now_ms())
+            change = await self._store.decline(invited_to, player_id, self._now_ms())
             if change.status == "ok":
                 await self._updated(change)
         await self._store.drop_invite_record(player_id)

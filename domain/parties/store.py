@@ -135,11 +135,6 @@ class PartyStore:
     async def kick(self, party_id: str, leader: str, player_id: str, now_ms: int) -> PartyChange:
         return await self._party_call("kick", party_id, leader, player_id, now_ms, idempotent=False)
 
-    async def forget_invite(self, party_id: str, player_id: str, now_ms: int) -> PartyChange:
-        return await self._party_call(
-            "forget_invite", party_id, player_id, now_ms, idempotent=False
-        )
-
     async def claim(self, player_id: str, claim: str, replaceable: str = "") -> str | None:
         """Hold the player with `claim`; on failure, the claim that holds them."""
         key = claim_key(player_id)

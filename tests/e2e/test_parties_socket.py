@@ -10,26 +10,12 @@ import pytest
 import pytest_asyncio
 
 from domain.matchmaking.worker import MatchmakingWorker
-from gameserver.push.match_notifier import GatewayMatchNotifier
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import Gateway, gateway_process, gateway_settings, running_gateway
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 
 Seeds = tuple[tuple[str, int], ...]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
-    services = gateway.services
-    running = MatchmakingWorker(
-        services.cluster, services.clock, GatewayMatchNotifier(services.messenger), "w-test"
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(running.run(stop))
-    yield running
-    stop.set()
-    await asyncio.wait_for(task, 15)
 
 
 async def form_party(leader: GameClient, *members: GameClient) -> str:
@@ -113,38 +99,43 @@ async def test_a_party_queues_together_and_is_matched_as_one_team(
         assert len({event["match_id"] for event in found.values()}) == 1
 
 
-async def test_any_member_may_cancel_the_partys_ticket(
+@pytest_asyncio.fixture(loop_scope="session")
+async def duo(
     gateway: Gateway, worker: MatchmakingWorker
-) -> None:
+) -> AsyncIterator[tuple[dict[str, GameClient], str]]:
+    """Queue `duo` (2 teams of 2), a party of a and b, and z outside it."""
     await create_queue(gateway, "duo", team_size=2)
     async with contextlib.AsyncExitStack() as stack:
         c = await game_clients(stack, gateway.base_url, ["a", "b", "z"])
-        party_id = await form_party(c["a"], c["b"])
-        ticket = (await c["a"].ok("match.join", queue="duo", party_id=party_id))["ticket"]
-        assert (await c["z"].call("match.cancel", ticket=ticket))["error"]["code"] == "forbidden"
-        await c["b"].ok("match.cancel", ticket=ticket)
-        assert (await c["a"].ok("match.status", ticket=ticket))["state"] == "cancelled"
+        yield c, await form_party(c["a"], c["b"])
+
+
+async def test_any_member_may_cancel_the_partys_ticket(
+    duo: tuple[dict[str, GameClient], str],
+) -> None:
+    c, party_id = duo
+    ticket = (await c["a"].ok("match.join", queue="duo", party_id=party_id))["ticket"]
+    assert (await c["z"].call("match.cancel", ticket=ticket))["error"]["code"] == "forbidden"
+    await c["b"].ok("match.cancel", ticket=ticket)
+    assert (await c["a"].ok("match.status", ticket=ticket))["state"] == "cancelled"
 
 
 async def test_queueing_a_party_is_for_its_leader_and_its_members_free(
-    gateway: Gateway, worker: MatchmakingWorker
+    duo: tuple[dict[str, GameClient], str],
 ) -> None:
-    await create_queue(gateway, "duo", team_size=2)
-    async with contextlib.AsyncExitStack() as stack:
-        c = await game_clients(stack, gateway.base_url, ["a", "b", "z"])
-        party_id = await form_party(c["a"], c["b"])
-        member = await c["b"].call("match.join", queue="duo", party_id=party_id)
-        assert member["error"]["code"] == "forbidden"
-        stranger = await c["z"].call("match.join", queue="duo", party_id=party_id)
-        assert stranger["error"]["code"] == "forbidden"
-        old = await c["a"].call("match.join", queue="duo", party=["a", "b"])
-        assert old["error"]["code"] == "bad_request"
-        # A member already searching alone keeps the whole party out.
-        solo = (await c["b"].ok("match.join", queue="duel"))["ticket"]
-        busy = await c["a"].call("match.join", queue="duo", party_id=party_id)
-        assert busy["error"]["code"] == "conflict"
-        await c["b"].ok("match.cancel", ticket=solo)
-        await c["a"].ok("match.join", queue="duo", party_id=party_id)
+    c, party_id = duo
+    member = await c["b"].call("match.join", queue="duo", party_id=party_id)
+    assert member["error"]["code"] == "forbidden"
+    stranger = await c["z"].call("match.join", queue="duo", party_id=party_id)
+    assert stranger["error"]["code"] == "forbidden"
+    old = await c["a"].call("match.join", queue="duo", party=["a", "b"])
+    assert old["error"]["code"] == "bad_request"
+    # A member already searching alone keeps the whole party out.
+    solo = (await c["b"].ok("match.join", queue="duel"))["ticket"]
+    busy = await c["a"].call("match.join", queue="duo", party_id=party_id)
+    assert busy["error"]["code"] == "conflict"
+    await c["b"].ok("match.cancel", ticket=solo)
+    await c["a"].ok("match.join", queue="duo", party_id=party_id)
 
 
 async def test_party_refusals(gateway: Gateway) -> None:
