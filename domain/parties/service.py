@@ -28,7 +28,15 @@ from collections.abc import Awaitable
 from typing import Any
 
 from domain.clock import Clock
-from domain.errors import BadRequest, Conflict, Forbidden, NotFound, PartyNotFound, Unconfirmed
+from domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PartyNotFound,
+    Unavailable,
+    Unconfirmed,
+)
 from domain.ids import require_id
 from domain.parties.ports import PartyEvents
 from domain.parties.rules import (
@@ -56,7 +64,7 @@ _REFUSALS: dict[str, tuple[type[Exception], str]] = {
     "too_many_invites": (Conflict, f"a party holds at most {MAX_INVITES} pending invites"),
     "not_invited": (Forbidden, "no invite to this party, or it has expired"),
     "full": (Conflict, f"the party is full ({MAX_MEMBERS} players)"),
-    "stale": (Conflict, "the join took too long; try again"),
+    "stale": (Unavailable, "the join took too long; try again"),
     "self": (BadRequest, "a leader leaves with party.leave"),
     "not_found": (NotFound, "no such member in the party"),
     "exists": (Conflict, "the party id is taken; try again"),
@@ -117,8 +125,9 @@ class PartyService:
             raise Conflict("already a member of the party")
         now_ms = self._now_ms()
         ttl_ms = round(self._limits.invite_ttl_s * 1000)
-        # Read first (above), so that a plainly refused invite writes nothing. The
-        # player's record of invites goes first, so erasing them finds this one.
+        # The party was read first, so a plainly refused invite writes nothing. The
+        # invitee's record of invites is written before the invite, so that erasing
+        # them finds every invite that may exist.
         await self._store.note_invite(invitee, party_id, ttl_ms)
         change = await self._store.invite(
             party_id, leader, invitee, now_ms, now_ms + ttl_ms, MAX_INVITES
