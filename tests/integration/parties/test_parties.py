@@ -8,10 +8,11 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
-from domain.errors import BadRequest, Conflict, Forbidden, NotFound, PartyNotFound
+from domain.errors import BadRequest, Conflict, Forbidden, NotFound, PartyNotFound, Unconfirmed
 from domain.parties.rules import MAX_INVITES, MAX_MEMBERS, PartyLimits, make_claim
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
+from domain.storage.shard_calls import WritePolicy
 from tests.integration.parties.helpers import RecordingEvents, party_of
 
 
@@ -361,3 +362,18 @@ async def test_forgetting_the_last_member_disbands_the_party(
     with pytest.raises(PartyNotFound):
         await parties.get("p", party_id)
     assert await all_keys(valkey) == []
+
+
+async def test_party_writes_are_acknowledged_only_once_a_replica_has_them(
+    parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
+) -> None:
+    # Each shard has one replica: waiting for two falls short, and says so.
+    impatient = PartyService(PartyStore(valkey, writes=WritePolicy(2, 50)), clock)
+    with pytest.raises(Unconfirmed):
+        await impatient.create("a")
+    # An unconfirmed claim may have run: it holds the player, but only briefly.
+    with pytest.raises(Conflict):
+        await parties.create("a")
+    clock.advance(2 * PartyLimits().claim_limit_s + 0.01)
+    party_id = await parties.create("a")
+    assert (await parties.get("a", party_id))["members"] == ["a"]
