@@ -153,6 +153,10 @@ async def test_party_refusals(gateway: Gateway) -> None:
         assert await code("m1", "party.invite", party_id=party_id, player_id="z") == "forbidden"
         assert await code("m1", "party.kick", party_id=party_id, player_id="m2") == "forbidden"
         assert await code("z", "party.accept", party_id=party_id) == "forbidden"  # no invite
+        assert await code("z", "party.decline", party_id=party_id) == "forbidden"
+        await c["lead"].ok("party.invite", party_id=party_id, player_id="z")
+        await c["z"].ok("party.decline", party_id=party_id)
+        assert await code("z", "party.accept", party_id=party_id) == "forbidden"  # declined
         assert await code("m1", "party.create") == "conflict"  # in a party already
         await c["lead"].ok("party.invite", party_id=party_id, player_id="ninth")
         assert await code("ninth", "party.accept", party_id=party_id) == "conflict"  # full
