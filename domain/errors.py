@@ -51,6 +51,10 @@ class SessionNotFound(NotFound):
     pass
 
 
+class PartyNotFound(NotFound):
+    pass
+
+
 class Conflict(DomainError):
     """The request contradicts current state (exists already, already in a ticket...)."""
 

@@ -11,6 +11,9 @@ from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
+from domain.parties.rules import PartyLimits
+from domain.parties.service import PartyService
+from domain.parties.store import PartyStore
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
 from gameserver.config_file import StartupConfig
@@ -39,6 +42,7 @@ class Services:
     sessions: SessionService
     leaderboards: LeaderboardService
     matchmaking: MatchmakingService
+    parties: PartyService
     messenger: PlayerMessenger
     metrics: Metrics = field(default_factory=Metrics)
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
@@ -64,10 +68,18 @@ async def build_services(
         settings.write_policy(),
         default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],
     )
+    messenger = PlayerMessenger(sessions)
+    parties = PartyService(
+        PartyStore(cluster, writes=settings.write_policy()),
+        clock,
+        events=messenger,
+        limits=PartyLimits(invite_ttl_s=settings.party_invite_ttl_s),
+    )
     matchmaking = MatchmakingService(
         cluster,
         clock,
         sessions=sessions,
+        parties=parties,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
         writes=settings.write_policy(),
@@ -76,6 +88,7 @@ async def build_services(
     await sessions.ensure_ready()
     await leaderboards.ensure_ready()
     await matchmaking.ensure_ready()
+    await parties.ensure_ready()
     return Services(
         settings=settings,
         clock=clock,
@@ -83,5 +96,6 @@ async def build_services(
         sessions=sessions,
         leaderboards=leaderboards,
         matchmaking=matchmaking,
-        messenger=PlayerMessenger(sessions),
+        parties=parties,
+        messenger=messenger,
     )

@@ -68,6 +68,9 @@ class Settings:
     rate_limit_burst: int = 100
     session_values_max_bytes: int = 4 * 1024
 
+    # Parties: how long an invite may be accepted (the contract's 60 s).
+    party_invite_ttl_s: float = 60.0
+
     # Durability: a write is acknowledged only once this many replicas hold it.
     wait_replicas: int = 1
     wait_timeout_ms: int = 1000

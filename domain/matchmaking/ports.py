@@ -12,6 +12,12 @@ class LiveSessions(Protocol):
         ...
 
 
+class PartyRoster(Protocol):
+    async def members_led_by(self, party_id: object, leader: str) -> tuple[str, ...]:
+        """The party's members, leader first; `Forbidden` unless `leader` leads it."""
+        ...
+
+
 class MatchNotifier(Protocol):
     """Delivers pushes to players on whichever gateway holds their socket.
 

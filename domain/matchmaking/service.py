@@ -18,11 +18,11 @@ from domain.errors import (
     Unavailable,
     Unconfirmed,
 )
-from domain.ids import is_valid_id, require_id
+from domain.ids import require_id
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import DEFAULT_QUEUES, QueueConfig, Ticket, TicketProperties
 from domain.matchmaking.models import TicketState as State
-from domain.matchmaking.ports import LiveSessions, RankedBoardSink
+from domain.matchmaking.ports import LiveSessions, PartyRoster, RankedBoardSink
 from domain.matchmaking.ratings import Rating
 from domain.matchmaking.results import Results, parse_ranks
 from domain.matchmaking.stats import queue_stats
@@ -43,10 +43,12 @@ class MatchmakingService:
         queues: Sequence[QueueConfig] = DEFAULT_QUEUES,
         limits: MatchmakingLimits | None = None,
         *,
+        parties: PartyRoster | None = None,
         writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._clock = clock
         self._sessions = sessions
+        self._parties = parties
         self._limits = limits or MatchmakingLimits()
         self._scripts = Scripts(cluster, writes=writes)
         self._tickets = TicketStore(cluster, self._scripts)
@@ -86,14 +88,17 @@ class MatchmakingService:
         self,
         queue: object,
         player_id: str,
-        party: object = None,
+        party_id: object = None,
         properties: object = None,
     ) -> str:
-        """Put the caller (and their party) in the queue; returns the ticket id."""
+        """Put the caller (and the party they lead) in the queue; returns the ticket id.
+
+        The party is read once, here: the ticket keeps the members it had at the join.
+        """
         require_id(player_id, "player_id")
         config = await self.queue(queue)
-        members = self._members(player_id, party, config)
         props = TicketProperties.parse(properties, config)
+        members = await self._members(player_id, party_id, config)
         if self._sessions is not None:
             live = await self._sessions.live_players(members)
             offline = [m for m in members if m not in live]
@@ -151,14 +156,14 @@ class MatchmakingService:
             *(self._tickets.release_player(m, claim) for m in claimed), return_exceptions=True
         )
 
-    def _members(self, player_id: str, party: object, config: QueueConfig) -> tuple[str, ...]:
-        if party is None:
+    async def _members(
+        self, player_id: str, party_id: object, config: QueueConfig
+    ) -> tuple[str, ...]:
+        if party_id is None:
             return (player_id,)
-        if not isinstance(party, list | tuple) or not all(is_valid_id(p) for p in party):
-            raise BadRequest("party must be a list of player ids")
-        members = tuple(dict.fromkeys(party))
-        if len(members) != len(party) or player_id not in members:
-            raise BadRequest("party must list each member once, the caller included")
+        if self._parties is None:
+            raise BadRequest("this server takes no parties")
+        members = await self._parties.members_led_by(party_id, player_id)
         if len(members) > 1 and not config.parties:
             raise BadRequest(f"queue {config.name} takes no parties")
         if len(members) > config.team_size:

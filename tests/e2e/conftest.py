@@ -6,11 +6,14 @@ Each test gets an empty keyspace and a freshly started gateway, so the gateway's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.matchmaking.worker import MatchmakingWorker
+from gameserver.push.match_notifier import GatewayMatchNotifier
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 
@@ -20,3 +23,17 @@ async def gateway(
 ) -> AsyncIterator[Gateway]:
     async with running_gateway(gateway_settings(cluster_seeds, "gw-a")) as running:
         yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
+    """A matchmaking worker beside the gateway, pushing through its messenger."""
+    services = gateway.services
+    running = MatchmakingWorker(
+        services.cluster, services.clock, GatewayMatchNotifier(services.messenger), "w-test"
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(stop))
+    yield running
+    stop.set()
+    await asyncio.wait_for(task, 15)

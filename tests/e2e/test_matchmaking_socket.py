@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 
 from domain.matchmaking.worker import MatchmakingWorker
-from gameserver.push.match_notifier import GatewayMatchNotifier
 from tests.game_client import game_client
 from tests.gateway_harness import Gateway
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
-    services = gateway.services
-    running = MatchmakingWorker(
-        services.cluster, services.clock, GatewayMatchNotifier(services.messenger), "w-test"
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(running.run(stop))
-    yield running
-    stop.set()
-    await asyncio.wait_for(task, 15)
 
 
 async def test_two_players_in_duel_are_matched_and_both_told(
@@ -70,8 +52,9 @@ async def test_join_errors(gateway: Gateway, worker: MatchmakingWorker) -> None:
         assert unknown["error"]["code"] == "not_found"
         bad = await a.call("match.join", queue="bad name")
         assert bad["error"]["code"] == "bad_request"
-        offline_party = await a.call("match.join", queue="duel", party=["a", "ghost"])
-        assert offline_party["ok"] is False
+        # Contract v2 dropped the party list: it queued others without their consent.
+        old_party = await a.call("match.join", queue="duel", party=["a", "ghost"])
+        assert old_party["error"]["code"] == "bad_request"
         ticket = (await a.ok("match.join", queue="duel"))["ticket"]
         twice = await a.call("match.join", queue="duel")
         assert twice["error"]["code"] == "conflict"

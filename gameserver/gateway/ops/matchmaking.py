@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.errors import BadRequest
 from gameserver.gateway.dispatch import OpContext, OpHandler
 
 
 async def match_join(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    if "party" in body:
+        # Contract v2 dropped the list: it let one client queue others without consent.
+        raise BadRequest("the party list is gone: lead a party and send its party_id")
     properties = body.get("properties")
     # A ticket without a region plays in the region the player logged in from.
     if ctx.connection.region is not None:
@@ -16,7 +20,7 @@ async def match_join(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(properties, dict) and "region" not in properties:
             properties = {**properties, "region": ctx.connection.region}
     ticket = await ctx.services.matchmaking.join(
-        body.get("queue"), ctx.player_id, body.get("party"), properties
+        body.get("queue"), ctx.player_id, body.get("party_id"), properties
     )
     return {"ticket": ticket}
 

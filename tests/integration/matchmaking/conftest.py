@@ -19,6 +19,8 @@ from domain.matchmaking.models import QueueConfig, SkillWindow
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import Cluster
 from domain.matchmaking.worker import MatchmakingWorker
+from domain.parties.service import PartyService
+from domain.parties.store import PartyStore
 
 LIMITS = MatchmakingLimits(lease_s=1.0, tick_s=0.05)
 # A duel that matches any two players at once, for tests about the plumbing.
@@ -79,8 +81,19 @@ def boards() -> RecordingBoards:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
+async def parties(valkey: Cluster, clock: FixedClock) -> PartyService:
+    service = PartyService(PartyStore(valkey), clock)
+    await service.ensure_ready()
+    return service
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def service(
-    valkey: Cluster, clock: FixedClock, online: OnlinePlayers, boards: RecordingBoards
+    valkey: Cluster,
+    clock: FixedClock,
+    online: OnlinePlayers,
+    boards: RecordingBoards,
+    parties: PartyService,
 ) -> MatchmakingService:
     queues = (
         QueueConfig(name="duel"),
@@ -90,7 +103,9 @@ async def service(
         QueueConfig(name="short", window=SkillWindow(0.0, 0.0, 0.0), max_wait_s=5.0),
         QueueConfig(name="regional", window=OPEN_WINDOW, same_region=True),
     )
-    svc = MatchmakingService(valkey, clock, online, boards, queues=queues, limits=LIMITS)
+    svc = MatchmakingService(
+        valkey, clock, online, boards, queues=queues, limits=LIMITS, parties=parties
+    )
     await svc.ensure_ready()
     return svc
 

@@ -9,6 +9,7 @@ from domain.errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    PartyNotFound,
     QueueNotFound,
     TicketNotFound,
 )
@@ -16,7 +17,9 @@ from domain.matchmaking.models import QueueConfig, Ticket, TicketState
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import Cluster, Scripts, partition_code
 from domain.matchmaking.ticket_store import TicketStore
+from domain.parties.service import PartyService
 from tests.integration.matchmaking.conftest import LIMITS, OnlinePlayers
+from tests.integration.parties.helpers import party_of
 
 
 async def key_count(valkey: Cluster) -> int:
@@ -31,14 +34,17 @@ async def test_a_joined_ticket_is_searching(service: MatchmakingService) -> None
     assert (found.queue, found.players) == ("duel", ("p1",))
 
 
-async def test_a_player_is_never_in_two_live_tickets(service: MatchmakingService) -> None:
+async def test_a_player_is_never_in_two_live_tickets(
+    service: MatchmakingService, parties: PartyService
+) -> None:
+    party_id = await party_of(parties, "p2", "p1")
     await service.join("duel", "p1")
     with pytest.raises(Conflict):
         await service.join("duel", "p1")
     with pytest.raises(Conflict):
         await service.join("open", "p1")
     with pytest.raises(Conflict):
-        await service.join("two", "p2", party=["p2", "p1"])
+        await service.join("two", "p2", party_id=party_id)
     # The failed party join left nothing behind: p2 is free.
     assert await service.status(await service.join("duel", "p2")) == "searching"
 
@@ -63,8 +69,10 @@ async def test_a_cancelled_ticket_frees_the_player(service: MatchmakingService) 
     assert await service.status(await service.join("duel", "p1")) == "searching"
 
 
-async def test_only_a_member_may_cancel(service: MatchmakingService) -> None:
-    ticket = await service.join("two", "a", party=["a", "b"])
+async def test_any_member_of_a_partys_ticket_and_only_they_may_cancel_it(
+    service: MatchmakingService, parties: PartyService
+) -> None:
+    ticket = await service.join("two", "a", party_id=await party_of(parties, "a", "b"))
     with pytest.raises(Forbidden):
         await service.cancel("c", ticket)
     await service.cancel("b", ticket)
@@ -79,20 +87,23 @@ async def test_unknown_tickets_are_not_found(service: MatchmakingService) -> Non
             await service.cancel("p1", ticket)
 
 
-async def test_a_party_joins_as_one_ticket(service: MatchmakingService) -> None:
-    ticket = await service.join("two", "a", party=["a", "b"])
+async def test_a_party_joins_as_one_ticket(
+    service: MatchmakingService, parties: PartyService
+) -> None:
+    ticket = await service.join("two", "a", party_id=await party_of(parties, "a", "b"))
     assert (await service.ticket(ticket)).players == ("a", "b")
     with pytest.raises(Conflict):
         await service.join("duel", "b")
 
 
 async def test_every_party_member_needs_a_live_session(
-    service: MatchmakingService, online: OnlinePlayers, valkey: Cluster
+    service: MatchmakingService, online: OnlinePlayers, valkey: Cluster, parties: PartyService
 ) -> None:
+    party_id = await party_of(parties, "a", "b")
     online.offline.add("b")
     before = await key_count(valkey)
     with pytest.raises(Conflict):
-        await service.join("two", "a", party=["a", "b"])
+        await service.join("two", "a", party_id=party_id)
     assert await key_count(valkey) == before
 
 
@@ -102,12 +113,13 @@ async def test_every_party_member_needs_a_live_session(
         ("no-such", None, None, QueueNotFound),
         ("bad name", None, None, BadRequest),
         (7, None, None, BadRequest),
-        ("two", ["b", "c"], None, BadRequest),  # the caller is not in the party
-        ("two", ["a", "a"], None, BadRequest),
-        ("two", ["a", "b", "c"], None, BadRequest),  # larger than a team
+        ("two", ("b", "c"), None, Forbidden),  # the caller is not in the party
+        ("two", ("b", "a"), None, Forbidden),  # the caller does not lead it
+        ("two", ("a", "b", "c"), None, BadRequest),  # larger than a team
         ("two", "a,b", None, BadRequest),
-        ("two", ["a", "b c"], None, BadRequest),
-        ("solo", ["a", "b"], None, BadRequest),  # the queue takes no parties
+        ("two", ["a", "b"], None, BadRequest),  # the v1 list of players is gone
+        ("two", "ffffffffffffffff", None, PartyNotFound),
+        ("solo", ("a", "b"), None, BadRequest),  # the queue takes no parties
         ("regional", None, None, BadRequest),  # the queue needs a region
         ("duel", None, {"latency": {"eu": "fast"}}, BadRequest),
         ("duel", None, ["eu"], BadRequest),
@@ -115,15 +127,18 @@ async def test_every_party_member_needs_a_live_session(
 )
 async def test_bad_joins_change_nothing(
     service: MatchmakingService,
+    parties: PartyService,
     valkey: Cluster,
     queue: object,
     party: object,
     properties: object,
     error: type[Exception],
 ) -> None:
+    # A tuple stands for the party those players form (the leader first).
+    party_id = await party_of(parties, *party) if isinstance(party, tuple) else party
     before = await key_count(valkey)
     with pytest.raises(error):
-        await service.join(queue, "a", party=party, properties=properties)
+        await service.join(queue, "a", party_id=party_id, properties=properties)
     assert await key_count(valkey) == before
 
 

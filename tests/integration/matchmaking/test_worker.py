@@ -14,7 +14,9 @@ from domain.matchmaking.partition_store import Commit, PartitionStore
 from domain.matchmaking.rating_store import encode_match
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import Cluster, Scripts, code_of
+from domain.parties.service import PartyService
 from tests.integration.matchmaking.conftest import RecordingNotifier
+from tests.integration.parties.helpers import party_of
 
 
 async def _two_tickets_read_by_a_ghost(
@@ -53,9 +55,12 @@ async def test_two_players_are_matched_and_both_told(
 
 
 async def test_parties_are_matched_whole(
-    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+    service: MatchmakingService,
+    make_worker: Any,
+    notifier: RecordingNotifier,
+    parties: PartyService,
 ) -> None:
-    await service.join("two", "a", party=["a", "b"])
+    await service.join("two", "a", party_id=await party_of(parties, "a", "b"))
     await service.join("two", "c")
     await service.join("two", "d")
     assert (await make_worker().run_once()).matches == 1

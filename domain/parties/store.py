@@ -1,0 +1,164 @@
+"""The Valkey side of parties: every key of the feature and the calls of parties.lua.
+
+Keys (all under `party:`):
+- `party:{<party id>}`: the party, one JSON string (members in order, their claims,
+  pending invites); every change to it is one function call on its slot;
+- `party:{pl.<player id>}`: the player's claim, '<party id> <ms>': the lock that keeps
+  a player in one party at most;
+- `party:{pl.<player id>}:inv`: the parties that invited the player in the last
+  invite lifetime, so that forgetting a player finds their invites.
+
+A party and its members' claims sit on different slots; domain/parties/service.py says
+why taking the claim first and the party's seat second is safe. Every change a client is
+told succeeded is confirmed by WAIT on the same connection before it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.parties.rules import Invite, Party
+from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
+
+LIBRARY_CODE = resources.files("domain.parties").joinpath("parties.lua").read_text()
+
+
+def party_key(party_id: str) -> str:
+    return f"party:{{{party_id}}}"
+
+
+def claim_key(player_id: str) -> str:
+    return f"party:{{pl.{player_id}}}"
+
+
+def invites_key(player_id: str) -> str:
+    return f"party:{{pl.{player_id}}}:inv"
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def decode_party(party_id: str, raw: bytes | str) -> Party:
+    data = orjson.loads(raw)
+    # Lua's cjson writes an empty object for an empty table, whatever it stood for.
+    invites = data.get("i") or {}
+    return Party(
+        party_id=party_id,
+        members=tuple(data["m"]),
+        claims=dict(data.get("c") or {}),
+        invites={p: Invite(int(until), str(by)) for p, (until, by) in invites.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PartyChange:
+    """What a party function did: its status, the party after it, a removed claim."""
+
+    status: str
+    party: Party | None
+    removed_claim: str | None = None
+
+
+class PartyStore:
+    def __init__(self, cluster: ValkeyCluster, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
+        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[LIBRARY_CODE])
+        self._wait = writes.wait
+
+    async def load_functions(self) -> None:
+        """Load the function library on every primary; replicas and the AOF keep it."""
+        await self._caller.load()
+
+    async def party(self, party_id: str) -> Party | None:
+        key = party_key(party_id)
+        [raw] = await self._caller.read([Call(key, ("GET", key))])
+        return None if raw is None else decode_party(party_id, raw)
+
+    async def claims(self, player_ids: Sequence[str]) -> list[str | None]:
+        """The claim that holds each player, None where there is none."""
+        calls = [Call(claim_key(p), ("GET", claim_key(p))) for p in player_ids]
+        return [None if raw is None else _text(raw) for raw in await self._caller.read(calls)]
+
+    async def _party_call(
+        self, name: str, party_id: str, *args: Any, idempotent: bool
+    ) -> PartyChange:
+        key = party_key(party_id)
+        call = Call(key, ("FCALL", f"party_{name}", 1, key, *args))
+        status, raw, claim = await self._caller.write(call, *self._wait, idempotent=idempotent)
+        party = decode_party(party_id, raw) if raw else None
+        return PartyChange(_text(status), party, _text(claim) or None)
+
+    async def create(
+        self, party_id: str, player_id: str, claim: str, now_ms: int, limit_ms: int
+    ) -> PartyChange:
+        # Idempotent: a party with this random id led by this claim is this call's own.
+        return await self._party_call(
+            "create", party_id, player_id, claim, now_ms, limit_ms, idempotent=True
+        )
+
+    async def invite(
+        self, party_id: str, leader: str, invitee: str, now_ms: int, until_ms: int, max_invites: int
+    ) -> PartyChange:
+        # Idempotent: inviting again only renews the invite.
+        return await self._party_call(
+            "invite", party_id, leader, invitee, now_ms, until_ms, max_invites, idempotent=True
+        )
+
+    async def accept(
+        self,
+        party_id: str,
+        player_id: str,
+        claim: str,
+        now_ms: int,
+        limit_ms: int,
+        max_members: int,
+    ) -> PartyChange:
+        # Idempotent: a member holding this very claim is this call's own earlier attempt.
+        return await self._party_call(
+            "accept", party_id, player_id, claim, now_ms, limit_ms, max_members, idempotent=True
+        )
+
+    async def decline(self, party_id: str, player_id: str, now_ms: int) -> PartyChange:
+        # Not idempotent: a second run would find no invite and say so.
+        return await self._party_call("decline", party_id, player_id, now_ms, idempotent=False)
+
+    async def leave(self, party_id: str, player_id: str, now_ms: int) -> PartyChange:
+        # Not idempotent: a second run would find the player gone and say so.
+        return await self._party_call("leave", party_id, player_id, now_ms, idempotent=False)
+
+    async def kick(self, party_id: str, leader: str, player_id: str, now_ms: int) -> PartyChange:
+        return await self._party_call("kick", party_id, leader, player_id, now_ms, idempotent=False)
+
+    async def claim(self, player_id: str, claim: str, replaceable: str = "") -> str | None:
+        """Hold the player with `claim`; on failure, the claim that holds them."""
+        key = claim_key(player_id)
+        call = Call(key, ("FCALL", "party_claim", 1, key, claim, replaceable))
+        # Confirmed: a claim lost in a failover would let the player into two parties.
+        holder = await self._caller.write(call, *self._wait, idempotent=True)
+        return _text(holder) or None
+
+    async def release(self, player_id: str, claim: str) -> None:
+        key = claim_key(player_id)
+        call = Call(key, ("FCALL", "party_release", 1, key, claim))
+        await self._caller.write(call, *self._wait, idempotent=True)
+
+    async def note_invite(self, player_id: str, party_id: str, ttl_ms: int) -> None:
+        key = invites_key(player_id)
+        call = Call(key, ("FCALL", "party_note_invite", 1, key, party_id, ttl_ms))
+        await self._caller.write(call, *self._wait, idempotent=True)
+
+    async def invited_by(self, player_id: str) -> list[str]:
+        """The parties that invited the player within the last invite lifetime."""
+        key = invites_key(player_id)
+        [ids] = await self._caller.read([Call(key, ("SMEMBERS", key))])
+        return sorted(_text(i) for i in ids)
+
+    async def drop_invite_record(self, player_id: str) -> None:
+        key = invites_key(player_id)
+        await self._caller.write(Call(key, ("DEL", key)), *self._wait, idempotent=True)
