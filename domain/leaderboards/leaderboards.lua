@@ -40,6 +40,12 @@ local function member_before(a, b)
   return la < lb
 end
 
+-- Whether position (sa, ma) is strictly better than (sb, mb).
+local function position_before(sa, ma, sb, mb)
+  if sa ~= sb then return sa < sb end
+  return member_before(ma, mb)
+end
+
 -- How many entries of z are better than position (s, m): those with a smaller score,
 -- plus a binary search by index among the entries tied at s.
 local function count_better(z, s, m)
@@ -141,9 +147,22 @@ local function submit(keys, args)
       -- A write, so that the caller's WAIT also covers the first attempt's write.
       redis.call('PEXPIRE', r, request_ttl_ms)
       local ns, nm, ps, pm, changed = cmsgpack.unpack(prior)
+      -- Ranks of the remembered positions as the board stands now, among the others:
+      -- the player's own entry (wherever it is now) is not better than itself.
+      local now_s, now_m = false, false
+      local now_t = redis.call('HGET', b, pid)
+      if now_t then
+        now_m = now_t .. pid
+        now_s = redis.call('ZSCORE', z, now_m)
+      end
+      local function others_better(s, m)
+        local n = count_better(z, s, m)
+        if now_s and position_before(tonumber(now_s), now_m, tonumber(s), m) then n = n - 1 end
+        return n
+      end
       local own_old = false
-      if ps then own_old = count_better(z, ps, pm) end
-      local out = {'DUP', ns, nm, ps, pm, count_better(z, ns, nm), own_old, changed}
+      if ps then own_old = others_better(ps, pm) end
+      local out = {'DUP', ns, nm, ps, pm, others_better(ns, nm), own_old, changed}
       return append_sibling_counts(out, args, 13, ns, nm, ps, pm)
     end
   end
