@@ -150,16 +150,14 @@ local function parse_rules(raw)
 end
 
 -- Why a write breaks the rules (before anything is written), or nil. `value` is what
--- the player sent, `user` the score after the operator (player-facing).
-local function refusal(rules, op, value, user, tally, rate, pid)
+-- the player sent, `user` the score after the operator (the same for best and set).
+local function refusal(rules, value, user, tally, rate, pid)
   local client, now = rules.client == 1, rules.now
   if client and rules.client_writes == 0 then return 'client_writes' end
   if rules.start and now < rules.start then return 'not_started' end
   if rules['end'] and now >= rules['end'] then return 'ended' end
-  local checked = user
-  if op == 'best' or op == 'set' then checked = value end
-  if rules.min and checked < rules.min then return 'below_min' end
-  if rules.max and checked > rules.max then return 'above_max' end
+  if rules.min and user < rules.min then return 'below_min' end
+  if rules.max and user > rules.max then return 'above_max' end
   if rules.step and math.abs(value) > rules.step then return 'step' end
   if rules.seats == 1 and redis.call('HEXISTS', tally, 'j:' .. pid) == 0 then
     if rules.join == 1 then return 'not_joined' end
@@ -252,7 +250,7 @@ local function submit(keys, args)
   end
   if new_n == 0 then new_n = 0 end
   if rules then
-    local reason = refusal(rules, op, x, user, tally, rate, pid)
+    local reason = refusal(rules, x, user, tally, rate, pid)
     if reason then return {'REFUSED', reason} end
   end
   local changed, moved = 1, true
