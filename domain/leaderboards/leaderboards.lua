@@ -167,9 +167,9 @@ local function refusal(rules, value, user, tally, rate, pid)
     return 'attempts'
   end
   if client and rules.per_minute then
-    -- A write counts against the limit for one minute: until now - MINUTE, inclusive.
-    redis.call('ZREMRANGEBYSCORE', rate, '-inf', string.format('%.6f', now - MINUTE))
-    if redis.call('ZCARD', rate) >= rules.per_minute then return 'rate' end
+    -- A write counts against the limit for one minute: while its time > now - MINUTE.
+    local recent = redis.call('ZCOUNT', rate, '(' .. string.format('%.6f', now - MINUTE), '+inf')
+    if recent >= rules.per_minute then return 'rate' end
   end
   return nil
 end
@@ -181,6 +181,7 @@ local function count_write(rules, tally, rate, pid, ttl, stamp)
     if ttl > 0 then redis.call('EXPIRE', tally, ttl, 'NX') end
   end
   if rules.client == 1 and rules.per_minute then
+    redis.call('ZREMRANGEBYSCORE', rate, '-inf', string.format('%.6f', rules.now - MINUTE))
     redis.call('ZADD', rate, string.format('%.6f', rules.now), fmt_int(stamp))
     redis.call('EXPIRE', rate, MINUTE + 1)
   end
