@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -66,12 +67,13 @@ async def test_an_increment_that_would_leave_the_range_is_a_bad_request(
 async def test_a_step_larger_than_max_step_is_a_bad_request(
     service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
 ) -> None:
-    config = BoardConfig("steps", operator="decr", max_step=5, sub_boards=sub_boards)
-    await service.create_board(config)
-    assert (await service.submit("steps", "a", 5)).score == -5
-    assert (await service.submit("steps", "a", -5)).score == 0
-    await refused_and_unchanged(valkey, BadRequest, lambda: service.submit("steps", "a", 5.5))
-    await refused_and_unchanged(valkey, BadRequest, lambda: service.submit("steps", "a", -6))
+    await service.create_board(
+        BoardConfig("steps", "desc", "decr", sub_boards=sub_boards, max_step=5)
+    )
+    for step, total in ((5, -5), (-5, 0)):  # a step's size counts, either way
+        assert (await service.submit("steps", "a", step)).score == total
+    for step in (5.5, -6):
+        await refused_and_unchanged(valkey, BadRequest, partial(service.submit, "steps", "a", step))
 
 
 async def test_a_board_closed_to_clients_takes_only_trusted_writes(
