@@ -13,6 +13,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import BadRequest, Conflict, DomainError, Forbidden, RateLimited
+from domain.leaderboards import keys
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.storage.shard_calls import WritePolicy
@@ -273,3 +274,22 @@ async def test_the_board_list_shows_each_board_to_the_player(
     assert (mine["global"]["players"], mine["global"]["joined"]) == (2, False)
     theirs = {item.board.name: item for item in await service.boards_for("b")}
     assert not theirs["cup"].joined
+
+
+async def test_deleting_a_board_drops_its_seats_and_tallies_and_a_reset_archives_them(
+    service: LeaderboardService, valkey: ValkeyCluster
+) -> None:
+    await service.create_board(BoardConfig("cup", join_required=True, max_attempts=2))
+    await service.join("cup", "a")
+    await service.submit("cup", "a", 1)
+    board = await service.get_board("cup")
+    sub = keys.sub_boards_of("cup", board.config.sub_boards)[keys.sub_board_of("a", 6)]
+    seats, tally = keys.seats("cup", board.gen, "all"), sub.tally(board.gen, "all")
+    assert await valkey.hgetall(tally) == {b"j:a": b"1", b"a:a": b"1"}
+    await service.reset("cup")
+    retention = board.config.retention_s
+    assert 0 < await valkey.ttl(seats) <= retention and 0 < await valkey.ttl(tally) <= retention
+    await service.join("cup", "a")
+    live_seats = keys.seats("cup", board.gen, "all.1")
+    await service.delete_board("cup")
+    assert not await valkey.exists(live_seats, sub.tally(board.gen, "all.1"))
