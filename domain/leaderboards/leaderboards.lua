@@ -129,58 +129,51 @@ local function append_entries(out, z, m, first, last, with_meta)
   end
 end
 
--- Score rules (store.py `encode_rules`): '' for a board without any, else 12 words,
--- '-' for a rule not set: client write (1/0), now (the gateway's unix s), client_writes,
--- min_score, max_score, max_step, writes_per_minute, start_at, end_at, max_attempts,
--- seats (1: the player must hold one), join_required.
-local RULE_NAMES = {
-  'client', 'now', 'client_writes', 'min', 'max', 'step', 'per_minute', 'start', 'end',
-  'attempts', 'seats', 'join'
-}
-local MINUTE = 60
-
+-- Score rules (store.py `encode_rules`): '' for a board without any, else words
+-- `name=value` for the rules set (numbers; 1/0 for flags), plus `client` (a client's
+-- write), `now` (the gateway's unix s) and `seats` (the player must hold a seat).
 local function parse_rules(raw)
   if raw == '' then return nil end
-  local rules, i = {}, 1
-  for word in string.gmatch(raw, '%S+') do
-    if word ~= '-' then rules[RULE_NAMES[i]] = tonumber(word) end
-    i = i + 1
-  end
+  local rules = {}
+  for name, value in string.gmatch(raw, '([%w_]+)=(%S+)') do rules[name] = tonumber(value) end
   return rules
 end
+
+local MINUTE = 60
 
 -- Why a write breaks the rules (before anything is written), or nil. `value` is what
 -- the player sent, `user` the score after the operator (the same for best and set).
 local function refusal(rules, value, user, tally, rate, pid)
   local client, now = rules.client == 1, rules.now
   if client and rules.client_writes == 0 then return 'client_writes' end
-  if rules.start and now < rules.start then return 'not_started' end
-  if rules['end'] and now >= rules['end'] then return 'ended' end
-  if rules.min and user < rules.min then return 'below_min' end
-  if rules.max and user > rules.max then return 'above_max' end
-  if rules.step and math.abs(value) > rules.step then return 'step' end
+  if rules.start_at and now < rules.start_at then return 'not_started' end
+  if rules.end_at and now >= rules.end_at then return 'ended' end
+  if rules.min_score and user < rules.min_score then return 'below_min' end
+  if rules.max_score and user > rules.max_score then return 'above_max' end
+  if rules.max_step and math.abs(value) > rules.max_step then return 'step' end
   if rules.seats == 1 and redis.call('HEXISTS', tally, 'j:' .. pid) == 0 then
-    if rules.join == 1 then return 'not_joined' end
+    if rules.join_required == 1 then return 'not_joined' end
     return 'no_seat'
   end
-  if rules.attempts and tonumber(redis.call('HGET', tally, 'a:' .. pid) or '0') >= rules.attempts then
+  local attempts = rules.max_attempts
+  if attempts and tonumber(redis.call('HGET', tally, 'a:' .. pid) or '0') >= attempts then
     return 'attempts'
   end
-  if client and rules.per_minute then
+  if client and rules.writes_per_minute then
     -- A write counts against the limit for one minute: while its time > now - MINUTE.
     local recent = redis.call('ZCOUNT', rate, '(' .. string.format('%.6f', now - MINUTE), '+inf')
-    if recent >= rules.per_minute then return 'rate' end
+    if recent >= rules.writes_per_minute then return 'rate' end
   end
   return nil
 end
 
 -- Books an accepted write against the rules that count writes.
 local function count_write(rules, tally, rate, pid, ttl, stamp)
-  if rules.attempts then
+  if rules.max_attempts then
     redis.call('HINCRBY', tally, 'a:' .. pid, 1)
     if ttl > 0 then redis.call('EXPIRE', tally, ttl, 'NX') end
   end
-  if rules.client == 1 and rules.per_minute then
+  if rules.client == 1 and rules.writes_per_minute then
     redis.call('ZREMRANGEBYSCORE', rate, '-inf', string.format('%.6f', rules.now - MINUTE))
     redis.call('ZADD', rate, string.format('%.6f', rules.now), fmt_int(stamp))
     redis.call('EXPIRE', rate, MINUTE + 1)

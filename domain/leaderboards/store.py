@@ -19,7 +19,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.errors import BadRequest
 from domain.leaderboards import keys
 from domain.leaderboards.calls import leaderboard_caller
-from domain.leaderboards.models import Board, BoardConfig, Position
+from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig, Position
 from domain.leaderboards.rules import (
     MAX_SCORE,
     STAMP_BYTES,
@@ -60,29 +60,16 @@ class WriteRefused(Exception):
 
 
 def encode_rules(config: BoardConfig, client: bool, now: float) -> str:
-    """The rules argument of lb_submit (see leaderboards.lua): '' without rules."""
+    """The rules argument of lb_submit (see leaderboards.lua): `name=value` words of the
+    rules set, with the write's context; '' on a board without rules."""
     if not config.has_rules:
         return ""
-    words = (
-        client,
-        now,
-        config.client_writes,
-        config.min_score,
-        config.max_score,
-        config.max_step,
-        config.writes_per_minute,
-        config.start_at,
-        config.end_at,
-        config.max_attempts,
-        config.takes_seats,
-        config.join_required,
-    )
-    return " ".join(_rule_word(word) for word in words)
+    words: dict[str, object] = {"client": client, "now": now, "seats": config.takes_seats}
+    words.update((name, getattr(config, name)) for name in RULE_FIELDS)
+    return " ".join(f"{name}={_rule_word(v)}" for name, v in words.items() if v is not None)
 
 
 def _rule_word(value: object) -> str:
-    if value is None:
-        return "-"
     if isinstance(value, bool):
         return "1" if value else "0"
     return repr(value)

@@ -81,13 +81,27 @@ def test_a_board_without_rules_sends_no_rules() -> None:
     assert encode_rules(BoardConfig("plain"), True, 123.5) == ""
 
 
-def test_rules_are_encoded_in_the_order_the_function_reads_them() -> None:
+def test_rules_are_encoded_as_named_words_of_the_rules_set() -> None:
     config = BoardConfig(
         "cup", max_score=100, writes_per_minute=5, end_at=200, max_players=8, max_attempts=3
     )
-    assert encode_rules(config, True, 150.25) == "1 150.25 1 - 100 - 5 - 200 3 1 0"
-    joined = BoardConfig("j", join_required=True, client_writes=False)
-    assert encode_rules(joined, False, 1.0) == "0 1.0 0 - - - - - - - 1 1"
+    words = dict(word.split("=") for word in encode_rules(config, True, 150.25).split())
+    assert words == {
+        "client": "1",
+        "now": "150.25",
+        "seats": "1",
+        "max_score": "100",
+        "client_writes": "1",
+        "writes_per_minute": "5",
+        "end_at": "200",
+        "max_players": "8",
+        "max_attempts": "3",
+        "join_required": "0",
+    }
+    joined = BoardConfig("j", join_required=True, client_writes=False, min_score=-0.5)
+    assert encode_rules(joined, False, 1.0) == (
+        "client=0 now=1.0 seats=1 min_score=-0.5 client_writes=0 join_required=1"
+    )
 
 
 def test_each_refusal_answers_with_the_contract_code() -> None:
