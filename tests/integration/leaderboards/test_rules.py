@@ -77,10 +77,11 @@ async def test_a_step_larger_than_max_step_is_a_bad_request(
         await refused_and_unchanged(valkey, BadRequest, partial(service.submit, "steps", "a", step))
 
 
+@SHARDS
 async def test_a_board_closed_to_clients_takes_only_trusted_writes(
-    service: LeaderboardService, valkey: ValkeyCluster
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
 ) -> None:
-    await service.create_board(BoardConfig("servers", client_writes=False))
+    await service.create_board(BoardConfig("servers", client_writes=False, sub_boards=sub_boards))
     await refused_and_unchanged(valkey, Forbidden, lambda: service.submit("servers", "a", 1))
     assert (await service.submit("servers", "a", 1, trusted=True)).rank == 1
 
@@ -293,3 +294,18 @@ async def test_deleting_a_board_drops_its_seats_and_tallies_and_a_reset_archives
     live_seats = keys.seats("cup", board.gen, "all.1")
     await service.delete_board("cup")
     assert not await valkey.exists(live_seats, sub.tally(board.gen, "all.1"))
+
+
+async def test_a_seat_whose_copy_was_lost_is_repaired_by_joining_again(
+    service: LeaderboardService, valkey: ValkeyCluster
+) -> None:
+    await service.create_board(BoardConfig("club", join_required=True, max_players=1))
+    await service.join("club", "a")
+    board = await service.get_board("club")
+    sub = keys.sub_boards_of("club", 6)[keys.sub_board_of("a", 6)]
+    # As if the gateway died between taking the seat and copying it to the sub-board.
+    await valkey.hdel(sub.tally(board.gen, "all"), "j:a")
+    with pytest.raises(Forbidden):
+        await service.submit("club", "a", 1)
+    assert not (await service.join("club", "a")).new  # the seat is still a's: not full
+    assert (await service.submit("club", "a", 1)).rank == 1
