@@ -130,14 +130,15 @@ async def test_a_tournament_of_two_seconds_and_three_attempts_across_two_gateway
 ) -> None:
     with gateway_process(gateway_settings(cluster_seeds, "gw-b")) as other:
         async with gateway.admin() as admin, contextlib.AsyncExitStack() as stack:
+            here = await game_clients(stack, gateway.base_url, ["ann", "bob"])
+            there = await game_clients(stack, other.base_url, ["cid"])
+            ann, bob, cid = here["ann"], here["bob"], there["cid"]
+            # The window opens 1 to 2 s from now, after the logins, and lasts 2 s.
             start = int(time.time()) + 2
             await _create(
                 admin, name="cup", join_required=True, max_attempts=3, start_at=start,
                 end_at=start + 2,
             )  # fmt: skip
-            here = await game_clients(stack, gateway.base_url, ["ann", "bob"])
-            there = await game_clients(stack, other.base_url, ["cid"])
-            ann, bob, cid = here["ann"], here["bob"], there["cid"]
             for player in (ann, bob, cid):
                 await player.ok("board.join", board="cup")
             assert await _code(ann, "score.submit", board="cup", score=1) == "forbidden"
