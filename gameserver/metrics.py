@@ -58,6 +58,12 @@ class Metrics:
             "Sockets closed because their queue was full.",
             registry=self.registry,
         )
+        self.refused_writes = Counter(
+            "gameserver_refused_writes",
+            "Score writes a board's rules refused, by board and reason.",
+            ["board", "reason"],
+            registry=self.registry,
+        )
 
         for event in ("rank.changed", "board.top", "match.found"):
             # Exported at 0 from the start: a rate over a series that appears only with
@@ -80,6 +86,9 @@ class Metrics:
     def count_request(self, op: str, seconds: float) -> None:
         self._child(self.requests, op).inc()
         self._child(self.latency, op).observe(seconds)
+
+    def count_refused_write(self, board: str, reason: str) -> None:
+        self._child(self.refused_writes, board, reason).inc()
 
     def count_error(self, op: str, code: str) -> None:
         self._child(self.errors, op, code).inc()

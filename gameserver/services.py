@@ -31,7 +31,7 @@ class RankedBoardFeed:
         self._leaderboards = leaderboards
 
     async def submit(self, board: str, player_id: str, score: float) -> None:
-        await self._leaderboards.submit(board, player_id, score)
+        await self._leaderboards.submit(board, player_id, score, trusted=True)
 
 
 @dataclass
@@ -62,11 +62,13 @@ async def build_services(
         token_lifetime_s=settings.token_lifetime_s,
         values_max_bytes=settings.session_values_max_bytes,
     )
+    metrics = Metrics()
     leaderboards = LeaderboardService(
         cluster,
         clock,
         settings.write_policy(),
         default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],
+        on_refused=metrics.count_refused_write,
     )
     messenger = PlayerMessenger(sessions)
     parties = PartyService(
@@ -98,4 +100,5 @@ async def build_services(
         matchmaking=matchmaking,
         parties=parties,
         messenger=messenger,
+        metrics=metrics,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 from domain.errors import BadRequest
@@ -26,6 +27,26 @@ DEFAULT_BUCKETS = 4096
 MAX_BUCKETS = 65536
 DEFAULT_RETENTION_S = 7 * 24 * 3600
 MAX_RETENTION_S = 400 * 24 * 3600
+# Scores and steps stay within ±2^53, where every integer is an exact double.
+SCORE_BOUND = 2**53
+# Upper bounds of the count rules: big enough for any game, small enough to stay exact.
+MAX_RULE_COUNT = 10**9
+# start_at and end_at: unix seconds up to the year 9999.
+MAX_UNIX_S = 253_402_300_799
+
+# The score rules a board may set (PROTOCOL "Score rules"); all optional.
+RULE_FIELDS = (
+    "min_score",
+    "max_score",
+    "max_step",
+    "client_writes",
+    "writes_per_minute",
+    "start_at",
+    "end_at",
+    "max_players",
+    "max_attempts",
+    "join_required",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,20 @@ class BoardConfig:
     buckets: int = DEFAULT_BUCKETS
     # How long a finished period (or an archive made by a reset) stays readable.
     retention_s: int = DEFAULT_RETENTION_S
+    # Score rules, checked inside the function that writes (see leaderboards.lua).
+    min_score: float | None = None
+    max_score: float | None = None
+    # The largest step of one `incr` or `decr` write (its absolute value).
+    max_step: float | None = None
+    # False: only the trusted-server admin API writes scores.
+    client_writes: bool = True
+    writes_per_minute: int | None = None
+    # Tournaments: writes are accepted while start_at <= now < end_at (unix s).
+    start_at: int | None = None
+    end_at: int | None = None
+    max_players: int | None = None
+    max_attempts: int | None = None
+    join_required: bool = False
 
     def __post_init__(self) -> None:
         require_id(self.name, "name")
@@ -49,6 +84,42 @@ class BoardConfig:
         _require_int(self.sub_boards, 1, MAX_SUB_BOARDS, "sub_boards")
         _require_int(self.buckets, 1, MAX_BUCKETS, "buckets")
         _require_int(self.retention_s, 0, MAX_RETENTION_S, "retention_s")
+        self._check_rules()
+
+    def _check_rules(self) -> None:
+        for name in ("min_score", "max_score"):
+            _require_number(getattr(self, name), -SCORE_BOUND, SCORE_BOUND, name)
+        if self.min_score is not None and self.max_score is not None:
+            if self.min_score > self.max_score:
+                raise BadRequest("min_score must not be above max_score")
+        if self.max_step is not None:
+            if self.operator not in ("incr", "decr"):
+                raise BadRequest("max_step applies only to incr and decr boards")
+            _require_number(self.max_step, 0, SCORE_BOUND, "max_step")
+            if self.max_step <= 0:
+                raise BadRequest("max_step must be positive")
+        for name in ("client_writes", "join_required"):
+            if not isinstance(getattr(self, name), bool):
+                raise BadRequest(f"{name} must be true or false")
+        for name in ("writes_per_minute", "max_players", "max_attempts"):
+            if getattr(self, name) is not None:
+                _require_int(getattr(self, name), 1, MAX_RULE_COUNT, name)
+        for name in ("start_at", "end_at"):
+            if getattr(self, name) is not None:
+                _require_int(getattr(self, name), 0, MAX_UNIX_S, name)
+        if self.start_at is not None and self.end_at is not None:
+            if self.start_at >= self.end_at:
+                raise BadRequest("start_at must be before end_at")
+
+    @cached_property
+    def has_rules(self) -> bool:
+        """Whether a write must be checked against any rule (most boards: no)."""
+        return any(getattr(self, name) != getattr(_NO_RULES, name) for name in RULE_FIELDS)
+
+    @property
+    def takes_seats(self) -> bool:
+        """Whether players hold seats on the board (counted board-wide)."""
+        return self.join_required or self.max_players is not None
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> BoardConfig:
@@ -163,6 +234,47 @@ class BoardSummary:
 
 
 @dataclass(frozen=True)
+class BoardListing:
+    """A board as `board.list` shows it to one player.
+
+    `players`: players holding a seat on boards that take seats (join_required or
+    max_players), else entries in the live period. `joined`: whether this player holds
+    a seat (always false on boards that take none).
+    """
+
+    board: Board
+    period: str
+    period_ends_at: float | None
+    players: int
+    joined: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        config = self.board.config
+        return {
+            "name": config.name,
+            "order": config.order,
+            "operator": config.operator,
+            "reset": config.reset,
+            "period": self.period,
+            "period_ends_at": self.period_ends_at,
+            "start_at": config.start_at,
+            "end_at": config.end_at,
+            "players": self.players,
+            "max_players": config.max_players,
+            "joined": self.joined,
+            "join_required": config.join_required,
+        }
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    board: str
+    players: int
+    # False when the player held a seat already.
+    new: bool
+
+
+@dataclass(frozen=True)
 class BoardView:
     """The admin inspection of one board's period."""
 
@@ -194,10 +306,19 @@ def _require_choice(value: object, choices: tuple[str, ...], name: str) -> None:
         raise BadRequest(f"{name} must be one of {', '.join(choices)}")
 
 
+def _require_number(value: object, low: float, high: float, name: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise BadRequest(f"{name} must be a number in {low:.0f}..{high:.0f}")
+
+
 def _require_int(value: object, low: int, high: int, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise BadRequest(f"{name} must be an integer in {low}..{high}")
 
+
+_NO_RULES = BoardConfig("_")
 
 # The embedded default (PROTOCOL.md); a config file may replace it.
 DEFAULT_BOARDS: tuple[BoardConfig, ...] = (

@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.leaderboards import keys
-from domain.leaderboards.models import Board, BoardConfig
+from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig
 from domain.storage.shard_calls import Call, ShardCaller
 
 _INT_FIELDS = ("sub_boards", "buckets", "retention_s")
+_FLAG_FIELDS = ("client_writes", "join_required")
+_NUMBER_FIELDS = tuple(name for name in RULE_FIELDS if name not in _FLAG_FIELDS)
 
 
 class BoardRegistry:
@@ -82,8 +84,8 @@ class BoardRegistry:
         """The new board, or None when one of that name exists."""
         fields: list[Any] = []
         for name, value in config.to_dict().items():
-            if name != "name":
-                fields += [name, value]
+            if name != "name" and value is not None:
+                fields += [name, _field_value(value)]
         fields += ["created_at", repr(now)]
         gen = await self._call("lb_board_create", config.name, True, [config.name, *fields])
         self.invalidate(config.name)
@@ -126,14 +128,32 @@ def _read(command: str, key: str) -> Call:
     return Call(key, (command, key))
 
 
+def _field_value(value: object) -> object:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _number(raw: str) -> int | float:
+    try:
+        return int(raw)
+    except ValueError:
+        return float(raw)
+
+
 def _board(name: str, raw: Mapping[bytes, bytes]) -> Board:
     fields = {k.decode(): v.decode() for k, v in raw.items()}
+    rules: dict[str, Any] = {f: fields[f] == "1" for f in _FLAG_FIELDS if f in fields}
+    rules.update((f, _number(fields[f])) for f in _NUMBER_FIELDS if f in fields)
+    rules.update((field, int(fields[field])) for field in _INT_FIELDS)
     config = BoardConfig(
         name=name,
         order=fields["order"],  # type: ignore[arg-type]
         operator=fields["operator"],  # type: ignore[arg-type]
         reset=fields["reset"],  # type: ignore[arg-type]
-        **{field: int(fields[field]) for field in _INT_FIELDS},
+        **rules,
     )
     return Board(
         config,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,15 +24,23 @@ from domain.leaderboards.models import (
     DEFAULT_BOARDS,
     Board,
     BoardConfig,
+    BoardListing,
     BoardSummary,
     BoardView,
+    JoinResult,
     Page,
     PlayerRank,
     Position,
     RankedEntry,
     SubmitResult,
 )
-from domain.leaderboards.periods import key_ttl_s, live_label, period_id, require_label
+from domain.leaderboards.periods import (
+    key_ttl_s,
+    live_label,
+    period_end,
+    period_id,
+    require_label,
+)
 from domain.leaderboards.ranking import Ranker, raw_to_entry
 from domain.leaderboards.registry import BoardRegistry
 from domain.leaderboards.rules import (
@@ -42,9 +50,11 @@ from domain.leaderboards.rules import (
     denormalise,
     encode_metadata,
     first_fetch,
+    refusal_error,
     require_int,
     require_player_ids,
     require_score,
+    window_refusal,
 )
 from domain.leaderboards.store import (
     Cluster,
@@ -52,6 +62,8 @@ from domain.leaderboards.store import (
     PageSlice,
     RawEntry,
     StaleBoard,
+    WriteRefused,
+    encode_rules,
     raw_stored,
 )
 from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
@@ -62,6 +74,8 @@ REQUEST_TTL_S = 24 * 3600
 _BUILT_PAGES = 256
 
 PageKey = tuple[str, int, str, Position | None, int]
+# Told of every refused write: (board, reason); the delivery layer counts them.
+RefusalHook = Callable[[str, str], None]
 
 
 class LeaderboardService:
@@ -74,8 +88,10 @@ class LeaderboardService:
         default_boards: Sequence[BoardConfig] = DEFAULT_BOARDS,
         config_ttl_s: float = 1.0,
         request_ttl_s: int = REQUEST_TTL_S,
+        on_refused: RefusalHook | None = None,
     ) -> None:
         self._clock = clock
+        self._on_refused = on_refused
         self._wait = writes.wait
         self._default_boards = tuple(default_boards)
         self._request_ttl_ms = request_ttl_s * 1000
@@ -165,8 +181,14 @@ class LeaderboardService:
         score: float,
         metadata: dict[str, Any] | None = None,
         request_id: str | None = None,
+        *,
+        trusted: bool = False,
     ) -> SubmitResult:
-        """Apply the board's operator once (per `request_id`); wait for the replica."""
+        """Apply the board's operator once (per `request_id`); wait for the replica.
+
+        The board's rules are checked inside the write (see leaderboards.lua); a write
+        that is not `trusted` (a trusted game server's) is a client write.
+        """
         require_id(player_id, "player_id")
         value = require_score(score)
         raw_meta = encode_metadata(metadata)
@@ -177,17 +199,76 @@ class LeaderboardService:
         for _ in range(_STALE_RETRIES):
             now = self._clock.now()
             period, ttl = live_label(found, now), key_ttl_s(found, now)
+            rules = encode_rules(found.config, not trusted, now)
             try:
                 outcome = await self._store.submit(
-                    found, period, ttl, player_id, value, raw_meta, request, self._wait
+                    found, period, ttl, player_id, value, raw_meta, request, self._wait, rules
                 )
             except StaleBoard:
                 found = await self._reload(board)
+                continue
+            except WriteRefused as refused:
+                if refused.reason != "no_seat":
+                    raise self._refused(found.name, refused.reason) from None
+                # A capped board without joining: the first write takes a seat, then
+                # goes again (a full board refuses it).
+                try:
+                    await self._take_seat(found, period, ttl, player_id)
+                except StaleBoard:
+                    found = await self._reload(board)
                 continue
             rank, previous = await self._ranker.write_ranks(found, period, player_id, outcome)
             new_score = denormalise(found.config.order, outcome.new.score)
             return SubmitResult(found.name, new_score, rank, previous, outcome.changed)
         raise Unavailable(f"board {board} keeps changing; try again")
+
+    async def join(self, board: str, player_id: str) -> JoinResult:
+        """Take a seat on a board that counts its players (idempotent per player)."""
+        require_id(player_id, "player_id")
+        found = await self.get_board(board)
+        if not found.config.takes_seats:
+            raise BadRequest(f"board {board} needs no joining")
+        for _ in range(_STALE_RETRIES):
+            now = self._clock.now()
+            closed = window_refusal(found.config, now)
+            if closed is not None:
+                raise self._refused(found.name, closed)
+            period, ttl = live_label(found, now), key_ttl_s(found, now)
+            try:
+                return await self._take_seat(found, period, ttl, player_id)
+            except StaleBoard:
+                found = await self._reload(board)
+        raise Unavailable(f"board {board} keeps changing; try again")
+
+    async def _take_seat(self, board: Board, period: str, ttl: int, player_id: str) -> JoinResult:
+        status, held = await self._store.join(board, period, ttl, player_id, self._wait)
+        if status == "FULL":
+            raise self._refused(board.name, "full")
+        return JoinResult(board.name, held, status == "JOINED")
+
+    def _refused(self, board: str, reason: str) -> Exception:
+        if self._on_refused is not None:
+            self._on_refused(board, reason)
+        return refusal_error(board, reason)
+
+    async def boards_for(self, player_id: str) -> list[BoardListing]:
+        """Every board as `board.list` shows it to `player_id`, in one read round after
+        the registry's."""
+        require_id(player_id, "player_id")
+        boards = await self._registry.load_all()
+        now = self._clock.now()
+        periods = [live_label(board, now) for board in boards]
+        seated = [(b, p) for b, p in zip(boards, periods, strict=True) if b.config.takes_seats]
+        counted = [(b, p) for b, p in zip(boards, periods, strict=True) if not b.config.takes_seats]
+        sizes, seats = await asyncio.gather(
+            self._store.sizes(counted), self._store.seats_of(seated, player_id)
+        )
+        by_name = {b.name: (n, False) for (b, _), n in zip(counted, sizes, strict=True)}
+        by_name.update((b.name, s) for (b, _), s in zip(seated, seats, strict=True))
+        return [
+            BoardListing(board, period, period_end(board.config.reset, now), *by_name[board.name])
+            for board, period in zip(boards, periods, strict=True)
+        ]
 
     async def remove_player(self, board: str, player_id: str) -> None:
         require_id(player_id, "player_id")

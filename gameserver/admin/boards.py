@@ -88,6 +88,7 @@ async def submit_score(request: Request) -> Response:
         number(body, "score"),
         optional_object(body, "metadata"),
         optional_text(body, "request_id"),
+        trusted=True,
     )
     return json_response(submit_reply(result))
 

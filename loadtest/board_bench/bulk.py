@@ -78,7 +78,7 @@ class SubmitCalls:
         args = (
             "FCALL", self.function, 4, zset, self._bucket_keys[index][bucket], meta, state,
             version, operator, order, player_id, repr(value), "0", b"", self._ttl_s,
-            channel, self._period, 0, self._bound,
+            channel, self._period, 0, self._bound, "",
         )  # fmt: skip
         return index, args
 

@@ -1,4 +1,5 @@
-"""Socket ops of leaderboards: submit a score; read top, around, rank and players."""
+"""Socket ops of leaderboards: submit a score; read top, around, rank and players; list
+the boards and join one."""
 
 from __future__ import annotations
 
@@ -103,10 +104,22 @@ async def board_players(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"entries": entries_reply(entries)}
 
 
+async def board_list(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    listings = await ctx.services.leaderboards.boards_for(ctx.player_id)
+    return {"boards": [listing.to_dict() for listing in listings]}
+
+
+async def board_join(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    joined = await ctx.services.leaderboards.join(text(body, "board"), ctx.player_id)
+    return {"board": joined.board, "players": joined.players, "joined": True}
+
+
 OPS: dict[str, OpHandler] = {
     "score.submit": score_submit,
     "board.top": board_top,
     "board.around": board_around,
     "board.rank": board_rank,
     "board.players": board_players,
+    "board.list": board_list,
+    "board.join": board_join,
 }
