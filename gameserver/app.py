@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from domain.clock import Clock, SystemClock
-from gameserver.admin import boards, players, queues
+from gameserver.admin import boards, players, queues, sessions
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.asgi_socket import GatewayApp
@@ -82,6 +82,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/readyz", operational.readyz),
         Route("/metrics", operational.metrics),
         Route("/v1/sessions", create_session, methods=["POST"]),
+        Route("/admin/v1/sessions", sessions.create_trusted_session, methods=["POST"]),
         Route("/admin/v1/players/{player_id}", players.get_player, methods=["GET"]),
         Route(
             "/admin/v1/players/{player_id}/session",

@@ -136,6 +136,10 @@ class SessionService:
             raise PlayerNotFound(f"player {player} has no session")
         return Session(player, ended[0], None, 0.0, ended[1])
 
+    async def logout(self, player_id: str, session_id: str) -> None:
+        """End this session (the player's own logout); a newer session is left alone."""
+        await self._store.end(player_id, session_id)
+
     async def live_players(self, player_ids: Sequence[str]) -> set[str]:
         return await self._store.live_players(player_ids)
 

@@ -28,10 +28,16 @@ OpHandler = Callable[[OpContext, dict[str, Any]], Awaitable[dict[str, Any] | Non
 
 
 def build_op_table() -> dict[str, OpHandler]:
-    from gameserver.gateway.ops import board_push, leaderboards, matchmaking, sessions
+    from gameserver.gateway.ops import accounts, board_push, leaderboards, matchmaking, sessions
 
     table: dict[str, OpHandler] = {}
-    for module_ops in (sessions.OPS, leaderboards.OPS, board_push.OPS, matchmaking.OPS):
+    for module_ops in (
+        sessions.OPS,
+        accounts.OPS,
+        leaderboards.OPS,
+        board_push.OPS,
+        matchmaking.OPS,
+    ):
         overlap = table.keys() & module_ops.keys()
         if overlap:
             raise RuntimeError(f"ops registered twice: {sorted(overlap)}")

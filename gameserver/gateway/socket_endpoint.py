@@ -80,6 +80,8 @@ async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, Op
         if frame is None:
             frame = message.get("bytes") or b""
         await connection.reply(await handle_frame(ctx, ops, frame))
+        if connection.close_after_reply is not None:
+            connection.close(connection.close_after_reply)
 
 
 async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | bytes) -> bytes:
