@@ -61,6 +61,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 hub,
                 services.metrics,
                 PushPacing(settings.rank_push_interval_s, settings.top_push_interval_s),
+                names=services.accounts,
             )
             app.state.services = services
             app.state.ops = build_op_table()
