@@ -90,6 +90,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             players.end_player_session,
             methods=["DELETE"],
         ),
+        Route("/admin/v1/players/{player_id}/ban", players.ban_player, methods=["POST"]),
+        Route("/admin/v1/players/{player_id}/ban", players.unban_player, methods=["DELETE"]),
         Route("/admin/v1/boards", boards.create_board, methods=["POST"]),
         Route("/admin/v1/boards", boards.list_boards, methods=["GET"]),
         Route("/admin/v1/boards/{name}", boards.inspect_board, methods=["GET"]),
