@@ -85,6 +85,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/v1/sessions", create_session, methods=["POST"]),
         Route("/admin/v1/sessions", sessions.create_trusted_session, methods=["POST"]),
         Route("/admin/v1/players/{player_id}", players.get_player, methods=["GET"]),
+        Route("/admin/v1/players/{player_id}", players.erase_player, methods=["DELETE"]),
+        Route("/admin/v1/players/{player_id}/export", players.export_player, methods=["GET"]),
         Route(
             "/admin/v1/players/{player_id}/session",
             players.end_player_session,

@@ -128,6 +128,10 @@ class SessionService:
         found = await self._store.get(require_id(player_id, "player_id"))
         return None if found is None else found[0]
 
+    async def snapshot(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:
+        """The player's session and its values, if one is live (the export)."""
+        return await self._store.get(player_id)
+
     async def end(self, player_id: object) -> Session:
         """End a player's session (admin kick); the caller tells its gateway."""
         player = require_id(player_id, "player_id")

@@ -7,8 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.errors import PlayerNotFound
 from domain.ids import require_id
+from gameserver import player_data
 from gameserver.admin.auth import require_admin
 from gameserver.http.json import handles_errors, json_response, read_json_object
 from gameserver.services import Services
@@ -52,16 +52,6 @@ async def end_player_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def kick_if_online(services: Services, player_id: str) -> None:
-    """End the player's session, if any, and close its socket (4403) on its gateway."""
-    try:
-        ended = await services.sessions.end(player_id)
-    except PlayerNotFound:
-        return
-    if ended.gateway_id:
-        await services.messenger.session_kicked(ended.gateway_id, ended.player_id, ended.session_id)
-
-
 @handles_errors
 async def ban_player(request: Request) -> Response:
     require_admin(request)
@@ -69,7 +59,24 @@ async def ban_player(request: Request) -> Response:
     player_id = require_id(request.path_params["player_id"], "player_id")
     body = await read_json_object(request)
     await services.accounts.ban(player_id, body.get("until"), body.get("reason"))
-    await kick_if_online(services, player_id)
+    await player_data.kick_if_online(services, player_id)
+    return Response(status_code=204)
+
+
+@handles_errors
+async def export_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    return json_response(
+        await player_data.export_player(services, request.path_params["player_id"])
+    )
+
+
+@handles_errors
+async def erase_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    await player_data.erase_player(services, request.path_params["player_id"])
     return Response(status_code=204)
 
 
