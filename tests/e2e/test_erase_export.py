@@ -121,3 +121,13 @@ async def test_erase_and_export_need_the_admin_key(
         assert (await http.delete(path)).status_code == status
         assert (await http.get(path + "/export")).status_code == status
     assert (await device_login(gateway.base_url, DEVICE)).json()["created"] is False
+
+
+async def test_erase_cancels_the_players_searching_ticket(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        ticket = (await client.ok("match.join", queue="duel"))["ticket"]
+        async with gateway.admin() as admin:
+            assert (await admin.delete("/admin/v1/players/p1")).status_code == 204
+    assert await gateway.services.matchmaking.status(ticket) == "cancelled"
+    async with game_client(gateway.base_url, "p1") as again:
+        assert (await again.call("match.join", queue="duel"))["ok"] is True
