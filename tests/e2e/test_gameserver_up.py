@@ -103,6 +103,9 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {second_key}"},
         ).json()
         assert view["session"]["session_id"] == created.json()["session_id"]
+        # The credential hash key comes from the kept secret: the device finds its account.
+        again = httpx.post(base + "/v1/sessions", json={"device_id": device_id_for("p1")})
+        assert again.json()["player_id"] == player_id and again.json()["created"] is False
     finally:
         _stop(process)
     assert _valkey_servers_under(data_dir) == []
