@@ -3,6 +3,7 @@ and the trusted server's POST /admin/v1/sessions."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -184,3 +185,11 @@ async def test_the_trusted_login_needs_the_admin_key(
 async def test_a_bad_trusted_login_is_a_bad_request(gateway: Gateway, body: object) -> None:
     response = await _trusted_login(gateway, ADMIN_KEY, body)
     assert response.status_code == 400
+
+
+async def test_concurrent_first_logins_of_one_device_make_one_account(gateway: Gateway) -> None:
+    replies = await asyncio.gather(*(device_login(gateway.base_url, DEVICE) for _ in range(20)))
+    bodies = [reply.json() for reply in replies]
+    assert all(reply.status_code == 201 for reply in replies)
+    assert len({body["player_id"] for body in bodies}) == 1
+    assert sum(body["created"] for body in bodies) == 1
