@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from cachetools import TTLCache
-
 from domain.accounts import rules
 from domain.accounts.identity import IdentityVerifier
 from domain.accounts.models import Account, Ban, Credential, CredentialKind, Link, Login
+from domain.accounts.names import NameCache
 from domain.accounts.store import AccountStore
 from domain.clock import Clock
 from domain.errors import BadRequest, Banned, Conflict, Forbidden, PlayerNotFound
@@ -42,7 +41,7 @@ class AccountService:
         self._clock = clock
         self._identity = identity
         self._dev_login = dev_login
-        self._names: TTLCache[str, str | None] = TTLCache(NAME_CACHE_SIZE, NAME_CACHE_TTL_S)
+        self._names = NameCache(NAME_CACHE_TTL_S, NAME_CACHE_SIZE)
 
     async def ensure_ready(self) -> None:
         await self._store.load_functions()
@@ -90,7 +89,7 @@ class AccountService:
         if ensured.ban is not None and ensured.ban.active(self._clock.now()):
             raise Banned(ensured.ban.until, ensured.ban.reason)
         if name is not None and (ensured.created or rename):
-            self._names[player_id] = name
+            self._names.put({player_id: name})
         return Login(player_id, ensured.created)
 
     async def _credential(self, body: Mapping[str, Any]) -> Credential:
@@ -114,7 +113,7 @@ class AccountService:
         name = rules.display_name(display_name)
         if not await self._store.set_name(player_id, name):
             raise PlayerNotFound(f"player {player_id} has no account")
-        self._names[player_id] = name
+        self._names.put({player_id: name})
         return await self.get(player_id)
 
     async def link(self, player_id: str, body: Mapping[str, Any]) -> Account:
@@ -171,28 +170,25 @@ class AccountService:
         return ban if ban is not None and ban.active(self._clock.now()) else None
 
     async def erase(self, player_id: str) -> bool:
-        """Forget the account and its credentials; False if there was no account."""
-        digests = await self._store.erase(player_id)
-        if digests is None:
-            return False
-        for digest in digests:
+        """Forget the account and its credentials; False if there was no account.
+
+        The credentials go first, so no credential login finds the player again while
+        the account goes (one linked meanwhile is released after)."""
+        account_digests = await self._store.credential_digests(player_id)
+        for digest in account_digests:
             await self._store.release_credential(digest, player_id)
-        self._names.pop(player_id, None)
-        return True
+        digests = await self._store.erase(player_id)
+        for digest in digests or []:
+            await self._store.release_credential(digest, player_id)
+        self._names.drop(player_id)
+        return digests is not None
 
     async def display_names(self, player_ids: Sequence[str]) -> dict[str, str | None]:
         """Each player's display name (None when none), one batched read for the misses."""
-        names: dict[str, str | None] = {}
-        missing: list[str] = []
-        for player_id in player_ids:
-            if player_id in self._names:
-                names[player_id] = self._names[player_id]
-            else:
-                missing.append(player_id)
+        names, missing = self._names.lookup(player_ids)
         if missing:
             found = await self._store.names(missing)
-            for player_id, name in found.items():
-                self._names[player_id] = name
+            self._names.put(found)
             names.update(found)
         return names
 

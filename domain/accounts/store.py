@@ -137,6 +137,11 @@ class AccountStore:
             ban=_ban(raw.get("ban", b""), raw.get("ban_until"), raw.get("ban_reason")),
         )
 
+    async def credential_digests(self, player_id: str) -> list[str]:
+        """The hashes of the account's credentials."""
+        fields = await self._cluster.execute_command("HGETALL", account_key(player_id))
+        return [_text(v) for k, v in (fields or {}).items() if _text(k).startswith(_LINK_PREFIX)]
+
     async def set_name(self, player_id: str, name: str) -> bool:
         reply = await self._fcall("account_set_name", account_key(player_id), name, idempotent=True)
         return int(reply) == 1
