@@ -34,6 +34,9 @@ async def get_player(request: Request) -> Response:
         },
         "presence": presence.value,
     }
+    account = await services.accounts.find(player_id)
+    body["account"] = None if account is None else account.to_dict()
+    body["ban"] = None if account is None or account.ban is None else account.ban.to_dict()
     body["rating"] = (await services.matchmaking.rating_of(player_id)).to_dict()
     body["boards"] = [
         {"board": board, "rank": entry.rank, "score": entry.score}

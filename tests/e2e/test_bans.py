@@ -54,6 +54,9 @@ async def test_a_ban_without_end_lasts_until_lifted(gateway: Gateway) -> None:
     assert refused.status_code == 403
     assert refused.json()["error"]["banned_until"] is None
     async with gateway.admin() as admin:
+        view = (await admin.get("/admin/v1/players/p1")).json()
+    assert view["ban"] == {"until": None, "reason": "abuse"}
+    async with gateway.admin() as admin:
         assert (await admin.delete("/admin/v1/players/p1/ban")).status_code == 204
     assert (await _trusted_login(gateway, "p1")).status_code == 201
 
