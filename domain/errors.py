@@ -36,7 +36,9 @@ class Banned(Forbidden):
         self.reason = reason
 
     def wire_fields(self) -> dict[str, object]:
-        until = None if self.until is None else int(self.until)
+        until = self.until
+        if until is not None and until.is_integer():
+            return {"banned_until": int(until), "reason": self.reason}
         return {"banned_until": until, "reason": self.reason}
 
 

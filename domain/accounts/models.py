@@ -50,7 +50,14 @@ class Ban:
         return self.until is None or self.until > now
 
     def to_dict(self) -> dict[str, Any]:
-        return {"until": self.until, "reason": self.reason}
+        return {"until": self.wire_until, "reason": self.reason}
+
+    @property
+    def wire_until(self) -> int | float | None:
+        """`until` as given: whole seconds as an integer."""
+        if self.until is None or not self.until.is_integer():
+            return self.until
+        return int(self.until)
 
 
 @dataclass(frozen=True)

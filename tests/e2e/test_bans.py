@@ -43,6 +43,9 @@ async def test_a_ban_closes_the_socket_on_its_gateway_and_refuses_logins(
     assert error["code"] == "forbidden"
     assert error["banned_until"] == until and error["reason"] == "cheating"
     assert (await _trusted_login(gateway, player)).status_code == 403
+    async with gateway.admin() as admin:
+        export = (await admin.get(f"/admin/v1/players/{player}/export")).json()
+    assert export["account"]["ban"] == {"until": until, "reason": "cheating"}
     async with game_client(gateway.base_url, player, token=login["token"]) as again:
         assert await again.wait_closed() == 4401
 
