@@ -92,7 +92,6 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         found = self._lookup(kid)
@@ -127,7 +126,6 @@ class JwksCache:
 
     async def _refresh(self) -> None:
         self._fetched_at = self._monotonic()
-        self.fetches += 1
         try:
             if self._provider.jwks_url is not None:
                 data = await asyncio.to_thread(_read_url, self._provider.jwks_url)
@@ -147,9 +145,6 @@ class IdentityVerifier:
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = dict(providers)
         self._caches = {name: JwksCache(p) for name, p in self._providers.items()}
-
-    def cache(self, provider: str) -> JwksCache:
-        return self._caches[provider]
 
     async def subject(self, provider: str, token: str) -> str:
         config = self._providers.get(provider)

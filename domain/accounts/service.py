@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from domain.accounts import rules
 from domain.accounts.identity import IdentityVerifier
-from domain.accounts.models import Account, Ban, Credential, CredentialKind, Link, Login
+from domain.accounts.models import Account, Credential, CredentialKind, Link, Login
 from domain.accounts.names import NameCache
 from domain.accounts.store import AccountStore
 from domain.clock import Clock
@@ -164,10 +164,6 @@ class AccountService:
         player = require_id(player_id, "player_id")
         if not await self._store.unban(player):
             raise PlayerNotFound(f"player {player} has no account")
-
-    def active_ban(self, account: Account) -> Ban | None:
-        ban = account.ban
-        return ban if ban is not None and ban.active(self._clock.now()) else None
 
     async def erase(self, player_id: str) -> bool:
         """Forget the account and its credentials; False if there was no account.
