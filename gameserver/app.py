@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from domain.clock import Clock, SystemClock
-from gameserver.admin import boards, players, queues
+from gameserver.admin import boards, players, queues, sessions
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.asgi_socket import GatewayApp
@@ -61,6 +61,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 hub,
                 services.metrics,
                 PushPacing(settings.rank_push_interval_s, settings.top_push_interval_s),
+                names=services.accounts,
             )
             app.state.services = services
             app.state.ops = build_op_table()
@@ -82,12 +83,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/readyz", operational.readyz),
         Route("/metrics", operational.metrics),
         Route("/v1/sessions", create_session, methods=["POST"]),
+        Route("/admin/v1/sessions", sessions.create_trusted_session, methods=["POST"]),
         Route("/admin/v1/players/{player_id}", players.get_player, methods=["GET"]),
+        Route("/admin/v1/players/{player_id}", players.erase_player, methods=["DELETE"]),
+        Route("/admin/v1/players/{player_id}/export", players.export_player, methods=["GET"]),
         Route(
             "/admin/v1/players/{player_id}/session",
             players.end_player_session,
             methods=["DELETE"],
         ),
+        Route("/admin/v1/players/{player_id}/ban", players.ban_player, methods=["POST"]),
+        Route("/admin/v1/players/{player_id}/ban", players.unban_player, methods=["DELETE"]),
         Route("/admin/v1/boards", boards.create_board, methods=["POST"]),
         Route("/admin/v1/boards", boards.list_boards, methods=["GET"]),
         Route("/admin/v1/boards/{name}", boards.inspect_board, methods=["GET"]),

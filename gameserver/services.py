@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.accounts.identity import IdentityVerifier, parse_providers
+from domain.accounts.service import AccountService, ErasureParticipant
+from domain.accounts.store import AccountStore
 from domain.clock import Clock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
@@ -40,12 +43,16 @@ class Services:
     clock: Clock
     cluster: ValkeyCluster
     sessions: SessionService
+    accounts: AccountService
     leaderboards: LeaderboardService
     matchmaking: MatchmakingService
     parties: PartyService
     messenger: PlayerMessenger
     metrics: Metrics = field(default_factory=Metrics)
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    # Features holding player data beyond the core ones, told when a player is erased
+    # (DELETE /admin/v1/players/{id}); parties join here: PartyService.forget_player.
+    erasure_participants: list[ErasureParticipant] = field(default_factory=list)
     # Set by the lifespan once the push hub runs (it needs the hub).
     board_watch: BoardWatch | None = None
 
@@ -63,6 +70,13 @@ async def build_services(
         values_max_bytes=settings.session_values_max_bytes,
     )
     metrics = Metrics()
+    accounts = AccountService(
+        AccountStore(cluster, writes=settings.write_policy()),
+        secret=settings.secret,
+        clock=clock,
+        identity=IdentityVerifier(parse_providers(settings.auth_providers)),
+        dev_login=settings.dev_login,
+    )
     leaderboards = LeaderboardService(
         cluster,
         clock,
@@ -88,6 +102,7 @@ async def build_services(
     )
     sessions.match_presence = matchmaking
     await sessions.ensure_ready()
+    await accounts.ensure_ready()
     await leaderboards.ensure_ready()
     await matchmaking.ensure_ready()
     await parties.ensure_ready()
@@ -96,9 +111,11 @@ async def build_services(
         clock=clock,
         cluster=cluster,
         sessions=sessions,
+        accounts=accounts,
         leaderboards=leaderboards,
         matchmaking=matchmaking,
         parties=parties,
         messenger=messenger,
         metrics=metrics,
+        erasure_participants=[parties],
     )

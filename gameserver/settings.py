@@ -57,6 +57,11 @@ class Settings:
     client_key: str | None = None
     config_path: Path | None = None
 
+    # Logins (docs/accounts.md): identity-token providers as JSON (or a JSON file's path),
+    # and the bare player_id login, for development only.
+    auth_providers: str = ""
+    dev_login: bool = False
+
     # Sessions.
     session_ttl_s: int = 60
     token_lifetime_s: int = 24 * 3600
@@ -121,6 +126,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         secret=secret.encode(),
         client_key=env.get("GAMESERVER_CLIENT_KEY") or None,
         config_path=Path(config) if config else None,
+        auth_providers=env.get("GAMESERVER_AUTH_PROVIDERS", ""),
+        dev_login=_flag(env.get("GAMESERVER_DEV_LOGIN"), False),
         session_ttl_s=int(number("GAMESERVER_SESSION_TTL_S", defaults.session_ttl_s)),
         max_frame_bytes=int(number("GAMESERVER_MAX_FRAME_BYTES", defaults.max_frame_bytes)),
         outgoing_queue_limit=int(

@@ -80,3 +80,27 @@ def require_label(board: Board, label: object) -> str:
     if not isinstance(label, str) or pattern.fullmatch(label) is None:
         raise BadRequest(f"period is not a {board.config.reset} period of board {board.name}")
     return label
+
+
+# Labels a reset adds within one period (`<base>.1`, `<base>.2`...) are probed up to this.
+MAX_RESETS_PROBED = 64
+_DAY_S = 86400
+
+
+def kept_bases(reset: Reset, retention_s: int, at: float) -> list[str]:
+    """The ids of the periods whose entries may still be kept at `at`, newest first: the
+    live one and those that ended less than `retention_s` ago (their keys' TTL)."""
+    bases: list[str] = []
+    moment = at
+    # One step a day visits every daily, weekly and monthly period in the window.
+    while True:
+        base = period_id(reset, moment)
+        end = period_end(reset, moment)
+        if end is not None and end + retention_s <= at:
+            break
+        if base not in bases:
+            bases.append(base)
+        if end is None:
+            break
+        moment -= _DAY_S
+    return bases

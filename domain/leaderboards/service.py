@@ -35,6 +35,8 @@ from domain.leaderboards.models import (
     SubmitResult,
 )
 from domain.leaderboards.periods import (
+    MAX_RESETS_PROBED,
+    kept_bases,
     key_ttl_s,
     live_label,
     period_end,
@@ -409,6 +411,56 @@ class LeaderboardService:
             *(self._ranker.entries(b, live_label(b, now), [player_id]) for b in boards)
         )
         return [(b.name, e[0]) for b, e in zip(boards, found, strict=True) if e]
+
+    # A player's data over every period kept (export and erase).
+
+    async def kept_periods(self, board: Board) -> list[str]:
+        """Labels of every period of `board` whose entries may still be kept, newest
+        first: the live one, those a reset archived, and earlier ones in retention."""
+        now = self._clock.now()
+        labels: list[str] = []
+        for base in kept_bases(board.config.reset, board.config.retention_s, now):
+            labels.append(base)
+            if base == board.reset_period:
+                labels += [f"{base}.{n}" for n in range(1, board.reset_count + 1)]
+                continue
+            # Resets of an earlier period are not recorded: probe until an empty label.
+            for n in range(1, MAX_RESETS_PROBED + 1):
+                label = f"{base}.{n}"
+                (size,) = await self._store.sizes([(board, label)])
+                if size == 0:
+                    break
+                labels.append(label)
+        return labels
+
+    async def entries_of_player(self, player_id: str) -> list[tuple[str, str, RankedEntry]]:
+        """(board, period, entry) of the player on every board and every period kept."""
+        require_id(player_id, "player_id")
+        found: list[tuple[str, str, RankedEntry]] = []
+        for board in await self._registry.load_all():
+            labels = await self.kept_periods(board)
+            entries = await asyncio.gather(
+                *(self._ranker.entries(board, label, [player_id]) for label in labels)
+            )
+            found += [
+                (board.name, label, e[0]) for label, e in zip(labels, entries, strict=True) if e
+            ]
+        return found
+
+    async def forget_player(self, player_id: str) -> int:
+        """Remove the player from every board and every period kept; entries removed."""
+        removed = 0
+        for name, label, _ in await self.entries_of_player(player_id):
+            board = await self.get_board(name)
+            for _ in range(_STALE_RETRIES):
+                try:
+                    removed += await self._store.remove(board, label, player_id, self._wait)
+                    break
+                except StaleBoard:
+                    board = await self._reload(name)
+            else:
+                raise Unavailable(f"board {name} keeps changing; try again")
+        return removed
 
     def _period(self, board: Board, period: str | None) -> str:
         if period is None:

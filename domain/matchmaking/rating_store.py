@@ -129,5 +129,10 @@ class RatingStore:
             )
         )
 
+    async def forget(self, player_id: str) -> None:
+        """Drop the player's rating and current-match pointer (erasure)."""
+        await self._cluster.execute_command("HDEL", RATINGS_KEY, player_id)
+        await self._cluster.execute_command("DEL", player_match_key(player_id))
+
     async def in_match(self, player_ids: Sequence[str]) -> set[str]:
         return await which_exist(self._cluster, player_ids, player_match_key)

@@ -245,6 +245,19 @@ class MatchmakingService:
         [rating] = await self._results.store.ratings([player_id])
         return rating
 
+    async def forget_player(self, player_id: str) -> None:
+        """Erasure: cancel the player's searching ticket, drop their pointers and rating.
+
+        Finished tickets, match records and results keep the id until their retention
+        (`match_ttl_s`, `result_ttl_s`) ends them.
+        """
+        claim = await self._tickets.player_claim(player_id)
+        if claim is not None:
+            ticket_id = claim.partition(" ")[0]
+            await self._tickets.cancel(ticket_id, player_id)
+            await self._tickets.release_player(player_id, claim)
+        await self._results.store.forget(player_id)
+
     async def players_in_match(self, player_ids: Sequence[str]) -> set[str]:
         """Players matched and whose match has no result yet (at most `in_match_s`)."""
         return await self._results.store.in_match(player_ids)

@@ -123,6 +123,11 @@ class TicketStore:
         )
         return text(holder) or None
 
+    async def player_claim(self, player_id: str) -> str | None:
+        """The claim ('<ticket id> <created ms>') the player's ticket pointer holds."""
+        raw = await self._cluster.execute_command("GET", player_ticket_key(player_id))
+        return None if raw is None else text(raw)
+
     async def release_player(self, player_id: str, claim: str) -> None:
         await self._scripts.run(
             "release_player", [player_ticket_key(player_id)], [claim], idempotent=True

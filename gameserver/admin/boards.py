@@ -10,8 +10,9 @@ from starlette.responses import Response
 from domain.errors import BadRequest
 from domain.leaderboards.models import BoardConfig
 from gameserver.admin.auth import require_admin
+from gameserver.board_entries import named_entries
 from gameserver.fields import number, optional_object, optional_text, text
-from gameserver.gateway.ops.leaderboards import entries_reply, submit_reply
+from gameserver.gateway.ops.leaderboards import submit_reply
 from gameserver.http.json import handles_errors, json_response, read_json_object
 from gameserver.services import Services
 
@@ -65,7 +66,7 @@ async def inspect_board(request: Request) -> Response:
             **view.board.to_dict(),
             "period": view.period,
             "count": view.count,
-            "entries": entries_reply(view.page.entries),
+            "entries": await named_entries(services.accounts, view.page.entries),
             "next_cursor": view.page.next_cursor,
         }
     )

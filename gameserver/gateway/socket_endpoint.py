@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -25,6 +27,9 @@ from gameserver.push.events import push_event
 from gameserver.services import Services
 
 log = logging.getLogger(__name__)
+
+# How long a socket the server ends itself (session.logout) waits for its close handshake.
+CLOSE_HANDSHAKE_S = 5.0
 
 
 async def game_socket(websocket: GameWebSocket) -> None:
@@ -80,6 +85,14 @@ async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, Op
         if frame is None:
             frame = message.get("bytes") or b""
         await connection.reply(await handle_frame(ctx, ops, frame))
+        if connection.close_after_reply is not None:
+            # The op ended the session (session.logout): close once its reply is out,
+            # and let the close handshake finish before the socket is torn down.
+            connection.close(connection.close_after_reply)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_HANDSHAKE_S):
+                    await connection.closed.wait()
+            return
 
 
 async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | bytes) -> bytes:

@@ -24,8 +24,10 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def error_response(code: str, message: str, status: int) -> Response:
-    return json_response({"error": error_body(code, message)}, status)
+def error_response(
+    code: str, message: str, status: int, extra: dict[str, object] | None = None
+) -> Response:
+    return json_response({"error": {**error_body(code, message), **(extra or {})}}, status)
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
@@ -58,7 +60,7 @@ def handles_errors(handler: Handler) -> Handler:
         except DomainError as exc:
             wire = wire_error(exc)
             metrics.count_error(name, wire.code)
-            response = error_response(wire.code, exc.message, wire.status)
+            response = error_response(wire.code, exc.message, wire.status, exc.wire_fields())
         except Exception:
             log.exception("%s failed", name)
             metrics.count_error(name, INTERNAL.code)

@@ -162,7 +162,9 @@ async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
     result = CompareResult(board=BENCH_BOARD, board_size=0)
     await _fill_boards(target, config, result)
     player_ids = [f"bench-{config.run_tag}-{i}" for i in range(config.concurrency)]
-    players = await open_players(target.url, player_ids, client_key=target.client_key)
+    players = await open_players(
+        target.url, player_ids, client_key=target.client_key, admin_key=target.admin_key
+    )
     try:
         # Each player is on the board before anyone asks for its rank.
         seeded = await asyncio.gather(

@@ -14,7 +14,7 @@ import httpx
 import psutil
 
 from gameserver.embedded import find_free_base_port
-from tests.game_client import game_client
+from tests.game_client import device_id_for, device_login, game_client
 from tests.gateway_harness import free_port
 
 _READY_TIMEOUT_S = 30.0
@@ -89,8 +89,9 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     try:
         assert httpx.get(base + "/readyz").status_code == 200
         assert len(_valkey_servers_under(data_dir)) == 6
-        created = httpx.post(base + "/v1/sessions", json={"player_id": "p1"})
+        created = httpx.post(base + "/v1/sessions", json={"device_id": device_id_for("p1")})
         assert created.status_code == 201
+        player_id = created.json()["player_id"]
     finally:
         _stop(process)
     assert _valkey_servers_under(data_dir) == []
@@ -98,9 +99,13 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     process, second_key = _start_up(data_dir, port, valkey_port)
     try:
         view = httpx.get(
-            base + "/admin/v1/players/p1", headers={"Authorization": f"Bearer {second_key}"}
+            base + f"/admin/v1/players/{player_id}",
+            headers={"Authorization": f"Bearer {second_key}"},
         ).json()
         assert view["session"]["session_id"] == created.json()["session_id"]
+        # The credential hash key comes from the kept secret: the device finds its account.
+        again = httpx.post(base + "/v1/sessions", json={"device_id": device_id_for("p1")})
+        assert again.json()["player_id"] == player_id and again.json()["created"] is False
     finally:
         _stop(process)
     assert _valkey_servers_under(data_dir) == []
@@ -131,7 +136,10 @@ async def test_several_gateway_processes_share_the_port_and_stop_together(
         async with contextlib.AsyncExitStack() as clients:
             # Both gateways start listening within moments of the banner.
             for attempt in range(200):
-                client = await clients.enter_async_context(game_client(base, f"g{attempt}"))
+                login = (await device_login(base, device_id_for(f"g{attempt}"))).json()
+                client = await clients.enter_async_context(
+                    game_client(base, login["player_id"], token=login["token"])
+                )
                 await client.ok("ping")
                 if attempt >= 20 and set(_sockets_served_by(port)) == set(gateways):
                     break
