@@ -460,6 +460,10 @@ class LeaderboardService:
                     board = await self._reload(name)
             else:
                 raise Unavailable(f"board {name} keeps changing; try again")
+        for board in await self._registry.load_all():
+            if board.config.has_rules:
+                periods = await self.kept_periods(board)
+                await self._store.forget_tallies(board, periods, player_id, self._wait)
         return removed
 
     def _period(self, board: Board, period: str | None) -> str:

@@ -308,6 +308,22 @@ class LeaderboardStore:
             raise StaleBoard(board.name)
         return bool(reply[0] == b"OK")
 
+    async def forget_tallies(
+        self, board: Board, periods: Sequence[str], player_id: str, wait: Wait
+    ) -> None:
+        """Drop what a board's rules keep of a player (attempts, joined mark, seat, the
+        last minute's writes) in every period given. Each write is one key's idempotent
+        delete: erasing twice leaves the same state, so a retry is safe."""
+        sub = self.subs(board)[self.sub_index(board, player_id)]
+        calls = [Call(sub.rate(board.gen, player_id), ("DEL", sub.rate(board.gen, player_id)))]
+        for period in periods:
+            tally = sub.tally(board.gen, period)
+            calls.append(Call(tally, ("HDEL", tally, f"a:{player_id}", f"j:{player_id}")))
+            if board.config.takes_seats:
+                seats = keys.seats(board.name, board.gen, period)
+                calls.append(Call(seats, ("HDEL", seats, player_id)))
+        await asyncio.gather(*(self.caller.write(c, *wait, idempotent=True) for c in calls))
+
     async def find(
         self, board: Board, period: str, player_ids: Sequence[str], with_meta: bool
     ) -> dict[str, Found]:

@@ -56,6 +56,21 @@ async def _play(gateway: Gateway, client: GameClient) -> None:
     await client.ok("score.submit", board="weekly", score=7)
 
 
+async def _play_a_tournament_and_a_party(
+    gateway: Gateway, client: GameClient, friend: GameClient
+) -> None:
+    """Leave what a board's rules keep (a seat, attempts, recent writes) and a party."""
+    async with gateway.admin() as admin:
+        rules = {"join_required": True, "max_players": 10, "max_attempts": 3}
+        cup = {"name": "cup", "writes_per_minute": 10, **rules}
+        assert (await admin.post("/admin/v1/boards", json=cup)).status_code == 201
+    await client.ok("board.join", board="cup")
+    await client.ok("score.submit", board="cup", score=4)
+    party = (await client.ok("party.create"))["party_id"]
+    await client.ok("party.invite", party_id=party, player_id=friend.player_id)
+    await friend.ok("party.accept", party_id=party)
+
+
 async def test_export_holds_everything_about_the_player(gateway: Gateway) -> None:
     login = (await device_login(gateway.base_url, DEVICE)).json()
     player = login["player_id"]
@@ -89,6 +104,7 @@ async def test_erase_leaves_nothing_of_the_player_in_valkey(
             game_client(gateway.base_url, player, token=login["token"])
         )
         await _play(gateway, client)
+        await _play_a_tournament_and_a_party(gateway, client, other)
         assert await _everything_about(valkey, player)
         async with gateway.admin() as admin:
             assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
