@@ -116,7 +116,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         exception_handlers={HTTPException: routing_error},
         game_socket=game_socket,
     )
-    # Every body is a JSON object (PROTOCOL.md): a path with a stray trailing slash is a
+    # Every body is a JSON object (docs/protocol.md): a path with a stray trailing slash is a
     # JSON 404, not an empty 307 to the path without it.
     app.router.redirect_slashes = False
     return app

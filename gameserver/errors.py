@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from domain import errors
 
-# Close codes of the game socket (PROTOCOL.md section 2).
+# Close codes of the game socket (docs/protocol.md).
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_KICKED = 4403
 CLOSE_REPLACED = 4409

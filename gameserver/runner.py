@@ -34,7 +34,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    # BASELINES.md: websockets-sansio + uvloop + httptools is the fastest stack here, and
+    # docs/baselines.md: websockets-sansio + uvloop + httptools is the fastest stack here, and
     # permessage-deflate costs 3.5x memory per socket and half the throughput.
     return uvicorn.Config(
         create_app(settings),

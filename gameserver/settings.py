@@ -36,13 +36,13 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # The Valkey cluster: seeds plus credentials (PROTOCOL.md section 4).
+    # The Valkey cluster: seeds plus credentials (docs/protocol.md).
     valkey_nodes: tuple[tuple[str, int], ...] = ()
     valkey_username: str | None = None
     valkey_password: str | None = None
     valkey_tls: bool = False
     # Per-command socket timeout and the retry window that covers a primary failover
-    # (BASELINES.md: a promoted replica is writable again after ~2.9 s).
+    # (docs/baselines.md: a promoted replica is writable again after ~2.9 s).
     valkey_timeout_s: float = 2.0
     valkey_failover_window_s: float = 6.0
 
@@ -80,7 +80,7 @@ class Settings:
     wait_replicas: int = 1
     wait_timeout_ms: int = 1000
 
-    # Push coalescing (PROTOCOL.md section 2).
+    # Push coalescing (docs/protocol.md).
     rank_push_interval_s: float = 0.1
     top_push_interval_s: float = 0.1
 
@@ -100,7 +100,7 @@ class Settings:
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment (PROTOCOL.md section 4 plus GAMESERVER_* tuning)."""
+    """Settings from the environment (docs/protocol.md plus GAMESERVER_* tuning)."""
     env = os.environ if env is None else env
     defaults = Settings()
 

@@ -47,7 +47,7 @@ def build_cluster_client(settings: Settings) -> ValkeyCluster:
     """A cluster client for `settings.valkey_nodes`; not connected until `initialize()`."""
     if not settings.valkey_nodes:
         raise RuntimeError("no Valkey nodes configured: set VALKEY_NODES or use `gameserver up`")
-    # Retries cover a primary failover (BASELINES.md: ~2.9 s until the replica takes over).
+    # Retries cover a primary failover (docs/baselines.md: ~2.9 s until the replica takes over).
     retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), retries=12)
     return GameValkeyCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in settings.valkey_nodes],

@@ -320,7 +320,7 @@ def _require_int(value: object, low: int, high: int, name: str) -> None:
 
 _NO_RULES = BoardConfig("_")
 
-# The embedded default (PROTOCOL.md); a config file may replace it.
+# The embedded default (docs/protocol.md); a config file may replace it.
 DEFAULT_BOARDS: tuple[BoardConfig, ...] = (
     BoardConfig("global", order="desc", operator="best", reset="never"),
     BoardConfig("weekly", order="desc", operator="best", reset="weekly"),

@@ -21,7 +21,7 @@ class PartyRoster(Protocol):
 class MatchNotifier(Protocol):
     """Delivers pushes to players on whichever gateway holds their socket.
 
-    Events are complete wire messages (PROTOCOL.md section 2) plus `ts`, the server time
+    Events are complete wire messages (docs/protocol.md) plus `ts`, the server time
     in milliseconds when the push was sent, for push-lag measurement.
     """
 

@@ -1,4 +1,4 @@
-"""The admin bearer key: missing is 401, wrong is 403 (PROTOCOL.md section 3)."""
+"""The admin bearer key: missing is 401, wrong is 403 (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Admin and trusted-server endpoints of leaderboards (PROTOCOL.md section 3)."""
+"""Admin and trusted-server endpoints of leaderboards (docs/protocol.md)."""
 
 from __future__ import annotations
 

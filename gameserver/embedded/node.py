@@ -71,7 +71,7 @@ class Node:
             "appendfsync everysec",
             # The AOF is the persistence; RDB snapshots would only add fork pauses.
             'save ""',
-            # BASELINES.md: first replica sync in ~2.1 s instead of ~7.1 s.
+            # docs/baselines.md: first replica sync in ~2.1 s instead of ~7.1 s.
             "repl-diskless-sync-delay 0",
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
