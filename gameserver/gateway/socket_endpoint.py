@@ -16,6 +16,7 @@ from gameserver.gateway.dispatch import OpContext, OpHandler
 from gameserver.gateway.envelope import (
     Request,
     UnparsableFrame,
+    describe_unknown_op,
     parse_frame,
     reply_error,
     reply_ok,
@@ -101,10 +102,7 @@ async def _dispatch(ctx: OpContext, ops: dict[str, OpHandler], request: Request)
     handler = ops.get(request.op)
     if handler is None:
         metrics.count_error("?", "bad_request")
-        message = (
-            "op must be a non-empty string" if not request.op else f"unknown op {request.op!r}"
-        )
-        return reply_error(request.id, "bad_request", message)
+        return reply_error(request.id, "bad_request", describe_unknown_op(request.op))
     started = time.perf_counter()
     try:
         result: dict[str, Any] | None = await handler(ctx, request.body)
