@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 
-from gameserver.app import create_app
+from gameserver.runner import listening_sockets, uvicorn_config
 from gameserver.services import Services
 from gameserver.settings import Settings
 
@@ -39,7 +39,7 @@ class Gateway:
     @property
     def services(self) -> Services:
         assert self.server is not None, "only in-process gateways expose their services"
-        services: Services = self.server.config.loaded_app.app.state.services  # type: ignore[attr-defined]
+        services: Services = self.server.config.app.state.services
         return services
 
     def admin(self) -> httpx.AsyncClient:
@@ -57,23 +57,19 @@ def gateway_settings(
         secret=SECRET,
         gateway_id=gateway_id,
         port=free_port(),
+        # Tests log many players in and open many sockets from 127.0.0.1: the abuse
+        # limits are off unless a test sets them (tests/e2e/test_abuse_limits.py).
+        login_rate_per_s=1e9,
+        login_burst=10**9,
+        max_sockets_per_address=0,
     ).with_overrides(**extra)
 
 
 @contextlib.asynccontextmanager
 async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    # The production configuration (TLS, admin listener, timeouts), on this test's loop.
+    server = uvicorn.Server(uvicorn_config(settings))
+    task = asyncio.create_task(server.serve(sockets=listening_sockets(settings)))
     for _ in range(200):
         if server.started or task.done():
             break
@@ -83,7 +79,8 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         await task
         raise RuntimeError("the test gateway did not start")
     try:
-        yield Gateway(settings, f"http://127.0.0.1:{settings.port}", server)
+        scheme = "https" if settings.certfile else "http"
+        yield Gateway(settings, f"{scheme}://127.0.0.1:{settings.port}", server)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
@@ -97,6 +94,9 @@ def gateway_process(settings: Settings) -> Iterator[Gateway]:
         VALKEY_NODES=",".join(f"{h}:{p}" for h, p in settings.valkey_nodes),
         GAMESERVER_SECRET=settings.secret.decode(),
         GAMESERVER_ADMIN_KEY=settings.admin_key,
+        GAMESERVER_LOGIN_RATE_PER_S=str(settings.login_rate_per_s),
+        GAMESERVER_LOGIN_BURST=str(settings.login_burst),
+        GAMESERVER_MAX_SOCKETS_PER_ADDRESS=str(settings.max_sockets_per_address),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "gameserver", "serve", "--port", str(settings.port)],

@@ -6,10 +6,17 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from starlette.websockets import WebSocketDisconnect
 
 from domain.errors import DomainError, Unauthorized
-from gameserver.errors import CLOSE_REPLACED, CLOSE_UNAUTHORIZED, wire_error
+from gameserver.errors import (
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_REPLACED,
+    CLOSE_UNAUTHORIZED,
+    error_body,
+    wire_error,
+)
 from gameserver.gateway.asgi_socket import GameWebSocket
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.dispatch import OpContext, OpHandler
@@ -22,6 +29,8 @@ from gameserver.gateway.envelope import (
     reply_ok,
 )
 from gameserver.gateway.rate_limit import TokenBucket
+from gameserver.gateway.upgrade_checks import upgrade_token
+from gameserver.http.listeners import served_on
 from gameserver.push.events import push_event
 from gameserver.services import Services
 
@@ -31,8 +40,31 @@ log = logging.getLogger(__name__)
 async def game_socket(websocket: GameWebSocket) -> None:
     services: Services = websocket.app.state.services
     settings = services.settings
+    if not served_on(websocket.scope, settings.admin_port):
+        await websocket.deny(404, _refusal("not_found", "no endpoint /v1/ws"))
+        return
+    if not services.allowed_origins.allows(websocket.header(b"origin")):
+        await websocket.deny(403, _refusal("forbidden", "this origin may not open the socket"))
+        return
+    address = services.client_addresses.of(websocket.scope)
+    if not services.sockets_per_address.acquire(address):
+        message = "too many open sockets from this address"
+        await websocket.deny(429, _refusal("rate_limited", message))
+        return
     try:
-        claims = services.sessions.verify(websocket.query_params.get("token"))
+        await _serve_socket(websocket, services)
+    finally:
+        services.sockets_per_address.release(address)
+
+
+def _refusal(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": error_body(code, message)})
+
+
+async def _serve_socket(websocket: GameWebSocket, services: Services) -> None:
+    settings = services.settings
+    try:
+        claims = services.sessions.verify(upgrade_token(websocket))
         attached = await services.sessions.attach(claims, settings.gateway_id)
     except Unauthorized:
         # Accept first so the client sees the close code, not an HTTP 403.
@@ -46,7 +78,9 @@ async def game_socket(websocket: GameWebSocket) -> None:
         claims.session_id,
         attached.session.region,
         queue_limit=settings.outgoing_queue_limit,
-        rate_limiter=TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst),
+        rate_limiter=TokenBucket(
+            settings.rate_limit_per_s, settings.rate_limit_burst, settings.rate_limit_close_after_s
+        ),
         on_slow_consumer=services.metrics.slow_consumers.inc,
     )
     previous = services.registry.add(connection)
@@ -81,6 +115,9 @@ async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, Op
         if frame is None:
             frame = message.get("bytes") or b""
         await connection.reply(await handle_frame(ctx, ops, frame))
+        if connection.rate_limiter.flooding:
+            # Over its message rate for seconds on end: not a client that backs off.
+            connection.close(CLOSE_POLICY_VIOLATION)
 
 
 async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | bytes) -> bytes:
