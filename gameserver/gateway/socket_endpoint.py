@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -35,6 +37,9 @@ from gameserver.push.events import push_event
 from gameserver.services import Services
 
 log = logging.getLogger(__name__)
+
+# How long a socket closed by the gateway may take to send its close frame.
+_CLOSING_GRACE_S = 5.0
 
 
 async def game_socket(websocket: GameWebSocket) -> None:
@@ -103,6 +108,18 @@ async def _serve_socket(websocket: GameWebSocket, services: Services) -> None:
 
 
 async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, OpHandler]) -> None:
+    connection = ctx.connection
+    await _read_messages(websocket, ctx, ops)
+    if connection.closing:
+        # Closed from our side (a flood, a slow consumer): the close frame, and the
+        # frames queued before it, go out before the socket is torn down.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.closed.wait(), _CLOSING_GRACE_S)
+
+
+async def _read_messages(
+    websocket: GameWebSocket, ctx: OpContext, ops: dict[str, OpHandler]
+) -> None:
     connection = ctx.connection
     while not connection.closing:
         try:
