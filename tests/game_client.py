@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -83,13 +84,17 @@ class GameClient:
 
 
 async def create_session(
-    base_url: str, player_id: str, region: str | None = None, client_key: str | None = None
+    base_url: str,
+    player_id: str,
+    region: str | None = None,
+    client_key: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"player_id": player_id}
     if region is not None:
         body["region"] = region
     headers = {"Authorization": f"Bearer {client_key}"} if client_key else {}
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, verify=tls or True) as http:
         response = await http.post("/v1/sessions", json=body, headers=headers)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
