@@ -17,6 +17,7 @@ import uvicorn
 import uvloop
 
 from gameserver.app import create_app
+from gameserver.gateway.socket_protocol import GameSocketProtocol
 from gameserver.gc_policy import freeze_startup_objects, tune_collector
 from gameserver.http.header_timeout import header_timeout_protocol
 from gameserver.secrets_store import load_or_create_secret
@@ -43,7 +44,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         port=settings.port,
         loop="uvloop",
         http=header_timeout_protocol(settings.header_timeout_s),
-        ws="websockets-sansio",
+        ws=GameSocketProtocol,  # websockets-sansio, with 1013 for unanswered pings
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=settings.ws_ping_interval_s,
