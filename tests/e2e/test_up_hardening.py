@@ -143,7 +143,7 @@ def test_up_with_a_key_certificate_and_admin_port(tmp_path: Path) -> None:
             process.kill()
             output, _ = process.communicate()
     # The admin call is in the access log, without the key.
-    assert f"GET /admin/v1/boards 200 from 127.0.0.1" in output
+    assert "GET /admin/v1/boards 200 from 127.0.0.1" in output
     assert admin_key not in output
     assert process.returncode == 0
 
