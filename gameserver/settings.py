@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -26,6 +27,18 @@ def _parse_nodes(raw: str) -> tuple[tuple[str, int], ...]:
 
 def _list(raw: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    networks = _list(raw)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"GAMESERVER_TRUSTED_PROXIES entry {network!r} is not an address or network"
+            ) from None
+    return networks
 
 
 def _flag(raw: str | None, default: bool) -> bool:
@@ -147,7 +160,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         admin_port=int(admin_port) if admin_port else None,
         login_rate_per_s=number("GAMESERVER_LOGIN_RATE_PER_S", defaults.login_rate_per_s),
         login_burst=int(number("GAMESERVER_LOGIN_BURST", defaults.login_burst)),
-        trusted_proxies=_list(env.get("GAMESERVER_TRUSTED_PROXIES")),
+        trusted_proxies=_networks(env.get("GAMESERVER_TRUSTED_PROXIES")),
         max_sockets_per_address=int(
             number("GAMESERVER_MAX_SOCKETS_PER_ADDRESS", defaults.max_sockets_per_address)
         ),

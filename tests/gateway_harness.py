@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -84,6 +85,12 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+def up_command(data_dir: Path, port: int, valkey_port: int, *extra: str) -> list[str]:
+    """The `gameserver up` command line of a test: its own ports and data dir."""
+    ports = ["--port", str(port), "--valkey-port", str(valkey_port)]
+    return [sys.executable, "-m", "gameserver", "up", *ports, "--data-dir", str(data_dir), *extra]
 
 
 @contextlib.contextmanager

@@ -96,14 +96,12 @@ async def test_sockets_beyond_the_cap_per_address_are_refused(cluster_seeds: See
             await third.ok("ping")
 
 
+# 5 messages a second; over that without a pause for a second, the socket is closed.
+FLOOD_LIMITS = {"rate_limit_per_s": 5.0, "rate_limit_burst": 5, "rate_limit_close_after_s": 1.0}
+
+
 async def test_a_socket_that_keeps_flooding_is_closed_with_1008(cluster_seeds: Seeds) -> None:
-    settings = gateway_settings(
-        cluster_seeds,
-        "gw-flood",
-        rate_limit_per_s=5.0,
-        rate_limit_burst=5,
-        rate_limit_close_after_s=1.0,
-    )
+    settings = gateway_settings(cluster_seeds, "gw-flood", **FLOOD_LIMITS)
     async with running_gateway(settings) as gw, game_client(gw.base_url, "p1") as client:
         for _ in range(400):  # bounded: 4 s of pings at 100 a second
             if client.closed.done():
@@ -116,13 +114,7 @@ async def test_a_socket_that_keeps_flooding_is_closed_with_1008(cluster_seeds: S
 async def test_a_short_burst_over_the_rate_is_refused_but_not_closed(
     cluster_seeds: Seeds,
 ) -> None:
-    settings = gateway_settings(
-        cluster_seeds,
-        "gw-burst",
-        rate_limit_per_s=5.0,
-        rate_limit_burst=5,
-        rate_limit_close_after_s=1.0,
-    )
+    settings = gateway_settings(cluster_seeds, "gw-burst", **FLOOD_LIMITS)
     async with running_gateway(settings) as gw, game_client(gw.base_url, "p1") as client:
         for _ in range(3):
             replies = [await client.call("ping") for _ in range(10)]

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from gameserver.embedded import EmbeddedCluster, find_free_base_port
 from gameserver.embedded.lock import DataDirLock
-from tests.gateway_harness import free_port
+from tests.gateway_harness import free_port, up_command
 from tests.tls_helpers import self_signed_certificate
 
 _READY_TIMEOUT_S = 40.0
@@ -25,22 +24,6 @@ _READY_TIMEOUT_S = 40.0
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
     return {**env, **extra}
-
-
-def _up_command(data_dir: Path, port: int, valkey_port: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gameserver",
-        "up",
-        "--port",
-        str(port),
-        "--valkey-port",
-        str(valkey_port),
-        "--data-dir",
-        str(data_dir),
-        *extra,
-    ]
 
 
 def _refused(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -61,7 +44,7 @@ def test_up_on_a_busy_port_says_so_before_starting_the_cluster(tmp_path: Path) -
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _refused(_up_command(tmp_path / "data", port, valkey_port))
+        result = _refused(up_command(tmp_path / "data", port, valkey_port))
     _assert_one_clear_line(result, str(port), "--port")
     # Nothing was started: the cluster's first port is still free.
     with socket.socket() as probe:
@@ -73,7 +56,7 @@ def test_up_on_a_busy_admin_port_says_so(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         admin_port = taken.getsockname()[1]
-        command = _up_command(
+        command = up_command(
             tmp_path / "data", free_port(), find_free_base_port(), "--admin-port", str(admin_port)
         )
         result = _refused(command)
@@ -85,7 +68,7 @@ def test_up_on_a_data_dir_another_process_manages_says_so(tmp_path: Path) -> Non
     lock = DataDirLock(EmbeddedCluster(data_dir).valkey_dir / "cluster.lock")
     lock.acquire()
     try:
-        result = _refused(_up_command(data_dir, free_port(), find_free_base_port()))
+        result = _refused(up_command(data_dir, free_port(), find_free_base_port()))
     finally:
         lock.release()
     _assert_one_clear_line(result, "another running process")
@@ -96,7 +79,7 @@ def test_up_with_a_key_certificate_and_admin_port(tmp_path: Path) -> None:
     certificate = self_signed_certificate(tmp_path)
     port, admin_port, valkey_port = free_port(), free_port(), find_free_base_port()
     admin_key = "operator-chosen-admin-key-0123456789"
-    command = _up_command(
+    command = up_command(
         tmp_path / "data",
         port,
         valkey_port,
@@ -150,5 +133,5 @@ def test_up_with_a_key_certificate_and_admin_port(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flags", [["--certfile", "x.pem"], ["--keyfile", "k.pem"]])
 def test_a_certificate_needs_its_key(tmp_path: Path, flags: list[str]) -> None:
-    result = _refused(_up_command(tmp_path / "data", free_port(), find_free_base_port(), *flags))
+    result = _refused(up_command(tmp_path / "data", free_port(), find_free_base_port(), *flags))
     _assert_one_clear_line(result, "--certfile and --keyfile")
