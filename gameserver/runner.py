@@ -69,7 +69,10 @@ def shared_port_socket(host: str, port: int, reuse_port: bool = True) -> socket.
     connections over them. It is bound, not listening: uvicorn starts listening only
     once the app's start-up is done, so no connection waits on a gateway still starting.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # protocol says TCP. With 0, a response written in two parts waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
