@@ -50,6 +50,7 @@ class AdminAccess:
             return
         started = time.perf_counter()
         address = self._addresses.of(scope)
+        limited_as = self._addresses.limited_as(scope)
         status = 0
 
         async def recording_send(message: Message) -> None:
@@ -58,7 +59,7 @@ class AdminAccess:
                 status = message["status"]
             await send(message)
 
-        bucket = self._failures.get(address)
+        bucket = self._failures.get(limited_as)
         wait_s = bucket.wait_s() if bucket is not None else 0.0
         if wait_s > 0:
             await _too_many(recording_send, wait_s)
@@ -66,7 +67,8 @@ class AdminAccess:
             await self.app(scope, receive, recording_send)
             if scope.get("state", {}).get(KEY_REFUSED):
                 if bucket is None:
-                    bucket = self._failures[address] = TokenBucket(self._rate_per_s, self._burst)
+                    bucket = TokenBucket(self._rate_per_s, self._burst)
+                    self._failures[limited_as] = bucket
                 bucket.try_take()
         access_log.info(
             "admin %s %s %d from %s in %.1f ms",

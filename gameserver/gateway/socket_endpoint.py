@@ -51,7 +51,7 @@ async def game_socket(websocket: GameWebSocket) -> None:
     if not services.allowed_origins.allows(websocket.header(b"origin")):
         await websocket.deny(403, _refusal("forbidden", "this origin may not open the socket"))
         return
-    address = services.client_addresses.of(websocket.scope)
+    address = services.client_addresses.limited_as(websocket.scope)
     if not services.sockets_per_address.acquire(address):
         message = "too many open sockets from this address"
         await websocket.deny(429, _refusal("rate_limited", message))

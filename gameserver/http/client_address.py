@@ -10,6 +10,8 @@ from starlette.types import Scope
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 UNKNOWN = "unknown"
+# The prefix one IPv6 client is counted by in the per-address limits.
+_IPV6_PREFIX = 64
 
 
 class ClientAddresses:
@@ -46,6 +48,23 @@ class ClientAddresses:
                 return str(ipaddress.ip_address(hop))
             nearest = hop
         return nearest
+
+    def limited_as(self, scope: Scope) -> str:
+        """The address the per-address limits count by: an IPv6 client by its /64.
+
+        One IPv6 host is routinely given a whole /64 (2^64 addresses); counted one by
+        one, it could spend a fresh address on every request.
+        """
+        address = self.of(scope)
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(ipaddress.ip_network(f"{ip}/{_IPV6_PREFIX}", strict=False))
+        return str(ip)
 
     def _is_trusted(self, address: str) -> bool:
         try:

@@ -12,4 +12,4 @@ LOGIN = "login"
 async def limit_login(request: Request) -> None:
     """Count one login attempt of the caller's address; `RateLimited` (429) over the limit."""
     services: Services = request.app.state.services
-    await services.address_limits.take(LOGIN, services.client_addresses.of(request.scope))
+    await services.address_limits.take(LOGIN, services.client_addresses.limited_as(request.scope))

@@ -42,3 +42,17 @@ def test_behind_trusted_proxies_the_rightmost_untrusted_hop_is_the_client(
 def test_ipv6_proxies_and_clients() -> None:
     addresses = ClientAddresses(["::1"])
     assert addresses.of(_scope("::1", "2001:db8::7")) == "2001:db8::7"
+
+
+@pytest.mark.parametrize(
+    ("peer", "limited_as"),
+    [
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+        ("1.2.3.4", "1.2.3.4"),
+    ],
+)
+def test_limits_count_an_ipv6_client_by_its_64(peer: str, limited_as: str) -> None:
+    # A host given a /64 must not get a fresh limit for each of its 2^64 addresses.
+    assert ClientAddresses([]).limited_as(_scope(peer)) == limited_as
