@@ -120,11 +120,11 @@ def check_tls_files(settings: Settings) -> None:
             raise SystemExit(f"gameserver: {path} is not a readable file")
 
 
-def listening_banner(settings: Settings) -> str:
+def listening_banner(settings: Settings, lead: str = "gameserver is up at") -> str:
     secure = settings.certfile is not None
     http, ws = ("https", "wss") if secure else ("http", "ws")
     lines = [
-        f"gameserver is up at {http}://{settings.host}:{settings.port} "
+        f"{lead} {http}://{settings.host}:{settings.port} "
         f"(game socket {ws}://{settings.host}:{settings.port}/v1/ws)"
     ]
     if settings.admin_port:
@@ -174,7 +174,7 @@ def run_serve(settings: Settings, reuse_port: bool = False) -> int:
     if not reuse_port:
         check_ports_free(settings)
     _show_access_log()
-    _run(_serve(settings, listening_banner(settings), reuse_port))
+    _run(_serve(settings, listening_banner(settings, "gateway listening on"), reuse_port))
     return 0
 
 
