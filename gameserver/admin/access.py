@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gameserver.errors import error_body
 from gameserver.gateway.rate_limit import TokenBucket
 from gameserver.http.client_address import ClientAddresses
+from gameserver.metrics import count_refusal
 
 # Its own logger, so operators can route the access log apart (never carries the key).
 access_log = logging.getLogger("gameserver.access")
@@ -62,6 +63,7 @@ class AdminAccess:
         bucket = self._failures.get(limited_as)
         wait_s = bucket.wait_s() if bucket is not None else 0.0
         if wait_s > 0:
+            count_refusal(scope, "admin_key_throttle")
             await _too_many(recording_send, wait_s)
         else:
             await self.app(scope, receive, recording_send)

@@ -49,10 +49,12 @@ async def game_socket(websocket: GameWebSocket) -> None:
         await websocket.deny(404, _refusal("not_found", "no endpoint /v1/ws"))
         return
     if not services.allowed_origins.allows(websocket.header(b"origin")):
+        services.metrics.count_refusal("origin")
         await websocket.deny(403, _refusal("forbidden", "this origin may not open the socket"))
         return
     address = services.client_addresses.limited_as(websocket.scope)
     if not services.sockets_per_address.acquire(address):
+        services.metrics.count_refusal("sockets_per_address")
         message = "too many open sockets from this address"
         await websocket.deny(429, _refusal("rate_limited", message))
         return
@@ -134,6 +136,7 @@ async def _read_messages(
         await connection.reply(await handle_frame(ctx, ops, frame))
         if connection.rate_limiter.flooding:
             # Over its message rate for seconds on end: not a client that backs off.
+            ctx.services.metrics.count_refusal("message_flood")
             connection.close(CLOSE_POLICY_VIOLATION)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from domain.errors import RateLimited
 from gameserver.services import Services
 
 LOGIN = "login"
@@ -12,4 +13,10 @@ LOGIN = "login"
 async def limit_login(request: Request) -> None:
     """Count one login attempt of the caller's address; `RateLimited` (429) over the limit."""
     services: Services = request.app.state.services
-    await services.address_limits.take(LOGIN, services.client_addresses.limited_as(request.scope))
+    try:
+        await services.address_limits.take(
+            LOGIN, services.client_addresses.limited_as(request.scope)
+        )
+    except RateLimited:
+        services.metrics.count_refusal("login_rate")
+        raise

@@ -20,6 +20,13 @@ pytestmark = pytest.mark.usefixtures("clean_valkey")
 Seeds = tuple[tuple[str, int], ...]
 
 
+def refusals(gw: Gateway, reason: str) -> float:
+    """The gateway's count of refusals for `reason` (gameserver_edge_refusals_total)."""
+    registry = gw.services.metrics.registry
+    value = registry.get_sample_value("gameserver_edge_refusals_total", {"reason": reason})
+    return float(value or 0.0)
+
+
 async def _login_attempts(base_url: str, count: int, **headers: str) -> list[httpx.Response]:
     # Any body: the limit counts attempts before it looks at the credential.
     async with httpx.AsyncClient(base_url=base_url) as http:
@@ -30,6 +37,7 @@ async def test_logins_over_the_burst_are_429_with_retry_after(cluster_seeds: See
     settings = gateway_settings(cluster_seeds, "gw-login", login_rate_per_s=0.5, login_burst=3)
     async with running_gateway(settings) as gw:
         replies = await _login_attempts(gw.base_url, 4)
+        assert refusals(gw, "login_rate") == 1
     assert [r.status_code != 429 for r in replies] == [True, True, True, False]
     refused = replies[-1]
     assert refused.json()["error"]["code"] == "rate_limited"
@@ -90,6 +98,7 @@ async def test_sockets_beyond_the_cap_per_address_are_refused(cluster_seeds: See
             with pytest.raises(InvalidStatus) as refused:
                 await connect(url)
             assert refused.value.response.status_code == 429
+            assert refusals(gw, "sockets_per_address") == 1
         # Closed sockets free their places.
         await asyncio.sleep(0.2)
         async with game_client(gw.base_url, "p3") as third:
@@ -109,6 +118,7 @@ async def test_a_socket_that_keeps_flooding_is_closed_with_1008(cluster_seeds: S
             await client.send_raw('{"op": "ping"}')
             await asyncio.sleep(0.01)
         assert await client.wait_closed() == 1008
+        assert refusals(gw, "message_flood") == 1
 
 
 async def test_a_short_burst_over_the_rate_is_refused_but_not_closed(
@@ -140,6 +150,7 @@ async def test_a_declared_body_over_the_cap_is_413_before_it_is_read(
         response = await http.post(path, content=body)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "bad_request"
+    assert refusals(small_bodies, "body_too_large") == 1
 
 
 async def test_a_declared_length_over_the_cap_is_refused_without_waiting_for_the_body(
@@ -218,6 +229,7 @@ async def test_wrong_admin_keys_are_throttled_per_address(cluster_seeds: Seeds) 
             "/admin/v1/boards", headers={**right, "X-Forwarded-For": "6.6.6.6"}
         )
         elsewhere = await http.get("/admin/v1/boards", headers=right)
+        assert refusals(gw, "admin_key_throttle") == 2
     assert guesses == [403, 403, 403, 429]
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
     assert elsewhere.status_code == 200
@@ -247,6 +259,7 @@ async def test_an_upgrade_from_an_origin_not_allowed_is_403(cluster_seeds: Seeds
         with pytest.raises(InvalidStatus) as refused:
             await connect(url, origin="https://evil.example")  # type: ignore[arg-type]
         assert refused.value.response.status_code == 403
+        assert refusals(gw, "origin") == 1
         async with connect(url, origin="https://game.example") as allowed:  # type: ignore[arg-type]
             await allowed.send('{"op": "ping", "id": 1}')
             assert orjson.loads(await allowed.recv())["ok"] is True
