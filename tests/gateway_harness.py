@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -94,8 +95,12 @@ def up_command(data_dir: Path, port: int, valkey_port: int, *extra: str) -> list
 
 
 @contextlib.contextmanager
-def gateway_process(settings: Settings) -> Iterator[Gateway]:
-    """A real `gameserver serve` process, stopped by its pid at the end."""
+def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) -> Iterator[Gateway]:
+    """A real `gameserver serve` process, stopped by its pid at the end.
+
+    Its certificate and admin port are the settings' own; `verify` is what the readiness
+    check trusts (the test's own certificate).
+    """
     env = dict(os.environ)
     env.update(
         VALKEY_NODES=",".join(f"{h}:{p}" for h, p in settings.valkey_nodes),
@@ -105,19 +110,24 @@ def gateway_process(settings: Settings) -> Iterator[Gateway]:
         GAMESERVER_LOGIN_BURST=str(settings.login_burst),
         GAMESERVER_MAX_SOCKETS_PER_ADDRESS=str(settings.max_sockets_per_address),
     )
+    command = [sys.executable, "-m", "gameserver", "serve", "--port", str(settings.port)]
+    if settings.admin_port:
+        command += ["--admin-port", str(settings.admin_port)]
+    if settings.certfile and settings.keyfile:
+        command += ["--certfile", str(settings.certfile), "--keyfile", str(settings.keyfile)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gameserver", "serve", "--port", str(settings.port)],
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base_url = f"http://127.0.0.1:{settings.port}"
+    base_url = f"{'https' if settings.certfile else 'http'}://127.0.0.1:{settings.port}"
     try:
         for _ in range(300):
             if process.poll() is not None:
                 raise RuntimeError(f"gateway exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             try:
-                if httpx.get(base_url + "/readyz", timeout=1).status_code == 200:
+                if httpx.get(base_url + "/readyz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

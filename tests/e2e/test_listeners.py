@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +11,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.game_client import create_session
-from tests.gateway_harness import ADMIN_KEY, free_port, gateway_settings, running_gateway
+from tests.gateway_harness import (
+    ADMIN_KEY,
+    free_port,
+    gateway_process,
+    gateway_settings,
+    running_gateway,
+)
 from tests.tls_helpers import self_signed_certificate
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -75,34 +76,19 @@ async def test_with_an_admin_port_admin_and_metrics_are_served_only_there(
 
 def test_serve_takes_a_certificate_and_an_admin_port(cluster_seeds: Seeds, tmp_path: Path) -> None:
     certificate = self_signed_certificate(tmp_path)
-    port, admin_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAMESERVER_")}
-    env.update(
-        VALKEY_NODES=",".join(f"{h}:{p}" for h, p in cluster_seeds),
-        GAMESERVER_SECRET="test-secret",
-        GAMESERVER_ADMIN_KEY=ADMIN_KEY,
+    admin_port = free_port()
+    settings = gateway_settings(
+        cluster_seeds,
+        "gw-serve-tls",
+        certfile=certificate.certfile,
+        keyfile=certificate.keyfile,
+        admin_port=admin_port,
     )
-    command = [sys.executable, "-m", "gameserver", "serve", "--port", str(port)]
-    command += ["--admin-port", str(admin_port)]
-    command += ["--certfile", str(certificate.certfile), "--keyfile", str(certificate.keyfile)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        with httpx.Client(verify=certificate.client_context(), headers=ADMIN) as https:
-            for _ in range(300):  # bounded: 30 s
-                assert process.poll() is None, process.stdout.read()  # type: ignore[union-attr]
-                with contextlib.suppress(httpx.HTTPError):
-                    if https.get(f"https://127.0.0.1:{port}/readyz").status_code == 200:
-                        break
-                time.sleep(0.1)
-            assert https.get(f"https://127.0.0.1:{port}/metrics").status_code == 404
-            assert https.get(f"https://127.0.0.1:{admin_port}/metrics").status_code == 200
-            assert https.get(f"https://127.0.0.1:{admin_port}/admin/v1/boards").status_code == 200
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    context = certificate.client_context()
+    with (
+        gateway_process(settings, verify=context) as gw,
+        httpx.Client(verify=context, headers=ADMIN) as https,
+    ):
+        assert https.get(f"{gw.base_url}/metrics").status_code == 404
+        assert https.get(f"https://127.0.0.1:{admin_port}/metrics").status_code == 200
+        assert https.get(f"https://127.0.0.1:{admin_port}/admin/v1/boards").status_code == 200
