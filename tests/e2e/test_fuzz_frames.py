@@ -129,6 +129,31 @@ def _envelope(draw: st.DrawFn) -> str:
     return "{" + ",".join(order) + "}"
 
 
+_NAME_TEXT = st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True)
+# What each op needs to get past its type checks (names the cluster does not hold).
+_REQUIRED: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+    "score.submit": {"board": _NAME_TEXT, "score": st.integers(-(10**9), 10**9)},
+    "match.join": {"queue": _NAME_TEXT},
+    "match.cancel": {"ticket": _NAME_TEXT},
+    "match.status": {"ticket": _NAME_TEXT},
+    "presence.get": {"player_ids": st.lists(_NAME_TEXT, max_size=3)},
+    "board.players": {"board": _NAME_TEXT, "player_ids": st.lists(_NAME_TEXT, max_size=3)},
+}
+
+
+@st.composite
+def _well_formed(draw: st.DrawFn) -> str:
+    """A known op with well-typed fields: it passes the parser and the type checks and
+    reaches the stores, which refuse it (no such board, queue or ticket) or answer."""
+    op = draw(st.sampled_from(OPS))
+    required = _REQUIRED.get(op, {"board": _NAME_TEXT} if op.startswith("board.") else {})
+    fields = {name: draw(value) for name, value in required.items()}
+    if draw(st.booleans()):
+        fields[draw(_FIELD)] = draw(_WELL_TYPED)  # one more field, perhaps a wrong one
+    request_id = draw(st.integers(-(2**53), 2**53))
+    return orjson.dumps({"op": op, "id": request_id, **fields}).decode()
+
+
 @st.composite
 def _session_set(draw: st.DrawFn) -> str:
     # Always refused: the last key is empty, after the others were checked and encoded.
@@ -164,7 +189,7 @@ def _fits(frame: str | bytes) -> bool:
 _ENVELOPE = _envelope()
 # Envelopes most of the time: they reach the ops; the rest end at the parser.
 FRAMES = _mostly(
-    _ENVELOPE,
+    _mostly(_ENVELOPE, _well_formed()),
     st.one_of(
         _session_set(),
         _VALUE,  # valid JSON that is no object, or no JSON at all
