@@ -154,12 +154,19 @@ def _well_formed(draw: st.DrawFn) -> str:
     return orjson.dumps({"op": op, "id": request_id, **fields}).decode()
 
 
+# Mostly nested deeper than a value can be stored (254 levels), not deeper than a frame
+# can be parsed (1024): the values that once made `session.set` fail `internal`.
+_SESSION_VALUE = _mostly(
+    st.builds(_deep, st.integers(255, 1000), st.sampled_from(["list", "object"])), _VALUE
+)
+
+
 @st.composite
 def _session_set(draw: st.DrawFn) -> str:
     # Always refused: the last key is empty, after the others were checked and encoded.
     pairs = [
-        f"{orjson.dumps(draw(_UNICODE)).decode()}:{draw(_VALUE)}"
-        for _ in range(draw(st.integers(0, 3)))
+        f"{orjson.dumps(draw(_UNICODE)).decode()}:{draw(_SESSION_VALUE)}"
+        for _ in range(draw(st.integers(1, 3)))
     ]
     frame_id = f',"id":{draw(_ID)}' if draw(st.booleans()) else ""
     return '{"op":"session.set"' + frame_id + ',"values":{' + ",".join([*pairs, '"":0']) + "}}"
