@@ -79,7 +79,11 @@ class Conflict(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many requests; retry later."""
+    """Too many requests; retry later (after `retry_after_s` seconds, where known)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(DomainError):

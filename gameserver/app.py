@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from domain.clock import Clock, SystemClock
 from gameserver.admin import boards, players, queues, sessions
+from gameserver.admin.access import AdminAccess
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.asgi_socket import GatewayApp
@@ -21,7 +23,10 @@ from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
+from gameserver.http.body_limit import BodyLimit
+from gameserver.http.client_address import ClientAddresses
 from gameserver.http.json import routing_error
+from gameserver.http.listeners import ListenerSplit
 from gameserver.http.sessions import create_session
 from gameserver.push.board_schedule import PushPacing
 from gameserver.push.board_watch import BoardWatch
@@ -112,6 +117,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     # The game socket (/v1/ws) is served by `game_socket` outside the route table.
     app = GatewayApp(
         routes=routes,
+        middleware=[
+            Middleware(ListenerSplit, admin_port=settings.admin_port),
+            Middleware(
+                AdminAccess,
+                addresses=ClientAddresses(settings.trusted_proxies),
+                per_min=settings.admin_failures_per_min,
+                burst=settings.admin_failure_burst,
+            ),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
         exception_handlers={HTTPException: routing_error},
         game_socket=game_socket,

@@ -15,6 +15,11 @@ from gameserver.settings import Settings, settings_from_env
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="listen port (default 8000)")
+    parser.add_argument("--certfile", type=Path, default=None, help="serve https/wss: certificate")
+    parser.add_argument("--keyfile", type=Path, default=None, help="serve https/wss: private key")
+    parser.add_argument(
+        "--admin-port", type=int, default=None, help="serve the admin API and /metrics only here"
+    )
 
 
 def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +60,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.with_overrides(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        certfile=getattr(args, "certfile", None),
+        keyfile=getattr(args, "keyfile", None),
+        admin_port=getattr(args, "admin_port", None),
         data_dir=getattr(args, "data_dir", None),
         valkey_port=getattr(args, "valkey_port", None),
         gateways=getattr(args, "gateways", None),

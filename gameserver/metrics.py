@@ -13,6 +13,17 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from starlette.types import Scope
+
+# Why the gateway's edge refused something (docs/protocol.md, "Transport and limits").
+EDGE_REFUSALS = (
+    "login_rate",
+    "sockets_per_address",
+    "origin",
+    "message_flood",
+    "body_too_large",
+    "admin_key_throttle",
+)
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -64,6 +75,14 @@ class Metrics:
             ["board", "reason"],
             registry=self.registry,
         )
+        self.edge_refusals = Counter(
+            "gameserver_edge_refusals",
+            "Requests and sockets refused by an abuse limit, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in EDGE_REFUSALS:
+            self.edge_refusals.labels(reason)
 
         for event in ("rank.changed", "board.top", "match.found"):
             # Exported at 0 from the start: a rate over a series that appears only with
@@ -90,8 +109,19 @@ class Metrics:
     def count_refused_write(self, board: str, reason: str) -> None:
         self._child(self.refused_writes, board, reason).inc()
 
+    def count_refusal(self, reason: str) -> None:
+        self._child(self.edge_refusals, reason).inc()
+
     def count_error(self, op: str, code: str) -> None:
         self._child(self.errors, op, code).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def count_refusal(scope: Scope, reason: str) -> None:
+    """Count a refusal from ASGI middleware, which runs outside any route's services."""
+    state = getattr(scope.get("app"), "state", None)
+    services = getattr(state, "services", None)
+    if services is not None:
+        services.metrics.count_refusal(reason)

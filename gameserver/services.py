@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.abuse.limits import AddressLimiter, RateLimit
+from domain.abuse.store import AbuseStore
 from domain.accounts.identity import IdentityVerifier, parse_providers
 from domain.accounts.service import AccountService, ErasureParticipant
 from domain.accounts.store import AccountStore
@@ -21,6 +23,8 @@ from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
+from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
+from gameserver.http.client_address import ClientAddresses
 from gameserver.metrics import Metrics
 from gameserver.push.board_watch import BoardWatch
 from gameserver.push.control import PlayerMessenger
@@ -48,6 +52,11 @@ class Services:
     matchmaking: MatchmakingService
     parties: PartyService
     messenger: PlayerMessenger
+    # Abuse limits: per address over the cluster (logins), and per gateway (sockets).
+    address_limits: AddressLimiter
+    client_addresses: ClientAddresses
+    sockets_per_address: SocketsPerAddress
+    allowed_origins: AllowedOrigins
     metrics: Metrics = field(default_factory=Metrics)
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     # Features holding player data beyond the core ones, told when a player is erased
@@ -101,6 +110,11 @@ async def build_services(
         writes=settings.write_policy(),
     )
     sessions.match_presence = matchmaking
+    address_limits = AddressLimiter(
+        AbuseStore(cluster, settings.valkey_failover_window_s),
+        {"login": RateLimit(settings.login_rate_per_s, settings.login_burst)},
+    )
+    await address_limits.ensure_ready()
     await sessions.ensure_ready()
     await accounts.ensure_ready()
     await leaderboards.ensure_ready()
@@ -118,4 +132,8 @@ async def build_services(
         messenger=messenger,
         metrics=metrics,
         erasure_participants=[parties],
+        address_limits=address_limits,
+        client_addresses=ClientAddresses(settings.trusted_proxies),
+        sockets_per_address=SocketsPerAddress(settings.max_sockets_per_address),
+        allowed_origins=AllowedOrigins(settings.allowed_origins),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,22 @@ def _parse_nodes(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(nodes)
 
 
+def _list(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    networks = _list(raw)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"GAMESERVER_TRUSTED_PROXIES entry {network!r} is not an address or network"
+            ) from None
+    return networks
+
+
 def _flag(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
@@ -35,6 +52,11 @@ class Settings:
     # Where the gateway listens.
     host: str = "127.0.0.1"
     port: int = 8000
+    # With both, the listeners speak https and wss with this certificate.
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    # With it, the admin API and /metrics are served only on this second port.
+    admin_port: int | None = None
 
     # The Valkey cluster: seeds plus credentials (docs/protocol.md).
     valkey_nodes: tuple[tuple[str, int], ...] = ()
@@ -75,6 +97,31 @@ class Settings:
 
     # Parties: how long an invite may be accepted (the contract's 60 s).
     party_invite_ttl_s: float = 60.0
+    # Abuse limits (docs/security-notes-hardening.md). Logins per client address, over
+    # the whole cluster.
+    login_rate_per_s: float = 10.0
+    login_burst: int = 50
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client's address.
+    trusted_proxies: tuple[str, ...] = ()
+    # Open game sockets per client address on one gateway process; 0 turns the cap off.
+    max_sockets_per_address: int = 1024
+    # A socket refused messages for its rate without a pause of a second for this long
+    # is closed with 1008.
+    rate_limit_close_after_s: float = 5.0
+    # Origins allowed to open the game socket; empty allows every origin.
+    allowed_origins: tuple[str, ...] = ()
+    # HTTP request bodies, refused with 413 beyond this size before they are read.
+    max_body_bytes: int = 64 * 1024
+    # A connection must send a request's headers within this time; an idle keep-alive
+    # connection is closed after idle_timeout_s.
+    header_timeout_s: float = 10.0
+    idle_timeout_s: int = 5
+    # The game socket's keepalive: a ping every interval, closed (1011) without a pong.
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
+    # Wrong admin keys per address and gateway process: a burst, then this many a minute.
+    admin_failures_per_min: float = 6.0
+    admin_failure_burst: int = 10
 
     # Durability: a write is acknowledged only once this many replicas hold it.
     wait_replicas: int = 1
@@ -110,9 +157,35 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
 
     secret = env.get("GAMESERVER_SECRET", "")
     config = env.get("GAMESERVER_CONFIG")
+    admin_port = env.get("GAMESERVER_ADMIN_PORT")
+    certfile, keyfile = env.get("GAMESERVER_CERTFILE"), env.get("GAMESERVER_KEYFILE")
     return Settings(
         host=env.get("GAMESERVER_HOST", defaults.host),
         port=int(number("GAMESERVER_PORT", defaults.port)),
+        certfile=Path(certfile) if certfile else None,
+        keyfile=Path(keyfile) if keyfile else None,
+        admin_port=int(admin_port) if admin_port else None,
+        login_rate_per_s=number("GAMESERVER_LOGIN_RATE_PER_S", defaults.login_rate_per_s),
+        login_burst=int(number("GAMESERVER_LOGIN_BURST", defaults.login_burst)),
+        trusted_proxies=_networks(env.get("GAMESERVER_TRUSTED_PROXIES")),
+        max_sockets_per_address=int(
+            number("GAMESERVER_MAX_SOCKETS_PER_ADDRESS", defaults.max_sockets_per_address)
+        ),
+        rate_limit_close_after_s=number(
+            "GAMESERVER_RATE_LIMIT_CLOSE_AFTER_S", defaults.rate_limit_close_after_s
+        ),
+        allowed_origins=_list(env.get("GAMESERVER_ALLOWED_ORIGINS")),
+        max_body_bytes=int(number("GAMESERVER_MAX_BODY_BYTES", defaults.max_body_bytes)),
+        header_timeout_s=number("GAMESERVER_HEADER_TIMEOUT_S", defaults.header_timeout_s),
+        idle_timeout_s=int(number("GAMESERVER_IDLE_TIMEOUT_S", defaults.idle_timeout_s)),
+        ws_ping_interval_s=number("GAMESERVER_WS_PING_INTERVAL_S", defaults.ws_ping_interval_s),
+        ws_ping_timeout_s=number("GAMESERVER_WS_PING_TIMEOUT_S", defaults.ws_ping_timeout_s),
+        admin_failures_per_min=number(
+            "GAMESERVER_ADMIN_FAILURES_PER_MIN", defaults.admin_failures_per_min
+        ),
+        admin_failure_burst=int(
+            number("GAMESERVER_ADMIN_FAILURE_BURST", defaults.admin_failure_burst)
+        ),
         valkey_nodes=_parse_nodes(env.get("VALKEY_NODES", "")),
         valkey_username=env.get("VALKEY_USERNAME") or None,
         valkey_password=env.get("VALKEY_PASSWORD") or None,

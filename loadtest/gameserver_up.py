@@ -66,6 +66,15 @@ def parse_banner(text: str, pid: int, data_dir: Path, log_path: Path) -> Running
     return RunningGameserver(url[1], key[1], nodes, pid, data_dir, log_path)
 
 
+# Every simulated player connects from 127.0.0.1: the per-address abuse limits would
+# measure themselves. The operator's own admin key is left out so `up` prints one.
+LOAD_TEST_ENV = {
+    "GAMESERVER_LOGIN_RATE_PER_S": "1000000",
+    "GAMESERVER_LOGIN_BURST": "1000000",
+    "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": "0",
+}
+
+
 def start_gameserver(
     data_dir: Path,
     *,
@@ -90,7 +99,11 @@ def start_gameserver(
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,
-            env={**os.environ, **(env or {})},
+            env={
+                **{k: v for k, v in os.environ.items() if k != "GAMESERVER_ADMIN_KEY"},
+                **LOAD_TEST_ENV,
+                **(env or {}),
+            },
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

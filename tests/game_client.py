@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -85,7 +86,11 @@ class GameClient:
 
 
 async def create_session(
-    base_url: str, player_id: str, region: str | None = None, client_key: str | None = None
+    base_url: str,
+    player_id: str,
+    region: str | None = None,
+    client_key: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     """Log `player_id` in and return the login reply.
 
@@ -98,7 +103,7 @@ async def create_session(
     body: dict[str, Any] = {}
     if region is not None:
         body["region"] = region
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, verify=tls or True) as http:
         if client_key is None:
             response = await http.post(
                 "/admin/v1/sessions",

@@ -100,7 +100,11 @@ class SessionService:
         for key, value in values.items():
             if not isinstance(key, str) or not key or len(key) > MAX_VALUE_KEY_CHARS:
                 raise BadRequest(f"value keys must be 1..{MAX_VALUE_KEY_CHARS} characters")
-            encoded[key] = orjson.dumps(value)
+            try:
+                encoded[key] = orjson.dumps(value)
+            except orjson.JSONEncodeError:
+                # orjson refuses nesting deeper than 254 levels: a client error, not ours.
+                raise BadRequest(f"value of {key[:64]!r} nests too deep") from None
         if sum(len(k.encode()) + len(v) for k, v in encoded.items()) > self._values_max_bytes:
             raise BadRequest(f"session values exceed {self._values_max_bytes} bytes")
         outcome = await self._store.set_values(

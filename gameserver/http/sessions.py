@@ -11,6 +11,7 @@ from domain.accounts.models import Login
 from domain.errors import Unauthorized
 from domain.ids import require_id
 from gameserver.http.json import handles_errors, json_response, read_json_object
+from gameserver.http.login_limit import limit_login
 from gameserver.services import Services
 
 
@@ -24,6 +25,7 @@ def bearer_token(request: Request) -> str | None:
 
 @handles_errors
 async def create_session(request: Request) -> Response:
+    await limit_login(request)
     services: Services = request.app.state.services
     client_key = services.settings.client_key
     if client_key:

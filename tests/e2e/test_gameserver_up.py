@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import psutil
 
 from gameserver.embedded import find_free_base_port
 from tests.game_client import device_id_for, device_login, game_client
-from tests.gateway_harness import free_port
+from tests.gateway_harness import free_port, up_command
 
 _READY_TIMEOUT_S = 30.0
 
@@ -24,20 +23,10 @@ def _start_up(
     data_dir: Path, port: int, valkey_port: int, *extra: str
 ) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
+    # Up to 200 logins from 127.0.0.1 in a few seconds (the --gateways test).
+    env["GAMESERVER_LOGIN_BURST"] = "1000"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gameserver",
-            "up",
-            "--port",
-            str(port),
-            "--valkey-port",
-            str(valkey_port),
-            "--data-dir",
-            str(data_dir),
-            *extra,
-        ],
+        up_command(data_dir, port, valkey_port, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
