@@ -18,6 +18,7 @@ import uvicorn
 from gameserver.app import create_app
 from gameserver.services import Services
 from gameserver.settings import Settings
+from tests.cluster_helpers import login_env, service_login
 
 ADMIN_KEY = "test-admin-key"
 SECRET = b"test-secret"
@@ -57,6 +58,7 @@ def gateway_settings(
         secret=SECRET,
         gateway_id=gateway_id,
         port=free_port(),
+        **service_login(seeds),
     ).with_overrides(**extra)
 
 
@@ -93,8 +95,8 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
 def gateway_process(settings: Settings) -> Iterator[Gateway]:
     """A real `gameserver serve` process, stopped by its pid at the end."""
     env = dict(os.environ)
+    env.update(login_env(settings))
     env.update(
-        VALKEY_NODES=",".join(f"{h}:{p}" for h, p in settings.valkey_nodes),
         GAMESERVER_SECRET=settings.secret.decode(),
         GAMESERVER_ADMIN_KEY=settings.admin_key,
     )

@@ -285,6 +285,7 @@ class EmbeddedCluster:
     def _write_layout_file(self) -> None:
         self.valkey_dir.mkdir(parents=True, exist_ok=True)
         self._layout_path.write_text(json.dumps({"base_port": self.base_port}) + "\n")
+        self._layout_path.chmod(0o600)
 
 
 def recorded_base_port(data_dir: Path) -> int | None:

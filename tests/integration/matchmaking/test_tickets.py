@@ -87,13 +87,13 @@ async def test_a_party_joins_as_one_ticket(service: MatchmakingService) -> None:
 
 
 async def test_every_party_member_needs_a_live_session(
-    service: MatchmakingService, online: OnlinePlayers, valkey: Cluster
+    service: MatchmakingService, online: OnlinePlayers, admin_valkey: Cluster
 ) -> None:
     online.offline.add("b")
-    before = await key_count(valkey)
+    before = await key_count(admin_valkey)
     with pytest.raises(Conflict):
         await service.join("two", "a", party=["a", "b"])
-    assert await key_count(valkey) == before
+    assert await key_count(admin_valkey) == before
 
 
 @pytest.mark.parametrize(
@@ -115,16 +115,16 @@ async def test_every_party_member_needs_a_live_session(
 )
 async def test_bad_joins_change_nothing(
     service: MatchmakingService,
-    valkey: Cluster,
+    admin_valkey: Cluster,
     queue: object,
     party: object,
     properties: object,
     error: type[Exception],
 ) -> None:
-    before = await key_count(valkey)
+    before = await key_count(admin_valkey)
     with pytest.raises(error):
         await service.join(queue, "a", party=party, properties=properties)
-    assert await key_count(valkey) == before
+    assert await key_count(admin_valkey) == before
 
 
 async def test_tickets_survive_a_gateway_restart(
