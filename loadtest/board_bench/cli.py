@@ -30,6 +30,7 @@ from loadtest.board_bench import nodes
 from loadtest.board_bench.players import MAX_PLAYERS, SCORE_BITS
 from loadtest.board_bench.report import markdown
 from loadtest.board_bench.runner import RunConfig, buckets_for, run_bench
+from loadtest.gameserver_up import env_login
 
 _WARMUP_SHARE = 10
 _MAX_WARMUP = 2_000
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.valkey_nodes:
         seeds_list = _parse_nodes(args.valkey_nodes, parser)
-        body, loop = _run(run_bench(seeds_list, config, remove_after=True))
+        body, loop = _run(run_bench(seeds_list, config, remove_after=True, login=env_login()))
         cluster_kind = "external"
     else:
         folder = Path(tempfile.mkdtemp(prefix="board-bench-"))
@@ -124,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster = _start_cluster(folder)
             try:
                 seeds_list = list(cluster.seeds)
-                body, loop = _run(run_bench(seeds_list, config, remove_after=False))
+                admin = cluster.credentials.admin
+                login = (admin.username, admin.password)
+                body, loop = _run(run_bench(seeds_list, config, remove_after=False, login=login))
             finally:
                 cluster.stop()
         finally:
