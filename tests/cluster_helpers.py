@@ -167,6 +167,23 @@ async def flush_cluster(client: ValkeyCluster) -> None:
             await client.nodes_manager.initialize()
 
 
+async def refresh_links(client: ValkeyCluster) -> None:
+    """PING every primary as `flush_cluster` does, so that a failover test's dead
+    connections and stale slot map fail, and are replaced, here rather than in the next
+    test."""
+    for attempt in range(1, _FLUSH_ATTEMPTS + 1):
+        pipe = client.pipeline()
+        for primary in client.get_primaries():
+            pipe.execute_command("PING", target_nodes=primary)
+        try:
+            await pipe.execute()
+            return
+        except (ValkeyError, ValkeyClusterException, OSError):
+            if attempt == _FLUSH_ATTEMPTS:
+                raise
+            await client.nodes_manager.initialize()
+
+
 async def _flush_primaries(client: ValkeyCluster) -> None:
     replicas: dict[str, int] = {}
     for nodes in client.nodes_manager.slots_cache.values():

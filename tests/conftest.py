@@ -33,6 +33,7 @@ from tests.cluster_helpers import (
     admin_settings,
     flush_cluster,
     new_session_cluster_folder,
+    refresh_links,
     register_logins,
     service_login,
     start_embedded_cluster,
@@ -168,6 +169,7 @@ async def clean_valkey(
     """The `gameserver` client after FLUSHALL (as admin) on every primary, replicas
     caught up."""
     await flush_cluster(admin_valkey_session)
+    await refresh_links(valkey_session)
     return valkey_session
 
 
