@@ -276,7 +276,13 @@ async def _open_links(raw: ValkeyCluster, names: set[str]) -> dict[str, bulk.Nod
     try:
         for node in raw.get_primaries():
             if node.name in names:
-                links[node.name] = await bulk.NodeLink.open(node.host, int(node.port))
+                login = node.connection_kwargs
+                links[node.name] = await bulk.NodeLink.open(
+                    node.host,
+                    int(node.port),
+                    username=login.get("username"),
+                    password=login.get("password"),
+                )
     except BaseException:
         for link in links.values():
             await link.close()
