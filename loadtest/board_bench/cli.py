@@ -2,8 +2,9 @@
 
 Without --valkey-nodes it starts its own embedded cluster (3 primaries + 3 replicas, AOF
 everysec, as the product runs it) on free ports in a temporary folder and stops it at the
-end; with --valkey-nodes it uses that cluster (no AUTH/TLS) and deletes its board and raw
-set afterwards. Markdown goes to stdout, progress to stderr, everything to --json.
+end (as its admin user); with --valkey-nodes it uses that cluster, logging in with
+VALKEY_USERNAME/VALKEY_PASSWORD (an admin: it reads INFO and CONFIG; no TLS), and deletes
+its board and raw set afterwards. Markdown goes to stdout, progress to stderr, everything to --json.
 """
 
 from __future__ import annotations
