@@ -22,8 +22,10 @@ from domain.clock import FixedClock
 from domain.leaderboards.service import LeaderboardService
 from domain.storage.shard_calls import WritePolicy
 from gameserver.embedded.ports import find_free_base_port
+from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
 from gameserver.settings import Settings
 from gameserver.valkey_client import cluster_is_ready, connect_cluster
+from tests.cluster_helpers import eventually
 
 cryptography = pytest.importorskip("cryptography")
 from cryptography import x509  # noqa: E402
@@ -215,6 +217,25 @@ async def test_the_services_work_over_tls_with_a_client_certificate(tls_node: Tl
         await boards.submit("global", "p2", 20)
         assert [e.player_id for e in (await boards.top("global")).entries] == ["p2", "p1"]
     finally:
+        await client.aclose()
+
+
+async def test_pushes_travel_over_tls(tls_node: TlsNode) -> None:
+    client = await connect_cluster(_settings(tls_node))
+    received: list[tuple[bytes, bytes]] = []
+    subscriber = ShardedSubscriber(client, lambda channel, data: received.append((channel, data)))
+    await subscriber.start()
+    try:
+        await subscriber.subscribe(b"gw:{tls}")
+        await subscriber.wait_subscribed()
+        assert await spublish(client, b"gw:{tls}", b"hello") == 1
+
+        async def arrived() -> bool:
+            return received == [(b"gw:{tls}", b"hello")]
+
+        await eventually(arrived, timeout_s=5)
+    finally:
+        await subscriber.aclose()
         await client.aclose()
 
 
