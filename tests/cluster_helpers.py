@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -197,6 +198,16 @@ async def _flush_primaries(client: ValkeyCluster) -> None:
             "WAIT", replicas.get(primary.name, 0), _WAIT_TIMEOUT_MS, target_nodes=primary
         )
     await pipe.execute()
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL whatever is still running after `timeout_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 async def eventually(

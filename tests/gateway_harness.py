@@ -18,7 +18,7 @@ import uvicorn
 from gameserver.app import create_app
 from gameserver.services import Services
 from gameserver.settings import Settings
-from tests.cluster_helpers import login_env, service_login
+from tests.cluster_helpers import login_env, service_login, stop_process
 
 ADMIN_KEY = "test-admin-key"
 SECRET = b"test-secret"
@@ -121,11 +121,6 @@ def gateway_process(settings: Settings) -> Iterator[Gateway]:
             raise RuntimeError("gateway process did not become ready")
         yield Gateway(settings, base_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 15)
         if process.stderr is not None:
             process.stderr.close()

@@ -25,7 +25,7 @@ from gameserver.embedded.ports import find_free_base_port
 from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
 from gameserver.settings import Settings
 from gameserver.valkey_client import cluster_is_ready, connect_cluster
-from tests.cluster_helpers import eventually
+from tests.cluster_helpers import eventually, stop_process
 
 cryptography = pytest.importorskip("cryptography")
 from cryptography import x509  # noqa: E402
@@ -170,12 +170,7 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
                 time.sleep(0.05)
         yield node
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
 
 
 def _wait_answering(node: TlsNode, process: subprocess.Popen[bytes]) -> None:
