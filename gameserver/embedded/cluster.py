@@ -221,6 +221,11 @@ class EmbeddedCluster:
             if any(pids):
                 log.warning("stopping a partial set of nodes left running in %s", self.valkey_dir)
             return False
+        if any(node.refuses_login() for node in self.nodes):
+            log.warning(
+                "nodes left running in %s predate its credentials; restarting", self.data_dir
+            )
+            return False
         try:
             wait_healthy(self.nodes, min(deadline, time.monotonic() + _ADOPT_WAIT_S))
         except RuntimeError as exc:

@@ -171,6 +171,18 @@ class Node:
         # No /proc (macOS): trust the server on our port to tell its pid and folder.
         return self.answers_as(pid)
 
+    def refuses_login(self) -> bool:
+        """True when the node answers but not to our admin login (a node started before
+        ACLs, or with other credentials)."""
+        try:
+            with self.client() as admin:
+                admin.call("PING")
+        except AuthenticationError:
+            return True
+        except (ValkeyError, OSError):
+            return False
+        return False
+
     def shutdown(self) -> bool:
         """Ask the node to persist and exit; False if it did not accept the request."""
         try:
