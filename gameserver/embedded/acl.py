@@ -18,25 +18,22 @@ import hashlib
 from domain.storage.keyspace import CHANNEL_PREFIXES, KEY_PREFIXES
 from gameserver.embedded.credentials import ClusterCredentials, Credential
 
-# valkey-py's cluster client: logging in, naming itself, learning the slot map and the
-# commands' key positions; our own node links: ASKING on a slot being migrated.
+# valkey-py's cluster client: logging in, naming its library, learning the slot map and
+# the commands' key positions; our own node links: ASKING on a slot being migrated.
 _CLIENT_COMMANDS = (
     "auth",
-    "hello",
     "ping",
     "client|setinfo",
-    "client|setname",
     "asking",
     "cluster|slots",
-    "cluster|shards",
     "cluster|info",
     "command",
 )
 # Acknowledged writes wait for a replica (domain/storage/shard_calls.py WritePolicy).
-_DURABILITY_COMMANDS = ("wait", "waitaof")
+_DURABILITY_COMMANDS = ("wait",)
 # Valkey Functions and scripts: loaded at start-up and on a node that lacks them.
 # They run with this user's rights, so the commands they call are listed below too.
-_SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load", "evalsha", "evalsha_ro", "script|load")
+_SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load", "evalsha", "script|load")
 _PUBSUB_COMMANDS = ("spublish", "ssubscribe", "sunsubscribe")
 # Data commands sent directly or from the features' Lua, on the keys above only.
 _DATA_COMMANDS = (
