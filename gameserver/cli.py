@@ -104,6 +104,12 @@ def _cluster(action: str, settings: Settings) -> int:
     if action == "up":
         seeds = cluster_up(data_dir, settings.valkey_port, settings.cluster_node_timeout_ms)
         print("VALKEY_NODES=" + ",".join(f"{h}:{p}" for h, p in seeds))
+        # stdout stays one line a shell can read; the login is for the operator's eyes.
+        print(
+            f"Valkey logins in {data_dir / 'credentials.json'}: `serve` and `worker` use its "
+            "gameserver user (VALKEY_USERNAME, VALKEY_PASSWORD)",
+            file=sys.stderr,
+        )
         return 0
     if action == "down":
         cluster_down(data_dir, settings.valkey_port)

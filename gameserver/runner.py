@@ -189,8 +189,11 @@ def run_worker(settings: Settings) -> int:
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
+    # The embedded cluster's own login, never TLS settings meant for an external one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VALKEY_")}
     env["VALKEY_NODES"] = ",".join(f"{h}:{p}" for h, p in settings.valkey_nodes)
+    env["VALKEY_USERNAME"] = settings.valkey_username or ""
+    env["VALKEY_PASSWORD"] = settings.valkey_password or ""
     env["GAMESERVER_SECRET"] = settings.secret.decode()
     env["GAMESERVER_ADMIN_KEY"] = settings.admin_key
     return env
@@ -239,8 +242,16 @@ def run_up(settings: Settings) -> int:
     worker: subprocess.Popen[bytes] | None = None
     gateways: list[subprocess.Popen[bytes]] = []
     try:
+        # The gateways and workers log in as the least-privileged user.
+        login = cluster.credentials.gameserver
         settings = settings.with_overrides(
-            valkey_nodes=tuple(seeds), secret=secret, admin_key=admin_key, data_dir=data_dir
+            valkey_nodes=tuple(seeds),
+            valkey_username=login.username,
+            valkey_password=login.password,
+            valkey_tls=False,
+            secret=secret,
+            admin_key=admin_key,
+            data_dir=data_dir,
         )
         worker = subprocess.Popen(
             [sys.executable, "-m", "gameserver", "worker"], env=_worker_env(settings)

@@ -47,6 +47,10 @@ def _flag(raw: str | None, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the gateway listens.
@@ -63,6 +67,11 @@ class Settings:
     valkey_username: str | None = None
     valkey_password: str | None = None
     valkey_tls: bool = False
+    # With TLS: the CA that signed the nodes' certificates (default: the system's), and
+    # this client's certificate and key where the cluster asks for one (tls-auth-clients).
+    valkey_tls_ca: Path | None = None
+    valkey_tls_cert: Path | None = None
+    valkey_tls_key: Path | None = None
     # Per-command socket timeout and the retry window that covers a primary failover
     # (docs/baselines.md: a promoted replica is writable again after ~2.9 s).
     valkey_timeout_s: float = 2.0
@@ -190,6 +199,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         valkey_username=env.get("VALKEY_USERNAME") or None,
         valkey_password=env.get("VALKEY_PASSWORD") or None,
         valkey_tls=_flag(env.get("VALKEY_TLS"), False),
+        valkey_tls_ca=_path(env.get("VALKEY_TLS_CA")),
+        valkey_tls_cert=_path(env.get("VALKEY_TLS_CERT")),
+        valkey_tls_key=_path(env.get("VALKEY_TLS_KEY")),
         data_dir=Path(env.get("GAMESERVER_DATA_DIR", str(defaults.data_dir))),
         valkey_port=int(number("GAMESERVER_VALKEY_PORT", defaults.valkey_port)),
         cluster_node_timeout_ms=int(

@@ -7,6 +7,7 @@ it); its banner there tells the URL, the Valkey seeds and the admin key.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -38,8 +39,27 @@ class RunningGameserver:
     log_path: Path
 
     @property
+    def valkey_admin_login(self) -> tuple[str, str] | None:
+        """The admin user of the embedded cluster (credentials.json), for raw clients."""
+        return admin_login(self.data_dir)
+
+    @property
     def valkey_nodes_env(self) -> str:
         return ",".join(f"{host}:{port}" for host, port in self.valkey_nodes)
+
+
+def admin_login(data_dir: Path) -> tuple[str, str] | None:
+    try:
+        admin = json.loads((Path(data_dir) / "credentials.json").read_text())["admin"]
+    except FileNotFoundError:
+        return None
+    return str(admin["username"]), str(admin["password"])
+
+
+def env_login() -> tuple[str, str] | None:
+    """VALKEY_USERNAME/VALKEY_PASSWORD of the environment, if a password is set."""
+    password = os.environ.get("VALKEY_PASSWORD")
+    return (os.environ.get("VALKEY_USERNAME") or "default", password) if password else None
 
 
 def free_port() -> int:

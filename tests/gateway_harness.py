@@ -20,6 +20,7 @@ import uvicorn
 from gameserver.runner import listening_sockets, uvicorn_config
 from gameserver.services import Services
 from gameserver.settings import Settings
+from tests.cluster_helpers import login_env, service_login, stop_process
 
 ADMIN_KEY = "test-admin-key"
 SECRET = b"test-secret"
@@ -64,6 +65,7 @@ def gateway_settings(
         login_rate_per_s=1e9,
         login_burst=10**9,
         max_sockets_per_address=0,
+        **service_login(seeds),
     ).with_overrides(**extra)
 
 
@@ -102,8 +104,8 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
     check trusts (the test's own certificate).
     """
     env = dict(os.environ)
+    env.update(login_env(settings))
     env.update(
-        VALKEY_NODES=",".join(f"{h}:{p}" for h, p in settings.valkey_nodes),
         GAMESERVER_SECRET=settings.secret.decode(),
         GAMESERVER_ADMIN_KEY=settings.admin_key,
         GAMESERVER_LOGIN_RATE_PER_S=str(settings.login_rate_per_s),
@@ -136,11 +138,6 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
             raise RuntimeError("gateway process did not become ready")
         yield Gateway(settings, base_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 15)
         if process.stderr is not None:
             process.stderr.close()

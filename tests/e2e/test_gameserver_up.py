@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from valkey import Valkey
 
 from gameserver.embedded import find_free_base_port
 from tests.game_client import device_id_for, device_login, game_client
@@ -69,6 +71,24 @@ def _valkey_servers_under(data_dir: Path) -> list[int]:
     return found
 
 
+def _users_of_clients(data_dir: Path, valkey_port: int) -> set[str]:
+    """The users every client connection of every node logged in as (replication and
+    this probe aside)."""
+    admin = json.loads((data_dir / "credentials.json").read_text())["admin"]
+    users: set[str] = set()
+    for port in range(valkey_port, valkey_port + 6):
+        probe = Valkey(port=port, username=admin["username"], password=admin["password"])
+        try:
+            mine = probe.client_id()
+            for client in probe.client_list():
+                replication = set(client["flags"]) & {"S", "M"}
+                if int(client["id"]) != mine and not replication:
+                    users.add(client["user"])
+        finally:
+            probe.close()  # type: ignore[no-untyped-call]
+    return users
+
+
 def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port, valkey_port = free_port(), find_free_base_port()
@@ -81,12 +101,16 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
         created = httpx.post(base + "/v1/sessions", json={"device_id": device_id_for("p1")})
         assert created.status_code == 201
         player_id = created.json()["player_id"]
+        # The gateway and the worker (readyz waits for its heartbeat) log in as `gameserver`.
+        assert _users_of_clients(data_dir, valkey_port) == {"gameserver"}
     finally:
         _stop(process)
     assert _valkey_servers_under(data_dir) == []
+    credentials = (data_dir / "credentials.json").read_text()
 
     process, second_key = _start_up(data_dir, port, valkey_port)
     try:
+        assert (data_dir / "credentials.json").read_text() == credentials
         view = httpx.get(
             base + f"/admin/v1/players/{player_id}",
             headers={"Authorization": f"Bearer {second_key}"},

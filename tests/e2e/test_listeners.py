@@ -67,8 +67,12 @@ async def test_with_an_admin_port_admin_and_metrics_are_served_only_there(
             assert (await admin.get("/metrics")).status_code == 200
             assert (await admin.get("/readyz")).status_code == 200
             assert (await admin.post("/v1/sessions", json={})).status_code == 404
+        # A trusted server's login is an admin call too: only on the admin listener.
+        async with httpx.AsyncClient(base_url=gw.base_url, headers=ADMIN) as main:
+            login = await main.post("/admin/v1/sessions", json={"player_id": "p1"})
+            assert login.status_code == 404
+        token = (await create_session(admin_url, "p1"))["token"]
         # The game socket is not served on the admin listener either.
-        token = (await create_session(gw.base_url, "p1"))["token"]
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"ws://127.0.0.1:{admin_port}/v1/ws?token={token}")
         assert refused.value.response.status_code == 404
