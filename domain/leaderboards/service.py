@@ -156,10 +156,12 @@ class LeaderboardService:
         labels = sorted(kept, key=lambda label: (bases.index(label.split(".")[0]), -_suffix(label)))
         counts = await self._store.sizes([(board, label) for label in labels])
         live = live_label(board, self._clock.now())
-        return [
+        found = [
             KeptPeriod(label, count, *period_bounds(board, label), live=label == live)
             for label, count in zip(labels, counts, strict=True)
         ]
+        # Calendar periods that ended before the board was created never held entries.
+        return [p for p in found if p.live or p.end_at is None or p.end_at > board.created_at]
 
     async def delete_board(self, name: str) -> None:
         await self.get_board(name)
