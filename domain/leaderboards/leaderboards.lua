@@ -597,13 +597,15 @@ local function period_save(keys, args)
   return 1
 end
 
--- KEYS: board, names, seq; ARGV: name -> {version, fields of the deleted board}
+-- KEYS: board, names, seq, ended; ARGV: name -> {version, fields of the deleted board}
 local function board_delete(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return false end
   local v = redis.call('INCR', keys[3])
   local fields = redis.call('HGETALL', keys[1])
   redis.call('DEL', keys[1])
   redis.call('SREM', keys[2], args[1])
+  -- The marks of its ended periods go too (a board made again has another gen).
+  if keys[4] then redis.call('DEL', keys[4]) end
   return {v, fields}
 end
 

@@ -115,7 +115,11 @@ class BoardRegistry:
 
     async def delete(self, name: str) -> tuple[int, Board] | None:
         """The fence version that retires the board, and the board as it was."""
-        reply = await self._call("lb_board_delete", name, True, [name])
+        board_key = keys.registry_board(name)
+        key_list = [board_key, keys.REGISTRY_NAMES, keys.REGISTRY_SEQ]
+        key_list.append(keys.period_ends_claimed(name))
+        args = ("FCALL", "lb_board_delete", len(key_list), *key_list, name)
+        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
         self.invalidate(name)
         if reply is None:
             return None

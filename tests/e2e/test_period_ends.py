@@ -233,6 +233,8 @@ async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> N
             "daily", "2030-03-04", 2, 40
         )
         await worker.check(http)
+        # Another worker (another process) finds the end claimed: nothing again.
+        await _in_process_worker(gateway, leaderboards, clock).check(http)
         await _no_event(players["ann"], "board.period_ended")
     periods = await leaderboards.periods("daily")
     assert [(p.period, p.count, p.live) for p in periods] == [
