@@ -169,7 +169,11 @@ async def test_players_online_get_their_final_rank_when_a_tournament_window_clos
             await asyncio.sleep(max(0.0, start - time.time()) + 0.05)
             await ann.ok("score.submit", board="cup", score=10)
             await ann.ok("score.submit", board="cup", score=30)
-            await cid.ok("score.submit", board="cup", score=25)
+            # Three attempts each, the fourth refused, whichever gateway a player is on.
+            for score in (15, 25, 22):
+                await cid.ok("score.submit", board="cup", score=score)
+            reply = await cid.call("score.submit", board="cup", score=99)
+            assert reply["error"]["code"] == "forbidden", reply
             await bob.ok("score.submit", board="cup", score=5)
             # dan plays, then leaves before the end: offline players get nothing.
             async with game_client(other.base_url, "dan") as dan:
