@@ -560,8 +560,20 @@ local function board_reset(keys, args)
   return {v, old[1], old[2]}
 end
 
--- KEYS: ended, outbox; ARGV: board, gen, label, ended_at, job JSON -> 1 claimed, 0 not
+-- KEYS: ended, outbox; ARGV: board, gen, label, ended_at, job JSON, reason -> 1 claimed,
+-- 0 not. A window's end (`end_at`) is not claimed when a period of the board already
+-- ended at or after it: a reset after `end_at` ended the label the window closed on.
 local function period_claim(keys, args)
+  if args[6] == 'end_at' then
+    local ended = redis.call('HGETALL', keys[1])
+    local prefix = args[2] .. ':'
+    for i = 1, #ended, 2 do
+      if string.sub(ended[i], 1, #prefix) == prefix
+          and tonumber(ended[i + 1]) >= tonumber(args[4]) then
+        return 0
+      end
+    end
+  end
   return claim_end(keys[1], keys[2], args[1], args[2], args[3], args[4], args[5])
 end
 

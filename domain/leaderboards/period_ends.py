@@ -107,7 +107,7 @@ class PeriodEndOutbox:
             top=board.config.on_period_end_top,
         )
         ended = keys.period_ends_claimed(board.name)
-        args = (board.name, board.gen, label, repr(ended_at), job.to_json())
+        args = (board.name, board.gen, label, repr(ended_at), job.to_json(), reason)
         call = Call(ended, ("FCALL", "lb_period_claim", 2, ended, keys.PERIOD_END_OUTBOX, *args))
         # Idempotent: a claim sent twice finds the first and does nothing.
         return bool(await self._caller.write(call, *self._wait, idempotent=True))

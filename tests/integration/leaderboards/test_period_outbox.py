@@ -27,6 +27,18 @@ async def test_a_period_end_is_claimed_once_by_many_workers(
     ]
 
 
+async def test_a_reset_after_the_window_closed_is_the_only_end_of_that_label(
+    service: LeaderboardService, clock: FixedClock
+) -> None:
+    await service.create_board(BoardConfig(name="cup", end_at=int(START) + 10))
+    clock.advance(20)
+    await service.reset("cup")  # before any worker looked: it ends `all`
+    claimed = await service.period_ends.claim_ended(await service.boards(), clock.now())
+    assert claimed == 0
+    jobs = await service.period_ends.pending()
+    assert [(j.period, j.reason) for j in jobs] == [("all", "reset")]
+
+
 async def test_a_reset_claims_the_archived_label_in_the_same_call(
     service: LeaderboardService, clock: FixedClock
 ) -> None:
