@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Gameserver-Signature"
 DELIVERY_HEADER = "X-Gameserver-Delivery"
 _PAGE = 100
-# Jobs one check works through before it looks for new ends again.
-_JOBS_PER_CHECK = 100
+# Jobs one check takes (and works through side by side) before it looks for new ends.
+_JOBS_PER_CHECK = 32
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -80,12 +80,21 @@ class PeriodEndWorker:
 
     async def check(self, http: httpx.AsyncClient) -> None:
         await self._outbox.claim_ended(await self._leaderboards.boards(), self._clock.now())
+        jobs: list[PeriodEndJob] = []
         for _ in range(_JOBS_PER_CHECK):
             now = self._clock.now()
             job = await self._outbox.take(self._worker_id, now, self._settings.period_lease_s)
             if job is None:
-                return
-            await self.handle(job, http)
+                break
+            jobs.append(job)
+        # Side by side: a slow webhook must not hold up another period's pushes.
+        done = await asyncio.gather(
+            *(self.handle(job, http) for job in jobs), return_exceptions=True
+        )
+        for job, outcome in zip(jobs, done, strict=True):
+            if isinstance(outcome, Exception):
+                # Left leased: taken again when the lease runs out.
+                log.error("period end %s failed: %r", job.id, outcome)
 
     async def handle(self, job: PeriodEndJob, http: httpx.AsyncClient) -> None:
         if not job.pushed:
