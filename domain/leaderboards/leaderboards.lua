@@ -528,7 +528,8 @@ local function board_create(keys, args)
 end
 
 -- Period ends (docs/leaderboards.md "Period ends"). A period's end is claimed once, in
--- `ended` (a board's hash: "<gen>:<label>" -> ended_at), and in the same call its job is
+-- `ended` (a board's hash: "<gen>:<label>" -> ended_at; "<gen>:<id>!<reason>" marks the
+-- rollover or window end of a period id as claimed), and in the same call its job is
 -- put in the outbox (hash: "<board>:<gen>:<label>" -> job JSON) that workers lease.
 local function claim_end(ended, outbox, board, gen, label, ended_at, job)
   if redis.call('HSETNX', ended, gen .. ':' .. label, ended_at) == 0 then return 0 end
@@ -560,21 +561,35 @@ local function board_reset(keys, args)
   return {v, old[1], old[2]}
 end
 
--- KEYS: ended, outbox; ARGV: board, gen, label, ended_at, job JSON, reason -> 1 claimed,
--- 0 not. A window's end (`end_at`) is not claimed when a period of the board already
--- ended at or after it: a reset after `end_at` ended the label the window closed on.
+-- KEYS: ended, outbox; ARGV: board, gen, period id, ended_at, job JSON, reason -> 1
+-- claimed, 0 not. Claims the end of a period id once per reason (`rollover`, `end_at`):
+-- the label that ended is the first one of the period that no reset ended (`<id>` if no
+-- reset ended it, else the first free `<id>.<n>`). A window's end is not claimed when a
+-- period of the board already ended at or after it: a reset after `end_at` ended the
+-- label the window closed on.
 local function period_claim(keys, args)
+  local gen, base, at = args[2], args[3], tonumber(args[4])
   if args[6] == 'end_at' then
     local ended = redis.call('HGETALL', keys[1])
-    local prefix = args[2] .. ':'
+    local prefix = gen .. ':'
     for i = 1, #ended, 2 do
-      if string.sub(ended[i], 1, #prefix) == prefix
-          and tonumber(ended[i + 1]) >= tonumber(args[4]) then
+      if string.sub(ended[i], 1, #prefix) == prefix and tonumber(ended[i + 1]) >= at then
         return 0
       end
     end
   end
-  return claim_end(keys[1], keys[2], args[1], args[2], args[3], args[4], args[5])
+  if redis.call('HSETNX', keys[1], gen .. ':' .. base .. '!' .. args[6], args[4]) == 0 then
+    return 0
+  end
+  local label = base
+  if redis.call('HEXISTS', keys[1], gen .. ':' .. base) == 1 then
+    local n = 1
+    while redis.call('HEXISTS', keys[1], gen .. ':' .. base .. '.' .. n) == 1 do n = n + 1 end
+    label = base .. '.' .. n
+  end
+  local job = cjson.decode(args[5])
+  job.period = label
+  return claim_end(keys[1], keys[2], args[1], gen, label, args[4], cjson.encode(job))
 end
 
 -- KEYS: outbox; ARGV: now, lease_s, worker -> {id, job JSON} of a job due and not

@@ -78,36 +78,38 @@ class PeriodEndOutbox:
     def __init__(self, caller: ShardCaller, wait: tuple[int, int]) -> None:
         self._caller = caller
         self._wait = wait
-        self._claimed: set[tuple[str, int, str]] = set()
+        self._claimed: set[tuple[str, int, str, str]] = set()
 
     async def claim_ended(self, boards: list[Board], now: float) -> int:
         """Claim every period of `boards` that ended by `now` and is not claimed yet;
         how many this call claimed."""
         claimed = 0
         for board in boards:
-            for label, ended_at, reason in ended_periods(board, now):
-                mark = (board.name, board.gen, label)
+            for base, ended_at, reason in ended_periods(board, now):
+                mark = (board.name, board.gen, base, reason)
                 if mark in self._claimed:
                     continue
-                claimed += await self.claim(board, label, ended_at, reason)
+                claimed += await self.claim(board, base, ended_at, reason)
                 if len(self._claimed) >= _REMEMBERED_CLAIMS:
                     self._claimed.clear()
                 self._claimed.add(mark)
         return claimed
 
-    async def claim(self, board: Board, label: str, ended_at: float, reason: str) -> bool:
+    async def claim(self, board: Board, base: str, ended_at: float, reason: str) -> bool:
+        """Claim the end of period id `base` (`rollover` or `end_at`); the label that
+        ended is resolved in the claim, from the labels resets ended."""
         job = PeriodEndJob(
             id="",
             board=board.name,
             gen=board.gen,
-            period=label,
+            period=base,
             ended_at=ended_at,
             reason=reason,
             url=board.config.on_period_end,
             top=board.config.on_period_end_top,
         )
         ended = keys.period_ends_claimed(board.name)
-        args = (board.name, board.gen, label, repr(ended_at), job.to_json(), reason)
+        args = (board.name, board.gen, base, repr(ended_at), job.to_json(), reason)
         call = Call(ended, ("FCALL", "lb_period_claim", 2, ended, keys.PERIOD_END_OUTBOX, *args))
         # Idempotent: a claim sent twice finds the first and does nothing.
         return bool(await self._caller.write(call, *self._wait, idempotent=True))

@@ -153,18 +153,19 @@ _MAX_ENDS_BACK = 400
 
 
 def ended_periods(board: Board, now: float) -> list[tuple[str, float, str]]:
-    """(label, ended_at, reason) of each period of `board` that has ended by `now` and
-    whose entries are still kept: the tournament's window closed (`end_at`) and calendar
-    periods rolled over (`rollover`) since the board was created. Newest first.
+    """(period id, ended_at, reason) of each period of `board` that has ended by `now`
+    and whose entries are still kept: the tournament's window closed (`end_at`) and
+    calendar periods rolled over (`rollover`) since the board was created. Newest first.
 
-    A label is derived from the board's reset state: a rollover's label is right when no
-    reset happened in the new period before the end was claimed (the worker claims every
-    few seconds). A period that ended before the board existed or that started after
-    `end_at` (no write could land in it) is left out."""
+    These are period ids (`2026-11-26`, `all`), not labels: which label of the period
+    ended (after resets in it, `2026-11-26.2`) is resolved where the end is claimed, from
+    the labels that resets ended. A period that ended before the board existed, or that
+    did not end before `end_at` (the window's end is its end), is left out."""
     found: list[tuple[str, float, str]] = []
     config = board.config
     if config.end_at is not None and config.end_at <= now:
-        found.append((live_label(board, config.end_at - 1e-3), float(config.end_at), "end_at"))
+        base = period_id(config.reset, config.end_at - 1e-3)
+        found.append((base, float(config.end_at), "end_at"))
     if config.reset == "never":
         return found
     start = period_start(config.reset, now)
@@ -174,7 +175,7 @@ def ended_periods(board: Board, now: float) -> list[tuple[str, float, str]]:
         end, start = start, period_start(config.reset, moment)
         if end + config.retention_s <= now or end <= board.created_at:
             break
-        if config.end_at is not None and start is not None and start >= config.end_at:
+        if config.end_at is not None and end >= config.end_at:
             continue
-        found.append((live_label(board, moment), end, "rollover"))
+        found.append((period_id(config.reset, moment), end, "rollover"))
     return found

@@ -39,6 +39,28 @@ async def test_a_reset_after_the_window_closed_is_the_only_end_of_that_label(
     assert [(j.period, j.reason) for j in jobs] == [("all", "reset")]
 
 
+async def test_the_end_of_a_period_with_resets_is_its_last_label(
+    service: LeaderboardService, clock: FixedClock
+) -> None:
+    await service.create_board(BoardConfig(name="cup", end_at=int(START) + 10))
+    await service.create_board(BoardConfig(name="day", reset="daily"))
+    for name in ("cup", "cup", "day"):
+        await service.reset(name)
+    clock.advance(24 * 3600)
+    # A reset in the new day before any worker looked: the day that ended is still `.1`.
+    await service.reset("day")
+    assert await service.period_ends.claim_ended(await service.boards(), clock.now()) == 2
+    jobs = sorted((j.board, j.period, j.reason) for j in await service.period_ends.pending())
+    assert jobs == [
+        ("cup", "all", "reset"),
+        ("cup", "all.1", "reset"),
+        ("cup", "all.2", "end_at"),
+        ("day", "2031-03-05", "reset"),
+        ("day", "2031-03-05.1", "rollover"),
+        ("day", "2031-03-06", "reset"),
+    ]
+
+
 async def test_a_reset_claims_the_archived_label_in_the_same_call(
     service: LeaderboardService, clock: FixedClock
 ) -> None:

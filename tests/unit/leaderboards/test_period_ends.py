@@ -25,11 +25,11 @@ def test_a_tournament_has_ended_once_its_end_at_is_reached() -> None:
     assert ended_periods(board, MAR_4 + 10) == [("all", MAR_4 + 10, "end_at")]
 
 
-def test_a_tournament_reset_during_its_window_ends_the_latest_label() -> None:
+def test_ends_name_period_ids_and_leave_labels_to_the_claim() -> None:
     board = Board(
         BoardConfig(name="b", end_at=int(MAR_4) + 10), 1, 2, reset_period="all", reset_count=2
     )
-    assert ended_periods(board, MAR_4 + 11) == [("all.2", MAR_4 + 10, "end_at")]
+    assert ended_periods(board, MAR_4 + 11) == [("all", MAR_4 + 10, "end_at")]
 
 
 def test_daily_periods_end_at_midnight_and_only_after_the_board_existed() -> None:
@@ -48,10 +48,11 @@ def test_ended_periods_older_than_the_retention_are_gone() -> None:
 
 
 def test_calendar_periods_after_a_tournament_end_are_not_ends() -> None:
-    board = _board(created_at=MAR_4 - DAY + 5, reset="daily", end_at=int(MAR_4) - 3600)
+    board = _board(created_at=MAR_4 - 2 * DAY + 5, reset="daily", end_at=int(MAR_4) - 3600)
+    # The day the window closed in ends at end_at, not at midnight; later days never start.
     assert ended_periods(board, MAR_4 + DAY + 1) == [
         ("2030-03-03", MAR_4 - 3600, "end_at"),
-        ("2030-03-03", MAR_4, "rollover"),
+        ("2030-03-02", MAR_4 - DAY, "rollover"),
     ]
 
 
