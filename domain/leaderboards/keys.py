@@ -24,7 +24,8 @@ The board registry lives on one slot, read through a cache:
     lb:{lb}:names             set of board names
     lb:{lb}:board:<name>      hash: the board's config and state
     lb:{lb}:seq               counter behind board gens and versions
-    lb:{lb}:ended:<name>      hash: "<gen>:<period>" -> ended_at, each period end claimed
+    lb:{lb}:ended:<name>      hash: "<gen>:<label>" -> ended_at of each label that ended,
+                              "<gen>:<id>!<reason>" -> a rollover or window end claimed
     lb:{lb}:period_ends       hash: the outbox of period ends, "<name>:<gen>:<period>"
                               -> job JSON (pushes and webhook still to do, lease)
 """
