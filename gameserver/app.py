@@ -110,6 +110,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             methods=["DELETE"],
         ),
         Route("/admin/v1/boards/{name}/reset", boards.reset_board, methods=["POST"]),
+        Route("/admin/v1/boards/{name}/periods", boards.board_periods, methods=["GET"]),
         Route("/admin/v1/queues", queues.create_queue, methods=["POST"]),
         Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),

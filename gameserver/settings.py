@@ -140,6 +140,17 @@ class Settings:
     rank_push_interval_s: float = 0.1
     top_push_interval_s: float = 0.1
 
+    # Period ends (docs/leaderboards.md): how often the worker looks for ended periods and
+    # due jobs, how long it holds a job, and the webhook's timeout and retry backoff
+    # (doubling from `webhook_backoff_s` up to `webhook_backoff_max_s`). Webhooks are
+    # signed with `webhook_secret`, or with the admin key when it is empty.
+    period_check_s: float = 1.0
+    period_lease_s: float = 30.0
+    webhook_timeout_s: float = 10.0
+    webhook_backoff_s: float = 1.0
+    webhook_backoff_max_s: float = 300.0
+    webhook_secret: str = ""
+
     # Identifies this gateway process for cross-gateway messages; set at start-up.
     gateway_id: str = ""
     # Gateway processes `gameserver up` runs on its port (one Python process uses one
@@ -226,6 +237,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "GAMESERVER_RANK_PUSH_INTERVAL_S", defaults.rank_push_interval_s
         ),
         top_push_interval_s=number("GAMESERVER_TOP_PUSH_INTERVAL_S", defaults.top_push_interval_s),
+        period_check_s=number("GAMESERVER_PERIOD_CHECK_S", defaults.period_check_s),
+        period_lease_s=number("GAMESERVER_PERIOD_LEASE_S", defaults.period_lease_s),
+        webhook_timeout_s=number("GAMESERVER_WEBHOOK_TIMEOUT_S", defaults.webhook_timeout_s),
+        webhook_backoff_s=number("GAMESERVER_WEBHOOK_BACKOFF_S", defaults.webhook_backoff_s),
+        webhook_backoff_max_s=number(
+            "GAMESERVER_WEBHOOK_BACKOFF_MAX_S", defaults.webhook_backoff_max_s
+        ),
+        webhook_secret=env.get("GAMESERVER_WEBHOOK_SECRET", ""),
         gateways=_at_least_one(int(number("GAMESERVER_GATEWAYS", defaults.gateways)), "GATEWAYS"),
     )
 

@@ -24,6 +24,10 @@ The board registry lives on one slot, read through a cache:
     lb:{lb}:names             set of board names
     lb:{lb}:board:<name>      hash: the board's config and state
     lb:{lb}:seq               counter behind board gens and versions
+    lb:{lb}:ended:<name>      hash: "<gen>:<label>" -> ended_at of each label that ended,
+                              "<gen>:<id>!<reason>" -> a rollover or window end claimed
+    lb:{lb}:period_ends       hash: the outbox of period ends, "<name>:<gen>:<period>"
+                              -> job JSON (pushes and webhook still to do, lease)
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ _MAX_TAG_TRIES = 1_000_000
 
 REGISTRY_NAMES = "lb:{lb}:names"
 REGISTRY_SEQ = "lb:{lb}:seq"
+PERIOD_END_OUTBOX = "lb:{lb}:period_ends"
+
+
+def period_ends_claimed(name: str) -> str:
+    return f"lb:{{lb}}:ended:{name}"
 
 
 def registry_board(name: str) -> str:

@@ -527,24 +527,112 @@ local function board_create(keys, args)
   return v
 end
 
--- KEYS: board, seq; ARGV: period id now -> {version, old reset period, old reset count}
+-- Period ends (docs/leaderboards.md "Period ends"). A period's end is claimed once, in
+-- `ended` (a board's hash: "<gen>:<label>" -> ended_at; "<gen>:<id>!<reason>" marks the
+-- rollover or window end of a period id as claimed), and in the same call its job is
+-- put in the outbox (hash: "<board>:<gen>:<label>" -> job JSON) that workers lease.
+local function claim_end(ended, outbox, board, gen, label, ended_at, job)
+  if redis.call('HSETNX', ended, gen .. ':' .. label, ended_at) == 0 then return 0 end
+  redis.call('HSET', outbox, board .. ':' .. gen .. ':' .. label, job)
+  return 1
+end
+
+-- KEYS: board, seq, ended, outbox; ARGV: period id now, name, now
+-- -> {version, old reset period, old reset count}; the archived label's end is claimed.
 local function board_reset(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return false end
-  local old = redis.call('HMGET', keys[1], 'reset_period', 'reset_count')
+  local old = redis.call('HMGET', keys[1], 'reset_period', 'reset_count', 'gen',
+    'on_period_end', 'on_period_end_top')
   local v = redis.call('INCR', keys[2])
   local resets = 1
-  if old[1] == args[1] then resets = tonumber(old[2]) + 1 end
+  local archived = args[1]
+  if old[1] == args[1] then
+    resets = tonumber(old[2]) + 1
+    if tonumber(old[2]) > 0 then archived = args[1] .. '.' .. old[2] end
+  end
   redis.call('HSET', keys[1], 'version', v, 'reset_period', args[1], 'reset_count', resets)
+  if keys[3] then
+    local job = {board = args[2], gen = tonumber(old[3]), period = archived,
+      ended_at = tonumber(args[3]), reason = 'reset', url = old[4] or nil,
+      top = tonumber(old[5] or '100'), pushed = false, attempts = 0, next_at = 0,
+      lease = '', lease_until = 0}
+    claim_end(keys[3], keys[4], args[2], old[3], archived, args[3], cjson.encode(job))
+  end
   return {v, old[1], old[2]}
 end
 
--- KEYS: board, names, seq; ARGV: name -> {version, fields of the deleted board}
+-- KEYS: ended, outbox; ARGV: board, gen, period id, ended_at, job JSON, reason -> 1
+-- claimed, 0 not. Claims the end of a period id once per reason (`rollover`, `end_at`):
+-- the label that ended is the first one of the period that no reset ended (`<id>` if no
+-- reset ended it, else the first free `<id>.<n>`). A window's end is not claimed when a
+-- period of the board already ended at or after it: a reset after `end_at` ended the
+-- label the window closed on.
+local function period_claim(keys, args)
+  local gen, base, at = args[2], args[3], tonumber(args[4])
+  if args[6] == 'end_at' then
+    local ended = redis.call('HGETALL', keys[1])
+    local prefix = gen .. ':'
+    for i = 1, #ended, 2 do
+      if string.sub(ended[i], 1, #prefix) == prefix and tonumber(ended[i + 1]) >= at then
+        return 0
+      end
+    end
+  end
+  if redis.call('HSETNX', keys[1], gen .. ':' .. base .. '!' .. args[6], args[4]) == 0 then
+    return 0
+  end
+  local label = base
+  if redis.call('HEXISTS', keys[1], gen .. ':' .. base) == 1 then
+    local n = 1
+    while redis.call('HEXISTS', keys[1], gen .. ':' .. base .. '.' .. n) == 1 do n = n + 1 end
+    label = base .. '.' .. n
+  end
+  local job = cjson.decode(args[5])
+  job.period = label
+  return claim_end(keys[1], keys[2], args[1], gen, label, args[4], cjson.encode(job))
+end
+
+-- KEYS: outbox; ARGV: now, lease_s, worker -> {id, job JSON} of a job due and not
+-- leased (now leased to `worker`), or false.
+local function period_take(keys, args)
+  local now = tonumber(args[1])
+  local all = redis.call('HGETALL', keys[1])
+  for i = 1, #all, 2 do
+    local job = cjson.decode(all[i + 1])
+    if (job.lease_until or 0) <= now and (job.next_at or 0) <= now then
+      job.lease = args[3]
+      job.lease_until = now + tonumber(args[2])
+      local raw = cjson.encode(job)
+      redis.call('HSET', keys[1], all[i], raw)
+      return {all[i], raw}
+    end
+  end
+  return false
+end
+
+-- KEYS: outbox; ARGV: id, worker, job JSON ('' = done: delete it) -> 1, or 0 when the
+-- job is gone or leased to another worker (this one's lease ran out).
+local function period_save(keys, args)
+  local raw = redis.call('HGET', keys[1], args[1])
+  if not raw then return 0 end
+  if cjson.decode(raw).lease ~= args[2] then return 0 end
+  if args[3] == '' then
+    redis.call('HDEL', keys[1], args[1])
+  else
+    redis.call('HSET', keys[1], args[1], args[3])
+  end
+  return 1
+end
+
+-- KEYS: board, names, seq, ended; ARGV: name -> {version, fields of the deleted board}
 local function board_delete(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return false end
   local v = redis.call('INCR', keys[3])
   local fields = redis.call('HGETALL', keys[1])
   redis.call('DEL', keys[1])
   redis.call('SREM', keys[2], args[1])
+  -- The marks of its ended periods go too (a board made again has another gen).
+  if keys[4] then redis.call('DEL', keys[4]) end
   return {v, fields}
 end
 
@@ -589,3 +677,6 @@ redis.register_function{
 redis.register_function{function_name = 'lb_board_create', callback = board_create}
 redis.register_function{function_name = 'lb_board_reset', callback = board_reset}
 redis.register_function{function_name = 'lb_board_delete', callback = board_delete}
+redis.register_function{function_name = 'lb_period_claim', callback = period_claim}
+redis.register_function{function_name = 'lb_period_take', callback = period_take}
+redis.register_function{function_name = 'lb_period_save', callback = period_save}

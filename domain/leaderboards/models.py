@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from domain.errors import BadRequest
 from domain.ids import require_id
@@ -33,6 +34,11 @@ SCORE_BOUND = 2**53
 MAX_RULE_COUNT = 10**9
 # start_at and end_at: unix seconds up to the year 9999.
 MAX_UNIX_S = 253_402_300_799
+
+# The webhook of period ends gets the top this many entries (at most the larger one).
+DEFAULT_PERIOD_END_TOP = 100
+MAX_PERIOD_END_TOP = 1000
+MAX_URL_CHARS = 2048
 
 # The score rules a board may set (PROTOCOL "Score rules"); all optional.
 RULE_FIELDS = (
@@ -75,6 +81,10 @@ class BoardConfig:
     max_players: int | None = None
     max_attempts: int | None = None
     join_required: bool = False
+    # Period results: a URL POSTed the final top `on_period_end_top` entries when a
+    # period ends (see docs/leaderboards.md "Period ends").
+    on_period_end: str | None = None
+    on_period_end_top: int = DEFAULT_PERIOD_END_TOP
 
     def __post_init__(self) -> None:
         require_id(self.name, "name")
@@ -85,6 +95,9 @@ class BoardConfig:
         _require_int(self.buckets, 1, MAX_BUCKETS, "buckets")
         _require_int(self.retention_s, 0, MAX_RETENTION_S, "retention_s")
         self._check_rules()
+        if self.on_period_end is not None:
+            require_webhook_url(self.on_period_end, "on_period_end")
+        _require_int(self.on_period_end_top, 1, MAX_PERIOD_END_TOP, "on_period_end_top")
 
     def _check_rules(self) -> None:
         for name in ("min_score", "max_score"):
@@ -275,6 +288,20 @@ class JoinResult:
 
 
 @dataclass(frozen=True)
+class KeptPeriod:
+    """A period whose entries are kept: its label, entry count and, where known, bounds."""
+
+    period: str
+    count: int
+    start_at: float | None
+    end_at: float | None
+    live: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class BoardView:
     """The admin inspection of one board's period."""
 
@@ -299,6 +326,18 @@ class ChangeEvent:
     new: Position | None = None
     # Server microseconds of the write.
     at_us: int = 0
+
+
+def require_webhook_url(value: object, name: str) -> str:
+    """`value` if it is an absolute http or https URL with a host, else `BadRequest`."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_URL_CHARS:
+        raise BadRequest(f"{name} must be a URL of at most {MAX_URL_CHARS} characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(f"{name} must be an http or https URL with a host")
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise BadRequest(f"{name} must not contain spaces or control characters")
+    return value
 
 
 def _require_choice(value: object, choices: tuple[str, ...], name: str) -> None:

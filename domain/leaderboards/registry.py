@@ -17,6 +17,8 @@ from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig
 from domain.storage.shard_calls import Call, ShardCaller
 
 _INT_FIELDS = ("sub_boards", "buckets", "retention_s")
+_OPTIONAL_INT_FIELDS = ("on_period_end_top",)
+_TEXT_FIELDS = ("on_period_end",)
 _FLAG_FIELDS = ("client_writes", "join_required")
 _NUMBER_FIELDS = tuple(name for name in RULE_FIELDS if name not in _FLAG_FIELDS)
 
@@ -93,9 +95,18 @@ class BoardRegistry:
             return None
         return Board(config, gen=int(gen), version=int(gen), created_at=now)
 
-    async def reset(self, name: str, period: str) -> tuple[int, str, int] | None:
-        """Start a new label in `period`: the new version and the old reset state."""
-        reply = await self._call("lb_board_reset", name, False, [period])
+    async def reset(self, name: str, period: str, now: float) -> tuple[int, str, int] | None:
+        """Start a new label in `period`: the new version and the old reset state. The
+        archived label's end is claimed in the same call (its job put in the outbox)."""
+        board_key = keys.registry_board(name)
+        key_list = [
+            board_key,
+            keys.REGISTRY_SEQ,
+            keys.period_ends_claimed(name),
+            keys.PERIOD_END_OUTBOX,
+        ]
+        args = ("FCALL", "lb_board_reset", len(key_list), *key_list, period, name, repr(now))
+        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
         self.invalidate(name)
         if reply is None:
             return None
@@ -104,7 +115,11 @@ class BoardRegistry:
 
     async def delete(self, name: str) -> tuple[int, Board] | None:
         """The fence version that retires the board, and the board as it was."""
-        reply = await self._call("lb_board_delete", name, True, [name])
+        board_key = keys.registry_board(name)
+        key_list = [board_key, keys.REGISTRY_NAMES, keys.REGISTRY_SEQ]
+        key_list.append(keys.period_ends_claimed(name))
+        args = ("FCALL", "lb_board_delete", len(key_list), *key_list, name)
+        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
         self.invalidate(name)
         if reply is None:
             return None
@@ -148,6 +163,8 @@ def _board(name: str, raw: Mapping[bytes, bytes]) -> Board:
     rules: dict[str, Any] = {f: fields[f] == "1" for f in _FLAG_FIELDS if f in fields}
     rules.update((f, _number(fields[f])) for f in _NUMBER_FIELDS if f in fields)
     rules.update((field, int(fields[field])) for field in _INT_FIELDS)
+    rules.update((f, int(fields[f])) for f in _OPTIONAL_INT_FIELDS if f in fields)
+    rules.update((f, fields[f]) for f in _TEXT_FIELDS if f in fields)
     config = BoardConfig(
         name=name,
         order=fields["order"],  # type: ignore[arg-type]

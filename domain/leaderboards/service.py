@@ -28,17 +28,20 @@ from domain.leaderboards.models import (
     BoardSummary,
     BoardView,
     JoinResult,
+    KeptPeriod,
     Page,
     PlayerRank,
     Position,
     RankedEntry,
     SubmitResult,
 )
+from domain.leaderboards.period_ends import PeriodEndOutbox
 from domain.leaderboards.periods import (
     MAX_RESETS_PROBED,
     kept_bases,
     key_ttl_s,
     live_label,
+    period_bounds,
     period_end,
     period_id,
     require_label,
@@ -100,6 +103,8 @@ class LeaderboardService:
         self._store = LeaderboardStore(cluster, writes.failover_window_s)
         self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
         self._ranker = Ranker(self._store)
+        # Ended periods waiting for their pushes and webhook (the worker's side).
+        self.period_ends = PeriodEndOutbox(self._store.caller, self._wait)
         self._built: LRUCache[PageKey, tuple[list[PageSlice], Page]]
         self._built = LRUCache(maxsize=_BUILT_PAGES)
 
@@ -138,6 +143,26 @@ class LeaderboardService:
             for board, period, count in zip(boards, periods, counts, strict=True)
         ]
 
+    async def boards(self) -> list[Board]:
+        """Every board, read from the registry (not the cache)."""
+        return await self._registry.load_all()
+
+    async def periods(self, name: str) -> list[KeptPeriod]:
+        """The periods of the board whose entries are kept, newest first, with counts."""
+        board = await self.get_board(name)
+        kept = await self.kept_periods(board)
+        bases = list(dict.fromkeys(label.split(".", 1)[0] for label in kept))
+        # Within a period, the latest reset's label is the newest.
+        labels = sorted(kept, key=lambda label: (bases.index(label.split(".")[0]), -_suffix(label)))
+        counts = await self._store.sizes([(board, label) for label in labels])
+        live = live_label(board, self._clock.now())
+        found = [
+            KeptPeriod(label, count, *period_bounds(board, label), live=label == live)
+            for label, count in zip(labels, counts, strict=True)
+        ]
+        # Calendar periods that ended before the board was created never held entries.
+        return [p for p in found if p.live or p.end_at is None or p.end_at > board.created_at]
+
     async def delete_board(self, name: str) -> None:
         await self.get_board(name)
         deleted = await self._registry.delete(name)
@@ -152,7 +177,7 @@ class LeaderboardService:
         board = await self.get_board(name)
         now = self._clock.now()
         base = period_id(board.config.reset, now)
-        done = await self._registry.reset(name, base)
+        done = await self._registry.reset(name, base, now)
         if done is None:
             raise BoardNotFound(f"no board named {name}")
         version, old_period, old_count = done
@@ -488,6 +513,11 @@ def _same_parts(held: Sequence[PageSlice], fresh: Sequence[PageSlice]) -> bool:
     """Whether every part is the very one read before (the store hands back the object
     it holds when the sub-board has not changed), so the page built from them is too."""
     return len(held) == len(fresh) and all(a is b for a, b in zip(held, fresh, strict=True))
+
+
+def _suffix(label: str) -> int:
+    _, _, resets = label.partition(".")
+    return int(resets) if resets else 0
 
 
 def _raw_key(raw: RawEntry) -> RawEntry:

@@ -108,3 +108,10 @@ async def reset_board(request: Request) -> Response:
     services = _services(request)
     await services.leaderboards.reset(request.path_params["name"])
     return Response(status_code=204)
+
+
+@handles_errors
+async def board_periods(request: Request) -> Response:
+    services = _services(request)
+    periods = await services.leaderboards.periods(request.path_params["name"])
+    return json_response({"periods": [period.to_dict() for period in periods]})

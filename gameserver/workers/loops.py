@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from gameserver.services import Services
+from gameserver.workers.period_ends import PeriodEndWorker
 
 WorkerLoop = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -20,4 +21,12 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
         worker_id,
         writes=services.settings.write_policy(),
     )
-    return [matchmaking.run]
+    period_ends = PeriodEndWorker(
+        services.leaderboards,
+        services.messenger,
+        services.accounts,
+        services.clock,
+        services.settings,
+        worker_id,
+    )
+    return [matchmaking.run, period_ends.run]
