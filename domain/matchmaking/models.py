@@ -320,14 +320,12 @@ class Match:
 MAX_BACKFILL_SLOTS = MAX_PLAYERS_PER_MATCH
 
 
-def parse_backfill_open(
-    raw: object, queue: QueueConfig, teams: list[list[str]]
-) -> list[tuple[int, int]]:
+def parse_backfill_open(raw: object, teams: list[list[str]]) -> list[tuple[int, int]]:
     """The (team index, slots) a backfill opens on a match with `teams` now.
 
-    A team queue's team gets at most as many slots as it lacks players; a free-for-all
-    match at most as many as it lacks players in all, each added player being a team of
-    their own (so `team` only has to be a valid index there).
+    The slots replace players who left (the match record keeps everyone it ever had), so
+    only the match's total is bounded. In a free-for-all match each added player is a
+    team of their own: `team` only has to be a valid index there.
     """
     if not isinstance(raw, list) or not raw or len(raw) > MAX_BACKFILL_SLOTS:
         raise BadRequest("open must be a non-empty list of {team, slots}")
@@ -337,12 +335,7 @@ def parse_backfill_open(
             raise BadRequest("each open item is {team, slots}")
         team = _integer(item, "team", 0, 0, len(teams) - 1)
         wanted[team] = wanted.get(team, 0) + _integer(item, "slots", 1, 1, MAX_BACKFILL_SLOTS)
-    if queue.free_for_all:
-        room = queue.players_per_match - sum(len(t) for t in teams)
-        if sum(wanted.values()) > room:
-            raise BadRequest(f"the match has room for {max(room, 0)} more players")
-    else:
-        for team, slots in wanted.items():
-            if slots > queue.team_size - len(teams[team]):
-                raise BadRequest(f"team {team} has room for {queue.team_size - len(teams[team])}")
+    room = MAX_PLAYERS_PER_MATCH - sum(len(t) for t in teams)
+    if sum(wanted.values()) > room:
+        raise BadRequest(f"a match holds at most {MAX_PLAYERS_PER_MATCH} players")
     return sorted(wanted.items())

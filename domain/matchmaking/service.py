@@ -304,8 +304,7 @@ class MatchmakingService:
         if found is None:
             raise MatchNotFound(f"no match {match_id}")
         record, _ = found
-        queue = await self.queue(record["queue"])
-        slots = parse_backfill_open(open_slots, queue, record["teams"])
+        slots = parse_backfill_open(open_slots, record["teams"])
         backfill_id = f"bf.{secrets.token_hex(8)}"
         backfill = {"id": backfill_id, "open": [{"team": t, "slots": n} for t, n in slots]}
         if not await self._matches.open_backfill(match_id, backfill):

@@ -153,22 +153,19 @@ def test_a_backfill_respects_the_matchs_host_region() -> None:
     assert [c.ticket_id for _, c in added] == ["any"]
 
 
-def test_a_backfill_opens_no_more_slots_than_a_team_lacks() -> None:
-    queue = QueueConfig(name="q", team_size=2)
-    assert parse_backfill_open([{"team": 1, "slots": 1}], queue, [["a", "b"], ["c"]]) == [(1, 1)]
+def test_a_backfill_opens_slots_on_a_team_of_the_match_only() -> None:
+    teams = [["a", "b"], ["c"]]
+    assert parse_backfill_open([{"team": 1, "slots": 1}, {"team": 1, "slots": 1}], teams) == [
+        (1, 2)
+    ]
     for bad in (
-        [{"team": 0, "slots": 1}],
         [{"team": 2, "slots": 1}],
-        [{"team": 1, "slots": 2}],
+        [{"team": -1, "slots": 1}],
+        [{"team": 0, "slots": 0}],
+        [{"team": 0, "slots": 98}],
         [],
         [{"team": 1}],
+        {"team": 1, "slots": 1},
     ):
         with pytest.raises(BadRequest):
-            parse_backfill_open(bad, queue, [["a", "b"], ["c"]])
-
-
-def test_a_free_for_all_backfill_opens_no_more_than_the_maximum() -> None:
-    queue = ffa(max_players=4)
-    assert parse_backfill_open([{"team": 0, "slots": 2}], queue, [["a"], ["b"]]) == [(0, 2)]
-    with pytest.raises(BadRequest):
-        parse_backfill_open([{"team": 0, "slots": 3}], queue, [["a"], ["b"]])
+            parse_backfill_open(bad, teams)
