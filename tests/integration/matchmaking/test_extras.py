@@ -267,3 +267,54 @@ async def test_a_backfill_survives_a_killed_worker(
 async def _ticked(worker: MatchmakingWorker) -> bool:
     report = await worker.run_once()
     return report.partitions > 0
+
+
+class CrashAfterAnswer:
+    """A ServerAllocator whose worker dies right after the answer, before its commit."""
+
+    def __init__(self, inner: HttpAllocator) -> None:
+        self.inner = inner
+
+    async def allocate(
+        self, url: str, request: dict[str, Any], idempotency_key: str, timeout_s: float
+    ) -> dict[str, Any]:
+        await self.inner.allocate(url, request, idempotency_key, timeout_s)
+        raise asyncio.CancelledError  # the process is gone: nothing after this runs
+
+
+async def test_a_worker_dead_between_the_allocators_answer_and_its_commit_repeats_only_the_allocation(
+    valkey: Cluster,
+    service: MatchmakingService,
+    clock: FixedClock,
+    notifier: RecordingNotifier,
+    allocator: Allocator,
+) -> None:
+    url = f"http://127.0.0.1:{allocator.port}/"
+    name = await queue(service, name="crashy", allocator=url)
+    tickets = [await service.join(name, p) for p in ("a", "b")]
+    http = HttpAllocator()
+    try:
+        doomed = MatchmakingWorker(
+            valkey, clock, notifier, "doomed", limits=ALLOC_LIMITS, allocator=CrashAfterAnswer(http)
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await doomed.run_once()
+        assert [await service.status(t) for t in tickets] == ["searching", "searching"]
+        heir = MatchmakingWorker(
+            valkey, clock, notifier, "heir", limits=ALLOC_LIMITS, allocator=http
+        )
+
+        async def matched() -> bool:
+            await heir.run_once()
+            return await service.status(tickets[0]) == "matched"
+
+        await eventually(matched, timeout_s=15)
+    finally:
+        await http.aclose()
+    # Asked twice for the same match, with the same key; the players told once.
+    keys = [headers["idempotency-key"] for headers, _ in allocator.requests]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    told = Counter(p for players, _ in notifier.found for p in players)
+    assert told == {"a": 1, "b": 1}
+    [event] = notifier.found_for("a")
+    assert event["match_id"] == keys[0] and event["server"]["address"] == "10.0.0.7"

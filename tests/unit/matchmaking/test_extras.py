@@ -169,3 +169,10 @@ def test_a_backfill_opens_slots_on_a_team_of_the_match_only() -> None:
     ):
         with pytest.raises(BadRequest):
             parse_backfill_open(bad, teams)
+
+
+def test_the_same_tickets_make_the_same_match_id_whatever_their_order() -> None:
+    from domain.matchmaking.settle import new_match_id
+
+    assert new_match_id("c", ["t1", "t2"]) == new_match_id("c", ["t2", "t1"])
+    assert new_match_id("c", ["t1", "t2"]) != new_match_id("c", ["t1", "t3"])
