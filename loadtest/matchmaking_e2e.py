@@ -1,6 +1,6 @@
 """Matchmaking end to end through Valkey: paced joins, the real worker, join-to-found times.
 
-    python -m loadtest.matchmaking_e2e [--rate 2000] [--seconds 15] [--joiners 2] [--json]
+    python -m loadtest.matchmaking_e2e [--rate 2000] [--seconds 15] [--joiners 4] [--json]
 
 Starts a six-node embedded Valkey cluster on free ports in a temporary folder (or uses
 `--valkey-nodes host:port,...`), gives `rate * seconds` players random ratings
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="joins/s in all")
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--joiners", type=int, default=2, help="joining processes")
+    parser.add_argument("--joiners", type=int, default=4, help="joining processes")
     parser.add_argument("--in-flight", type=int, default=256, help="joins at once per process")
     parser.add_argument("--drain", type=float, default=10.0, help="seconds to wait after")
     parser.add_argument("--valkey-nodes", default="", help="host:port,...; else embedded")

@@ -4,8 +4,9 @@ commit them, keep the pool true."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,16 @@ class SettleOutcome:
     outbox_ids: list[str] = field(default_factory=list)
 
 
-def new_match_id(code: str) -> str:
-    return f"{code}.{secrets.token_hex(8)}"
+def new_match_id(code: str, ticket_ids: Sequence[str]) -> str:
+    """The id of the match of exactly these tickets.
+
+    Derived from the (random) ticket ids, so a worker that forms the same match again
+    after another crashed between the allocator's answer and the commit asks the
+    allocator with the same idempotency key; a ticket is matched at most once, so no two
+    committed matches share an id.
+    """
+    digest = hashlib.blake2b("/".join(sorted(ticket_ids)).encode(), digest_size=8)
+    return f"{code}.{digest.hexdigest()}"
 
 
 def _forget(state: PartitionState, ticket_id: str) -> None:
@@ -180,7 +189,7 @@ async def settle_partition(
 
 def _record(code: str, queue: QueueConfig, plan: MatchPlan, now: float) -> dict[str, Any]:
     match = Match(
-        match_id=new_match_id(code),
+        match_id=new_match_id(code, [c.ticket_id for c in plan.tickets]),
         queue=queue.name,
         teams=plan.player_teams,
         tickets=tuple(c.ticket_id for c in plan.tickets),

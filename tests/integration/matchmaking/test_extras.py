@@ -24,7 +24,7 @@ from domain.matchmaking.store import Cluster
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.workers.allocator import HttpAllocator
 from tests.cluster_helpers import eventually
-from tests.integration.matchmaking.conftest import LIMITS, OPEN_WINDOW, RecordingNotifier
+from tests.integration.matchmaking.conftest import LIMITS, RecordingNotifier
 from tests.integration.matchmaking.test_crash import start_worker
 
 ALLOC_LIMITS = MatchmakingLimits(lease_s=2.0, tick_s=0.05, allocator_timeout_s=0.3)
@@ -282,7 +282,7 @@ class CrashAfterAnswer:
         raise asyncio.CancelledError  # the process is gone: nothing after this runs
 
 
-async def test_a_worker_dead_between_the_allocators_answer_and_its_commit_repeats_only_the_allocation(
+async def test_a_worker_dead_between_allocation_and_commit_repeats_only_the_allocation(
     valkey: Cluster,
     service: MatchmakingService,
     clock: FixedClock,
