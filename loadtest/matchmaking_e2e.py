@@ -26,6 +26,7 @@ import contextlib
 import math
 import multiprocessing
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -199,6 +200,7 @@ async def _run(args: argparse.Namespace, seeds: tuple[tuple[str, int], ...]) -> 
         proc.start()
     # The worker keeps ticking in this loop while a thread waits for the joiners.
     results = await asyncio.to_thread(_finish, procs, args.seconds + 60.0, folder)
+    shutil.rmtree(folder, ignore_errors=True)
     started: dict[str, float] = {}
     acked: dict[str, float] = {}
     for r in results:
@@ -265,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         if cluster is not None:
             cluster.stop()
+            shutil.rmtree(args.data_dir, ignore_errors=True)
     if args.json:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
