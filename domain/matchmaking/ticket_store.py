@@ -33,6 +33,7 @@ class PartitionStats:
     expired: int
     waits_s: list[float]
     allocator_failures: int = 0
+    backfilled: int = 0
 
 
 def encode_ticket(ticket: Ticket) -> bytes:
@@ -218,6 +219,7 @@ class TicketStore:
                     expired=int(fields.get("expired", 0)),
                     waits_s=[int(w) / 1000.0 for w in waits],
                     allocator_failures=int(fields.get("alloc_failed", 0)),
+                    backfilled=int(fields.get("backfilled", 0)),
                 )
             )
         return out

@@ -201,6 +201,8 @@ async def test_a_backfill_adds_fitting_waiting_players_who_are_told_with_the_ful
     assert view["teams"] == event["teams"]
     assert view["state"] == "started" and view["backfill"] is None
     assert backfill_id.startswith("bf.")
+    [stats] = [q for q in await service.list_queue_stats() if q["queue"] == name]
+    assert (stats["backfilled"], stats["matches"]) == (1, 1)
     # Filled: the next fitting ticket waits for a match of its own.
     assert await service.status(await service.join(name, "f", properties={"mode": "ctf"}))
     await worker.run_once()
