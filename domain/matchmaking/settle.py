@@ -110,13 +110,24 @@ async def settle_partition(
     pool = list(state.pool.values())
     due = expired(pool, now, queue.max_wait_s)
     due_ids = {c.ticket_id for c in due}
-    plans = form_matches(queue, [c for c in pool if c.ticket_id not in due_ids], now)
+    backing_off = queue.allocator is not None and now < state.allocate_after
+    plans = (
+        []
+        if backing_off
+        else form_matches(queue, [c for c in pool if c.ticket_id not in due_ids], now)
+    )
     records = [_record(state.code, queue, plan, now) for plan in plans]
     # Half a lease at most: a slow allocator never costs the partition its lease.
     timeout_s = min(limits.allocator_timeout_s, limits.lease_s / 2)
     # Every server is asked before anyone is told; a failed one leaves its tickets
     # in the pool, with their wait, for the next tick.
     allocated = await asyncio.gather(*(_allocate(allocator, queue, r, timeout_s) for r in records))
+    if any(not ok for ok, _ in allocated):
+        state.failed_allocations_in_row += 1
+        backoff = limits.tick_s * 2 ** min(state.failed_allocations_in_row - 1, 16)
+        state.allocate_after = now + min(backoff, limits.allocator_backoff_max_s)
+    elif allocated:
+        state.failed_allocations_in_row = 0
     commits: list[Commit] = []
     for plan, record, (ok, server) in zip(plans, records, allocated, strict=True):
         if not ok:

@@ -56,6 +56,9 @@ class PartitionState:
     done_outbox: list[str] = field(default_factory=list)
     # The backfills open in this partition, as read at the start of this tick.
     backfills: list[OpenBackfill] = field(default_factory=list)
+    # After a failed allocation no match is formed before this time (backing off).
+    allocate_after: float = 0.0
+    failed_allocations_in_row: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,11 @@ async def test_a_failing_then_slow_allocator_keeps_the_tickets_until_one_answers
             assert (report.matches, report.allocator_failures) == (0, 1), attempt
             assert [await service.status(t) for t in (t1, t2)] == ["searching", "searching"]
             assert notifier.found == []
+            # Backing off: the next tick asks nobody.
+            asked = len(allocator.requests)
+            assert (await worker.run_once()).matches == 0
+            assert len(allocator.requests) == asked
+            clock.advance(ALLOC_LIMITS.allocator_backoff_max_s)
         report = await worker.run_once()
     finally:
         await http.aclose()
