@@ -8,6 +8,10 @@ import httpx
 import orjson
 
 
+# The server goes into every player's `match.found`: a reply larger than this is refused.
+MAX_REPLY_BYTES = 16 * 1024
+
+
 class AllocatorFailed(Exception):
     """The allocator answered something other than a 2xx JSON object."""
 
@@ -35,6 +39,8 @@ class HttpAllocator:
         )
         if not 200 <= response.status_code < 300:
             raise AllocatorFailed(f"allocator answered {response.status_code}")
+        if len(response.content) > MAX_REPLY_BYTES:
+            raise AllocatorFailed(f"allocator answered more than {MAX_REPLY_BYTES} bytes")
         try:
             server = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
