@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import orjson
 
-
 # The server goes into every player's `match.found`: a reply larger than this is refused.
 MAX_REPLY_BYTES = 16 * 1024
 
