@@ -98,6 +98,7 @@ class Allocator:
         status, payload = {
             "fail": (500, b'{"error": "full"}'),
             "junk": (200, b"not json"),
+            "big": (200, b'{"pad": "' + b"x" * 20_000 + b'"}'),
             "slow": (200, b'{"address": "late"}'),
             "ok": (200, b'{"address": "10.0.0.7", "port": 7777, "token": "t"}'),
         }[answer]
@@ -121,14 +122,14 @@ async def allocator() -> AsyncIterator[Allocator]:
         server.close()
 
 
-async def test_a_failing_then_slow_allocator_keeps_the_tickets_until_one_answers(
+async def test_a_failing_slow_or_junk_allocator_keeps_the_tickets_until_one_answers(
     valkey: Cluster,
     service: MatchmakingService,
     clock: FixedClock,
     notifier: RecordingNotifier,
     allocator: Allocator,
 ) -> None:
-    allocator.answers = ["fail", "slow", "junk", "ok"]
+    allocator.answers = ["fail", "slow", "junk", "big", "ok"]
     url = f"http://127.0.0.1:{allocator.port}/allocate"
     name = await queue(service, name="hosted", allocator=url)
     t1 = await service.join(name, "h1", properties={"mode": "x"})
@@ -137,7 +138,7 @@ async def test_a_failing_then_slow_allocator_keeps_the_tickets_until_one_answers
     http = HttpAllocator()
     worker = MatchmakingWorker(valkey, clock, notifier, "w1", limits=ALLOC_LIMITS, allocator=http)
     try:
-        for attempt in range(3):
+        for attempt in range(4):
             report = await worker.run_once()
             assert (report.matches, report.allocator_failures) == (0, 1), attempt
             assert [await service.status(t) for t in (t1, t2)] == ["searching", "searching"]
@@ -162,8 +163,8 @@ async def test_a_failing_then_slow_allocator_keeps_the_tickets_until_one_answers
     assert body["queue"] == name and sorted(map(sorted, body["teams"])) == [["h1"], ["h2"]]
     assert body["properties"]["h1"] == {"mode": "x"}
     [stats] = [q for q in await service.list_queue_stats() if q["queue"] == name]
-    assert stats["allocator_failures"] == 3 and stats["matches"] == 1
-    assert await service.allocator_failures() == {name: 3}
+    assert stats["allocator_failures"] == 4 and stats["matches"] == 1
+    assert await service.allocator_failures() == {name: 4}
     view = await service.match_view(event["match_id"])
     assert view["server"] == event["server"] and view["state"] == "started"
 
