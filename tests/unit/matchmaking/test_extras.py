@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.errors import BadRequest
 from domain.matchmaking.models import (
@@ -176,3 +178,35 @@ def test_the_same_tickets_make_the_same_match_id_whatever_their_order() -> None:
 
     assert new_match_id("c", ["t1", "t2"]) == new_match_id("c", ["t2", "t1"])
     assert new_match_id("c", ["t1", "t2"]) != new_match_id("c", ["t1", "t3"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(2, 8),
+    st.integers(0, 6),
+    st.floats(0.0, 20.0),
+    st.lists(st.tuples(st.floats(15.0, 35.0), st.floats(0.0, 30.0)), max_size=60),
+)
+def test_free_for_all_matches_are_within_bounds_and_short_only_after_the_fill_wait(
+    min_players: int, extra: int, fill_wait_s: float, rows: list[tuple[float, float]]
+) -> None:
+    queue = QueueConfig.from_dict(
+        {
+            "name": "ffa",
+            "min_players": min_players,
+            "max_players": min_players + extra,
+            "fill_wait_s": fill_wait_s,
+            "window_start": 3.0,
+        }
+    )
+    pool = [solo(f"t{i}", skill, waited) for i, (skill, waited) in enumerate(rows)]
+    plans = form_matches(queue, pool, NOW)
+    seen = [c.ticket_id for plan in plans for c in plan.tickets]
+    assert len(seen) == len(set(seen))
+    for plan in plans:
+        size = len(plan.teams)
+        assert all(len(team) == 1 for team in plan.teams)
+        assert queue.fewest_players <= size <= queue.players_per_match
+        if size < queue.players_per_match:
+            oldest = min(c.created_at for c in plan.tickets)
+            assert NOW - oldest >= fill_wait_s
