@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -59,6 +60,11 @@ async def test_a_queue_with_an_unknown_field_is_refused(gateway: Gateway) -> Non
         bad_url = await admin.post("/admin/v1/queues", json={"name": "q", "allocator": "file:/x"})
         assert bad_url.status_code == 400
         assert (await admin.get("/admin/v1/matches/0123456789.ffff")).status_code == 404
+    async with httpx.AsyncClient(base_url=gateway.base_url) as anonymous:
+        path = "/admin/v1/matches/0123456789.ffff"
+        assert (await anonymous.get(path)).status_code == 401
+        assert (await anonymous.post(f"{path}/backfill", json={"open": []})).status_code == 401
+        assert (await anonymous.delete(f"{path}/backfill")).status_code == 401
 
 
 async def test_match_on_allocated_server_and_backfill_through_the_socket(
