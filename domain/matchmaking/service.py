@@ -276,18 +276,23 @@ class MatchmakingService:
 
     async def match_view(self, match_id: object) -> dict[str, Any]:
         """A match as operators see it: queue, teams (backfilled players included), server,
-        state (`backfilling` while a backfill is open, else `started`), created_at."""
+        state (`finished` once its result is reported, else `backfilling` while a backfill
+        is open, else `started`), created_at."""
         match_id = require_id(match_id, "match_id")
         found = await self._matches.read(match_id)
         if found is None:
             raise MatchNotFound(f"no match {match_id}")
         record, backfill = found
+        if await self._results.store.result(match_id) is not None:
+            state = "finished"
+        else:
+            state = "started" if backfill is None else "backfilling"
         return {
             "match_id": match_id,
             "queue": record["queue"],
             "teams": record["teams"],
             "server": record.get("server"),
-            "state": "started" if backfill is None else "backfilling",
+            "state": state,
             "created_at": record["created"],
             "backfill": None
             if backfill is None

@@ -227,6 +227,8 @@ async def test_a_stopped_backfill_takes_nobody(
     await worker.run_once()
     assert await service.status(late) == "searching"
     assert (await service.match_view(match_id))["teams"] in ([["a"], ["b"]], [["b"], ["a"]])
+    await service.report_result(match_id, [1, 2])
+    assert (await service.match_view(match_id))["state"] == "finished"
     with pytest.raises(MatchNotFound):
         await service.open_backfill("0123456789.ffff", [{"team": 0, "slots": 1}])
     with pytest.raises(BadRequest):
