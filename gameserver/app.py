@@ -114,6 +114,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/queues", queues.create_queue, methods=["POST"]),
         Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),
+        Route("/admin/v1/matches/{match_id}", queues.get_match, methods=["GET"]),
+        Route("/admin/v1/matches/{match_id}/backfill", queues.open_backfill, methods=["POST"]),
+        Route("/admin/v1/matches/{match_id}/backfill", queues.close_backfill, methods=["DELETE"]),
     ]
     # The game socket (/v1/ws) is served by `game_socket` outside the route table.
     app = GatewayApp(

@@ -83,6 +83,12 @@ class Metrics:
         )
         for reason in EDGE_REFUSALS:
             self.edge_refusals.labels(reason)
+        self.allocator_failures = Gauge(
+            "gameserver_matchmaking_allocator_failures",
+            "Allocator calls that failed or timed out so far (all workers), by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
 
         for event in ("rank.changed", "board.top", "match.found"):
             # Exported at 0 from the start: a rate over a series that appears only with
@@ -114,6 +120,10 @@ class Metrics:
 
     def count_error(self, op: str, code: str) -> None:
         self._child(self.errors, op, code).inc()
+
+    def set_allocator_failures(self, by_queue: dict[str, int]) -> None:
+        for queue, count in by_queue.items():
+            self._child(self.allocator_failures, queue).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

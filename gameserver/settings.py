@@ -136,6 +136,9 @@ class Settings:
     wait_replicas: int = 1
     wait_timeout_ms: int = 1000
 
+    # Matchmaking: how long the worker waits for a queue's allocator (docs/matchmaking.md).
+    allocator_timeout_s: float = 2.0
+
     # Push coalescing (docs/protocol.md).
     rank_push_interval_s: float = 0.1
     top_push_interval_s: float = 0.1
@@ -233,6 +236,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_burst=int(number("GAMESERVER_RATE_LIMIT_BURST", defaults.rate_limit_burst)),
         wait_replicas=int(number("GAMESERVER_WAIT_REPLICAS", defaults.wait_replicas)),
         wait_timeout_ms=int(number("GAMESERVER_WAIT_TIMEOUT_MS", defaults.wait_timeout_ms)),
+        allocator_timeout_s=number("GAMESERVER_ALLOCATOR_TIMEOUT_S", defaults.allocator_timeout_s),
         rank_push_interval_s=number(
             "GAMESERVER_RANK_PUSH_INTERVAL_S", defaults.rank_push_interval_s
         ),

@@ -56,3 +56,11 @@ def test_malformed_files_are_refused(tmp_path: Path, name: str, text: str) -> No
     path.write_text(text)
     with pytest.raises(ValueError):
         load_startup_config(path)
+
+
+def test_a_config_file_queue_with_an_unknown_field_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gameserver.json"
+    path.write_text('{"queues": [{"name": "q", "match_ob": ["mode"]}]}')
+    [raw] = load_startup_config(path).queues
+    with pytest.raises(BadRequest, match="match_ob"):
+        QueueConfig.from_dict(raw)
