@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -176,3 +177,19 @@ async def test_logout_stops_the_client_for_good(gateway: Gateway) -> None:
         async with gateway.admin() as admin:
             player = (await admin.get(f"/admin/v1/players/{client.player_id}")).json()
         assert player["session"] is None
+
+
+async def test_the_client_pings_by_itself_to_keep_its_session(gateway: Gateway) -> None:
+    registry = gateway.services.metrics.registry
+
+    def pings() -> float:
+        return registry.get_sample_value("gameserver_requests_total", {"op": "ping"}) or 0.0
+
+    async with device_client(gateway.base_url, keepalive_s=0.1) as client:
+        before = pings()
+        for _ in range(100):
+            if pings() >= before + 3:
+                break
+            await asyncio.sleep(0.05)
+        assert pings() >= before + 3
+        assert client.connected
