@@ -44,6 +44,8 @@ async def test_gateway_restart_reconnects_with_the_same_session_and_subscription
             await first_gateway_stops(first)
             disconnected = await events.next(timeout=10)
             assert isinstance(disconnected, Disconnected)
+            # A call made while the client reconnects waits for the socket.
+            waiting = asyncio.create_task(ann.board_rank("global", timeout=20))
             restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
             async with (
                 running_gateway(restarted) as second,
@@ -52,6 +54,7 @@ async def test_gateway_restart_reconnects_with_the_same_session_and_subscription
                 back = await _next_of(events, Reconnected)
                 assert back.relogged is False and back.player_id == player_id
                 assert ann.session is not None and ann.session.session_id == session_id
+                assert (await waiting).rank == 1
                 await bob.score_submit("global", 500)
                 changed = await _passed_and_told(events, "global", 2)
                 assert changed.previous_rank == 1
