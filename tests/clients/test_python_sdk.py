@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from pathlib import Path
@@ -20,12 +21,14 @@ from gameserver_client import (
     PartyUpdated,
     RankChanged,
     ServerError,
+    Unauthorized,
 )
 from gameserver_client.storage import DEVICE_ID_KEY
 
 from domain.matchmaking.worker import MatchmakingWorker
 from tests.clients.conftest import device_client
-from tests.gateway_harness import Gateway
+from tests.gateway_harness import Gateway, gateway_settings, running_gateway
+from tests.identity_tokens import SigningKey, provider, write_jwks
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 
@@ -193,3 +196,31 @@ async def test_the_client_pings_by_itself_to_keep_its_session(gateway: Gateway) 
             await asyncio.sleep(0.05)
         assert pings() >= before + 3
         assert client.connected
+
+
+async def test_provider_login_keys_the_account_by_subject(
+    cluster_seeds: tuple[tuple[str, int], ...], clean_valkey: object, tmp_path: Path
+) -> None:
+    key = SigningKey.make("k-sdk")
+    jwks_path = write_jwks(tmp_path / "jwks.json", key)
+    providers = json.dumps(provider("studio", jwks_file=str(jwks_path)))
+    settings = gateway_settings(cluster_seeds, "gw-sdk-id", auth_providers=providers)
+    async with running_gateway(settings) as gw:
+        async with GameClient(gw.base_url) as first:
+            session = await first.login_provider("studio", key.token("user-1"))
+            assert session.created
+        fresh_tokens: list[str] = []
+
+        async def token_source() -> str:
+            fresh_tokens.append(key.token("user-1"))
+            return fresh_tokens[-1]
+
+        async with GameClient(gw.base_url) as again:
+            assert (await again.login_provider("studio", token_source)).player_id == (
+                session.player_id
+            )
+            assert len(fresh_tokens) == 1
+        other = GameClient(gw.base_url)
+        with pytest.raises(Unauthorized):
+            await other.login_provider("studio", SigningKey.make("k-sdk").token("user-1"))
+        await other.close()
