@@ -13,6 +13,7 @@ from gameserver_client import (
     MemoryStorage,
     RankChanged,
     Reconnected,
+    SessionKicked,
 )
 from valkey.asyncio.cluster import ValkeyCluster
 
@@ -91,11 +92,12 @@ async def test_a_gone_session_logs_in_again_and_subscribes_again(
 
 async def test_no_reconnect_after_an_admin_kick(gateway: Gateway) -> None:
     async with device_client(gateway.base_url) as ann:
-        closed = ann.events(Closed)
+        told = ann.events(SessionKicked, Closed)
         async with gateway.admin() as admin:
             kicked = await admin.delete(f"/admin/v1/players/{ann.player_id}/session")
             assert kicked.status_code == 204
-        end = await closed.next(timeout=10)
+        assert isinstance(await told.next(timeout=10), SessionKicked)
+        end = await asyncio.wait_for(ann.wait_closed(), 10)
         assert end.code == 4403
         assert ann.closed == end and not ann.connected
         with pytest.raises(ClientClosed):

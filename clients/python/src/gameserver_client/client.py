@@ -132,6 +132,12 @@ class GameClient:
         """Why the client stopped for good, or None while it runs."""
         return self._closed
 
+    async def wait_closed(self) -> Closed:
+        """Wait until the client stops for good, and say why."""
+        while self._closed is None:
+            await self._state_changed.wait()
+        return self._closed
+
     @property
     def subscriptions(self) -> dict[str, int]:
         """Boards this client watches (board -> `top`), subscribed again on reconnect."""
