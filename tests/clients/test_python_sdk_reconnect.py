@@ -77,7 +77,9 @@ async def test_a_gone_session_logs_in_again_and_subscribes_again(
             await first_gateway_stops(first)
             # No socket and no message for longer than the session's TTL: it is gone.
             await asyncio.sleep(3)
-            restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
+            restarted = settings.with_overrides(
+                gateway_id=settings.gateway_id + "-2", session_ttl_s=60
+            )
             async with (
                 running_gateway(restarted) as second,
                 device_client(second.base_url) as bob,
@@ -85,9 +87,16 @@ async def test_a_gone_session_logs_in_again_and_subscribes_again(
                 back = await _next_of(events, Reconnected, timeout=20)
                 assert back.relogged is True and back.player_id == player_id
                 assert ann.session is not None and ann.session.session_id != old_session
+                back_session = ann.session.session_id
                 await bob.score_submit("global", 500)
                 changed = await _passed_and_told(events, "global", 2)
                 assert changed.previous_rank == 1
+                # A later drop of the connection finds the new session alive: no login.
+                assert ann._live is not None
+                ann._live.transport.abort()
+                again = await _next_of(events, Reconnected)
+                assert again.relogged is False
+                assert ann.session.session_id == back_session
 
 
 async def test_no_reconnect_after_an_admin_kick(gateway: Gateway) -> None:

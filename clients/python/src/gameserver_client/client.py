@@ -319,7 +319,9 @@ class GameClient:
                     first = False
                     self._hub.emit(Disconnected(code, reason))
                 log.info("game socket closed (%s %s); reconnecting", code, reason)
-                ws, relogged = await self._reconnect(code == CLOSE_UNAUTHORIZED, relogged)
+                # `relogged` tells the next `Reconnected` whether this outage needed a login.
+                carried = relogged and not established
+                ws, relogged = await self._reconnect(code == CLOSE_UNAUTHORIZED, carried)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here must not leave callers waiting forever
