@@ -20,6 +20,7 @@ from gameserver_client import (
     PartyInvited,
     PartyUpdated,
     RankChanged,
+    RequestTimeout,
     ServerError,
     Unauthorized,
 )
@@ -224,3 +225,15 @@ async def test_provider_login_keys_the_account_by_subject(
         with pytest.raises(Unauthorized):
             await other.login_provider("studio", SigningKey.make("k-sdk").token("user-1"))
         await other.close()
+
+
+async def test_a_call_past_its_timeout_raises_and_its_late_reply_is_dropped(
+    gateway: Gateway,
+) -> None:
+    async with device_client(gateway.base_url) as client:
+        with pytest.raises(RequestTimeout) as late:
+            await client.board_top("global", timeout=0)
+        assert late.value.code == "timeout"
+        # The late reply of the first call does not answer the next one.
+        assert (await client.score_submit("global", 5)).rank == 1
+        assert (await client.board_top("global")).entries[0].score == 5
