@@ -44,6 +44,7 @@ Credential = DeviceCredential | ProviderCredential
 
 async def create_session(
     http: httpx.AsyncClient,
+    base_url: str,
     credential: Credential,
     *,
     display_name: str | None = None,
@@ -57,7 +58,7 @@ async def create_session(
     if region is not None:
         body["region"] = region
     headers = {"Authorization": f"Bearer {client_key}"} if client_key else {}
-    response = await http.post("/v1/sessions", json=body, headers=headers)
+    response = await http.post(f"{base_url}/v1/sessions", json=body, headers=headers)
     try:
         data = response.json()
     except ValueError:

@@ -202,9 +202,10 @@ class GameClient:
     async def _create_session(self) -> Session:
         assert self._credential is not None
         if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
+            self._http = httpx.AsyncClient(timeout=self.timeout)
         return await create_session(
             self._http,
+            self.base_url,
             self._credential,
             display_name=self._login_fields.get("display_name"),
             region=self._login_fields.get("region"),
