@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from domain.clock import Clock, SystemClock
 from gameserver.admin import boards, players, queues, sessions
@@ -21,6 +21,7 @@ from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
+from gameserver.http.demo import demo_routes
 from gameserver.http.json import routing_error
 from gameserver.http.sessions import create_session
 from gameserver.push.board_schedule import PushPacing
@@ -78,7 +79,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await hub.aclose()
             await cluster.aclose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", operational.healthz),
         Route("/readyz", operational.readyz),
         Route("/metrics", operational.metrics),
@@ -109,6 +110,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),
     ]
+    if settings.demo:
+        routes += demo_routes()
     # The game socket (/v1/ws) is served by `game_socket` outside the route table.
     app = GatewayApp(
         routes=routes,
