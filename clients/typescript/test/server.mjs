@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const READY_TIMEOUT_MS = 60_000;
+const RESTART_ATTEMPTS = 25;
 
 /** The Python of the repo's .venv, or GAMESERVER_PYTHON. */
 export function python() {
@@ -120,9 +121,23 @@ export async function startServer(env = {}) {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     },
-    async restart() {
+    /** Stops the server, waits `downMs`, and starts it again on the same ports and data. */
+    async restart(downMs = 0) {
       await halt();
-      await launch();
+      await new Promise((wait) => setTimeout(wait, downMs));
+      // A port of the stopped cluster can stay taken for a while (a connection still
+      // closing on a bus port): `up` then refuses to start, and a later try succeeds.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await launch();
+          return;
+        } catch (error) {
+          if (attempt >= RESTART_ATTEMPTS || !/is in use/.test(String(error.message))) {
+            throw error;
+          }
+          await new Promise((wait) => setTimeout(wait, 3000));
+        }
+      }
     },
     async stop() {
       await halt();
