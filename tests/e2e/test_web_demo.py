@@ -1,4 +1,4 @@
-"""The demo page (`gameserver up --demo`) in two headless Chromium pages: login, score, duel.
+"""The demo (`gameserver up --demo`) in two headless Chromium pages: login, score, duel, party.
 
 Needs Debian's `chromium` (`apt-get install -y chromium`), Playwright for Python (the
 `[test]` extra; no browser download) and Node's npm to build the TypeScript SDK once.
@@ -88,7 +88,7 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
         process.stdout.close()
 
 
-def test_two_browser_pages_log_in_score_see_each_other_on_the_board_and_duel(
+def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_party(
     demo_url: str,
 ) -> None:
     from playwright.sync_api import Page, sync_playwright
@@ -116,6 +116,12 @@ def test_two_browser_pages_log_in_score_see_each_other_on_the_board_and_duel(
             pages[0].wait_for_selector("body[data-ready='true']")
             assert pages[0].evaluate("document.body.dataset.playerId") == ids[0]
 
+            for page, name in zip(pages, ["Ann", "Bob"], strict=True):
+                page.fill("#name", name)
+                page.click("#save-name")
+                page.wait_for_function(
+                    "document.getElementById('log').textContent.includes('name saved')"
+                )
             for page in pages:
                 play_one_round(page)
             # Each page sees both players in its live top 10, the other one by a push.
@@ -131,6 +137,17 @@ def test_two_browser_pages_log_in_score_see_each_other_on_the_board_and_duel(
                 match_ids.append(page.get_attribute("#duel-state", "data-match-id"))
             assert match_ids[0] == match_ids[1]
             assert ids[1] in (pages[0].text_content("#duel-state") or "")
+
+            # A party: the first invites the second by player id, the second accepts.
+            pages[0].fill("#invite-id", ids[1])
+            pages[0].click("#invite")
+            pages[1].click("#invites button.accept")
+            for page in pages:
+                page.wait_for_function(
+                    "ids => ids.every(id => document.getElementById('party-info')"
+                    ".textContent.includes(id))",
+                    arg=ids,
+                )
 
             screenshot = os.environ.get("DEMO_SCREENSHOT")
             if screenshot:
