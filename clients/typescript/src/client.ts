@@ -75,7 +75,7 @@ export interface CallOptions {
 
 export type ClientState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
-/** Close codes after which the client does not reconnect (PROTOCOL section 2). */
+/** Close codes after which the client does not reconnect (docs/protocol.md, close codes). */
 const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 4403, 4409]);
 const CLOSE_BAD_TOKEN = 4401;
 
