@@ -279,6 +279,39 @@ describe("connection", () => {
     await assert.rejects(client.ping(), (error) => error instanceof DisconnectedError);
   });
 
+  test("a newer login of the same device replaces the session (4409) and the old client stays closed", async () => {
+    const storage = new MemoryStorage();
+    const first = await player(undefined, { storage });
+    const replaced = nextEvent(first, "session.replaced");
+    const closed = nextEvent(first, "closed");
+    const second = await player(undefined, { storage });
+    assert.equal(second.playerId, first.playerId);
+    await replaced;
+    assert.equal((await closed).code, 4409);
+    let reconnects = 0;
+    first.on("reconnecting", () => (reconnects += 1));
+    await sleep(1000);
+    assert.equal(reconnects, 0);
+    assert.equal(typeof (await second.ping()).server_time, "number");
+  });
+
+  test("logout ends the session: no reconnect, and its token opens nothing", async () => {
+    const client = await player();
+    const session = client.session;
+    const closed = nextEvent(client, "closed");
+    await client.logout();
+    assert.equal((await closed).code, 1000);
+    assert.equal(client.state, "closed");
+
+    const reuse = newClient();
+    reuse.useSession(session);
+    await assert.rejects(reuse.connect(), (error) => {
+      assert.ok(error instanceof DisconnectedError);
+      assert.equal(error.closeCode, 4401);
+      return true;
+    });
+  });
+
   test("close() ends the client without reconnecting", async () => {
     const client = await player();
     const closed = nextEvent(client, "closed");
