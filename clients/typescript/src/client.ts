@@ -220,7 +220,7 @@ export class GameClient extends Emitter<ClientEvents> {
     if (this.currentSession === null) {
       throw new Error("GameClient.connect() needs a session: call loginDevice() first");
     }
-    if (this.currentState === "open" || this.currentState === "connecting") {
+    if (this.currentState !== "idle" && this.currentState !== "closed") {
       throw new Error(`GameClient.connect() while ${this.currentState}`);
     }
     this.stopping = false;
@@ -293,8 +293,13 @@ export class GameClient extends Emitter<ClientEvents> {
     this.reconnectAttempt = 0;
     this.currentState = "open";
     this.startKeepalive();
+    const socket = this.socket;
     if (reconnected) {
       await this.resubscribe();
+    }
+    if (this.socket !== socket || socket === null) {
+      // It closed again while re-subscribing; its close has already been handled.
+      return;
     }
     this.emit("open", { reconnected, session: this.currentSession as Session });
   }
