@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from domain.clock import Clock, SystemClock
 from gameserver.admin import boards, players, queues, sessions
@@ -25,6 +25,7 @@ from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
 from gameserver.http.body_limit import BodyLimit
 from gameserver.http.client_address import ClientAddresses
+from gameserver.http.demo import demo_routes
 from gameserver.http.json import routing_error
 from gameserver.http.listeners import ListenerSplit
 from gameserver.http.sessions import create_session
@@ -83,7 +84,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await hub.aclose()
             await cluster.aclose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", operational.healthz),
         Route("/readyz", operational.readyz),
         Route("/metrics", operational.metrics),
@@ -118,6 +119,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/matches/{match_id}/backfill", queues.open_backfill, methods=["POST"]),
         Route("/admin/v1/matches/{match_id}/backfill", queues.close_backfill, methods=["DELETE"]),
     ]
+    if settings.demo:
+        routes += demo_routes()
     # The game socket (/v1/ws) is served by `game_socket` outside the route table.
     app = GatewayApp(
         routes=routes,

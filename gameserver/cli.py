@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_flags(up)
     _add_cluster_flags(up)
     up.add_argument("--gateways", type=int, default=None, help="gateway processes on the port (1)")
+    up.add_argument("--demo", action="store_true", default=None, help="serve the demo at /demo")
 
     serve = commands.add_parser("serve", help="one gateway against VALKEY_NODES")
     _add_server_flags(serve)
@@ -66,6 +67,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         data_dir=getattr(args, "data_dir", None),
         valkey_port=getattr(args, "valkey_port", None),
         gateways=getattr(args, "gateways", None),
+        demo=getattr(args, "demo", None),
     )
 
 

@@ -160,6 +160,9 @@ class Settings:
     # core; the kernel spreads connections over them with SO_REUSEPORT).
     gateways: int = 1
 
+    # The demo page at /demo (`gameserver up --demo`); off by default.
+    demo: bool = False
+
     def write_policy(self) -> WritePolicy:
         """How the stores confirm acknowledged writes (WAIT and failover retries)."""
         return WritePolicy(self.wait_replicas, self.wait_timeout_ms, self.valkey_failover_window_s)
@@ -249,6 +252,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "GAMESERVER_WEBHOOK_BACKOFF_MAX_S", defaults.webhook_backoff_max_s
         ),
         webhook_secret=env.get("GAMESERVER_WEBHOOK_SECRET", ""),
+        demo=_flag(env.get("GAMESERVER_DEMO"), False),
         gateways=_at_least_one(int(number("GAMESERVER_GATEWAYS", defaults.gateways)), "GATEWAYS"),
     )
 
