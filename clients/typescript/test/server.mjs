@@ -70,11 +70,13 @@ export async function startServer(env = {}) {
     const started = child;
     await new Promise((ready, fail) => {
       const timer = setTimeout(() => {
-        fail(new Error(`gameserver up printed no admin key in time:\n${output}`));
+        fail(new Error(`gameserver up did not say it was up in time:\n${output}`));
       }, READY_TIMEOUT_MS);
       const onData = (chunk) => {
         output += chunk.toString();
-        if (/^admin key: /m.test(output)) {
+        // The banner's last line: the cluster, the gateway and the worker all run. The admin
+        // key is ours (GAMESERVER_ADMIN_KEY), so `up` does not print it.
+        if (/^Ctrl-C stops everything/m.test(output)) {
           clearTimeout(timer);
           ready();
         }
