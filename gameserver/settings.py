@@ -106,7 +106,7 @@ class Settings:
 
     # Parties: how long an invite may be accepted (the contract's 60 s).
     party_invite_ttl_s: float = 60.0
-    # Abuse limits (docs/security-notes-hardening.md). Logins per client address, over
+    # Abuse limits (docs/security.md). Logins per client address, over
     # the whole cluster.
     login_rate_per_s: float = 10.0
     login_burst: int = 50
