@@ -125,4 +125,4 @@ async def test_a_config_file_creates_its_boards_and_queues_at_start_up(
         assert set(boards) == {"global", "weekly", "laps", "spring-cup", "ranked"}
         assert (boards["laps"]["min_score"], boards["spring-cup"]["max_attempts"]) == (20, 3)
         queues = {q["queue"] for q in (await admin.get("/admin/v1/queues")).json()["queues"]}
-        assert queues == {"duel", "squads"}
+        assert queues == {"duel", "squads", "arena", "royale"}
