@@ -25,6 +25,9 @@ from gameserver.settings import Settings
 
 log = logging.getLogger("gameserver")
 
+# The admin key `up` made, under its data dir (when GAMESERVER_ADMIN_KEY is unset).
+ADMIN_KEY_FILE = "admin_key"
+
 _WORKER_STOP_TIMEOUT_S = 10.0
 
 
@@ -218,11 +221,15 @@ def run_up(settings: Settings) -> int:
     check_ports_free(settings)
     data_dir = settings.data_dir.resolve()
     secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
-    # Hex, not URL-safe base64: a key starting with "-" reads as an option on command lines.
-    admin_key = settings.admin_key or secrets.token_hex(24)
-    # A key the operator set is theirs to know: only a generated one is printed.
+    # Kept beside the signing secret, so scripts and trusted servers keep working across
+    # restarts; deleting the file makes a new one. Hex, not URL-safe base64: a key starting
+    # with "-" reads as an option on command lines.
+    admin_key = settings.admin_key or load_or_create_secret(
+        data_dir, ADMIN_KEY_FILE, lambda: secrets.token_hex(24)
+    )
+    # A key the operator set is theirs to know: only one `up` made is printed.
     key_line = (
-        f"admin key: {admin_key}"
+        f"admin key: {admin_key}\n(kept in {data_dir / ADMIN_KEY_FILE}; delete it for a new one)"
         if not settings.admin_key
         else "admin key from GAMESERVER_ADMIN_KEY (not printed)"
     )

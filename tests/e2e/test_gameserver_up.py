@@ -111,6 +111,9 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     process, second_key = _start_up(data_dir, port, valkey_port)
     try:
         assert (data_dir / "credentials.json").read_text() == credentials
+        # The admin key lasts across restarts, kept where only its owner reads it.
+        assert second_key == admin_key
+        assert (data_dir / "admin_key").stat().st_mode & 0o777 == 0o600
         view = httpx.get(
             base + f"/admin/v1/players/{player_id}",
             headers={"Authorization": f"Bearer {second_key}"},
