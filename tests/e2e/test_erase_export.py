@@ -93,7 +93,7 @@ async def test_export_holds_everything_about_the_player(gateway: Gateway) -> Non
 
 
 async def test_erase_leaves_nothing_of_the_player_in_valkey(
-    gateway: Gateway, valkey: ValkeyCluster
+    gateway: Gateway, admin_valkey: ValkeyCluster
 ) -> None:
     login = (await device_login(gateway.base_url, DEVICE)).json()
     player = login["player_id"]
@@ -105,11 +105,11 @@ async def test_erase_leaves_nothing_of_the_player_in_valkey(
         )
         await _play(gateway, client)
         await _play_a_tournament_and_a_party(gateway, client, other)
-        assert await _everything_about(valkey, player)
+        assert await _everything_about(admin_valkey, player)
         async with gateway.admin() as admin:
             assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
         assert await client.wait_closed() == 4403
-        assert await _everything_about(valkey, player) == []
+        assert await _everything_about(admin_valkey, player) == []
         top = await other.ok("board.top", board="global")
         assert [e["player_id"] for e in top["entries"]] == ["bystander"]
     async with gateway.admin() as admin:
