@@ -49,14 +49,16 @@ async def test_a_device_login_opens_the_socket_as_its_player(gateway: Gateway) -
     assert account["links"] == [{"kind": "device"}]
 
 
-async def test_the_device_id_is_never_stored(gateway: Gateway, valkey: ValkeyCluster) -> None:
+async def test_the_device_id_is_never_stored(
+    gateway: Gateway, valkey: ValkeyCluster, admin_valkey: ValkeyCluster
+) -> None:
     await device_login(gateway.base_url, DEVICE)
-    for node in valkey.get_primaries():
-        async for key in valkey.scan_iter(target_nodes=node):
+    for node in admin_valkey.get_primaries():
+        async for key in admin_valkey.scan_iter(target_nodes=node):
             assert DEVICE.encode() not in key
-            kind = await valkey.type(key)
+            kind = await admin_valkey.type(key)
             if kind == b"hash":
-                for field, value in (await valkey.hgetall(key)).items():
+                for field, value in (await admin_valkey.hgetall(key)).items():
                     assert DEVICE.encode() not in field + value, key
             elif kind == b"string":
                 assert DEVICE.encode() not in (await valkey.get(key) or b""), key
@@ -100,13 +102,13 @@ async def test_dev_login_allows_a_bare_player_id(
     ],
 )
 async def test_a_bad_session_request_is_a_bad_request_and_creates_nothing(
-    gateway: Gateway, valkey: ValkeyCluster, body: object
+    gateway: Gateway, valkey: ValkeyCluster, body: object, admin_valkey: ValkeyCluster
 ) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as http:
         response = await http.post("/v1/sessions", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "bad_request"
-    accounts = [k async for k in valkey.scan_iter(match="acct:*")]
+    accounts = [k async for k in admin_valkey.scan_iter(match="acct:*")]
     assert accounts == []
 
 

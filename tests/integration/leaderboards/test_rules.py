@@ -38,35 +38,39 @@ async def refused_and_unchanged(
 
 @SHARDS
 async def test_a_score_outside_min_and_max_is_a_bad_request(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
 ) -> None:
     config = BoardConfig("ranged", min_score=-10, max_score=100, sub_boards=sub_boards)
     await service.create_board(config)
     assert (await service.submit("ranged", "a", -10)).score == -10
     assert (await service.submit("ranged", "a", 100)).score == 100
-    await refused_and_unchanged(valkey, BadRequest, lambda: service.submit("ranged", "a", 100.5))
-    await refused_and_unchanged(valkey, BadRequest, lambda: service.submit("ranged", "b", -10.5))
+    await refused_and_unchanged(
+        admin_valkey, BadRequest, lambda: service.submit("ranged", "a", 100.5)
+    )
+    await refused_and_unchanged(
+        admin_valkey, BadRequest, lambda: service.submit("ranged", "b", -10.5)
+    )
     # Trusted writes keep to the range too.
     await refused_and_unchanged(
-        valkey, BadRequest, lambda: service.submit("ranged", "b", 101, trusted=True)
+        admin_valkey, BadRequest, lambda: service.submit("ranged", "b", 101, trusted=True)
     )
 
 
 @SHARDS
 async def test_an_increment_that_would_leave_the_range_is_a_bad_request(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
 ) -> None:
     config = BoardConfig("coins", operator="incr", max_score=10, sub_boards=sub_boards)
     await service.create_board(config)
     await service.submit("coins", "a", 7)
     assert (await service.submit("coins", "a", 3)).score == 10
-    await refused_and_unchanged(valkey, BadRequest, lambda: service.submit("coins", "a", 1))
+    await refused_and_unchanged(admin_valkey, BadRequest, lambda: service.submit("coins", "a", 1))
     assert (await service.rank("coins", "a")).score == 10
 
 
 @SHARDS
 async def test_a_step_larger_than_max_step_is_a_bad_request(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
 ) -> None:
     await service.create_board(
         BoardConfig("steps", "desc", "decr", sub_boards=sub_boards, max_step=5)
@@ -74,36 +78,42 @@ async def test_a_step_larger_than_max_step_is_a_bad_request(
     for step, total in ((5, -5), (-5, 0)):  # a step's size counts, either way
         assert (await service.submit("steps", "a", step)).score == total
     for step in (5.5, -6):
-        await refused_and_unchanged(valkey, BadRequest, partial(service.submit, "steps", "a", step))
+        await refused_and_unchanged(
+            admin_valkey, BadRequest, partial(service.submit, "steps", "a", step)
+        )
 
 
 @SHARDS
 async def test_a_board_closed_to_clients_takes_only_trusted_writes(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
 ) -> None:
     await service.create_board(BoardConfig("servers", client_writes=False, sub_boards=sub_boards))
-    await refused_and_unchanged(valkey, Forbidden, lambda: service.submit("servers", "a", 1))
+    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("servers", "a", 1))
     assert (await service.submit("servers", "a", 1, trusted=True)).rank == 1
 
 
 @SHARDS
 async def test_writes_are_taken_from_start_at_until_just_before_end_at(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock, sub_boards: int
+    service: LeaderboardService,
+    valkey: ValkeyCluster,
+    clock: FixedClock,
+    sub_boards: int,
+    admin_valkey: ValkeyCluster,
 ) -> None:
     start, end = int(START) + 100, int(START) + 200
     config = BoardConfig("cup", start_at=start, end_at=end, sub_boards=sub_boards)
     await service.create_board(config)
     clock.set(start - 0.001)
-    await refused_and_unchanged(valkey, Forbidden, lambda: service.submit("cup", "a", 1))
+    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("cup", "a", 1))
     clock.set(start)
     await service.submit("cup", "a", 1)
     clock.set(end - 0.001)
     await service.submit("cup", "b", 2)
     clock.set(end)
-    await refused_and_unchanged(valkey, Forbidden, lambda: service.submit("cup", "a", 5))
+    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("cup", "a", 5))
     # The window holds for trusted servers too; the results stay readable.
     await refused_and_unchanged(
-        valkey, Forbidden, lambda: service.submit("cup", "c", 5, trusted=True)
+        admin_valkey, Forbidden, lambda: service.submit("cup", "c", 5, trusted=True)
     )
     top = await service.top("cup")
     assert [(e.player_id, e.rank) for e in top.entries] == [("b", 1), ("a", 2)]
@@ -111,7 +121,7 @@ async def test_writes_are_taken_from_start_at_until_just_before_end_at(
 
 @SHARDS
 async def test_attempts_are_counted_per_player_and_a_retry_is_not_one(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
 ) -> None:
     config = BoardConfig("tries", max_attempts=3, sub_boards=sub_boards)
     await service.create_board(config)
@@ -119,7 +129,7 @@ async def test_attempts_are_counted_per_player_and_a_retry_is_not_one(
     assert await service.submit("tries", "a", 10, request_id="r1") == first
     await service.submit("tries", "a", 5)  # not better, still an attempt
     await service.submit("tries", "a", 20)
-    await refused_and_unchanged(valkey, Forbidden, lambda: service.submit("tries", "a", 30))
+    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("tries", "a", 30))
     # A retry of an accepted attempt still answers after the attempts ran out.
     assert (await service.submit("tries", "a", 10, request_id="r1")).score == 10
     assert (await service.submit("tries", "b", 1)).rank == 2
@@ -141,7 +151,11 @@ async def test_attempts_start_again_in_a_new_period(
 
 @SHARDS
 async def test_more_than_writes_per_minute_by_one_player_is_rate_limited(
-    service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock, sub_boards: int
+    service: LeaderboardService,
+    valkey: ValkeyCluster,
+    clock: FixedClock,
+    sub_boards: int,
+    admin_valkey: ValkeyCluster,
 ) -> None:
     config = BoardConfig("paced", operator="incr", writes_per_minute=2, sub_boards=sub_boards)
     await service.create_board(config)
@@ -149,23 +163,23 @@ async def test_more_than_writes_per_minute_by_one_player_is_rate_limited(
     clock.set(START + 30)
     await service.submit("paced", "a", 1)
     clock.set(START + 59.999)
-    await refused_and_unchanged(valkey, RateLimited, lambda: service.submit("paced", "a", 1))
+    await refused_and_unchanged(admin_valkey, RateLimited, lambda: service.submit("paced", "a", 1))
     # Another player, and a trusted server, are not held back by a's writes.
     await service.submit("paced", "b", 1)
     await service.submit("paced", "a", 1, trusted=True)
     clock.set(START + 60)  # a's first write is a minute old: it no longer counts
     assert (await service.submit("paced", "a", 1)).score == 4
-    await refused_and_unchanged(valkey, RateLimited, lambda: service.submit("paced", "a", 1))
+    await refused_and_unchanged(admin_valkey, RateLimited, lambda: service.submit("paced", "a", 1))
 
 
 @SHARDS
 async def test_a_board_with_join_required_takes_writes_only_from_players_who_joined(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
 ) -> None:
     await service.create_board(BoardConfig("club", join_required=True, sub_boards=sub_boards))
-    await refused_and_unchanged(valkey, Forbidden, lambda: service.submit("club", "a", 1))
+    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("club", "a", 1))
     await refused_and_unchanged(
-        valkey, Forbidden, lambda: service.submit("club", "a", 1, trusted=True)
+        admin_valkey, Forbidden, lambda: service.submit("club", "a", 1, trusted=True)
     )
     assert (await service.join("club", "a")).new
     again = await service.join("club", "a")
@@ -179,14 +193,15 @@ async def test_max_players_holds_board_wide_across_gateways(
     other_gateway: LeaderboardService,
     valkey: ValkeyCluster,
     sub_boards: int,
+    admin_valkey: ValkeyCluster,
 ) -> None:
     config = BoardConfig("cap", join_required=True, max_players=2, sub_boards=sub_boards)
     await service.create_board(config)
     a, b, c = players_in_distinct_sub_boards(3, sub_boards)
     await service.join("cap", a)
     assert (await other_gateway.join("cap", b)).players == 2
-    await refused_and_unchanged(valkey, Conflict, lambda: service.join("cap", c))
-    await refused_and_unchanged(valkey, Conflict, lambda: other_gateway.join("cap", c))
+    await refused_and_unchanged(admin_valkey, Conflict, lambda: service.join("cap", c))
+    await refused_and_unchanged(admin_valkey, Conflict, lambda: other_gateway.join("cap", c))
     # Joining again when full is fine for a player who holds a seat.
     assert (await other_gateway.join("cap", a)).players == 2
 
@@ -197,12 +212,13 @@ async def test_without_join_required_the_first_write_takes_a_seat(
     other_gateway: LeaderboardService,
     valkey: ValkeyCluster,
     sub_boards: int,
+    admin_valkey: ValkeyCluster,
 ) -> None:
     await service.create_board(BoardConfig("cap", max_players=2, sub_boards=sub_boards))
     a, b, c = players_in_distinct_sub_boards(3, sub_boards)
     await service.submit("cap", a, 1)
     await other_gateway.submit("cap", b, 2)
-    await refused_and_unchanged(valkey, Conflict, lambda: service.submit("cap", c, 3))
+    await refused_and_unchanged(admin_valkey, Conflict, lambda: service.submit("cap", c, 3))
     assert (await other_gateway.submit("cap", a, 5)).rank == 1
 
 
@@ -278,7 +294,7 @@ async def test_the_board_list_shows_each_board_to_the_player(
 
 
 async def test_deleting_a_board_drops_its_seats_and_tallies_and_a_reset_archives_them(
-    service: LeaderboardService, valkey: ValkeyCluster
+    service: LeaderboardService, valkey: ValkeyCluster, admin_valkey: ValkeyCluster
 ) -> None:
     await service.create_board(BoardConfig("cup", join_required=True, max_attempts=2))
     await service.join("cup", "a")
@@ -289,7 +305,10 @@ async def test_deleting_a_board_drops_its_seats_and_tallies_and_a_reset_archives
     assert await valkey.hgetall(tally) == {b"j:a": b"1", b"a:a": b"1"}
     await service.reset("cup")
     retention = board.config.retention_s
-    assert 0 < await valkey.ttl(seats) <= retention and 0 < await valkey.ttl(tally) <= retention
+    assert (
+        0 < await admin_valkey.ttl(seats) <= retention
+        and 0 < await admin_valkey.ttl(tally) <= retention
+    )
     await service.join("cup", "a")
     live_seats = keys.seats("cup", board.gen, "all.1")
     await service.delete_board("cup")
