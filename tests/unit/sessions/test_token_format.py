@@ -43,16 +43,14 @@ def test_a_token_is_unpadded_base64url_json_and_its_hmac(value: TokenClaims) -> 
 
 def test_only_padding_is_stripped_from_a_token() -> None:
     # Base64url may end in any of its letters; an "X" at the end is data, not padding.
-    for n in range(1, 500):
-        value = TokenClaims("p1", "s" * n, 2_000)
-        mac = sign_token(SECRET, value).split(".")[1]
+    for n in range(1, 5000):
+        value = TokenClaims("p1", "s", n)
         body = {"p": value.player_id, "s": value.session_id, "e": value.expires_at}
         payload = _unpadded(orjson.dumps(body))
-        raw = _unpadded(hmac.new(SECRET, payload.encode(), hashlib.sha256).digest())
-        if raw.endswith("X"):
-            assert mac == raw
+        if payload.endswith("X"):
+            assert sign_token(SECRET, value).split(".")[0] == payload
             return
-    raise AssertionError("no MAC ending in X among the claims tried")
+    raise AssertionError("no payload ending in X among the claims tried")
 
 
 def test_signing_with_an_empty_secret_names_the_setting() -> None:
