@@ -42,7 +42,7 @@ def _gap(lineup: list[list[Ticket]]) -> float:
     return max(strengths) - min(strengths)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.integers(2, 3), st.data())
 def test_two_teams_of_up_to_three_solo_players_get_the_most_even_split(
     team_size: int, data: st.DataObject
@@ -70,7 +70,7 @@ def parties(draw: st.DrawFn) -> tuple[list[Ticket], int, int]:
     return draw(st.permutations(members)), teams, team_size
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(parties())
 def test_parties_are_split_whole_into_exact_teams_whenever_that_is_possible(
     case: tuple[list[Ticket], int, int],

@@ -178,7 +178,7 @@ def cases(draw: st.DrawFn, duel: bool) -> tuple[QueueConfig, list[Candidate], in
     return queue, pool, draw(st.sampled_from([1, 2, 3, 64]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(cases(duel=True))
 def test_a_duel_pass_forms_exactly_the_model_s_pairs(
     case: tuple[QueueConfig, list[Candidate], int],
@@ -187,7 +187,7 @@ def test_a_duel_pass_forms_exactly_the_model_s_pairs(
     assert _plans(queue, pool, scan_limit) == model(queue, pool, scan_limit)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(cases(duel=False))
 def test_a_team_pass_forms_exactly_the_model_s_matches(
     case: tuple[QueueConfig, list[Candidate], int],
