@@ -43,8 +43,8 @@ def _gap(lineup: list[list[Ticket]]) -> float:
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.integers(2, 3), st.data())
-def test_two_teams_of_up_to_three_solo_players_get_the_most_even_split(
+@given(st.integers(2, 5), st.data())
+def test_two_teams_of_up_to_five_solo_players_get_the_most_even_split(
     team_size: int, data: st.DataObject
 ) -> None:
     mus = data.draw(st.lists(quarters, min_size=2 * team_size, max_size=2 * team_size))
