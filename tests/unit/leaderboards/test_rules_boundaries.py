@@ -224,4 +224,3 @@ def test_a_top_that_is_not_full_is_touched_by_any_write() -> None:
 def test_a_reset_or_delete_touches_every_top(kind: str) -> None:
     event = ChangeEvent(kind, "all")  # type: ignore[arg-type]
     assert touches_top(event, LAST, top_is_full=True)
-

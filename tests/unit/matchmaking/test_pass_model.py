@@ -60,13 +60,13 @@ def _group(
     wins = [queue.window.at(NOW - c.created_at) for c in cands]
     by_latency = queue.max_latency_ms is not None
     regions: list[frozenset[str] | None] = []
-    for c in cands:
-        if not by_latency or c.regions is None:
+    for cand in cands:
+        if not by_latency or cand.regions is None:
             regions.append(ANY)
-        elif region is not None and region not in c.regions:
+        elif region is not None and region not in cand.regions:
             regions.append(frozenset())
         else:
-            regions.append(c.regions)
+            regions.append(cand.regions)
     taken = [False] * n
     plans: list[Plan] = []
     for a in sorted(range(n), key=lambda i: cands[i].created_at):
