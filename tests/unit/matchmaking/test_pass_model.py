@@ -194,4 +194,3 @@ def test_a_team_pass_forms_exactly_the_model_s_matches(
 ) -> None:
     queue, pool, scan_limit = case
     assert _plans(queue, pool, scan_limit) == model(queue, pool, scan_limit)
-
