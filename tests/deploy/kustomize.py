@@ -69,9 +69,9 @@ def build(directory: Path) -> list[Resource]:
 
 def _generated(directory: Path, kustomization: dict[str, Any]) -> list[Resource]:
     options = kustomization.get("generatorOptions", {})
-    generators = [
-        ("ConfigMap", spec) for spec in kustomization.get("configMapGenerator", [])
-    ] + [("Secret", spec) for spec in kustomization.get("secretGenerator", [])]
+    generators = [("ConfigMap", spec) for spec in kustomization.get("configMapGenerator", [])] + [
+        ("Secret", spec) for spec in kustomization.get("secretGenerator", [])
+    ]
     if generators and not options.get("disableNameSuffixHash"):
         raise KustomizeError(f"{directory}: generators need disableNameSuffixHash: true here")
     made: list[Resource] = []

@@ -137,7 +137,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
         started.stop()
 
 
-SHARDS = [(BASE_PORT, BASE_PORT + 3), (BASE_PORT + 1, BASE_PORT + 4), (BASE_PORT + 2, BASE_PORT + 5)]
+SHARDS = [(BASE_PORT + n, BASE_PORT + 3 + n) for n in range(3)]
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +252,8 @@ def test_the_product_client_writes_as_the_gameserver_user(cluster: list[tuple[in
     try:
         client.set("sess:{deploy-test}", "1")
         # Acknowledged writes wait for the replica, which logged in to its primary.
-        assert client.execute_command("WAIT", 1, 2000, target_nodes=client.get_node_from_key("sess:{deploy-test}")) == 1
+        node = client.get_node_from_key("sess:{deploy-test}")
+        assert client.execute_command("WAIT", 1, 2000, target_nodes=node) == 1
         with pytest.raises(NoPermissionError):
             client.set("other:{deploy-test}", "1")
     finally:
@@ -271,5 +272,6 @@ def test_formation_extends_the_cluster_by_a_new_shard(
     assert primary_of(shard[1]) == shard[0]
     slots = admin(shard[0]).cluster("info")
     assert slots["cluster_state"] == "ok"
-    owned = [s for s in admin(BASE_PORT).execute_command("CLUSTER", "SLOTS") if int(s[2][1]) == shard[0]]
+    slot_ranges = admin(BASE_PORT).execute_command("CLUSTER", "SLOTS")
+    owned = [slots for slots in slot_ranges if int(slots[2][1]) == shard[0]]
     assert owned, "the new shard owns no slot after the rebalance"
