@@ -340,10 +340,11 @@ def test_dev_brings_every_secret_its_workloads_read() -> None:
 
 
 def documented_secrets() -> dict[str, set[str]]:
-    text = (REPO / "docs" / "deployment.md").read_text()
+    # Continuation lines joined, each `kubectl create secret generic` command is one line.
+    text = (REPO / "docs" / "deployment.md").read_text().replace("\\\n", " ")
     secrets: dict[str, set[str]] = {}
-    for command in re.findall(r"kubectl create secret generic [^\n]*(?:\\\n[^\n]*)*", text):
-        words = shlex.split(command.replace("\\\n", " "))
+    for command in re.findall(r"kubectl create secret generic [^\n]*", text):
+        words = shlex.split(command)
         name = words[4]
         secrets[name] = {
             w.split("=", 1)[1].split("=")[0] for w in words if w.startswith("--from-literal=")
