@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,3 +179,14 @@ def test_every_scrape_config_names_the_jobs_the_alerts_use() -> None:
 def test_compose_prometheus_loads_the_alert_rules() -> None:
     compose = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
     assert compose["rule_files"] == ["/etc/prometheus/alerts.yaml"]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool (Debian prometheus)")
+def test_each_alert_fires_on_its_failure_and_not_before_its_wait() -> None:
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(Path(__file__).parent / "alerts_test.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
