@@ -143,5 +143,14 @@ until [ "$(info_field "$seed" cluster_state)" = ok ]; do
     fi
     sleep 1
 done
+# A slot just moved may still show as importing on a replica for a moment.
+tries=60
+until call "$seed" --cluster check "$seed" >/dev/null 2>&1; do
+    tries=$((tries - 1))
+    if [ "$tries" -le 0 ]; then
+        call "$seed" --cluster check "$seed"
+        exit 1
+    fi
+    sleep 1
+done
 log "cluster ok"
-call "$seed" --cluster check "$seed"
