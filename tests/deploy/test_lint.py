@@ -171,3 +171,22 @@ def test_every_file_compose_mounts_exists() -> None:
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists() or source == "./reports", (name, source)
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None, reason="needs nginx (apt-get install nginx-light)"
+)
+def test_nginx_accepts_the_proxy_config(tmp_path: Path) -> None:
+    # The gateways' names resolve only inside compose: here they stand for loopback.
+    config = (DEPLOY / "compose" / "nginx.conf").read_text()
+    config = re.sub(r"server gateway-\d+:", "server 127.0.0.1:", config)
+    (tmp_path / "nginx.conf").write_text(config)
+    (tmp_path / "logs").mkdir()
+    result = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"]
+        + ["-g", f"pid {tmp_path}/nginx.pid;"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
