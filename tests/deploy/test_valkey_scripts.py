@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import valkey
 from valkey.exceptions import AuthenticationError, NoPermissionError, ResponseError
+from valkey.exceptions import ConnectionError as ValkeyConnectionError
 
 from tests.deploy.paths import VALKEY_FILES
 
@@ -45,7 +46,7 @@ class Nodes:
 
     def start(self, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         data = self.root / str(port)
-        data.mkdir()
+        data.mkdir(exist_ok=True)
         log = self.logs[port] = self.root / f"{port}.log"
         environment = {
             **os.environ,
@@ -55,9 +56,11 @@ class Nodes:
             "VALKEY_CONFIG_DIR": str(VALKEY_FILES),
             "VALKEY_RUN_DIR": str(data / "run"),
             "VALKEY_DATA_DIR": str(data),
+            # Each node's name, as on Kubernetes: here every node is "localhost".
+            "VALKEY_ANNOUNCE_HOSTNAME": "localhost",
             **(env or {}),
         }
-        with log.open("wb") as stderr:
+        with log.open("ab") as stderr:
             process = subprocess.Popen(
                 ["sh", str(VALKEY_FILES / "valkey-start.sh"), "--port", str(port)]
                 + ["--bind", "127.0.0.1", "--cluster-node-timeout", "2000"],
@@ -318,3 +321,33 @@ def test_the_acl_grants_exactly_the_product_keyspace() -> None:
     assert {w[1:] for w in words if w.startswith("&")} == {
         f"{prefix}:*" for prefix in keyspace.CHANNEL_PREFIXES
     }
+
+
+def test_a_cluster_restarted_with_every_ip_changed_finds_itself_again(
+    nodes: Nodes, cluster: list[tuple[int, int]]
+) -> None:
+    # As when every pod is rescheduled at once: each IP in every nodes.conf is stale.
+    ports = [port for port, process in nodes.processes.items() if process.returncode is None]
+    nodes.stop()
+    for port in ports:
+        conf = nodes.root / str(port) / "nodes.conf"
+        conf.write_text(conf.read_text().replace("127.0.0.1:", "127.0.0.2:"))
+    for port in ports:
+        nodes.start(port)
+    for _ in range(300):
+        try:
+            states = [admin(port).cluster("info")["cluster_state"] for port in ports]
+            stale = [port for port in ports if b"127.0.0.2:" in cluster_nodes(port)]
+        except (ValkeyConnectionError, OSError, ResponseError):
+            states, stale = [], ports
+        if states == ["ok"] * len(ports) and not stale:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the cluster did not come back: {states}, stale on {stale}")
+    wait_until_synced(ports)
+
+
+def cluster_nodes(port: int) -> bytes:
+    reply: bytes = admin(port).execute_command("CLUSTER", "NODES")
+    return reply if isinstance(reply, bytes) else str(reply).encode()

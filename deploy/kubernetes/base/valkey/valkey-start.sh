@@ -29,6 +29,29 @@ check_password VALKEY_GAMESERVER_PASSWORD "${VALKEY_GAMESERVER_PASSWORD:-}"
 
 sha256() { printf '%s' "$1" | sha256sum | cut -d ' ' -f 1; }
 
+# After every node restarted with a new IP (a whole cluster rescheduled), the IPs that
+# nodes.conf remembers are all stale and no node finds another. Each node's line keeps
+# its announced hostname (`ip:port@bus,hostname,...`): look each one up again.
+refresh_peer_addresses() {
+    conf="$data_dir/nodes.conf"
+    [ -f "$conf" ] || return 0
+    while IFS= read -r line; do
+        address=$(printf '%s\n' "$line" | cut -d ' ' -f 2)
+        host=$(printf '%s\n' "$address" | cut -s -d , -f 2)
+        old_ip=${address%%:*}
+        case "$host" in "" | *=*) host="" ;; esac
+        case "$old_ip" in *[!0-9.]* | "") host="" ;; esac
+        ip=""
+        if [ -n "$host" ]; then ip=$(getent ahostsv4 "$host" | awk 'NR == 1 { print $1 }'); fi
+        if [ -n "$ip" ] && [ "$ip" != "$old_ip" ]; then
+            printf '%s\n' "$line" | sed "s/^\([^ ]* \)$old_ip:/\1$ip:/"
+        else
+            printf '%s\n' "$line"
+        fi
+    done <"$conf" >"$conf.refreshed"
+    mv "$conf.refreshed" "$conf"
+}
+
 umask 077
 mkdir -p "$run_dir"
 # The ACL file holds SHA-256 digests, never the passwords themselves.
@@ -49,4 +72,5 @@ sed -e "s/@ADMIN_PASSWORD_SHA256@/$(sha256 "$VALKEY_ADMIN_PASSWORD")/" \
     fi
 } >"$run_dir/valkey.conf"
 
+refresh_peer_addresses
 exec valkey-server "$run_dir/valkey.conf" "$@"
