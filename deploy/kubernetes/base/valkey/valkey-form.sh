@@ -144,9 +144,21 @@ until [ "$(info_field "$seed" cluster_state)" = ok ]; do
     sleep 1
 done
 # A slot just moved may still show as importing on a replica for a moment; one left
-# open for long (an interrupted migration) is closed by `--cluster fix`, once.
+# open on a primary (an interrupted migration) is closed by `--cluster fix`, once.
+# A replica that keeps a stale "importing" mark after its primary took the slot serves
+# nothing wrong: it is reported, not fatal.
+open_on_primaries() {
+    report=$(call "$seed" --cluster check "$seed" 2>&1) && return 1
+    printf '%s\n' "$report" | grep -q "All 16384 slots covered" || return 0
+    printf '%s\n' "$report" | grep -q "All nodes agree" || return 0
+    for node in $(printf '%s\n' "$report" | sed -n 's/.*Node \([^ ]*\) has slots in .* state.*/\1/p'); do
+        [ "$(call "$node" role | head -n 1 | tr -d '\r')" = master ] && return 0
+    done
+    log "a replica still marks a moved slot as importing: $(printf '%s\n' "$report" | grep 'slots in')"
+    return 1
+}
 tries=60
-until call "$seed" --cluster check "$seed" >/dev/null 2>&1; do
+while open_on_primaries; do
     tries=$((tries - 1))
     if [ "$tries" -eq 30 ]; then
         log "open slots remain: fixing them"
