@@ -10,6 +10,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
 
+    def wire_fields(self) -> dict[str, object]:
+        """Fields the error adds to the wire's `error` object beside code and message."""
+        return {}
+
 
 class BadRequest(DomainError):
     """The request is malformed or out of range; nothing was changed."""
@@ -21,6 +25,21 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     """Valid credentials that may not do this."""
+
+
+class Banned(Forbidden):
+    """The player is banned: logins are refused until `until` (None: until lifted)."""
+
+    def __init__(self, until: float | None, reason: str) -> None:
+        super().__init__("the player is banned")
+        self.until = until
+        self.reason = reason
+
+    def wire_fields(self) -> dict[str, object]:
+        until = self.until
+        if until is not None and until.is_integer():
+            return {"banned_until": int(until), "reason": self.reason}
+        return {"banned_until": until, "reason": self.reason}
 
 
 class NotFound(DomainError):
@@ -60,7 +79,11 @@ class Conflict(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many requests; retry later."""
+    """Too many requests; retry later (after `retry_after_s` seconds, where known)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(DomainError):

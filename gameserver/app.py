@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
 
 from domain.clock import Clock, SystemClock
-from gameserver.admin import boards, players, queues
+from gameserver.admin import boards, players, queues, sessions
+from gameserver.admin.access import AdminAccess
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.asgi_socket import GatewayApp
@@ -21,7 +23,11 @@ from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
+from gameserver.http.body_limit import BodyLimit
+from gameserver.http.client_address import ClientAddresses
+from gameserver.http.demo import demo_routes
 from gameserver.http.json import routing_error
+from gameserver.http.listeners import ListenerSplit
 from gameserver.http.sessions import create_session
 from gameserver.push.board_schedule import PushPacing
 from gameserver.push.board_watch import BoardWatch
@@ -61,6 +67,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 hub,
                 services.metrics,
                 PushPacing(settings.rank_push_interval_s, settings.top_push_interval_s),
+                names=services.accounts,
             )
             app.state.services = services
             app.state.ops = build_op_table()
@@ -77,17 +84,22 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await hub.aclose()
             await cluster.aclose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", operational.healthz),
         Route("/readyz", operational.readyz),
         Route("/metrics", operational.metrics),
         Route("/v1/sessions", create_session, methods=["POST"]),
+        Route("/admin/v1/sessions", sessions.create_trusted_session, methods=["POST"]),
         Route("/admin/v1/players/{player_id}", players.get_player, methods=["GET"]),
+        Route("/admin/v1/players/{player_id}", players.erase_player, methods=["DELETE"]),
+        Route("/admin/v1/players/{player_id}/export", players.export_player, methods=["GET"]),
         Route(
             "/admin/v1/players/{player_id}/session",
             players.end_player_session,
             methods=["DELETE"],
         ),
+        Route("/admin/v1/players/{player_id}/ban", players.ban_player, methods=["POST"]),
+        Route("/admin/v1/players/{player_id}/ban", players.unban_player, methods=["DELETE"]),
         Route("/admin/v1/boards", boards.create_board, methods=["POST"]),
         Route("/admin/v1/boards", boards.list_boards, methods=["GET"]),
         Route("/admin/v1/boards/{name}", boards.inspect_board, methods=["GET"]),
@@ -99,18 +111,34 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             methods=["DELETE"],
         ),
         Route("/admin/v1/boards/{name}/reset", boards.reset_board, methods=["POST"]),
+        Route("/admin/v1/boards/{name}/periods", boards.board_periods, methods=["GET"]),
         Route("/admin/v1/queues", queues.create_queue, methods=["POST"]),
         Route("/admin/v1/queues", queues.list_queues, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/result", queues.report_result, methods=["POST"]),
+        Route("/admin/v1/matches/{match_id}", queues.get_match, methods=["GET"]),
+        Route("/admin/v1/matches/{match_id}/backfill", queues.open_backfill, methods=["POST"]),
+        Route("/admin/v1/matches/{match_id}/backfill", queues.close_backfill, methods=["DELETE"]),
     ]
+    if settings.demo:
+        routes += demo_routes()
     # The game socket (/v1/ws) is served by `game_socket` outside the route table.
     app = GatewayApp(
         routes=routes,
+        middleware=[
+            Middleware(ListenerSplit, admin_port=settings.admin_port),
+            Middleware(
+                AdminAccess,
+                addresses=ClientAddresses(settings.trusted_proxies),
+                per_min=settings.admin_failures_per_min,
+                burst=settings.admin_failure_burst,
+            ),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
         exception_handlers={HTTPException: routing_error},
         game_socket=game_socket,
     )
-    # Every body is a JSON object (PROTOCOL.md): a path with a stray trailing slash is a
+    # Every body is a JSON object (docs/protocol.md): a path with a stray trailing slash is a
     # JSON 404, not an empty 307 to the path without it.
     app.router.redirect_slashes = False
     return app

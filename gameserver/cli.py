@@ -15,6 +15,11 @@ from gameserver.settings import Settings, settings_from_env
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="listen port (default 8000)")
+    parser.add_argument("--certfile", type=Path, default=None, help="serve https/wss: certificate")
+    parser.add_argument("--keyfile", type=Path, default=None, help="serve https/wss: private key")
+    parser.add_argument(
+        "--admin-port", type=int, default=None, help="serve the admin API and /metrics only here"
+    )
 
 
 def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_flags(up)
     _add_cluster_flags(up)
     up.add_argument("--gateways", type=int, default=None, help="gateway processes on the port (1)")
+    up.add_argument("--demo", action="store_true", default=None, help="serve the demo at /demo")
 
     serve = commands.add_parser("serve", help="one gateway against VALKEY_NODES")
     _add_server_flags(serve)
@@ -55,9 +61,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.with_overrides(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        certfile=getattr(args, "certfile", None),
+        keyfile=getattr(args, "keyfile", None),
+        admin_port=getattr(args, "admin_port", None),
         data_dir=getattr(args, "data_dir", None),
         valkey_port=getattr(args, "valkey_port", None),
         gateways=getattr(args, "gateways", None),
+        demo=getattr(args, "demo", None),
     )
 
 
@@ -96,6 +106,12 @@ def _cluster(action: str, settings: Settings) -> int:
     if action == "up":
         seeds = cluster_up(data_dir, settings.valkey_port, settings.cluster_node_timeout_ms)
         print("VALKEY_NODES=" + ",".join(f"{h}:{p}" for h, p in seeds))
+        # stdout stays one line a shell can read; the login is for the operator's eyes.
+        print(
+            f"Valkey logins in {data_dir / 'credentials.json'}: `serve` and `worker` use its "
+            "gameserver user (VALKEY_USERNAME, VALKEY_PASSWORD)",
+            file=sys.stderr,
+        )
         return 0
     if action == "down":
         cluster_down(data_dir, settings.valkey_port)

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-# The embedded default of PROTOCOL.md: two boards and a 1v1 queue.
+# The embedded default of docs/protocol.md: two boards and a 1v1 queue.
 DEFAULT_CONFIG: dict[str, Any] = {
     "boards": [
         {"name": "global", "order": "desc", "operator": "best", "reset": "never"},

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from domain import errors
 
-# Close codes of the game socket (PROTOCOL.md section 2).
+# Close codes of the game socket (docs/protocol.md).
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_KICKED = 4403
 CLOSE_REPLACED = 4409
 CLOSE_TOO_BIG = 1009
+# A socket that keeps sending over its message rate for seconds on end.
+CLOSE_POLICY_VIOLATION = 1008
 # A client that can't keep up with its pushes is dropped rather than slowing the gateway.
 CLOSE_SLOW_CONSUMER = 1013
 CLOSE_GOING_AWAY = 1001

@@ -13,6 +13,17 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from starlette.types import Scope
+
+# Why the gateway's edge refused something (docs/protocol.md, "Transport and limits").
+EDGE_REFUSALS = (
+    "login_rate",
+    "sockets_per_address",
+    "origin",
+    "message_flood",
+    "body_too_large",
+    "admin_key_throttle",
+)
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -58,6 +69,26 @@ class Metrics:
             "Sockets closed because their queue was full.",
             registry=self.registry,
         )
+        self.refused_writes = Counter(
+            "gameserver_refused_writes",
+            "Score writes a board's rules refused, by board and reason.",
+            ["board", "reason"],
+            registry=self.registry,
+        )
+        self.edge_refusals = Counter(
+            "gameserver_edge_refusals",
+            "Requests and sockets refused by an abuse limit, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in EDGE_REFUSALS:
+            self.edge_refusals.labels(reason)
+        self.allocator_failures = Gauge(
+            "gameserver_matchmaking_allocator_failures",
+            "Allocator calls that failed or timed out so far (all workers), by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
 
         for event in ("rank.changed", "board.top", "match.found"):
             # Exported at 0 from the start: a rate over a series that appears only with
@@ -81,8 +112,26 @@ class Metrics:
         self._child(self.requests, op).inc()
         self._child(self.latency, op).observe(seconds)
 
+    def count_refused_write(self, board: str, reason: str) -> None:
+        self._child(self.refused_writes, board, reason).inc()
+
+    def count_refusal(self, reason: str) -> None:
+        self._child(self.edge_refusals, reason).inc()
+
     def count_error(self, op: str, code: str) -> None:
         self._child(self.errors, op, code).inc()
 
+    def set_allocator_failures(self, by_queue: dict[str, int]) -> None:
+        for queue, count in by_queue.items():
+            self._child(self.allocator_failures, queue).set(count)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def count_refusal(scope: Scope, reason: str) -> None:
+    """Count a refusal from ASGI middleware, which runs outside any route's services."""
+    state = getattr(scope.get("app"), "state", None)
+    services = getattr(state, "services", None)
+    if services is not None:
+        services.metrics.count_refusal(reason)

@@ -17,11 +17,16 @@ import uvicorn
 import uvloop
 
 from gameserver.app import create_app
+from gameserver.gateway.socket_protocol import GameSocketProtocol
 from gameserver.gc_policy import freeze_startup_objects, tune_collector
+from gameserver.http.header_timeout import header_timeout_protocol
 from gameserver.secrets_store import load_or_create_secret
 from gameserver.settings import Settings
 
 log = logging.getLogger("gameserver")
+
+# The admin key `up` made, under its data dir (when GAMESERVER_ADMIN_KEY is unset).
+ADMIN_KEY_FILE = "admin_key"
 
 _WORKER_STOP_TIMEOUT_S = 10.0
 
@@ -34,42 +39,107 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
-    # BASELINES.md: websockets-sansio + uvloop + httptools is the fastest stack here, and
+    # docs/baselines.md: websockets-sansio + uvloop + httptools is the fastest stack here, and
     # permessage-deflate costs 3.5x memory per socket and half the throughput.
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
+        http=header_timeout_protocol(settings.header_timeout_s),
+        ws=GameSocketProtocol,  # websockets-sansio, with 1013 for unanswered pings
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
         lifespan="on",
         log_level="warning",
         access_log=False,
+        # The client's address is decided by the app (GAMESERVER_TRUSTED_PROXIES);
+        # uvicorn's own reading of X-Forwarded-For trusts 127.0.0.1 by default.
+        proxy_headers=False,
+        timeout_keep_alive=settings.idle_timeout_s,
+        ssl_certfile=str(settings.certfile) if settings.certfile else None,
+        ssl_keyfile=str(settings.keyfile) if settings.keyfile else None,
         backlog=4096,
     )
 
 
-def shared_port_socket(host: str, port: int) -> socket.socket:
+def shared_port_socket(host: str, port: int, reuse_port: bool = True) -> socket.socket:
     """A socket bound to `host:port` that other gateway processes may bind too.
 
     With SO_REUSEPORT every process has its own accept queue and the kernel spreads new
     connections over them. It is bound, not listening: uvicorn starts listening only
     once the app's start-up is done, so no connection waits on a gateway still starting.
     """
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # protocol says TCP. With 0, a response written in two parts waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(False)
     return sock
 
 
+def listening_sockets(settings: Settings, reuse_port: bool = False) -> list[socket.socket]:
+    """The game listener, then the admin listener where `admin_port` asks for one."""
+    ports = [settings.port, *([settings.admin_port] if settings.admin_port else [])]
+    sockets: list[socket.socket] = []
+    try:
+        for port in ports:
+            sockets.append(shared_port_socket(settings.host, port, reuse_port))
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def check_ports_free(settings: Settings) -> None:
+    """Exit with one clear line if a port the gateway needs is taken."""
+    for flag, port in (("--port", settings.port), ("--admin-port", settings.admin_port)):
+        if port is None:
+            continue
+        try:
+            shared_port_socket(settings.host, port, reuse_port=False).close()
+        except OSError as exc:
+            raise SystemExit(
+                f"gameserver: {settings.host}:{port} ({flag}) is not free: {exc.strerror}"
+            ) from None
+
+
+def check_tls_files(settings: Settings) -> None:
+    if (settings.certfile is None) != (settings.keyfile is None):
+        raise SystemExit("gameserver: --certfile and --keyfile go together")
+    for path in (settings.certfile, settings.keyfile):
+        if path is not None and not path.is_file():
+            raise SystemExit(f"gameserver: {path} is not a readable file")
+
+
+def listening_banner(settings: Settings, lead: str = "gameserver is up at") -> str:
+    secure = settings.certfile is not None
+    http, ws = ("https", "wss") if secure else ("http", "ws")
+    lines = [
+        f"{lead} {http}://{settings.host}:{settings.port} "
+        f"(game socket {ws}://{settings.host}:{settings.port}/v1/ws)"
+    ]
+    if settings.admin_port:
+        lines.append(
+            f"admin API and metrics only at {http}://{settings.host}:{settings.admin_port}"
+        )
+    return "\n".join(lines)
+
+
 async def _serve(settings: Settings, banner: str | None, reuse_port: bool = False) -> None:
     server = uvicorn.Server(uvicorn_config(settings))
-    sockets = [shared_port_socket(settings.host, settings.port)] if reuse_port else None
+    sockets = listening_sockets(settings, reuse_port)
 
     async def announce() -> None:
         # A bounded wait: the banner is printed only once the socket is listening.
@@ -90,6 +160,11 @@ async def _serve(settings: Settings, banner: str | None, reuse_port: bool = Fals
         raise SystemExit("the gateway failed to start (see the log above)")
 
 
+def _show_access_log() -> None:
+    # One line per admin call, whatever level the rest of the log runs at.
+    logging.getLogger("gameserver.access").setLevel(logging.INFO)
+
+
 def run_serve(settings: Settings, reuse_port: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if not settings.valkey_nodes:
@@ -98,8 +173,11 @@ def run_serve(settings: Settings, reuse_port: bool = False) -> int:
         raise SystemExit("gameserver serve needs GAMESERVER_SECRET")
     if not settings.admin_key:
         log.warning("GAMESERVER_ADMIN_KEY is unset: every admin call will be refused")
-    banner = f"gateway listening on http://{settings.host}:{settings.port}"
-    _run(_serve(settings, banner, reuse_port))
+    check_tls_files(settings)
+    if not reuse_port:
+        check_ports_free(settings)
+    _show_access_log()
+    _run(_serve(settings, listening_banner(settings, "gateway listening on"), reuse_port))
     return 0
 
 
@@ -114,8 +192,11 @@ def run_worker(settings: Settings) -> int:
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
+    # The embedded cluster's own login, never TLS settings meant for an external one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VALKEY_")}
     env["VALKEY_NODES"] = ",".join(f"{h}:{p}" for h, p in settings.valkey_nodes)
+    env["VALKEY_USERNAME"] = settings.valkey_username or ""
+    env["VALKEY_PASSWORD"] = settings.valkey_password or ""
     env["GAMESERVER_SECRET"] = settings.secret.decode()
     env["GAMESERVER_ADMIN_KEY"] = settings.admin_key
     return env
@@ -132,23 +213,52 @@ def run_up(settings: Settings) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    _show_access_log()
+    if settings.gateways < 1:
+        raise SystemExit("--gateways must be at least 1")
+    check_tls_files(settings)
+    # Before the cluster starts: a taken port is one line, not a traceback a minute later.
+    check_ports_free(settings)
     data_dir = settings.data_dir.resolve()
     secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
-    # Hex, not URL-safe base64: a key starting with "-" reads as an option on command lines.
-    admin_key = settings.admin_key or secrets.token_hex(24)
+    # Kept beside the signing secret, so scripts and trusted servers keep working across
+    # restarts; deleting the file makes a new one. Hex, not URL-safe base64: a key starting
+    # with "-" reads as an option on command lines.
+    admin_key = settings.admin_key or load_or_create_secret(
+        data_dir, ADMIN_KEY_FILE, lambda: secrets.token_hex(24)
+    )
+    # A key the operator set is theirs to know: only one `up` made is printed.
+    key_line = (
+        f"admin key: {admin_key}\n(kept in {data_dir / ADMIN_KEY_FILE}; delete it for a new one)"
+        if not settings.admin_key
+        else "admin key from GAMESERVER_ADMIN_KEY (not printed)"
+    )
     cluster = EmbeddedCluster(
         data_dir, base_port=settings.valkey_port, node_timeout_ms=settings.cluster_node_timeout_ms
     )
     # SIGTERM takes the same clean path as Ctrl-C (uvicorn re-raises it after its shutdown).
     signal.signal(signal.SIGTERM, _interrupt)
-    if settings.gateways < 1:
-        raise SystemExit("--gateways must be at least 1")
+    try:
+        seeds = cluster.start()
+    except (RuntimeError, ValueError, OSError) as exc:
+        # A busy data dir or Valkey port: cluster.start() already stopped what it started.
+        raise SystemExit(f"gameserver: the Valkey cluster did not start: {exc}") from None
+    except KeyboardInterrupt:
+        print("gameserver stopped", flush=True)
+        return 0
     worker: subprocess.Popen[bytes] | None = None
     gateways: list[subprocess.Popen[bytes]] = []
     try:
-        seeds = cluster.start()
+        # The gateways and workers log in as the least-privileged user.
+        login = cluster.credentials.gameserver
         settings = settings.with_overrides(
-            valkey_nodes=tuple(seeds), secret=secret, admin_key=admin_key, data_dir=data_dir
+            valkey_nodes=tuple(seeds),
+            valkey_username=login.username,
+            valkey_password=login.password,
+            valkey_tls=False,
+            secret=secret,
+            admin_key=admin_key,
+            data_dir=data_dir,
         )
         worker = subprocess.Popen(
             [sys.executable, "-m", "gameserver", "worker"], env=_worker_env(settings)
@@ -157,12 +267,16 @@ def run_up(settings: Settings) -> int:
         for _ in range(settings.gateways - 1):
             command = [sys.executable, "-m", "gameserver", "serve", "--reuse-port"]
             command += ["--host", settings.host, "--port", str(settings.port)]
+            if settings.admin_port:
+                command += ["--admin-port", str(settings.admin_port)]
+            if settings.certfile and settings.keyfile:
+                command += ["--certfile", str(settings.certfile)]
+                command += ["--keyfile", str(settings.keyfile)]
             gateways.append(subprocess.Popen(command, env=_worker_env(settings)))
-        url = f"http://{settings.host}:{settings.port}"
         banner = (
-            f"gameserver is up at {url} (game socket ws://{settings.host}:{settings.port}/v1/ws)\n"
+            f"{listening_banner(settings)}\n"
             f"Valkey cluster: {','.join(f'{h}:{p}' for h, p in seeds)} (data in {data_dir})\n"
-            f"admin key: {admin_key}\n"
+            f"{key_line}\n"
             "Ctrl-C stops everything."
         )
         _run(_serve(settings, banner, reuse_port=settings.gateways > 1))

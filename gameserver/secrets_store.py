@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 
-def load_or_create_secret(data_dir: Path, name: str) -> str:
-    """The secret stored in `data_dir/name`, created (mode 0600) on first use."""
+def _url_safe() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def load_or_create_secret(data_dir: Path, name: str, make: Callable[[], str] = _url_safe) -> str:
+    """The secret stored in `data_dir/name`, made by `make` (mode 0600) on first use."""
     path = data_dir / name
     if path.exists():
         value = path.read_text().strip()
         if value:
             return value
     data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
+    value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")

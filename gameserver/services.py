@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.abuse.limits import AddressLimiter, RateLimit
+from domain.abuse.store import AbuseStore
+from domain.accounts.identity import IdentityVerifier, parse_providers
+from domain.accounts.service import AccountService, ErasureParticipant
+from domain.accounts.store import AccountStore
 from domain.clock import Clock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
@@ -18,6 +23,8 @@ from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
+from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
+from gameserver.http.client_address import ClientAddresses
 from gameserver.metrics import Metrics
 from gameserver.push.board_watch import BoardWatch
 from gameserver.push.control import PlayerMessenger
@@ -31,7 +38,7 @@ class RankedBoardFeed:
         self._leaderboards = leaderboards
 
     async def submit(self, board: str, player_id: str, score: float) -> None:
-        await self._leaderboards.submit(board, player_id, score)
+        await self._leaderboards.submit(board, player_id, score, trusted=True)
 
 
 @dataclass
@@ -40,12 +47,21 @@ class Services:
     clock: Clock
     cluster: ValkeyCluster
     sessions: SessionService
+    accounts: AccountService
     leaderboards: LeaderboardService
     matchmaking: MatchmakingService
     parties: PartyService
     messenger: PlayerMessenger
+    # Abuse limits: per address over the cluster (logins), and per gateway (sockets).
+    address_limits: AddressLimiter
+    client_addresses: ClientAddresses
+    sockets_per_address: SocketsPerAddress
+    allowed_origins: AllowedOrigins
     metrics: Metrics = field(default_factory=Metrics)
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    # Features holding player data beyond the core ones, told when a player is erased
+    # (DELETE /admin/v1/players/{id}); parties join here: PartyService.forget_player.
+    erasure_participants: list[ErasureParticipant] = field(default_factory=list)
     # Set by the lifespan once the push hub runs (it needs the hub).
     board_watch: BoardWatch | None = None
 
@@ -62,11 +78,20 @@ async def build_services(
         token_lifetime_s=settings.token_lifetime_s,
         values_max_bytes=settings.session_values_max_bytes,
     )
+    metrics = Metrics()
+    accounts = AccountService(
+        AccountStore(cluster, writes=settings.write_policy()),
+        secret=settings.secret,
+        clock=clock,
+        identity=IdentityVerifier(parse_providers(settings.auth_providers)),
+        dev_login=settings.dev_login,
+    )
     leaderboards = LeaderboardService(
         cluster,
         clock,
         settings.write_policy(),
         default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],
+        on_refused=metrics.count_refused_write,
     )
     messenger = PlayerMessenger(sessions)
     parties = PartyService(
@@ -85,7 +110,13 @@ async def build_services(
         writes=settings.write_policy(),
     )
     sessions.match_presence = matchmaking
+    address_limits = AddressLimiter(
+        AbuseStore(cluster, settings.valkey_failover_window_s),
+        {"login": RateLimit(settings.login_rate_per_s, settings.login_burst)},
+    )
+    await address_limits.ensure_ready()
     await sessions.ensure_ready()
+    await accounts.ensure_ready()
     await leaderboards.ensure_ready()
     await matchmaking.ensure_ready()
     await parties.ensure_ready()
@@ -94,8 +125,15 @@ async def build_services(
         clock=clock,
         cluster=cluster,
         sessions=sessions,
+        accounts=accounts,
         leaderboards=leaderboards,
         matchmaking=matchmaking,
         parties=parties,
         messenger=messenger,
+        metrics=metrics,
+        erasure_participants=[parties],
+        address_limits=address_limits,
+        client_addresses=ClientAddresses(settings.trusted_proxies),
+        sockets_per_address=SocketsPerAddress(settings.max_sockets_per_address),
+        allowed_origins=AllowedOrigins(settings.allowed_origins),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -24,10 +25,30 @@ def _parse_nodes(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(nodes)
 
 
+def _list(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    networks = _list(raw)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"GAMESERVER_TRUSTED_PROXIES entry {network!r} is not an address or network"
+            ) from None
+    return networks
+
+
 def _flag(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None
 
 
 @dataclass(frozen=True)
@@ -35,14 +56,24 @@ class Settings:
     # Where the gateway listens.
     host: str = "127.0.0.1"
     port: int = 8000
+    # With both, the listeners speak https and wss with this certificate.
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    # With it, the admin API and /metrics are served only on this second port.
+    admin_port: int | None = None
 
-    # The Valkey cluster: seeds plus credentials (PROTOCOL.md section 4).
+    # The Valkey cluster: seeds plus credentials (docs/protocol.md).
     valkey_nodes: tuple[tuple[str, int], ...] = ()
     valkey_username: str | None = None
     valkey_password: str | None = None
     valkey_tls: bool = False
+    # With TLS: the CA that signed the nodes' certificates (default: the system's), and
+    # this client's certificate and key where the cluster asks for one (tls-auth-clients).
+    valkey_tls_ca: Path | None = None
+    valkey_tls_cert: Path | None = None
+    valkey_tls_key: Path | None = None
     # Per-command socket timeout and the retry window that covers a primary failover
-    # (BASELINES.md: a promoted replica is writable again after ~2.9 s).
+    # (docs/baselines.md: a promoted replica is writable again after ~2.9 s).
     valkey_timeout_s: float = 2.0
     valkey_failover_window_s: float = 6.0
 
@@ -57,6 +88,11 @@ class Settings:
     client_key: str | None = None
     config_path: Path | None = None
 
+    # Logins (docs/accounts.md): identity-token providers as JSON (or a JSON file's path),
+    # and the bare player_id login, for development only.
+    auth_providers: str = ""
+    dev_login: bool = False
+
     # Sessions.
     session_ttl_s: int = 60
     token_lifetime_s: int = 24 * 3600
@@ -70,20 +106,62 @@ class Settings:
 
     # Parties: how long an invite may be accepted (the contract's 60 s).
     party_invite_ttl_s: float = 60.0
+    # Abuse limits (docs/security.md). Logins per client address, over
+    # the whole cluster.
+    login_rate_per_s: float = 10.0
+    login_burst: int = 50
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client's address.
+    trusted_proxies: tuple[str, ...] = ()
+    # Open game sockets per client address on one gateway process; 0 turns the cap off.
+    max_sockets_per_address: int = 1024
+    # A socket refused messages for its rate without a pause of a second for this long
+    # is closed with 1008.
+    rate_limit_close_after_s: float = 5.0
+    # Origins allowed to open the game socket; empty allows every origin.
+    allowed_origins: tuple[str, ...] = ()
+    # HTTP request bodies, refused with 413 beyond this size before they are read.
+    max_body_bytes: int = 64 * 1024
+    # A connection must send a request's headers within this time; an idle keep-alive
+    # connection is closed after idle_timeout_s.
+    header_timeout_s: float = 10.0
+    idle_timeout_s: int = 5
+    # The game socket's keepalive: a ping every interval, closed (1011) without a pong.
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
+    # Wrong admin keys per address and gateway process: a burst, then this many a minute.
+    admin_failures_per_min: float = 6.0
+    admin_failure_burst: int = 10
 
     # Durability: a write is acknowledged only once this many replicas hold it.
     wait_replicas: int = 1
     wait_timeout_ms: int = 1000
 
-    # Push coalescing (PROTOCOL.md section 2).
+    # Matchmaking: how long the worker waits for a queue's allocator (docs/matchmaking.md).
+    allocator_timeout_s: float = 2.0
+
+    # Push coalescing (docs/protocol.md).
     rank_push_interval_s: float = 0.1
     top_push_interval_s: float = 0.1
+
+    # Period ends (docs/leaderboards.md): how often the worker looks for ended periods and
+    # due jobs, how long it holds a job, and the webhook's timeout and retry backoff
+    # (doubling from `webhook_backoff_s` up to `webhook_backoff_max_s`). Webhooks are
+    # signed with `webhook_secret`, or with the admin key when it is empty.
+    period_check_s: float = 1.0
+    period_lease_s: float = 30.0
+    webhook_timeout_s: float = 10.0
+    webhook_backoff_s: float = 1.0
+    webhook_backoff_max_s: float = 300.0
+    webhook_secret: str = ""
 
     # Identifies this gateway process for cross-gateway messages; set at start-up.
     gateway_id: str = ""
     # Gateway processes `gameserver up` runs on its port (one Python process uses one
     # core; the kernel spreads connections over them with SO_REUSEPORT).
     gateways: int = 1
+
+    # The demo page at /demo (`gameserver up --demo`); off by default.
+    demo: bool = False
 
     def write_policy(self) -> WritePolicy:
         """How the stores confirm acknowledged writes (WAIT and failover retries)."""
@@ -95,7 +173,7 @@ class Settings:
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment (PROTOCOL.md section 4 plus GAMESERVER_* tuning)."""
+    """Settings from the environment (docs/protocol.md plus GAMESERVER_* tuning)."""
     env = os.environ if env is None else env
     defaults = Settings()
 
@@ -105,13 +183,42 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
 
     secret = env.get("GAMESERVER_SECRET", "")
     config = env.get("GAMESERVER_CONFIG")
+    admin_port = env.get("GAMESERVER_ADMIN_PORT")
+    certfile, keyfile = env.get("GAMESERVER_CERTFILE"), env.get("GAMESERVER_KEYFILE")
     return Settings(
         host=env.get("GAMESERVER_HOST", defaults.host),
         port=int(number("GAMESERVER_PORT", defaults.port)),
+        certfile=Path(certfile) if certfile else None,
+        keyfile=Path(keyfile) if keyfile else None,
+        admin_port=int(admin_port) if admin_port else None,
+        login_rate_per_s=number("GAMESERVER_LOGIN_RATE_PER_S", defaults.login_rate_per_s),
+        login_burst=int(number("GAMESERVER_LOGIN_BURST", defaults.login_burst)),
+        trusted_proxies=_networks(env.get("GAMESERVER_TRUSTED_PROXIES")),
+        max_sockets_per_address=int(
+            number("GAMESERVER_MAX_SOCKETS_PER_ADDRESS", defaults.max_sockets_per_address)
+        ),
+        rate_limit_close_after_s=number(
+            "GAMESERVER_RATE_LIMIT_CLOSE_AFTER_S", defaults.rate_limit_close_after_s
+        ),
+        allowed_origins=_list(env.get("GAMESERVER_ALLOWED_ORIGINS")),
+        max_body_bytes=int(number("GAMESERVER_MAX_BODY_BYTES", defaults.max_body_bytes)),
+        header_timeout_s=number("GAMESERVER_HEADER_TIMEOUT_S", defaults.header_timeout_s),
+        idle_timeout_s=int(number("GAMESERVER_IDLE_TIMEOUT_S", defaults.idle_timeout_s)),
+        ws_ping_interval_s=number("GAMESERVER_WS_PING_INTERVAL_S", defaults.ws_ping_interval_s),
+        ws_ping_timeout_s=number("GAMESERVER_WS_PING_TIMEOUT_S", defaults.ws_ping_timeout_s),
+        admin_failures_per_min=number(
+            "GAMESERVER_ADMIN_FAILURES_PER_MIN", defaults.admin_failures_per_min
+        ),
+        admin_failure_burst=int(
+            number("GAMESERVER_ADMIN_FAILURE_BURST", defaults.admin_failure_burst)
+        ),
         valkey_nodes=_parse_nodes(env.get("VALKEY_NODES", "")),
         valkey_username=env.get("VALKEY_USERNAME") or None,
         valkey_password=env.get("VALKEY_PASSWORD") or None,
         valkey_tls=_flag(env.get("VALKEY_TLS"), False),
+        valkey_tls_ca=_path(env.get("VALKEY_TLS_CA")),
+        valkey_tls_cert=_path(env.get("VALKEY_TLS_CERT")),
+        valkey_tls_key=_path(env.get("VALKEY_TLS_KEY")),
         data_dir=Path(env.get("GAMESERVER_DATA_DIR", str(defaults.data_dir))),
         valkey_port=int(number("GAMESERVER_VALKEY_PORT", defaults.valkey_port)),
         cluster_node_timeout_ms=int(
@@ -121,6 +228,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         secret=secret.encode(),
         client_key=env.get("GAMESERVER_CLIENT_KEY") or None,
         config_path=Path(config) if config else None,
+        auth_providers=env.get("GAMESERVER_AUTH_PROVIDERS", ""),
+        dev_login=_flag(env.get("GAMESERVER_DEV_LOGIN"), False),
         session_ttl_s=int(number("GAMESERVER_SESSION_TTL_S", defaults.session_ttl_s)),
         max_frame_bytes=int(number("GAMESERVER_MAX_FRAME_BYTES", defaults.max_frame_bytes)),
         outgoing_queue_limit=int(
@@ -130,10 +239,20 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_burst=int(number("GAMESERVER_RATE_LIMIT_BURST", defaults.rate_limit_burst)),
         wait_replicas=int(number("GAMESERVER_WAIT_REPLICAS", defaults.wait_replicas)),
         wait_timeout_ms=int(number("GAMESERVER_WAIT_TIMEOUT_MS", defaults.wait_timeout_ms)),
+        allocator_timeout_s=number("GAMESERVER_ALLOCATOR_TIMEOUT_S", defaults.allocator_timeout_s),
         rank_push_interval_s=number(
             "GAMESERVER_RANK_PUSH_INTERVAL_S", defaults.rank_push_interval_s
         ),
         top_push_interval_s=number("GAMESERVER_TOP_PUSH_INTERVAL_S", defaults.top_push_interval_s),
+        period_check_s=number("GAMESERVER_PERIOD_CHECK_S", defaults.period_check_s),
+        period_lease_s=number("GAMESERVER_PERIOD_LEASE_S", defaults.period_lease_s),
+        webhook_timeout_s=number("GAMESERVER_WEBHOOK_TIMEOUT_S", defaults.webhook_timeout_s),
+        webhook_backoff_s=number("GAMESERVER_WEBHOOK_BACKOFF_S", defaults.webhook_backoff_s),
+        webhook_backoff_max_s=number(
+            "GAMESERVER_WEBHOOK_BACKOFF_MAX_S", defaults.webhook_backoff_max_s
+        ),
+        webhook_secret=env.get("GAMESERVER_WEBHOOK_SECRET", ""),
+        demo=_flag(env.get("GAMESERVER_DEMO"), False),
         gateways=_at_least_one(int(number("GAMESERVER_GATEWAYS", defaults.gateways)), "GATEWAYS"),
     )
 

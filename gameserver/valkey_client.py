@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
@@ -47,13 +48,13 @@ def build_cluster_client(settings: Settings) -> ValkeyCluster:
     """A cluster client for `settings.valkey_nodes`; not connected until `initialize()`."""
     if not settings.valkey_nodes:
         raise RuntimeError("no Valkey nodes configured: set VALKEY_NODES or use `gameserver up`")
-    # Retries cover a primary failover (BASELINES.md: ~2.9 s until the replica takes over).
+    # Retries cover a primary failover (docs/baselines.md: ~2.9 s until the replica takes over).
     retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), retries=12)
     return GameValkeyCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in settings.valkey_nodes],
         username=settings.valkey_username,
         password=settings.valkey_password,
-        ssl=settings.valkey_tls,
+        **tls_options(settings),
         decode_responses=False,
         socket_timeout=settings.valkey_timeout_s,
         socket_connect_timeout=settings.valkey_timeout_s,
@@ -61,6 +62,33 @@ def build_cluster_client(settings: Settings) -> ValkeyCluster:
         cluster_error_retry_attempts=12,
         require_full_coverage=True,
     )
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """valkey-py's TLS arguments: the nodes' certificates are always verified."""
+    files = (settings.valkey_tls_ca, settings.valkey_tls_cert, settings.valkey_tls_key)
+    if not settings.valkey_tls:
+        if any(path is not None for path in files):
+            raise RuntimeError(
+                "VALKEY_TLS_CA/CERT/KEY are set but VALKEY_TLS is not: set VALKEY_TLS=1"
+            )
+        return {"ssl": False}
+    if (settings.valkey_tls_cert is None) != (settings.valkey_tls_key is None):
+        raise RuntimeError("VALKEY_TLS_CERT and VALKEY_TLS_KEY go together")
+    for path in files:
+        if path is not None and not path.is_file():
+            raise RuntimeError(f"TLS file {path} does not exist")
+    return {
+        "ssl": True,
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": _optional(settings.valkey_tls_ca),
+        "ssl_certfile": _optional(settings.valkey_tls_cert),
+        "ssl_keyfile": _optional(settings.valkey_tls_key),
+    }
+
+
+def _optional(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 async def connect_cluster(settings: Settings, attempts: int = 10) -> ValkeyCluster:

@@ -7,6 +7,7 @@ it); its banner there tells the URL, the Valkey seeds and the admin key.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -38,8 +39,27 @@ class RunningGameserver:
     log_path: Path
 
     @property
+    def valkey_admin_login(self) -> tuple[str, str] | None:
+        """The admin user of the embedded cluster (credentials.json), for raw clients."""
+        return admin_login(self.data_dir)
+
+    @property
     def valkey_nodes_env(self) -> str:
         return ",".join(f"{host}:{port}" for host, port in self.valkey_nodes)
+
+
+def admin_login(data_dir: Path) -> tuple[str, str] | None:
+    try:
+        admin = json.loads((Path(data_dir) / "credentials.json").read_text())["admin"]
+    except FileNotFoundError:
+        return None
+    return str(admin["username"]), str(admin["password"])
+
+
+def env_login() -> tuple[str, str] | None:
+    """VALKEY_USERNAME/VALKEY_PASSWORD of the environment, if a password is set."""
+    password = os.environ.get("VALKEY_PASSWORD")
+    return (os.environ.get("VALKEY_USERNAME") or "default", password) if password else None
 
 
 def free_port() -> int:
@@ -66,6 +86,15 @@ def parse_banner(text: str, pid: int, data_dir: Path, log_path: Path) -> Running
     return RunningGameserver(url[1], key[1], nodes, pid, data_dir, log_path)
 
 
+# Every simulated player connects from 127.0.0.1: the per-address abuse limits would
+# measure themselves. The operator's own admin key is left out so `up` prints one.
+LOAD_TEST_ENV = {
+    "GAMESERVER_LOGIN_RATE_PER_S": "1000000",
+    "GAMESERVER_LOGIN_BURST": "1000000",
+    "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": "0",
+}
+
+
 def start_gameserver(
     data_dir: Path,
     *,
@@ -90,7 +119,11 @@ def start_gameserver(
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,
-            env={**os.environ, **(env or {})},
+            env={
+                **{k: v for k, v in os.environ.items() if k != "GAMESERVER_ADMIN_KEY"},
+                **LOAD_TEST_ENV,
+                **(env or {}),
+            },
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

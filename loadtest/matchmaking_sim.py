@@ -1,4 +1,4 @@
-"""Matchmaking simulation: Poisson arrivals into a duel and a 5v5 queue, the pure pass.
+"""Matchmaking simulation: Poisson arrivals into duel, 5v5, match_on and free-for-all queues.
 
     python -m loadtest.matchmaking_sim [--rate 2000] [--seconds 60] [--tick 0.5] [--json]
 
@@ -8,6 +8,10 @@ some history). A share of the 5v5 tickets are parties of 2 to 5. Every `--tick` 
 of simulated time the queue's pool goes through `form_matches`, exactly as a worker tick
 does, minus Valkey. Reported per queue: wait p50/p95/p99, skill spread per match (max -
 min mu), the share of matches with P(win) in [0.45, 0.55], and the CPU time of each pass.
+`modes` is a 5v5 queue with `match_on: ["mode"]` whose tickets pick one of 3 modes (50%,
+30%, 20%): each mode is a partition of its own, as in the worker. `ffa` is a free-for-all
+queue of 4 to 8 players (`fill_wait_s` 5) at `--ffa-rate`; its fairness figure is
+max |P(win) - 1/n|, and the share of full (8-player) matches is reported.
 Then one pass over 20,000 waiting tickets is timed on its own (best and median of runs).
 The first `--warmup` seconds are left out of the wait and fairness figures.
 """
@@ -31,6 +35,9 @@ from domain.matchmaking.rules import Candidate, MatchPlan, expired, form_matches
 
 DUEL = QueueConfig(name="duel")
 FIVES = QueueConfig(name="fives", team_size=5, teams=2)
+MODES = QueueConfig(name="modes", team_size=5, teams=2, match_on=("mode",))
+MODE_SHARES = (("ctf", 0.5), ("tdm", 0.3), ("koth", 0.2))
+FFA = QueueConfig.from_dict({"name": "ffa", "min_players": 4, "max_players": 8, "fill_wait_s": 5})
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -44,7 +51,10 @@ def percentile(values: Sequence[float], q: float) -> float:
 class QueueRun:
     queue: QueueConfig
     party_share: float
-    pool: list[Candidate] = field(default_factory=list)
+    rate: float = 0.0
+    # One pool per partition: per `match_on` value here (the worker's partitions).
+    pools: dict[str, list[Candidate]] = field(default_factory=dict)
+    sizes: list[int] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)
     spreads: list[float] = field(default_factory=list)
     gaps: list[float] = field(default_factory=list)
@@ -73,38 +83,57 @@ def spread(plan: MatchPlan) -> float:
     return max(skills) - min(skills)
 
 
+def partition_of(run: QueueRun, rnd: random.Random) -> str:
+    if not run.queue.match_on:
+        return ""
+    pick, total = rnd.random(), 0.0
+    for mode, share in MODE_SHARES:
+        total += share
+        if pick < total:
+            return mode
+    return MODE_SHARES[-1][0]
+
+
 def tick(run: QueueRun, now: float, counting: bool) -> None:
-    due = expired(run.pool, now, run.queue.max_wait_s)
-    if due:
-        gone = {c.ticket_id for c in due}
-        run.pool = [c for c in run.pool if c.ticket_id not in gone]
-        run.expired += len(due) if counting else 0
     started = time.process_time()
-    plans = form_matches(run.queue, run.pool, now)
+    waiting = 0
+    for key, pool in run.pools.items():
+        due = expired(pool, now, run.queue.max_wait_s)
+        if due:
+            gone = {c.ticket_id for c in due}
+            pool = [c for c in pool if c.ticket_id not in gone]
+            run.expired += len(due) if counting else 0
+        plans = form_matches(run.queue, pool, now)
+        waiting += len(pool)
+        matched = {c.ticket_id for p in plans for c in p.tickets}
+        run.pools[key] = [c for c in pool if c.ticket_id not in matched]
+        if counting:
+            for plan in plans:
+                run.waits += [now - c.created_at for c in plan.tickets]
+                run.spreads.append(spread(plan))
+                run.gaps.append(plan.fairness_gap)
+                run.sizes.append(sum(c.size for c in plan.tickets))
     run.pass_ms.append((time.process_time() - started) * 1000)
-    run.pool_sizes.append(len(run.pool))
-    matched = {c.ticket_id for p in plans for c in p.tickets}
-    run.pool = [c for c in run.pool if c.ticket_id not in matched]
-    if counting:
-        for plan in plans:
-            run.waits += [now - c.created_at for c in plan.tickets]
-            run.spreads.append(spread(plan))
-            run.gaps.append(plan.fairness_gap)
+    run.pool_sizes.append(waiting)
 
 
 def simulate(args: argparse.Namespace) -> list[QueueRun]:
     rnd = random.Random(args.seed)
-    runs = [QueueRun(DUEL, 0.0), QueueRun(FIVES, args.party_share)]
+    runs = [
+        QueueRun(DUEL, 0.0, args.rate),
+        QueueRun(FIVES, args.party_share, args.rate),
+        QueueRun(MODES, args.party_share, args.rate),
+        QueueRun(FFA, 0.0, args.ffa_rate),
+    ]
     now = 0.0
     for _ in range(round(args.seconds / args.tick)):
         for run in runs:
             # Poisson arrivals within the tick, at uniform times.
-            arrivals = _poisson(rnd, args.rate * args.tick)
+            arrivals = _poisson(rnd, run.rate * args.tick)
             run.arrived += arrivals if now >= args.warmup else 0
             for _ in range(arrivals):
-                run.pool.append(
-                    new_ticket(run, rnd, now + rnd.uniform(0, args.tick), args.skill_sd)
-                )
+                ticket = new_ticket(run, rnd, now + rnd.uniform(0, args.tick), args.skill_sd)
+                run.pools.setdefault(partition_of(run, rnd), []).append(ticket)
         now += args.tick
         for run in runs:
             tick(run, now, counting=now > args.warmup)
@@ -160,6 +189,12 @@ def report(run: QueueRun, seconds: float) -> dict[str, Any]:
         "pool_mean": statistics.fmean(run.pool_sizes),
         "pass_ms_p50": percentile(run.pass_ms, 50),
         "pass_ms_max": max(run.pass_ms),
+        "players_per_match_p50": percentile(run.sizes, 50),
+        "full_share": (
+            sum(1 for n in run.sizes if n == run.queue.players_per_match) / len(run.sizes)
+            if run.sizes
+            else math.nan
+        ),
     }
 
 
@@ -169,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="simulated duration")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--tick", type=float, default=0.5, help="seconds between passes")
+    parser.add_argument("--ffa-rate", type=float, default=200.0, help="tickets/s into ffa")
     parser.add_argument("--skill-sd", type=float, default=5.0)
     parser.add_argument("--party-share", type=float, default=0.2, help="5v5 tickets in parties")
     parser.add_argument("--pass-tickets", type=int, default=20_000)
@@ -194,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{q['wait_p95_s']:.2f} s, p99 {q['wait_p99_s']:.2f} s; spread p50 "
             f"{q['spread_p50']:.2f}, p95 {q['spread_p95']:.2f}; P(win) in [0.45, 0.55]: "
             f"{q['fair_share']:.1%}; pool {q['pool_mean']:.0f}; pass p50 "
-            f"{q['pass_ms_p50']:.1f} ms, max {q['pass_ms_max']:.1f} ms"
+            f"{q['pass_ms_p50']:.1f} ms, max {q['pass_ms_max']:.1f} ms; full matches "
+            f"{q['full_share']:.1%}"
         )
     for name, p in passes.items():
         print(

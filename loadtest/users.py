@@ -82,14 +82,18 @@ def _keep_supported(tasks: list[Any], supported: Callable[[tuple[str, ...]], boo
     return [task for task in tasks if supported(getattr(task, "gs_features", ()))]
 
 
-def _token(response: Any) -> str | None:
+def _login(response: Any) -> tuple[str, str] | None:
+    """(player id, token) of a 201 login reply."""
     if response.status_code != 201:
         return None
     try:
-        token = response.json().get("token")
+        body = response.json()
     except ValueError:
         return None
-    return token if isinstance(token, str) else None
+    token, player_id = body.get("token"), body.get("player_id")
+    if not isinstance(token, str) or not isinstance(player_id, str):
+        return None
+    return player_id, token
 
 
 class MatchNotFound(Exception):
@@ -111,6 +115,8 @@ class GameUser(User):
         self.region = _pick_region(self.settings.regions)
         self.skill = player_skill()
         self.player_id = new_player_id(self.settings.player_prefix, self.region)
+        # A device credential of 16..128 [A-Za-z0-9_.:-]: the local id, padded.
+        self.device_id = f"lt.{self.player_id}".ljust(16, "0")
         self.http = HttpSession(
             base_url=self.host, request_event=environment.events.request, user=self
         )
@@ -147,18 +153,24 @@ class GameUser(User):
         self.client.close()
 
     def login(self) -> bool:
-        """A new session, then the socket: what a game client does when it starts."""
-        body: dict[str, Any] = {"player_id": self.player_id, "region": self.region}
+        """A new session, then the socket: what a game client does when it starts.
+
+        The player logs in with a device credential named after its local id; the
+        server's account id for that device is the player's id from then on.
+        """
+        body: dict[str, Any] = {"device_id": self.device_id, "region": self.region}
         headers = {}
         if self.settings.client_key:
             headers["Authorization"] = f"Bearer {self.settings.client_key}"
         with self.http.post(
             "/v1/sessions", json=body, headers=headers, name="/v1/sessions", catch_response=True
         ) as response:
-            token = _token(response)
-            if token is None:
+            login = _login(response)
+            if login is None:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
                 return False
+        self.player_id, token = login
+        self.client.context["player_id"] = self.player_id
         ws_url = str(self.host).replace("http", "ws", 1).rstrip("/") + f"/v1/ws?token={token}"
         if not self.client.connect(ws_url):
             return False

@@ -6,17 +6,22 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from valkey.asyncio.cluster import ValkeyCluster
-from valkey.exceptions import ValkeyError
+from valkey.exceptions import ValkeyClusterException, ValkeyError
 
 from gameserver.embedded import EmbeddedCluster
 from gameserver.embedded.cluster import recorded_base_port
+from gameserver.embedded.credentials import Credential
 from gameserver.embedded.free_ports import start_on_free_ports
+from gameserver.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,64 @@ log = logging.getLogger(__name__)
 SESSION_CLUSTER_PREFIX = "gameserver-test-cluster-"
 _FLUSH_ATTEMPTS = 3
 _WAIT_TIMEOUT_MS = 2000
+
+Seeds = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ClusterLogins:
+    """How tests log in to one cluster: services as `gameserver`, test set-up as `admin`."""
+
+    gameserver: Credential | None
+    admin: Credential | None
+
+
+# The logins of the clusters this run started or was pointed at, by their seeds.
+_LOGINS: dict[Seeds, ClusterLogins] = {}
+
+
+def register_logins(seeds: Seeds, logins: ClusterLogins) -> None:
+    _LOGINS[tuple(seeds)] = logins
+
+
+def logins_for(seeds: Seeds) -> ClusterLogins:
+    try:
+        return _LOGINS[tuple(seeds)]
+    except KeyError:
+        raise RuntimeError(f"no login registered for the cluster at {seeds}") from None
+
+
+def service_login(seeds: Seeds) -> dict[str, Any]:
+    """`Settings` fields that make a service log in as the least-privileged user."""
+    login = logins_for(seeds).gameserver
+    if login is None:
+        return {}
+    return {"valkey_username": login.username, "valkey_password": login.password}
+
+
+def admin_settings(settings: Settings) -> Settings:
+    """`settings` logging in as the admin user instead (flushing, fault injection)."""
+    login = logins_for(settings.valkey_nodes).admin
+    if login is None:
+        return settings
+    return settings.with_overrides(valkey_username=login.username, valkey_password=login.password)
+
+
+def login_env(settings: Settings) -> dict[str, str]:
+    """The environment a `gameserver serve`/`worker` process needs to log in as `settings`."""
+    env = {
+        "VALKEY_NODES": ",".join(f"{h}:{p}" for h, p in settings.valkey_nodes),
+        "VALKEY_USERNAME": settings.valkey_username or "",
+        "VALKEY_PASSWORD": settings.valkey_password or "",
+        "VALKEY_TLS": "1" if settings.valkey_tls else "0",
+    }
+    tls_files = {
+        "VALKEY_TLS_CA": settings.valkey_tls_ca,
+        "VALKEY_TLS_CERT": settings.valkey_tls_cert,
+        "VALKEY_TLS_KEY": settings.valkey_tls_key,
+    }
+    env.update({name: str(path) for name, path in tls_files.items() if path is not None})
+    return env
 
 
 def start_embedded_cluster(parent: Path, node_timeout_ms: int = 2000) -> EmbeddedCluster:
@@ -96,8 +159,27 @@ async def flush_cluster(client: ValkeyCluster) -> None:
         try:
             await _flush_primaries(client)
             return
-        except (ValkeyError, OSError):
+        # A node that went away fails the first try; a pipeline's own retry then forgets
+        # the target node and refuses a keyless FLUSHALL (ValkeyClusterException).
+        except (ValkeyError, ValkeyClusterException, OSError):
             # A failover test may have left the slot map stale: refresh it and go again.
+            if attempt == _FLUSH_ATTEMPTS:
+                raise
+            await client.nodes_manager.initialize()
+
+
+async def refresh_links(client: ValkeyCluster) -> None:
+    """PING every primary as `flush_cluster` does, so that a failover test's dead
+    connections and stale slot map fail, and are replaced, here rather than in the next
+    test."""
+    for attempt in range(1, _FLUSH_ATTEMPTS + 1):
+        pipe = client.pipeline()
+        for primary in client.get_primaries():
+            pipe.execute_command("PING", target_nodes=primary)
+        try:
+            await pipe.execute()
+            return
+        except (ValkeyError, ValkeyClusterException, OSError):
             if attempt == _FLUSH_ATTEMPTS:
                 raise
             await client.nodes_manager.initialize()
@@ -116,6 +198,16 @@ async def _flush_primaries(client: ValkeyCluster) -> None:
             "WAIT", replicas.get(primary.name, 0), _WAIT_TIMEOUT_MS, target_nodes=primary
         )
     await pipe.execute()
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL whatever is still running after `timeout_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 async def eventually(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -12,6 +13,8 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.gateway_harness import ADMIN_KEY
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -83,17 +86,50 @@ class GameClient:
 
 
 async def create_session(
-    base_url: str, player_id: str, region: str | None = None, client_key: str | None = None
+    base_url: str,
+    player_id: str,
+    region: str | None = None,
+    client_key: str | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"player_id": player_id}
+    """Log `player_id` in and return the login reply.
+
+    A named player logs in the way a trusted game server logs in its players
+    (`POST /admin/v1/sessions` with the test admin key), since a client cannot name
+    itself. With `client_key`, the login goes through `POST /v1/sessions` as a game
+    client's does, with a device credential derived from `player_id`: the reply then
+    names the server-chosen player id of that device's account.
+    """
+    body: dict[str, Any] = {}
     if region is not None:
         body["region"] = region
-    headers = {"Authorization": f"Bearer {client_key}"} if client_key else {}
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        response = await http.post("/v1/sessions", json=body, headers=headers)
+    async with httpx.AsyncClient(base_url=base_url, verify=tls or True) as http:
+        if client_key is None:
+            response = await http.post(
+                "/admin/v1/sessions",
+                json={"player_id": player_id, **body},
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            )
+        else:
+            response = await http.post(
+                "/v1/sessions",
+                json={"device_id": device_id_for(player_id), **body},
+                headers={"Authorization": f"Bearer {client_key}"},
+            )
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def device_id_for(name: str) -> str:
+    """A stable test device id (16..128 characters) named after `name`."""
+    return f"test-device.{name}".ljust(16, "0")
+
+
+async def device_login(base_url: str, device_id: str, **fields: Any) -> httpx.Response:
+    """`POST /v1/sessions` with a device credential, as a game client logs in."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        return await http.post("/v1/sessions", json={"device_id": device_id, **fields})
 
 
 @contextlib.asynccontextmanager

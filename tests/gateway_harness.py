@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
 
-from gameserver.app import create_app
+from gameserver.runner import listening_sockets, uvicorn_config
 from gameserver.services import Services
 from gameserver.settings import Settings
+from tests.cluster_helpers import login_env, service_login, stop_process
 
 ADMIN_KEY = "test-admin-key"
 SECRET = b"test-secret"
@@ -39,7 +42,7 @@ class Gateway:
     @property
     def services(self) -> Services:
         assert self.server is not None, "only in-process gateways expose their services"
-        services: Services = self.server.config.loaded_app.app.state.services  # type: ignore[attr-defined]
+        services: Services = self.server.config.app.state.services
         return services
 
     def admin(self) -> httpx.AsyncClient:
@@ -57,23 +60,20 @@ def gateway_settings(
         secret=SECRET,
         gateway_id=gateway_id,
         port=free_port(),
+        # Tests log many players in and open many sockets from 127.0.0.1: the abuse
+        # limits are off unless a test sets them (tests/e2e/test_abuse_limits.py).
+        login_rate_per_s=1e9,
+        login_burst=10**9,
+        max_sockets_per_address=0,
+        **service_login(seeds),
     ).with_overrides(**extra)
 
 
 @contextlib.asynccontextmanager
 async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    # The production configuration (TLS, admin listener, timeouts), on this test's loop.
+    server = uvicorn.Server(uvicorn_config(settings))
+    task = asyncio.create_task(server.serve(sockets=listening_sockets(settings)))
     for _ in range(200):
         if server.started or task.done():
             break
@@ -83,34 +83,53 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         await task
         raise RuntimeError("the test gateway did not start")
     try:
-        yield Gateway(settings, f"http://127.0.0.1:{settings.port}", server)
+        scheme = "https" if settings.certfile else "http"
+        yield Gateway(settings, f"{scheme}://127.0.0.1:{settings.port}", server)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
 
 
+def up_command(data_dir: Path, port: int, valkey_port: int, *extra: str) -> list[str]:
+    """The `gameserver up` command line of a test: its own ports and data dir."""
+    ports = ["--port", str(port), "--valkey-port", str(valkey_port)]
+    return [sys.executable, "-m", "gameserver", "up", *ports, "--data-dir", str(data_dir), *extra]
+
+
 @contextlib.contextmanager
-def gateway_process(settings: Settings) -> Iterator[Gateway]:
-    """A real `gameserver serve` process, stopped by its pid at the end."""
+def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) -> Iterator[Gateway]:
+    """A real `gameserver serve` process, stopped by its pid at the end.
+
+    Its certificate and admin port are the settings' own; `verify` is what the readiness
+    check trusts (the test's own certificate).
+    """
     env = dict(os.environ)
+    env.update(login_env(settings))
     env.update(
-        VALKEY_NODES=",".join(f"{h}:{p}" for h, p in settings.valkey_nodes),
         GAMESERVER_SECRET=settings.secret.decode(),
         GAMESERVER_ADMIN_KEY=settings.admin_key,
+        GAMESERVER_LOGIN_RATE_PER_S=str(settings.login_rate_per_s),
+        GAMESERVER_LOGIN_BURST=str(settings.login_burst),
+        GAMESERVER_MAX_SOCKETS_PER_ADDRESS=str(settings.max_sockets_per_address),
     )
+    command = [sys.executable, "-m", "gameserver", "serve", "--port", str(settings.port)]
+    if settings.admin_port:
+        command += ["--admin-port", str(settings.admin_port)]
+    if settings.certfile and settings.keyfile:
+        command += ["--certfile", str(settings.certfile), "--keyfile", str(settings.keyfile)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gameserver", "serve", "--port", str(settings.port)],
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base_url = f"http://127.0.0.1:{settings.port}"
+    base_url = f"{'https' if settings.certfile else 'http'}://127.0.0.1:{settings.port}"
     try:
         for _ in range(300):
             if process.poll() is not None:
                 raise RuntimeError(f"gateway exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             try:
-                if httpx.get(base_url + "/readyz", timeout=1).status_code == 200:
+                if httpx.get(base_url + "/readyz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -119,11 +138,6 @@ def gateway_process(settings: Settings) -> Iterator[Gateway]:
             raise RuntimeError("gateway process did not become ready")
         yield Gateway(settings, base_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 15)
         if process.stderr is not None:
             process.stderr.close()

@@ -11,12 +11,23 @@ among primaries. All keys of one sub-board share its tag (one slot):
     lb:{T}:<gen>:<period>:b:<k>  hash bucket k: player id -> stamp (small, listpack)
     lb:{T}:<gen>:<period>:m   hash: player id -> updated stamp(8 bytes) + metadata JSON
     lb:{T}:<gen>:r:<player>:<request id>  the outcome of an idempotent submit
+    lb:{T}:<gen>:<period>:p   hash: a:<player> -> attempts, j:<player> -> 1 (holds a seat)
+    lb:{T}:<gen>:w:<player>   sorted set: the player's writes of the last minute (times)
+
+Seats of boards with `join_required` or `max_players` are counted board-wide on a slot of
+their own (a join is rare: one per player and period); `/` cannot occur in a board name:
+
+    lb:{N/seats}:<gen>:<period>  hash: player id -> 1 for every player holding a seat
 
 The board registry lives on one slot, read through a cache:
 
     lb:{lb}:names             set of board names
     lb:{lb}:board:<name>      hash: the board's config and state
     lb:{lb}:seq               counter behind board gens and versions
+    lb:{lb}:ended:<name>      hash: "<gen>:<label>" -> ended_at of each label that ended,
+                              "<gen>:<id>!<reason>" -> a rollover or window end claimed
+    lb:{lb}:period_ends       hash: the outbox of period ends, "<name>:<gen>:<period>"
+                              -> job JSON (pushes and webhook still to do, lease)
 """
 
 from __future__ import annotations
@@ -32,10 +43,19 @@ _MAX_TAG_TRIES = 1_000_000
 
 REGISTRY_NAMES = "lb:{lb}:names"
 REGISTRY_SEQ = "lb:{lb}:seq"
+PERIOD_END_OUTBOX = "lb:{lb}:period_ends"
+
+
+def period_ends_claimed(name: str) -> str:
+    return f"lb:{{lb}}:ended:{name}"
 
 
 def registry_board(name: str) -> str:
     return f"lb:{{lb}}:board:{name}"
+
+
+def seats(name: str, gen: int, period: str) -> str:
+    return f"lb:{{{name}/seats}}:{gen}:{period}"
 
 
 def sub_board_of(player_id: str, sub_boards: int) -> int:
@@ -91,6 +111,12 @@ class SubBoardKeys:
 
     def bucket(self, gen: int, period: str, bucket: int) -> str:
         return f"{self.bucket_prefix(gen, period)}{bucket}"
+
+    def tally(self, gen: int, period: str) -> str:
+        return f"lb:{{{self.tag}}}:{gen}:{period}:p"
+
+    def rate(self, gen: int, player_id: str) -> str:
+        return f"lb:{{{self.tag}}}:{gen}:w:{player_id}"
 
     def request(self, gen: int, player_id: str, request_id: str) -> str:
         return f"lb:{{{self.tag}}}:{gen}:r:{player_id}:{request_id}"

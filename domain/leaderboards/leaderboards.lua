@@ -40,6 +40,12 @@ local function member_before(a, b)
   return la < lb
 end
 
+-- Whether position (sa, ma) is strictly better than (sb, mb).
+local function position_before(sa, ma, sb, mb)
+  if sa ~= sb then return sa < sb end
+  return member_before(ma, mb)
+end
+
 -- How many entries of z are better than position (s, m): those with a smaller score,
 -- plus a binary search by index among the entries tied at s.
 local function count_better(z, s, m)
@@ -123,17 +129,71 @@ local function append_entries(out, z, m, first, last, with_meta)
   end
 end
 
--- KEYS: zset, bucket, meta, state[, request]
+-- Score rules (store.py `encode_rules`): '' for a board without any, else words
+-- `name=value` for the rules set (numbers; 1/0 for flags), plus `client` (a client's
+-- write), `now` (the gateway's unix s) and `seats` (the player must hold a seat).
+local function parse_rules(raw)
+  if raw == '' then return nil end
+  local rules = {}
+  for name, value in string.gmatch(raw, '([%w_]+)=(%S+)') do rules[name] = tonumber(value) end
+  return rules
+end
+
+local MINUTE = 60
+
+-- Why a write breaks the rules (before anything is written), or nil. `value` is what
+-- the player sent, `user` the score after the operator (the same for best and set).
+local function refusal(rules, value, user, tally, rate, pid)
+  local client, now = rules.client == 1, rules.now
+  if client and rules.client_writes == 0 then return 'client_writes' end
+  if rules.start_at and now < rules.start_at then return 'not_started' end
+  if rules.end_at and now >= rules.end_at then return 'ended' end
+  if rules.min_score and user < rules.min_score then return 'below_min' end
+  if rules.max_score and user > rules.max_score then return 'above_max' end
+  if rules.max_step and math.abs(value) > rules.max_step then return 'step' end
+  if rules.seats == 1 and redis.call('HEXISTS', tally, 'j:' .. pid) == 0 then
+    if rules.join_required == 1 then return 'not_joined' end
+    return 'no_seat'
+  end
+  local attempts = rules.max_attempts
+  if attempts and tonumber(redis.call('HGET', tally, 'a:' .. pid) or '0') >= attempts then
+    return 'attempts'
+  end
+  if client and rules.writes_per_minute then
+    -- A write counts against the limit for one minute: while its time > now - MINUTE.
+    local recent = redis.call('ZCOUNT', rate, '(' .. string.format('%.6f', now - MINUTE), '+inf')
+    if recent >= rules.writes_per_minute then return 'rate' end
+  end
+  return nil
+end
+
+-- Books an accepted write against the rules that count writes.
+local function count_write(rules, tally, rate, pid, ttl, stamp)
+  if rules.max_attempts then
+    redis.call('HINCRBY', tally, 'a:' .. pid, 1)
+    if ttl > 0 then redis.call('EXPIRE', tally, ttl, 'NX') end
+  end
+  if rules.client == 1 and rules.writes_per_minute then
+    redis.call('ZREMRANGEBYSCORE', rate, '-inf', string.format('%.6f', rules.now - MINUTE))
+    redis.call('ZADD', rate, string.format('%.6f', rules.now), fmt_int(stamp))
+    redis.call('EXPIRE', rate, MINUTE + 1)
+  end
+end
+
+-- KEYS: zset, bucket, meta, state[, tally, rate (with rules)][, request]
 -- ARGV: version, op, order, player, score, has_meta, meta, ttl_s, channel, period,
---       request_ttl_ms, bound, sibling zset...
+--       request_ttl_ms, bound, rules, sibling zset...
 -- -> {'OK'|'DUP', new score, new member, old score, old member, own rank now,
 --     own rank before, changed, (sibling: better than new, better than old)...}
---    | {'STALE'} | {'RANGE'}
+--    | {'STALE'} | {'RANGE'} | {'REFUSED', reason}
 local function submit(keys, args)
-  local z, b, m, s, r = keys[1], keys[2], keys[3], keys[4], keys[5]
+  local z, b, m, s = keys[1], keys[2], keys[3], keys[4]
   local version, op, desc, pid = tonumber(args[1]), args[2], args[3] == 'desc', args[4]
   local x, has_meta, meta, ttl = tonumber(args[5]), args[6] == '1', args[7], tonumber(args[8])
   local channel, label, request_ttl_ms, bound = args[9], args[10], args[11], tonumber(args[12])
+  local rules = parse_rules(args[13])
+  local tally, rate, r = false, false, keys[5]
+  if rules then tally, rate, r = keys[5], keys[6], keys[7] end
   if not fence_ok(s, version) then return {'STALE'} end
   if r then
     local prior = redis.call('GET', r)
@@ -141,10 +201,23 @@ local function submit(keys, args)
       -- A write, so that the caller's WAIT also covers the first attempt's write.
       redis.call('PEXPIRE', r, request_ttl_ms)
       local ns, nm, ps, pm, changed = cmsgpack.unpack(prior)
+      -- Ranks of the remembered positions as the board stands now, among the others:
+      -- the player's own entry (wherever it is now) is not better than itself.
+      local now_s, now_m = false, false
+      local now_t = redis.call('HGET', b, pid)
+      if now_t then
+        now_m = now_t .. pid
+        now_s = redis.call('ZSCORE', z, now_m)
+      end
+      local function others_better(s, m)
+        local n = count_better(z, s, m)
+        if now_s and position_before(tonumber(now_s), now_m, tonumber(s), m) then n = n - 1 end
+        return n
+      end
       local own_old = false
-      if ps then own_old = count_better(z, ps, pm) end
-      local out = {'DUP', ns, nm, ps, pm, count_better(z, ns, nm), own_old, changed}
-      return append_sibling_counts(out, args, 13, ns, nm, ps, pm)
+      if ps then own_old = others_better(ps, pm) end
+      local out = {'DUP', ns, nm, ps, pm, others_better(ns, nm), own_old, changed}
+      return append_sibling_counts(out, args, 14, ns, nm, ps, pm)
     end
   end
   local old_m, old_s, old_n, old_rank = false, false, nil, false
@@ -159,9 +232,9 @@ local function submit(keys, args)
       old_m = false
     end
   end
-  local new_n
+  local new_n, user = nil, x
   if op == 'incr' or op == 'decr' then
-    local user = 0
+    user = 0
     if old_n then user = desc and -old_n or old_n end
     if op == 'incr' then user = user + x else user = user - x end
     if user > bound or user < -bound then return {'RANGE'} end
@@ -170,6 +243,10 @@ local function submit(keys, args)
     new_n = desc and -x or x
   end
   if new_n == 0 then new_n = 0 end
+  if rules then
+    local reason = refusal(rules, x, user, tally, rate, pid)
+    if reason then return {'REFUSED', reason} end
+  end
   local changed, moved = 1, true
   if old_n then
     if op == 'best' then
@@ -181,6 +258,7 @@ local function submit(keys, args)
   end
   advance_fence(s, version)
   local now = next_stamp(s)
+  if rules then count_write(rules, tally, rate, pid, ttl, now) end
   local own_old = old_rank
   local new_s, new_m = old_s, old_m
   if moved then
@@ -211,7 +289,7 @@ local function submit(keys, args)
     redis.call('SET', r, cmsgpack.pack(new_s, new_m, old_s, old_m, changed), 'PX', request_ttl_ms)
   end
   local out = {'OK', new_s, new_m, old_s, old_m, redis.call('ZRANK', z, new_m), own_old, changed}
-  return append_sibling_counts(out, args, 13, new_s, new_m, old_s, old_m)
+  return append_sibling_counts(out, args, 14, new_s, new_m, old_s, old_m)
 end
 
 -- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period
@@ -229,6 +307,35 @@ local function remove(keys, args)
   redis.call('HDEL', b, pid)
   redis.call('HDEL', m, pid)
   if old_s then publish(channel, 'x', label, pid, old_s, old_m, false, false, now) end
+  return {'OK'}
+end
+
+-- A seat on a board that counts its players board-wide (one slot per board and period).
+-- KEYS: seats (hash: player -> 1); ARGV: player, max players (0: no cap), ttl_s
+-- -> {'JOINED'|'ALREADY'|'FULL', players holding a seat}
+local function join(keys, args)
+  local seats, pid, cap, ttl = keys[1], args[1], tonumber(args[2]), tonumber(args[3])
+  local held = redis.call('HLEN', seats)
+  if redis.call('HEXISTS', seats, pid) == 1 then
+    -- Written again, so that the caller's WAIT also covers the first join's write.
+    redis.call('HSET', seats, pid, 1)
+    return {'ALREADY', held}
+  end
+  if cap > 0 and held >= cap then return {'FULL', held} end
+  redis.call('HSET', seats, pid, 1)
+  if ttl > 0 then redis.call('EXPIRE', seats, ttl, 'NX') end
+  return {'JOINED', held + 1}
+end
+
+-- The seat's copy in the player's own sub-board, which the writing function checks.
+-- Written after `join` took the seat; idempotent, so a retried join repairs a lost one.
+-- KEYS: state, tally; ARGV: version, player, ttl_s -> {'OK'} | {'STALE'}
+local function mark_seat(keys, args)
+  local s, tally = keys[1], keys[2]
+  if not fence_ok(s, tonumber(args[1])) then return {'STALE'} end
+  redis.call('HSET', tally, 'j:' .. args[2], 1)
+  local ttl = tonumber(args[3])
+  if ttl > 0 then redis.call('EXPIRE', tally, ttl, 'NX') end
   return {'OK'}
 end
 
@@ -385,23 +492,26 @@ local function unlink_period(z, m, prefix, buckets)
   for k = 0, buckets - 1 do redis.call('UNLINK', prefix .. k) end
 end
 
--- KEYS: state, zset, meta (of the archived period)
+-- KEYS: state, zset, meta, tally (of the archived period)
 -- ARGV: version, ttl_s, buckets, bucket prefix, channel, new period
 local function archive(keys, args)
   local s, z, m = keys[1], keys[2], keys[3]
   if not pass_fence(s, tonumber(args[1])) then return 0 end
   local now = next_stamp(s)
   expire_period(z, m, args[4], tonumber(args[3]), tonumber(args[2]))
+  if keys[4] then redis.call('EXPIRE', keys[4], tonumber(args[2]), 'NX') end
   publish(args[5], 'r', args[6], '-', false, false, false, false, now)
   return 1
 end
 
--- KEYS: state, zset, meta (of the live period); ARGV: version, buckets, prefix, channel, period
+-- KEYS: state, zset, meta, tally (of the live period)
+-- ARGV: version, buckets, prefix, channel, period
 local function drop(keys, args)
   local s, z, m = keys[1], keys[2], keys[3]
   if not pass_fence(s, tonumber(args[1])) then return 0 end
   local now = next_stamp(s)
   unlink_period(z, m, args[3], tonumber(args[2]))
+  if keys[4] then redis.call('UNLINK', keys[4]) end
   publish(args[4], 'd', args[5], '-', false, false, false, false, now)
   return 1
 end
@@ -417,24 +527,112 @@ local function board_create(keys, args)
   return v
 end
 
--- KEYS: board, seq; ARGV: period id now -> {version, old reset period, old reset count}
+-- Period ends (docs/leaderboards.md "Period ends"). A period's end is claimed once, in
+-- `ended` (a board's hash: "<gen>:<label>" -> ended_at; "<gen>:<id>!<reason>" marks the
+-- rollover or window end of a period id as claimed), and in the same call its job is
+-- put in the outbox (hash: "<board>:<gen>:<label>" -> job JSON) that workers lease.
+local function claim_end(ended, outbox, board, gen, label, ended_at, job)
+  if redis.call('HSETNX', ended, gen .. ':' .. label, ended_at) == 0 then return 0 end
+  redis.call('HSET', outbox, board .. ':' .. gen .. ':' .. label, job)
+  return 1
+end
+
+-- KEYS: board, seq, ended, outbox; ARGV: period id now, name, now
+-- -> {version, old reset period, old reset count}; the archived label's end is claimed.
 local function board_reset(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return false end
-  local old = redis.call('HMGET', keys[1], 'reset_period', 'reset_count')
+  local old = redis.call('HMGET', keys[1], 'reset_period', 'reset_count', 'gen',
+    'on_period_end', 'on_period_end_top')
   local v = redis.call('INCR', keys[2])
   local resets = 1
-  if old[1] == args[1] then resets = tonumber(old[2]) + 1 end
+  local archived = args[1]
+  if old[1] == args[1] then
+    resets = tonumber(old[2]) + 1
+    if tonumber(old[2]) > 0 then archived = args[1] .. '.' .. old[2] end
+  end
   redis.call('HSET', keys[1], 'version', v, 'reset_period', args[1], 'reset_count', resets)
+  if keys[3] then
+    local job = {board = args[2], gen = tonumber(old[3]), period = archived,
+      ended_at = tonumber(args[3]), reason = 'reset', url = old[4] or nil,
+      top = tonumber(old[5] or '100'), pushed = false, attempts = 0, next_at = 0,
+      lease = '', lease_until = 0}
+    claim_end(keys[3], keys[4], args[2], old[3], archived, args[3], cjson.encode(job))
+  end
   return {v, old[1], old[2]}
 end
 
--- KEYS: board, names, seq; ARGV: name -> {version, fields of the deleted board}
+-- KEYS: ended, outbox; ARGV: board, gen, period id, ended_at, job JSON, reason -> 1
+-- claimed, 0 not. Claims the end of a period id once per reason (`rollover`, `end_at`):
+-- the label that ended is the first one of the period that no reset ended (`<id>` if no
+-- reset ended it, else the first free `<id>.<n>`). A window's end is not claimed when a
+-- period of the board already ended at or after it: a reset after `end_at` ended the
+-- label the window closed on.
+local function period_claim(keys, args)
+  local gen, base, at = args[2], args[3], tonumber(args[4])
+  if args[6] == 'end_at' then
+    local ended = redis.call('HGETALL', keys[1])
+    local prefix = gen .. ':'
+    for i = 1, #ended, 2 do
+      if string.sub(ended[i], 1, #prefix) == prefix and tonumber(ended[i + 1]) >= at then
+        return 0
+      end
+    end
+  end
+  if redis.call('HSETNX', keys[1], gen .. ':' .. base .. '!' .. args[6], args[4]) == 0 then
+    return 0
+  end
+  local label = base
+  if redis.call('HEXISTS', keys[1], gen .. ':' .. base) == 1 then
+    local n = 1
+    while redis.call('HEXISTS', keys[1], gen .. ':' .. base .. '.' .. n) == 1 do n = n + 1 end
+    label = base .. '.' .. n
+  end
+  local job = cjson.decode(args[5])
+  job.period = label
+  return claim_end(keys[1], keys[2], args[1], gen, label, args[4], cjson.encode(job))
+end
+
+-- KEYS: outbox; ARGV: now, lease_s, worker -> {id, job JSON} of a job due and not
+-- leased (now leased to `worker`), or false.
+local function period_take(keys, args)
+  local now = tonumber(args[1])
+  local all = redis.call('HGETALL', keys[1])
+  for i = 1, #all, 2 do
+    local job = cjson.decode(all[i + 1])
+    if (job.lease_until or 0) <= now and (job.next_at or 0) <= now then
+      job.lease = args[3]
+      job.lease_until = now + tonumber(args[2])
+      local raw = cjson.encode(job)
+      redis.call('HSET', keys[1], all[i], raw)
+      return {all[i], raw}
+    end
+  end
+  return false
+end
+
+-- KEYS: outbox; ARGV: id, worker, job JSON ('' = done: delete it) -> 1, or 0 when the
+-- job is gone or leased to another worker (this one's lease ran out).
+local function period_save(keys, args)
+  local raw = redis.call('HGET', keys[1], args[1])
+  if not raw then return 0 end
+  if cjson.decode(raw).lease ~= args[2] then return 0 end
+  if args[3] == '' then
+    redis.call('HDEL', keys[1], args[1])
+  else
+    redis.call('HSET', keys[1], args[1], args[3])
+  end
+  return 1
+end
+
+-- KEYS: board, names, seq, ended; ARGV: name -> {version, fields of the deleted board}
 local function board_delete(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return false end
   local v = redis.call('INCR', keys[3])
   local fields = redis.call('HGETALL', keys[1])
   redis.call('DEL', keys[1])
   redis.call('SREM', keys[2], args[1])
+  -- The marks of its ended periods go too (a board made again has another gen).
+  if keys[4] then redis.call('DEL', keys[4]) end
   return {v, fields}
 end
 
@@ -463,6 +661,8 @@ local WITH_SIBLINGS = {'allow-cross-slot-keys'}
 local READ_WITH_SIBLINGS = {'no-writes', 'allow-cross-slot-keys'}
 redis.register_function{function_name = 'lb_submit', callback = submit, flags = WITH_SIBLINGS}
 redis.register_function{function_name = 'lb_remove', callback = remove}
+redis.register_function{function_name = 'lb_join', callback = join}
+redis.register_function{function_name = 'lb_mark_seat', callback = mark_seat}
 redis.register_function{function_name = 'lb_archive', callback = archive}
 redis.register_function{function_name = 'lb_drop', callback = drop}
 redis.register_function{
@@ -477,3 +677,6 @@ redis.register_function{
 redis.register_function{function_name = 'lb_board_create', callback = board_create}
 redis.register_function{function_name = 'lb_board_reset', callback = board_reset}
 redis.register_function{function_name = 'lb_board_delete', callback = board_delete}
+redis.register_function{function_name = 'lb_period_claim', callback = period_claim}
+redis.register_function{function_name = 'lb_period_take', callback = period_take}
+redis.register_function{function_name = 'lb_period_save', callback = period_save}

@@ -13,10 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.leaderboards import keys
-from domain.leaderboards.models import Board, BoardConfig
+from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig
 from domain.storage.shard_calls import Call, ShardCaller
 
 _INT_FIELDS = ("sub_boards", "buckets", "retention_s")
+_OPTIONAL_INT_FIELDS = ("on_period_end_top",)
+_TEXT_FIELDS = ("on_period_end",)
+_FLAG_FIELDS = ("client_writes", "join_required")
+_NUMBER_FIELDS = tuple(name for name in RULE_FIELDS if name not in _FLAG_FIELDS)
 
 
 class BoardRegistry:
@@ -82,8 +86,8 @@ class BoardRegistry:
         """The new board, or None when one of that name exists."""
         fields: list[Any] = []
         for name, value in config.to_dict().items():
-            if name != "name":
-                fields += [name, value]
+            if name != "name" and value is not None:
+                fields += [name, _field_value(value)]
         fields += ["created_at", repr(now)]
         gen = await self._call("lb_board_create", config.name, True, [config.name, *fields])
         self.invalidate(config.name)
@@ -91,9 +95,18 @@ class BoardRegistry:
             return None
         return Board(config, gen=int(gen), version=int(gen), created_at=now)
 
-    async def reset(self, name: str, period: str) -> tuple[int, str, int] | None:
-        """Start a new label in `period`: the new version and the old reset state."""
-        reply = await self._call("lb_board_reset", name, False, [period])
+    async def reset(self, name: str, period: str, now: float) -> tuple[int, str, int] | None:
+        """Start a new label in `period`: the new version and the old reset state. The
+        archived label's end is claimed in the same call (its job put in the outbox)."""
+        board_key = keys.registry_board(name)
+        key_list = [
+            board_key,
+            keys.REGISTRY_SEQ,
+            keys.period_ends_claimed(name),
+            keys.PERIOD_END_OUTBOX,
+        ]
+        args = ("FCALL", "lb_board_reset", len(key_list), *key_list, period, name, repr(now))
+        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
         self.invalidate(name)
         if reply is None:
             return None
@@ -102,7 +115,11 @@ class BoardRegistry:
 
     async def delete(self, name: str) -> tuple[int, Board] | None:
         """The fence version that retires the board, and the board as it was."""
-        reply = await self._call("lb_board_delete", name, True, [name])
+        board_key = keys.registry_board(name)
+        key_list = [board_key, keys.REGISTRY_NAMES, keys.REGISTRY_SEQ]
+        key_list.append(keys.period_ends_claimed(name))
+        args = ("FCALL", "lb_board_delete", len(key_list), *key_list, name)
+        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
         self.invalidate(name)
         if reply is None:
             return None
@@ -126,14 +143,34 @@ def _read(command: str, key: str) -> Call:
     return Call(key, (command, key))
 
 
+def _field_value(value: object) -> object:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _number(raw: str) -> int | float:
+    try:
+        return int(raw)
+    except ValueError:
+        return float(raw)
+
+
 def _board(name: str, raw: Mapping[bytes, bytes]) -> Board:
     fields = {k.decode(): v.decode() for k, v in raw.items()}
+    rules: dict[str, Any] = {f: fields[f] == "1" for f in _FLAG_FIELDS if f in fields}
+    rules.update((f, _number(fields[f])) for f in _NUMBER_FIELDS if f in fields)
+    rules.update((field, int(fields[field])) for field in _INT_FIELDS)
+    rules.update((f, int(fields[f])) for f in _OPTIONAL_INT_FIELDS if f in fields)
+    rules.update((f, fields[f]) for f in _TEXT_FIELDS if f in fields)
     config = BoardConfig(
         name=name,
         order=fields["order"],  # type: ignore[arg-type]
         operator=fields["operator"],  # type: ignore[arg-type]
         reset=fields["reset"],  # type: ignore[arg-type]
-        **{field: int(fields[field]) for field in _INT_FIELDS},
+        **rules,
     )
     return Board(
         config,

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from domain.errors import BadRequest
+from domain.errors import BadRequest, Conflict, DomainError, Forbidden, RateLimited
 from domain.ids import require_id
-from domain.leaderboards.models import ChangeEvent, Operator, Order, Position
+from domain.leaderboards.models import BoardConfig, ChangeEvent, Operator, Order, Position
 
 # Every integer up to 2^53 is a double; scores beyond it would not compare exactly.
 MAX_SCORE = float(2**53)
@@ -209,3 +209,35 @@ def touches_top(event: ChangeEvent, last_of_top: Position | None, top_is_full: b
     if event.kind in ("reset", "delete") or not top_is_full or last_of_top is None:
         return True
     return any(p is not None and p <= last_of_top for p in (event.old, event.new))
+
+
+# Why a write was refused (the reasons leaderboards.lua answers, plus `full`), with the
+# error the caller gets. Reasons are also the `reason` label of the refusal metric.
+REFUSALS: dict[str, tuple[type[DomainError], str]] = {
+    "client_writes": (Forbidden, "board {board} takes scores only from trusted servers"),
+    "not_started": (Forbidden, "board {board} does not take scores before its start_at"),
+    "ended": (Forbidden, "board {board} ended at its end_at; its results stay readable"),
+    "below_min": (BadRequest, "the score is below min_score of board {board}"),
+    "above_max": (BadRequest, "the score is above max_score of board {board}"),
+    "step": (BadRequest, "the step is larger than max_step of board {board}"),
+    "not_joined": (Forbidden, "join board {board} first (board.join)"),
+    "attempts": (Forbidden, "no attempts left on board {board} in this period"),
+    "rate": (RateLimited, "too many writes to board {board} this minute"),
+    "full": (Conflict, "board {board} has max_players players"),
+}
+
+
+def refusal_error(board: str, reason: str) -> DomainError:
+    """The error a refused write answers with."""
+    kind, message = REFUSALS[reason]
+    return kind(message.format(board=board))
+
+
+def window_refusal(config: BoardConfig, now: float) -> str | None:
+    """`ended` once the board's window closed (joining then is refused too), else None.
+
+    Writes are accepted while start_at <= now < end_at; a player may join before start_at.
+    """
+    if config.end_at is not None and now >= config.end_at:
+        return "ended"
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,15 +24,28 @@ from domain.leaderboards.models import (
     DEFAULT_BOARDS,
     Board,
     BoardConfig,
+    BoardListing,
     BoardSummary,
     BoardView,
+    JoinResult,
+    KeptPeriod,
     Page,
     PlayerRank,
     Position,
     RankedEntry,
     SubmitResult,
 )
-from domain.leaderboards.periods import key_ttl_s, live_label, period_id, require_label
+from domain.leaderboards.period_ends import PeriodEndOutbox
+from domain.leaderboards.periods import (
+    MAX_RESETS_PROBED,
+    kept_bases,
+    key_ttl_s,
+    live_label,
+    period_bounds,
+    period_end,
+    period_id,
+    require_label,
+)
 from domain.leaderboards.ranking import Ranker, raw_to_entry
 from domain.leaderboards.registry import BoardRegistry
 from domain.leaderboards.rules import (
@@ -42,9 +55,11 @@ from domain.leaderboards.rules import (
     denormalise,
     encode_metadata,
     first_fetch,
+    refusal_error,
     require_int,
     require_player_ids,
     require_score,
+    window_refusal,
 )
 from domain.leaderboards.store import (
     Cluster,
@@ -52,6 +67,8 @@ from domain.leaderboards.store import (
     PageSlice,
     RawEntry,
     StaleBoard,
+    WriteRefused,
+    encode_rules,
     raw_stored,
 )
 from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
@@ -62,6 +79,8 @@ REQUEST_TTL_S = 24 * 3600
 _BUILT_PAGES = 256
 
 PageKey = tuple[str, int, str, Position | None, int]
+# Told of every refused write: (board, reason); the delivery layer counts them.
+RefusalHook = Callable[[str, str], None]
 
 
 class LeaderboardService:
@@ -74,14 +93,18 @@ class LeaderboardService:
         default_boards: Sequence[BoardConfig] = DEFAULT_BOARDS,
         config_ttl_s: float = 1.0,
         request_ttl_s: int = REQUEST_TTL_S,
+        on_refused: RefusalHook | None = None,
     ) -> None:
         self._clock = clock
+        self._on_refused = on_refused
         self._wait = writes.wait
         self._default_boards = tuple(default_boards)
         self._request_ttl_ms = request_ttl_s * 1000
         self._store = LeaderboardStore(cluster, writes.failover_window_s)
         self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
         self._ranker = Ranker(self._store)
+        # Ended periods waiting for their pushes and webhook (the worker's side).
+        self.period_ends = PeriodEndOutbox(self._store.caller, self._wait)
         self._built: LRUCache[PageKey, tuple[list[PageSlice], Page]]
         self._built = LRUCache(maxsize=_BUILT_PAGES)
 
@@ -120,6 +143,26 @@ class LeaderboardService:
             for board, period, count in zip(boards, periods, counts, strict=True)
         ]
 
+    async def boards(self) -> list[Board]:
+        """Every board, read from the registry (not the cache)."""
+        return await self._registry.load_all()
+
+    async def periods(self, name: str) -> list[KeptPeriod]:
+        """The periods of the board whose entries are kept, newest first, with counts."""
+        board = await self.get_board(name)
+        kept = await self.kept_periods(board)
+        bases = list(dict.fromkeys(label.split(".", 1)[0] for label in kept))
+        # Within a period, the latest reset's label is the newest.
+        labels = sorted(kept, key=lambda label: (bases.index(label.split(".")[0]), -_suffix(label)))
+        counts = await self._store.sizes([(board, label) for label in labels])
+        live = live_label(board, self._clock.now())
+        found = [
+            KeptPeriod(label, count, *period_bounds(board, label), live=label == live)
+            for label, count in zip(labels, counts, strict=True)
+        ]
+        # Calendar periods that ended before the board was created never held entries.
+        return [p for p in found if p.live or p.end_at is None or p.end_at > board.created_at]
+
     async def delete_board(self, name: str) -> None:
         await self.get_board(name)
         deleted = await self._registry.delete(name)
@@ -134,7 +177,7 @@ class LeaderboardService:
         board = await self.get_board(name)
         now = self._clock.now()
         base = period_id(board.config.reset, now)
-        done = await self._registry.reset(name, base)
+        done = await self._registry.reset(name, base, now)
         if done is None:
             raise BoardNotFound(f"no board named {name}")
         version, old_period, old_count = done
@@ -165,8 +208,14 @@ class LeaderboardService:
         score: float,
         metadata: dict[str, Any] | None = None,
         request_id: str | None = None,
+        *,
+        trusted: bool = False,
     ) -> SubmitResult:
-        """Apply the board's operator once (per `request_id`); wait for the replica."""
+        """Apply the board's operator once (per `request_id`); wait for the replica.
+
+        The board's rules are checked inside the write (see leaderboards.lua); a write
+        that is not `trusted` (a trusted game server's) is a client write.
+        """
         require_id(player_id, "player_id")
         value = require_score(score)
         raw_meta = encode_metadata(metadata)
@@ -177,17 +226,76 @@ class LeaderboardService:
         for _ in range(_STALE_RETRIES):
             now = self._clock.now()
             period, ttl = live_label(found, now), key_ttl_s(found, now)
+            rules = encode_rules(found.config, not trusted, now)
             try:
                 outcome = await self._store.submit(
-                    found, period, ttl, player_id, value, raw_meta, request, self._wait
+                    found, period, ttl, player_id, value, raw_meta, request, self._wait, rules
                 )
             except StaleBoard:
                 found = await self._reload(board)
+                continue
+            except WriteRefused as refused:
+                if refused.reason != "no_seat":
+                    raise self._refused(found.name, refused.reason) from None
+                # A capped board without joining: the first write takes a seat, then
+                # goes again (a full board refuses it).
+                try:
+                    await self._take_seat(found, period, ttl, player_id)
+                except StaleBoard:
+                    found = await self._reload(board)
                 continue
             rank, previous = await self._ranker.write_ranks(found, period, player_id, outcome)
             new_score = denormalise(found.config.order, outcome.new.score)
             return SubmitResult(found.name, new_score, rank, previous, outcome.changed)
         raise Unavailable(f"board {board} keeps changing; try again")
+
+    async def join(self, board: str, player_id: str) -> JoinResult:
+        """Take a seat on a board that counts its players (idempotent per player)."""
+        require_id(player_id, "player_id")
+        found = await self.get_board(board)
+        if not found.config.takes_seats:
+            raise BadRequest(f"board {board} needs no joining")
+        for _ in range(_STALE_RETRIES):
+            now = self._clock.now()
+            closed = window_refusal(found.config, now)
+            if closed is not None:
+                raise self._refused(found.name, closed)
+            period, ttl = live_label(found, now), key_ttl_s(found, now)
+            try:
+                return await self._take_seat(found, period, ttl, player_id)
+            except StaleBoard:
+                found = await self._reload(board)
+        raise Unavailable(f"board {board} keeps changing; try again")
+
+    async def _take_seat(self, board: Board, period: str, ttl: int, player_id: str) -> JoinResult:
+        status, held = await self._store.join(board, period, ttl, player_id, self._wait)
+        if status == "FULL":
+            raise self._refused(board.name, "full")
+        return JoinResult(board.name, held, status == "JOINED")
+
+    def _refused(self, board: str, reason: str) -> Exception:
+        if self._on_refused is not None:
+            self._on_refused(board, reason)
+        return refusal_error(board, reason)
+
+    async def boards_for(self, player_id: str) -> list[BoardListing]:
+        """Every board as `board.list` shows it to `player_id`, in one read round after
+        the registry's."""
+        require_id(player_id, "player_id")
+        boards = await self._registry.load_all()
+        now = self._clock.now()
+        periods = [live_label(board, now) for board in boards]
+        seated = [(b, p) for b, p in zip(boards, periods, strict=True) if b.config.takes_seats]
+        counted = [(b, p) for b, p in zip(boards, periods, strict=True) if not b.config.takes_seats]
+        sizes, seats = await asyncio.gather(
+            self._store.sizes(counted), self._store.seats_of(seated, player_id)
+        )
+        by_name = {b.name: (n, False) for (b, _), n in zip(counted, sizes, strict=True)}
+        by_name.update((b.name, s) for (b, _), s in zip(seated, seats, strict=True))
+        return [
+            BoardListing(board, period, period_end(board.config.reset, now), *by_name[board.name])
+            for board, period in zip(boards, periods, strict=True)
+        ]
 
     async def remove_player(self, board: str, player_id: str) -> None:
         require_id(player_id, "player_id")
@@ -329,6 +437,60 @@ class LeaderboardService:
         )
         return [(b.name, e[0]) for b, e in zip(boards, found, strict=True) if e]
 
+    # A player's data over every period kept (export and erase).
+
+    async def kept_periods(self, board: Board) -> list[str]:
+        """Labels of every period of `board` whose entries may still be kept, newest
+        first: the live one, those a reset archived, and earlier ones in retention."""
+        now = self._clock.now()
+        labels: list[str] = []
+        for base in kept_bases(board.config.reset, board.config.retention_s, now):
+            labels.append(base)
+            if base == board.reset_period:
+                labels += [f"{base}.{n}" for n in range(1, board.reset_count + 1)]
+                continue
+            # Resets of an earlier period are not recorded: probe until an empty label.
+            for n in range(1, MAX_RESETS_PROBED + 1):
+                label = f"{base}.{n}"
+                (size,) = await self._store.sizes([(board, label)])
+                if size == 0:
+                    break
+                labels.append(label)
+        return labels
+
+    async def entries_of_player(self, player_id: str) -> list[tuple[str, str, RankedEntry]]:
+        """(board, period, entry) of the player on every board and every period kept."""
+        require_id(player_id, "player_id")
+        found: list[tuple[str, str, RankedEntry]] = []
+        for board in await self._registry.load_all():
+            labels = await self.kept_periods(board)
+            entries = await asyncio.gather(
+                *(self._ranker.entries(board, label, [player_id]) for label in labels)
+            )
+            found += [
+                (board.name, label, e[0]) for label, e in zip(labels, entries, strict=True) if e
+            ]
+        return found
+
+    async def forget_player(self, player_id: str) -> int:
+        """Remove the player from every board and every period kept; entries removed."""
+        removed = 0
+        for name, label, _ in await self.entries_of_player(player_id):
+            board = await self.get_board(name)
+            for _ in range(_STALE_RETRIES):
+                try:
+                    removed += await self._store.remove(board, label, player_id, self._wait)
+                    break
+                except StaleBoard:
+                    board = await self._reload(name)
+            else:
+                raise Unavailable(f"board {name} keeps changing; try again")
+        for board in await self._registry.load_all():
+            if board.config.has_rules:
+                periods = await self.kept_periods(board)
+                await self._store.forget_tallies(board, periods, player_id, self._wait)
+        return removed
+
     def _period(self, board: Board, period: str | None) -> str:
         if period is None:
             return live_label(board, self._clock.now())
@@ -351,6 +513,11 @@ def _same_parts(held: Sequence[PageSlice], fresh: Sequence[PageSlice]) -> bool:
     """Whether every part is the very one read before (the store hands back the object
     it holds when the sub-board has not changed), so the page built from them is too."""
     return len(held) == len(fresh) and all(a is b for a, b in zip(held, fresh, strict=True))
+
+
+def _suffix(label: str) -> int:
+    _, _, resets = label.partition(".")
+    return int(resets) if resets else 0
 
 
 def _raw_key(raw: RawEntry) -> RawEntry:

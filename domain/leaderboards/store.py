@@ -19,7 +19,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.errors import BadRequest
 from domain.leaderboards import keys
 from domain.leaderboards.calls import leaderboard_caller
-from domain.leaderboards.models import Board, Position
+from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig, Position
 from domain.leaderboards.rules import (
     MAX_SCORE,
     STAMP_BYTES,
@@ -48,6 +48,31 @@ Cluster = ValkeyCluster
 
 class StaleBoard(Exception):
     """The board was reset or deleted since its config was read: reload and plan again."""
+
+
+class WriteRefused(Exception):
+    """The write broke one of the board's rules and changed nothing; `reason` names it
+    (see `REFUSALS` in rules.py)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def encode_rules(config: BoardConfig, client: bool, now: float) -> str:
+    """The rules argument of lb_submit (see leaderboards.lua): `name=value` words of the
+    rules set, with the write's context; '' on a board without rules."""
+    if not config.has_rules:
+        return ""
+    words: dict[str, object] = {"client": client, "now": now, "seats": config.takes_seats}
+    words.update((name, getattr(config, name)) for name in RULE_FIELDS)
+    return " ".join(f"{name}={_rule_word(v)}" for name, v in words.items() if v is not None)
+
+
+def _rule_word(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -192,11 +217,15 @@ class LeaderboardStore:
         metadata: bytes | None,
         request: tuple[str, int] | None,
         wait: Wait,
+        rules: str = "",
     ) -> WriteOutcome:
-        """Apply the board's operator; `request` is (request id, ttl ms) for idempotency."""
+        """Apply the board's operator; `request` is (request id, ttl ms) for idempotency,
+        `rules` the board's rules as `encode_rules` wrote them (checked before writing)."""
         index = self.sub_index(board, player_id)
         sub = self.subs(board)[index]
         key_list = self._entry_keys(board, period, player_id)
+        if rules:
+            key_list += [sub.tally(board.gen, period), sub.rate(board.gen, player_id)]
         if request is not None:
             key_list.append(sub.request(board.gen, player_id, request[0]))
         config = board.config
@@ -204,7 +233,7 @@ class LeaderboardStore:
         args = (
             board.version, config.operator, config.order, player_id, repr(value),
             "1" if metadata is not None else "0", metadata or b"", ttl_s, sub.channel,
-            period, request[1] if request else 0, repr(MAX_SCORE),
+            period, request[1] if request else 0, repr(MAX_SCORE), rules,
             *(zset for _, zset, _ in siblings),
         )  # fmt: skip
         call = Call(sub.state, ("FCALL", "lb_submit", len(key_list), *key_list, *args))
@@ -213,6 +242,8 @@ class LeaderboardStore:
             raise StaleBoard(board.name)
         if reply[0] == b"RANGE":
             raise BadRequest("the score would leave ±2^53")
+        if reply[0] == b"REFUSED":
+            raise WriteRefused(reply[1].decode())
         status, new_s, new_m, old_s, old_m, own_new, own_old, changed = reply[:8]
         counted = reply[8:]
         sibling_better = {
@@ -230,6 +261,42 @@ class LeaderboardStore:
             sibling_better=sibling_better,
         )
 
+    async def join(
+        self, board: Board, period: str, ttl_s: int, player_id: str, wait: Wait
+    ) -> tuple[str, int]:
+        """Take a seat board-wide, then mark it in the player's own sub-board (where the
+        writing function looks): ('JOINED'|'ALREADY'|'FULL', seats held)."""
+        seats = keys.seats(board.name, board.gen, period)
+        cap = board.config.max_players or 0
+        call = Call(seats, ("FCALL", "lb_join", 1, seats, player_id, cap, ttl_s))
+        # Taking a seat twice leaves the same state: safe to retry after an unknown outcome.
+        status, held = await self.caller.write(call, *wait, idempotent=True)
+        if status != b"FULL":
+            sub = self.subs(board)[self.sub_index(board, player_id)]
+            tally = sub.tally(board.gen, period)
+            args = (board.version, player_id, ttl_s)
+            mark = Call(sub.state, ("FCALL", "lb_mark_seat", 2, sub.state, tally, *args))
+            if (await self.caller.write(mark, *wait, idempotent=True))[0] == b"STALE":
+                raise StaleBoard(board.name)
+        return status.decode(), int(held)
+
+    async def seats_of(
+        self, wanted: Sequence[tuple[Board, str]], player_id: str
+    ) -> list[tuple[int, bool]]:
+        """For each (board, period) that takes seats: seats held, and whether the player
+        holds one (its mark in the player's sub-board), in one round."""
+        calls = []
+        for board, period in wanted:
+            seats = keys.seats(board.name, board.gen, period)
+            sub = self.subs(board)[self.sub_index(board, player_id)]
+            tally = sub.tally(board.gen, period)
+            calls += [
+                Call(seats, ("HLEN", seats)),
+                Call(tally, ("HEXISTS", tally, f"j:{player_id}")),
+            ]
+        replies = await self.caller.read(calls) if calls else []
+        return [(int(replies[i]), bool(replies[i + 1])) for i in range(0, len(replies), 2)]
+
     async def remove(self, board: Board, period: str, player_id: str, wait: Wait) -> bool:
         sub = self.subs(board)[self.sub_index(board, player_id)]
         key_list = self._entry_keys(board, period, player_id)
@@ -240,6 +307,22 @@ class LeaderboardStore:
         if reply[0] == b"STALE":
             raise StaleBoard(board.name)
         return bool(reply[0] == b"OK")
+
+    async def forget_tallies(
+        self, board: Board, periods: Sequence[str], player_id: str, wait: Wait
+    ) -> None:
+        """Drop what a board's rules keep of a player (attempts, joined mark, seat, the
+        last minute's writes) in every period given. Each write is one key's idempotent
+        delete: erasing twice leaves the same state, so a retry is safe."""
+        sub = self.subs(board)[self.sub_index(board, player_id)]
+        calls = [Call(sub.rate(board.gen, player_id), ("DEL", sub.rate(board.gen, player_id)))]
+        for period in periods:
+            tally = sub.tally(board.gen, period)
+            calls.append(Call(tally, ("HDEL", tally, f"a:{player_id}", f"j:{player_id}")))
+            if board.config.takes_seats:
+                seats = keys.seats(board.name, board.gen, period)
+                calls.append(Call(seats, ("HDEL", seats, player_id)))
+        await asyncio.gather(*(self.caller.write(c, *wait, idempotent=True) for c in calls))
 
     async def find(
         self, board: Board, period: str, player_ids: Sequence[str], with_meta: bool
@@ -402,6 +485,8 @@ class LeaderboardStore:
 
     async def sizes(self, wanted: Sequence[tuple[Board, str]]) -> list[int]:
         """Entries of each (board, period)."""
+        if not wanted:
+            return []
         calls = []
         for board, period in wanted:
             for sub in self.subs(board):
@@ -422,8 +507,17 @@ class LeaderboardStore:
         """Fence every sub-board at `version`; keep `period` for `ttl_s` (reset) or, with
         `ttl_s` None, drop it now (delete)."""
         writes = []
+        if board.config.takes_seats:
+            seats = keys.seats(board.name, board.gen, period)
+            end = ("UNLINK", seats) if ttl_s is None else ("EXPIRE", seats, ttl_s, "NX")
+            writes.append(self.caller.write(Call(seats, end), *wait, idempotent=True))
         for sub in self.subs(board):
-            key_list = (sub.state, sub.zset(board.gen, period), sub.meta(board.gen, period))
+            key_list = (
+                sub.state,
+                sub.zset(board.gen, period),
+                sub.meta(board.gen, period),
+                sub.tally(board.gen, period),
+            )
             prefix = sub.bucket_prefix(board.gen, period)
             if ttl_s is None:
                 function = "lb_drop"
@@ -431,7 +525,7 @@ class LeaderboardStore:
             else:
                 function = "lb_archive"
                 args = (version, ttl_s, board.config.buckets, prefix, sub.channel, new_period)
-            call = Call(sub.state, ("FCALL", function, 3, *key_list, *args))
+            call = Call(sub.state, ("FCALL", function, 4, *key_list, *args))
             writes.append(self.caller.write(call, *wait, idempotent=True))
         await asyncio.gather(*writes)
 

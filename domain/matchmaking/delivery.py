@@ -17,8 +17,14 @@ from domain.matchmaking.rating_store import RatingStore
 log = logging.getLogger(__name__)
 
 
-def found_events(record: dict[str, Any], ts: int) -> list[tuple[list[str], dict[str, Any]]]:
-    """One `match.found` per ticket of a match record, addressed to that ticket's players."""
+def found_events(
+    record: dict[str, Any],
+    ts: int,
+    tickets: Sequence[Sequence[Any]] | None = None,
+    backfill: bool = False,
+) -> list[tuple[list[str], dict[str, Any]]]:
+    """One `match.found` per ticket (of the record, or `tickets` added by a backfill),
+    addressed to that ticket's players."""
     return [
         (
             list(players),
@@ -28,10 +34,13 @@ def found_events(record: dict[str, Any], ts: int) -> list[tuple[list[str], dict[
                 "queue": record["queue"],
                 "teams": record["teams"],
                 "ticket": ticket_id,
+                "server": record.get("server"),
+                "backfill": backfill,
+                "properties": record.get("properties", {}),
                 "ts": ts,
             },
         )
-        for ticket_id, players in record["tickets"]
+        for ticket_id, players in (record["tickets"] if tickets is None else tickets)
     ]
 
 
@@ -64,6 +73,11 @@ class Delivery:
             if kind == "f":
                 in_match += [(p, record["match_id"]) for team in record["teams"] for p in team]
                 sends += [self._notifier.match_found(p, e) for p, e in found_events(record, ts)]
+            elif kind == "b":  # a backfill: only the players it added are told
+                match, added = record["match"], record["added"]
+                in_match += [(p, match["match_id"]) for _, players in added for p in players]
+                events = found_events(match, ts, added, backfill=True)
+                sends += [self._notifier.match_found(p, e) for p, e in events]
             else:
                 event = {"event": "match.expired", "ticket": record["ticket"], "ts": ts}
                 sends.append(self._notifier.ticket_expired(record["players"], event))

@@ -32,3 +32,11 @@ class MatchmakingLimits:
     # Optimistic retries of a result whose players' ratings change concurrently.
     rate_retries: int = 8
     max_party: int = 50
+    # How long the worker waits for a queue's allocator; less than `lease_s`, so a slow
+    # allocator never costs the partition its lease.
+    allocator_timeout_s: float = 2.0
+    # After a tick with a failed allocation, the partition forms no match for one tick,
+    # then 2, 4, ... ticks, at most this long: a failing allocator is not hammered.
+    allocator_backoff_max_s: float = 10.0
+    # Open backfills a partition serves per tick.
+    backfills_per_tick: int = 64

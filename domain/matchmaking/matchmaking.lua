@@ -65,10 +65,22 @@ end
 return t[1]
 
 --- script: read
--- KEYS: lease, stream, outbox. ARGV: owner, lease_ms, group, count, done outbox ids...
+-- KEYS: lease, stream, outbox, backfills, match key prefix. ARGV: owner, lease_ms, group,
+-- count, backfill count, done outbox ids...
 -- Renews the lease (false if another worker holds it), forgets delivered outbox entries
--- and returns the entries of the stream never delivered to any worker.
+-- and returns {the entries of the stream never delivered to any worker, the open
+-- backfills as {match id, match record, backfill}}.
 if server.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local bfs = {}
+for _, id in ipairs(server.call('SRANDMEMBER', KEYS[4], ARGV[5])) do
+  local m = server.call('HMGET', KEYS[5] .. id, 'data', 'bf')
+  if m[1] and m[2] then
+    bfs[#bfs + 1] = {id, m[1], m[2]}
+  else
+    server.call('SREM', KEYS[4], id)
+  end
+end
+table.remove(ARGV, 5)
 server.call('PEXPIRE', KEYS[1], ARGV[2])
 if #ARGV > 4 then server.call('XDEL', KEYS[3], unpack(ARGV, 5)) end
 local function read()
@@ -81,9 +93,9 @@ if type(got) == 'table' and got.err then
   server.call('XGROUP', 'CREATE', KEYS[2], ARGV[3], '0', 'MKSTREAM')
   got = read()
 end
-if not got then return {} end
+if not got then return {{}, bfs} end
 if got.err then return server.error_reply(got.err) end
-return got[1][2]
+return {got[1][2], bfs}
 
 --- script: takeover
 -- KEYS: lease, stream. ARGV: owner, group, count, start_id.
@@ -167,8 +179,68 @@ for _, e in ipairs(plan.e) do
     results[#results + 1] = {e.id}
   end
 end
+if plan.af > 0 then server.call('HINCRBY', KEYS[4], 'alloc_failed', plan.af) end
 server.call('LTRIM', KEYS[5], 0, plan.keep - 1)
 return {results, outbox}
+
+--- script: backfill_fill
+-- KEYS: lease, stream, waiting, stats, waits, outbox, match, backfills, then the tickets.
+-- ARGV: owner, group, now_ms, plan JSON:
+--   {match, id = backfill id, data = new match record, open = backfill left ('' = done),
+--    push = outbox payload, keep, retention, t = {{k, id, sid}, ...}}
+-- Adds the tickets to the match if the backfill is still the one planned for and every
+-- ticket still searches. -> false (lease lost), {'closed'}, {'gone', ids...} or
+-- {'ok', outbox id}.
+if server.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local group, now = ARGV[2], tonumber(ARGV[3])
+local plan = cjson.decode(ARGV[4])
+local bf = server.call('HGET', KEYS[7], 'bf')
+if not bf or cjson.decode(bf).id ~= plan.id then return {'closed'} end
+local function finish(sid)
+  server.call('XACK', KEYS[2], group, sid)
+  server.call('XDEL', KEYS[2], sid)
+end
+local gone = {'gone'}
+for _, t in ipairs(plan.t) do
+  if server.call('HGET', KEYS[t.k], 'state') ~= 'searching' then
+    gone[#gone + 1] = t.id
+    server.call('ZREM', KEYS[3], t.id)
+    finish(t.sid)
+  end
+end
+if #gone > 1 then return gone end
+for _, t in ipairs(plan.t) do
+  server.call('HSET', KEYS[t.k], 'state', 'matched', 'match', plan.match)
+  server.call('PEXPIRE', KEYS[t.k], plan.retention)
+  server.call('ZREM', KEYS[3], t.id)
+  server.call('LPUSH', KEYS[5], now - tonumber(server.call('HGET', KEYS[t.k], 'created')))
+  finish(t.sid)
+end
+server.call('HSET', KEYS[7], 'data', plan.data)
+if plan.open == '' then
+  server.call('HDEL', KEYS[7], 'bf')
+  server.call('SREM', KEYS[8], plan.match)
+else
+  server.call('HSET', KEYS[7], 'bf', plan.open)
+end
+server.call('HINCRBY', KEYS[4], 'backfilled', #plan.t)
+server.call('LTRIM', KEYS[5], 0, plan.keep - 1)
+return {'ok', server.call('XADD', KEYS[6], '*', 'k', 'b', 'd', plan.push)}
+
+--- script: backfill_open
+-- KEYS: match, backfills. ARGV: match id, backfill JSON -> 0 if no such match, else 1.
+-- Replaces any backfill open on the match.
+if server.call('EXISTS', KEYS[1]) == 0 then return 0 end
+server.call('HSET', KEYS[1], 'bf', ARGV[2])
+server.call('SADD', KEYS[2], ARGV[1])
+return 1
+
+--- script: backfill_close
+-- KEYS: match, backfills. ARGV: match id -> 0 if no such match, else 1.
+if server.call('EXISTS', KEYS[1]) == 0 then return 0 end
+server.call('HDEL', KEYS[1], 'bf')
+server.call('SREM', KEYS[2], ARGV[1])
+return 1
 
 --- script: outbox
 -- KEYS: lease, outbox. ARGV: owner, lease_ms, count.

@@ -50,6 +50,27 @@ class Expiry:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenBackfill:
+    """A match of the partition with a backfill open: its record and the backfill."""
+
+    match_id: str
+    record: dict[str, Any]
+    backfill: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """Tickets a backfill adds to its match, with the record and backfill they leave."""
+
+    match_id: str
+    backfill_id: str
+    record: bytes
+    open: bytes | None  # the backfill's slots left; None when it is done
+    push: bytes
+    tickets: Sequence[tuple[str, str]]  # (ticket id, its stream entry id)
+
+
+@dataclass(frozen=True, slots=True)
 class Registry:
     live_workers: int
     partitions: dict[str, tuple[str, str]]
@@ -110,16 +131,66 @@ class PartitionStore:
         )
 
     async def read(
-        self, code: str, owner: str, lease_ms: int, count: int, done_outbox: Sequence[str]
-    ) -> list[Entry] | None:
-        """Renew the lease and read new entries; None if the lease is no longer ours."""
+        self,
+        code: str,
+        owner: str,
+        lease_ms: int,
+        count: int,
+        done_outbox: Sequence[str],
+        backfills: int = 64,
+    ) -> tuple[list[Entry], list[OpenBackfill]] | None:
+        """Renew the lease, read new entries and the open backfills; None if the lease is
+        no longer ours."""
         keys = PartitionKeys(code)
         raw = await self._scripts.run(
             "read",
-            [keys.lease, keys.stream, keys.outbox],
-            [owner, lease_ms, GROUP, count, *done_outbox],
+            [keys.lease, keys.stream, keys.outbox, keys.backfills, keys.match("")],
+            [owner, lease_ms, GROUP, count, backfills, *done_outbox],
         )
-        return None if raw is None else _entries(raw)
+        if raw is None:
+            return None
+        open_backfills = [
+            OpenBackfill(text(m), orjson.loads(data), orjson.loads(bf)) for m, data, bf in raw[1]
+        ]
+        return _entries(raw[0]), open_backfills
+
+    async def fill(
+        self, code: str, owner: str, now_ms: int, fill: Fill, retention_ms: int, waits_kept: int
+    ) -> tuple[str, list[str]] | None:
+        """Add a backfill's tickets to its match, confirmed. None if the lease is lost, else
+        ('ok', [outbox id]), ('closed', []) or ('gone', ids of tickets no longer searching)."""
+        keys = PartitionKeys(code)
+        all_keys = [
+            keys.lease,
+            keys.stream,
+            keys.waiting,
+            keys.stats,
+            keys.waits,
+            keys.outbox,
+            keys.match(fill.match_id),
+            keys.backfills,
+        ]
+        tickets = []
+        for ticket_id, sid in fill.tickets:
+            all_keys.append(keys.ticket(ticket_id))
+            tickets.append({"k": len(all_keys), "id": ticket_id, "sid": sid})
+        plan = {
+            "match": fill.match_id,
+            "id": fill.backfill_id,
+            "data": fill.record.decode(),
+            "open": "" if fill.open is None else fill.open.decode(),
+            "push": fill.push.decode(),
+            "keep": waits_kept,
+            "retention": retention_ms,
+            "t": tickets,
+        }
+        # Not idempotent: run again, it would find its own tickets matched.
+        reply = await self._scripts.run(
+            "backfill_fill", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)], confirm=True
+        )
+        if reply is None:
+            return None
+        return text(reply[0]), [text(x) for x in reply[1:]]
 
     async def takeover(
         self, code: str, owner: str, count: int, start: str
@@ -150,6 +221,7 @@ class PartitionStore:
         match_ttl_ms: int,
         retention_ms: int,
         waits_kept: int,
+        allocator_failures: int = 0,
     ) -> tuple[list[str | list[str]], list[str]] | None:
         """Commit matches and expire tickets in one script; None if the lease is lost.
 
@@ -189,6 +261,7 @@ class PartitionStore:
             "ttl": match_ttl_ms,
             "retention": retention_ms,
             "keep": waits_kept,
+            "af": allocator_failures,
         }
         # Not idempotent: run again, it would find its own tickets matched and forget them.
         reply = await self._scripts.run(

@@ -21,12 +21,13 @@ class PartyRoster(Protocol):
 class MatchNotifier(Protocol):
     """Delivers pushes to players on whichever gateway holds their socket.
 
-    Events are complete wire messages (PROTOCOL.md section 2) plus `ts`, the server time
+    Events are complete wire messages (docs/protocol.md) plus `ts`, the server time
     in milliseconds when the push was sent, for push-lag measurement.
     """
 
     async def match_found(self, player_ids: Sequence[str], event: dict[str, Any]) -> None:
-        """Send `{"event": "match.found", "match_id", "queue", "teams", "ticket", "ts"}`."""
+        """Send `{"event": "match.found", "match_id", "queue", "teams", "ticket", "server",
+        "backfill", "properties", "ts"}`."""
         ...
 
     async def ticket_expired(self, player_ids: Sequence[str], event: dict[str, Any]) -> None:
@@ -37,4 +38,17 @@ class MatchNotifier(Protocol):
 class RankedBoardSink(Protocol):
     async def submit(self, board: str, player_id: str, score: float) -> None:
         """Set `player_id`'s score on `board` (a board with the `set` operator)."""
+        ...
+
+
+class ServerAllocator(Protocol):
+    async def allocate(
+        self, url: str, request: dict[str, Any], idempotency_key: str, timeout_s: float
+    ) -> dict[str, Any]:
+        """POST `request` to `url`; the JSON object it answers with a 2xx status.
+
+        Raises on anything else (a status out of 2xx, a body that is not a JSON object, no
+        answer within `timeout_s`). `idempotency_key` is the match id: a repeated call
+        with the same key is the same match asking again.
+        """
         ...

@@ -34,19 +34,35 @@ def decode_rating(raw: bytes | str | None) -> Rating:
     return Rating(float(mu), float(sigma))
 
 
+def match_record(
+    match: Match,
+    tickets: Sequence[tuple[str, Sequence[str]]],
+    *,
+    server: Any = None,
+    properties: dict[str, Any] | None = None,
+    skill: float = 0.0,
+) -> dict[str, Any]:
+    """The match record; `tickets` pairs each ticket id with its players, for the pushes.
+
+    `properties`: what each player's ticket carries into `match.found`; `skill`: the mean
+    rating mu of the players, which a backfill's tickets are compared with.
+    """
+    return {
+        "match_id": match.match_id,
+        "queue": match.queue,
+        "teams": [list(t) for t in match.teams],
+        "tickets": [[ticket_id, list(players)] for ticket_id, players in tickets],
+        "p": list(match.win_probabilities),
+        "region": match.region,
+        "created": match.created_at,
+        "server": server,
+        "properties": properties or {},
+        "skill": skill,
+    }
+
+
 def encode_match(match: Match, tickets: Sequence[tuple[str, Sequence[str]]]) -> bytes:
-    """The match record; `tickets` pairs each ticket id with its players, for the pushes."""
-    return orjson.dumps(
-        {
-            "match_id": match.match_id,
-            "queue": match.queue,
-            "teams": [list(t) for t in match.teams],
-            "tickets": [[ticket_id, list(players)] for ticket_id, players in tickets],
-            "p": list(match.win_probabilities),
-            "region": match.region,
-            "created": match.created_at,
-        }
-    )
+    return orjson.dumps(match_record(match, tickets))
 
 
 def decode_match(data: bytes | str) -> Match:
@@ -128,6 +144,11 @@ class RatingStore:
                 for p in player_ids
             )
         )
+
+    async def forget(self, player_id: str) -> None:
+        """Drop the player's rating and current-match pointer (erasure)."""
+        await self._cluster.execute_command("HDEL", RATINGS_KEY, player_id)
+        await self._cluster.execute_command("DEL", player_match_key(player_id))
 
     async def in_match(self, player_ids: Sequence[str]) -> set[str]:
         return await which_exist(self._cluster, player_ids, player_match_key)

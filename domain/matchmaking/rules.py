@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Any
 
 from domain.matchmaking.balance import assign_teams
 from domain.matchmaking.models import QueueConfig, Ticket
@@ -36,6 +37,8 @@ class Candidate:
     # Regions the ticket may be hosted in under the latency rule; None: anywhere.
     regions: frozenset[str] | None = None
     latency_ms: dict[str, float] | None = None
+    # The properties the ticket carries into `match.found`.
+    carried: dict[str, Any] | None = None
     # Derived once, since a ticket goes through many passes: players, and mean mu.
     size: int = field(init=False)
     skill: float = field(init=False)
@@ -56,6 +59,7 @@ class Candidate:
             region=props.region,
             regions=props.acceptable_regions(queue),
             latency_ms=dict(props.latency_ms) or None,
+            carried=dict(props.carried) or None,
         )
 
 
@@ -144,6 +148,9 @@ def _form_in_group(
     prev = list(range(-1, n - 1))
     nxt = list(range(1, n + 1))
     anchors = sorted(range(n), key=created.__getitem__)
+    # Free-for-all: fewer than `need` will do once the anchor has waited `fill_wait_s`.
+    fewest = queue.fewest_players
+    fill_after = now - queue.fill_wait_s
     if need == 2:
         return _pairs(cands, skills, wins, masks, prev, nxt, anchors, scan_limit, region)
     taken = bytearray(n)
@@ -190,8 +197,10 @@ def _form_in_group(
                 mx = s_c
             if masks is not None:
                 mask &= masks[c]
-        if count < need:
+        if count < need and (count < fewest or created[a] > fill_after):
             continue
+        if queue.free_for_all:
+            teams_n = count
         teams = assign_teams([cands[k] for k in chosen], teams_n, team_size)
         if teams is None:
             continue
@@ -290,3 +299,40 @@ def _host_region(teams: Sequence[Sequence[Candidate]]) -> str | None:
         sorted(common),
         key=lambda r: max((c.latency_ms or {}).get(r, 0.0) for c in members),
     )
+
+
+def plan_backfill(
+    queue: QueueConfig,
+    open_slots: Sequence[tuple[int, int]],
+    skill: float,
+    region: str | None,
+    oldest_first: Sequence[Candidate],
+    now: float,
+) -> tuple[list[tuple[int, Candidate]], list[tuple[int, int]]]:
+    """Waiting tickets that fill a running match's open slots, oldest first.
+
+    A ticket fits when the match's mean skill is inside its own window at its wait, the
+    match's region is acceptable to it, and a team has room for all of its players (the
+    partition already gives it the match's `match_on` values and, with `same_region`, its
+    region). -> (team index, ticket) pairs and the (team, slots) still open.
+    """
+    room: dict[int, int] = {}
+    for team, slots in open_slots:
+        room[team] = room.get(team, 0) + slots
+    added: list[tuple[int, Candidate]] = []
+    left = sum(room.values())
+    for c in oldest_first:
+        if left <= 0:
+            break
+        if abs(c.skill - skill) > queue.window.at(now - c.created_at):
+            continue
+        if region is not None and c.regions is not None and region not in c.regions:
+            continue
+        fits = [t for t, n in room.items() if n >= c.size]
+        if not fits:
+            continue
+        team = max(fits, key=lambda t: (room[t], -t))
+        room[team] -= c.size
+        left -= c.size
+        added.append((team, c))
+    return added, [(t, n) for t, n in room.items() if n > 0]

@@ -20,7 +20,14 @@ from domain.errors import (
 )
 from domain.ids import require_id
 from domain.matchmaking.limits import MatchmakingLimits
-from domain.matchmaking.models import DEFAULT_QUEUES, QueueConfig, Ticket, TicketProperties
+from domain.matchmaking.match_store import MatchStore
+from domain.matchmaking.models import (
+    DEFAULT_QUEUES,
+    QueueConfig,
+    Ticket,
+    TicketProperties,
+    parse_backfill_open,
+)
 from domain.matchmaking.models import TicketState as State
 from domain.matchmaking.ports import LiveSessions, PartyRoster, RankedBoardSink
 from domain.matchmaking.ratings import Rating
@@ -53,6 +60,7 @@ class MatchmakingService:
         self._scripts = Scripts(cluster, writes=writes)
         self._tickets = TicketStore(cluster, self._scripts)
         self._results = Results(cluster, self._scripts, boards, self._limits)
+        self._matches = MatchStore(cluster, self._scripts)
         self._initial_queues = tuple(queues)
         # Queues never change once created. Partitions are registered again now and then,
         # in case the registry lost a write (a failover) while this process remembered it.
@@ -84,6 +92,10 @@ class MatchmakingService:
         """Per queue: waiting tickets, oldest wait, matches made, wait p50/p95, fairness."""
         return await queue_stats(self._tickets, self._clock.now())
 
+    async def allocator_failures(self) -> dict[str, int]:
+        """Failed or timed-out allocator calls so far, per queue."""
+        return await self._tickets.allocator_failures()
+
     async def join(
         self,
         queue: object,
@@ -104,7 +116,7 @@ class MatchmakingService:
             offline = [m for m in members if m not in live]
             if offline:
                 raise Conflict(f"no live session for {', '.join(offline)}")
-        partition = config.partition_of(props.region)
+        partition = config.partition_of(props.region, props.values)
         code = await self._partition(config.name, partition)
         ticket_id = f"{code}.{secrets.token_hex(8)}"
         created = self._clock.now()
@@ -245,6 +257,67 @@ class MatchmakingService:
         [rating] = await self._results.store.ratings([player_id])
         return rating
 
+    async def forget_player(self, player_id: str) -> None:
+        """Erasure: cancel the player's searching ticket, drop their pointers and rating.
+
+        Finished tickets, match records and results keep the id until their retention
+        (`match_ttl_s`, `result_ttl_s`) ends them.
+        """
+        claim = await self._tickets.player_claim(player_id)
+        if claim is not None:
+            ticket_id = claim.partition(" ")[0]
+            await self._tickets.cancel(ticket_id, player_id)
+            await self._tickets.release_player(player_id, claim)
+        await self._results.store.forget(player_id)
+
     async def players_in_match(self, player_ids: Sequence[str]) -> set[str]:
         """Players matched and whose match has no result yet (at most `in_match_s`)."""
         return await self._results.store.in_match(player_ids)
+
+    async def match_view(self, match_id: object) -> dict[str, Any]:
+        """A match as operators see it: queue, teams (backfilled players included), server,
+        state (`finished` once its result is reported, else `backfilling` while a backfill
+        is open, else `started`), created_at."""
+        match_id = require_id(match_id, "match_id")
+        found = await self._matches.read(match_id)
+        if found is None:
+            raise MatchNotFound(f"no match {match_id}")
+        record, backfill = found
+        if await self._results.store.result(match_id) is not None:
+            state = "finished"
+        else:
+            state = "started" if backfill is None else "backfilling"
+        return {
+            "match_id": match_id,
+            "queue": record["queue"],
+            "teams": record["teams"],
+            "server": record.get("server"),
+            "state": state,
+            "created_at": record["created"],
+            "backfill": None
+            if backfill is None
+            else {"backfill_id": backfill["id"], "open": backfill["open"]},
+        }
+
+    async def open_backfill(self, match_id: object, open_slots: object) -> str:
+        """Open slots of a running match to waiting tickets; returns the backfill id.
+
+        A backfill opened while another is open replaces it.
+        """
+        match_id = require_id(match_id, "match_id")
+        found = await self._matches.read(match_id)
+        if found is None:
+            raise MatchNotFound(f"no match {match_id}")
+        record, _ = found
+        slots = parse_backfill_open(open_slots, record["teams"])
+        backfill_id = f"bf.{secrets.token_hex(8)}"
+        backfill = {"id": backfill_id, "open": [{"team": t, "slots": n} for t, n in slots]}
+        if not await self._matches.open_backfill(match_id, backfill):
+            raise MatchNotFound(f"no match {match_id}")
+        return backfill_id
+
+    async def close_backfill(self, match_id: object) -> None:
+        """Stop the match's backfill (nothing happens if none is open)."""
+        match_id = require_id(match_id, "match_id")
+        if not await self._matches.close_backfill(match_id):
+            raise MatchNotFound(f"no match {match_id}")

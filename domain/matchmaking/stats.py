@@ -37,12 +37,16 @@ async def queue_stats(tickets: TicketStore, now: float) -> list[dict[str, Any]]:
                 "queue": name,
                 "team_size": config.team_size,
                 "teams": config.teams,
+                "max_players": config.max_players,
                 "partitions": len(parts),
                 "waiting": sum(p.waiting for p in parts),
                 "oldest_wait_s": max(0.0, now - min(oldest)) if oldest else None,
                 "matches": matches,
                 "cancelled": sum(p.cancelled for p in parts),
                 "expired": sum(p.expired for p in parts),
+                "allocator_failures": sum(p.allocator_failures for p in parts),
+                # Tickets added to running matches by backfills.
+                "backfilled": sum(p.backfilled for p in parts),
                 "wait_p50_s": percentile(waits, 50),
                 "wait_p95_s": percentile(waits, 95),
                 # Mean |P(win) - 0.5| over all matches made (for n teams: max |p - 1/n|).

@@ -55,7 +55,7 @@ _HEX = re.compile(r"[0-9a-f]+")
 class PartitionKeys:
     """The keys of one queue partition; all share the hash tag `{code}`."""
 
-    __slots__ = ("code", "lease", "stream", "waiting", "stats", "waits", "outbox")
+    __slots__ = ("code", "lease", "stream", "waiting", "stats", "waits", "outbox", "backfills")
 
     def __init__(self, code: str) -> None:
         self.code = code
@@ -66,6 +66,8 @@ class PartitionKeys:
         self.stats = f"{base}:stats"
         self.waits = f"{base}:waits"
         self.outbox = f"{base}:out"
+        # Ids of the partition's matches with an open backfill.
+        self.backfills = f"{base}:bf"
 
     def ticket(self, ticket_id: str) -> str:
         return f"mm:{{{self.code}}}:t:{ticket_id}"

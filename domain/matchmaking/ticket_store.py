@@ -32,6 +32,8 @@ class PartitionStats:
     cancelled: int
     expired: int
     waits_s: list[float]
+    allocator_failures: int = 0
+    backfilled: int = 0
 
 
 def encode_ticket(ticket: Ticket) -> bytes:
@@ -46,6 +48,8 @@ def encode_ticket(ticket: Ticket) -> bytes:
             "created": round(ticket.created_at * 1000),
             "region": ticket.properties.region,
             "latency": dict(ticket.properties.latency_ms),
+            "values": dict(ticket.properties.values),
+            "carried": dict(ticket.properties.carried),
         }
     )
 
@@ -60,7 +64,12 @@ def decode_ticket(data: bytes | str, state: str, match_id: str | None = None) ->
         ratings=tuple(Rating(mu, sigma) for mu, sigma in raw["ratings"]),
         created_at=raw["created"] / 1000.0,
         state=TicketState(state),
-        properties=TicketProperties(region=raw["region"], latency_ms=raw["latency"]),
+        properties=TicketProperties(
+            region=raw["region"],
+            latency_ms=raw["latency"],
+            values=raw.get("values", {}),
+            carried=raw.get("carried", {}),
+        ),
         match_id=match_id,
     )
 
@@ -122,6 +131,11 @@ class TicketStore:
             confirm=True,
         )
         return text(holder) or None
+
+    async def player_claim(self, player_id: str) -> str | None:
+        """The claim ('<ticket id> <created ms>') the player's ticket pointer holds."""
+        raw = await self._cluster.execute_command("GET", player_ticket_key(player_id))
+        return None if raw is None else text(raw)
 
     async def release_player(self, player_id: str, claim: str) -> None:
         await self._scripts.run(
@@ -204,6 +218,24 @@ class TicketStore:
                     cancelled=int(fields.get("cancelled", 0)),
                     expired=int(fields.get("expired", 0)),
                     waits_s=[int(w) / 1000.0 for w in waits],
+                    allocator_failures=int(fields.get("alloc_failed", 0)),
+                    backfilled=int(fields.get("backfilled", 0)),
                 )
             )
+        return out
+
+    async def allocator_failures(self) -> dict[str, int]:
+        """Allocator failures so far, per queue (queues with partitions only)."""
+        partitions = await self.partitions()
+        if not partitions:
+            return {}
+        codes = list(partitions)
+        pipe = self._cluster.pipeline(transaction=False)
+        for code in codes:
+            pipe.hget(PartitionKeys(code).stats, "alloc_failed")
+        rows: list[Any] = await pipe.execute()
+        out: dict[str, int] = {}
+        for code, value in zip(codes, rows, strict=True):
+            queue = partitions[code][0]
+            out[queue] = out.get(queue, 0) + int(value or 0)
         return out

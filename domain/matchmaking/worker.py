@@ -29,8 +29,8 @@ from domain.errors import Unavailable
 from domain.matchmaking.delivery import Delivery
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
-from domain.matchmaking.partition_store import Entry, PartitionStore, Registry
-from domain.matchmaking.ports import MatchNotifier
+from domain.matchmaking.partition_store import Entry, OpenBackfill, PartitionStore, Registry
+from domain.matchmaking.ports import MatchNotifier, ServerAllocator
 from domain.matchmaking.rating_store import RatingStore
 from domain.matchmaking.rules import Candidate
 from domain.matchmaking.settle import settle_partition
@@ -54,6 +54,11 @@ class PartitionState:
     entry_of: dict[str, str] = field(default_factory=dict)  # ticket id -> join entry id
     taken_over: bool = False
     done_outbox: list[str] = field(default_factory=list)
+    # The backfills open in this partition, as read at the start of this tick.
+    backfills: list[OpenBackfill] = field(default_factory=list)
+    # After a failed allocation no match is formed before this time (backing off).
+    allocate_after: float = 0.0
+    failed_allocations_in_row: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class TickReport:
     matches: int = 0
     expired: int = 0
     waiting: int = 0
+    allocator_failures: int = 0
 
 
 class MatchmakingWorker:
@@ -75,8 +81,10 @@ class MatchmakingWorker:
         limits: MatchmakingLimits | None = None,
         *,
         writes: WritePolicy = DEFAULT_WRITES,
+        allocator: ServerAllocator | None = None,
     ) -> None:
         self._clock = clock
+        self._allocator = allocator
         self.worker_id = worker_id
         self._limits = limits or MatchmakingLimits()
         self._tick_s = self._limits.tick_s if tick_s is None else tick_s
@@ -127,6 +135,7 @@ class MatchmakingWorker:
             matches=sum(r.matches for r in reports),
             expired=sum(r.expired for r in reports),
             waiting=sum(r.waiting for r in reports),
+            allocator_failures=sum(r.allocator_failures for r in reports),
         )
 
     async def _balance(self, registry: Registry) -> None:
@@ -218,21 +227,31 @@ class MatchmakingWorker:
                 return self._drop(state)
             acks += claimed
         lease_ms = round(limits.lease_s * 1000)
-        fresh = await self._store.read(
-            state.code, me, lease_ms, limits.read_count, state.done_outbox
+        read = await self._store.read(
+            state.code,
+            me,
+            lease_ms,
+            limits.read_count,
+            state.done_outbox,
+            limits.backfills_per_tick,
         )
-        if fresh is None:
+        if read is None:
             return self._drop(state)
+        fresh, state.backfills = read
         state.done_outbox = []
         acks += self._apply(state, queue, fresh)
         if acks and not await self._store.ack(state.code, me, acks):
             return self._drop(state)
-        outcome = await settle_partition(self._store, state, queue, me, self._clock.now(), limits)
+        outcome = await settle_partition(
+            self._store, state, queue, me, self._clock.now(), limits, self._allocator
+        )
         if outcome is None:
             return self._drop(state)
         await self._delivery.deliver(outcome.deliveries)
         state.done_outbox += outcome.outbox_ids
-        return TickReport(1, outcome.matches, outcome.expired, len(state.pool))
+        return TickReport(
+            1, outcome.matches, outcome.expired, len(state.pool), outcome.allocator_failures
+        )
 
     @staticmethod
     def _apply(state: PartitionState, queue: QueueConfig, entries: Sequence[Entry]) -> list[str]:

@@ -100,7 +100,11 @@ class SessionService:
         for key, value in values.items():
             if not isinstance(key, str) or not key or len(key) > MAX_VALUE_KEY_CHARS:
                 raise BadRequest(f"value keys must be 1..{MAX_VALUE_KEY_CHARS} characters")
-            encoded[key] = orjson.dumps(value)
+            try:
+                encoded[key] = orjson.dumps(value)
+            except orjson.JSONEncodeError:
+                # orjson refuses nesting deeper than 254 levels: a client error, not ours.
+                raise BadRequest(f"value of {key[:64]!r} nests too deep") from None
         if sum(len(k.encode()) + len(v) for k, v in encoded.items()) > self._values_max_bytes:
             raise BadRequest(f"session values exceed {self._values_max_bytes} bytes")
         outcome = await self._store.set_values(
@@ -128,6 +132,10 @@ class SessionService:
         found = await self._store.get(require_id(player_id, "player_id"))
         return None if found is None else found[0]
 
+    async def snapshot(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:
+        """The player's session and its values, if one is live (the export)."""
+        return await self._store.get(player_id)
+
     async def end(self, player_id: object) -> Session:
         """End a player's session (admin kick); the caller tells its gateway."""
         player = require_id(player_id, "player_id")
@@ -135,6 +143,10 @@ class SessionService:
         if ended is None:
             raise PlayerNotFound(f"player {player} has no session")
         return Session(player, ended[0], None, 0.0, ended[1])
+
+    async def logout(self, player_id: str, session_id: str) -> None:
+        """End this session (the player's own logout); a newer session is left alone."""
+        await self._store.end(player_id, session_id)
 
     async def live_players(self, player_ids: Sequence[str]) -> set[str]:
         return await self._store.live_players(player_ids)

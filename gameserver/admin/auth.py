@@ -1,4 +1,4 @@
-"""The admin bearer key: missing is 401, wrong is 403 (PROTOCOL.md section 3)."""
+"""The admin bearer key: missing is 401, wrong is 403 (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -16,4 +16,6 @@ def require_admin(request: Request) -> None:
     if given is None:
         raise Unauthorized("admin key required: Authorization: Bearer <key>")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        # Counted against the caller's address by AdminAccess (gameserver/admin/access.py).
+        request.state.admin_key_refused = True
         raise Forbidden("wrong admin key")

@@ -1,4 +1,4 @@
-"""Admin and trusted-server endpoints of leaderboards (PROTOCOL.md section 3)."""
+"""Admin and trusted-server endpoints of leaderboards (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from starlette.responses import Response
 from domain.errors import BadRequest
 from domain.leaderboards.models import BoardConfig
 from gameserver.admin.auth import require_admin
+from gameserver.board_entries import named_entries
 from gameserver.fields import number, optional_object, optional_text, text
-from gameserver.gateway.ops.leaderboards import entries_reply, submit_reply
+from gameserver.gateway.ops.leaderboards import submit_reply
 from gameserver.http.json import handles_errors, json_response, read_json_object
 from gameserver.services import Services
 
@@ -65,7 +66,7 @@ async def inspect_board(request: Request) -> Response:
             **view.board.to_dict(),
             "period": view.period,
             "count": view.count,
-            "entries": entries_reply(view.page.entries),
+            "entries": await named_entries(services.accounts, view.page.entries),
             "next_cursor": view.page.next_cursor,
         }
     )
@@ -88,6 +89,7 @@ async def submit_score(request: Request) -> Response:
         number(body, "score"),
         optional_object(body, "metadata"),
         optional_text(body, "request_id"),
+        trusted=True,
     )
     return json_response(submit_reply(result))
 
@@ -106,3 +108,10 @@ async def reset_board(request: Request) -> Response:
     services = _services(request)
     await services.leaderboards.reset(request.path_params["name"])
     return Response(status_code=204)
+
+
+@handles_errors
+async def board_periods(request: Request) -> Response:
+    services = _services(request)
+    periods = await services.leaderboards.periods(request.path_params["name"])
+    return json_response({"periods": [period.to_dict() for period in periods]})

@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.ids import require_id
+from gameserver import player_data
 from gameserver.admin.auth import require_admin
-from gameserver.http.json import handles_errors, json_response
+from gameserver.http.json import handles_errors, json_response, read_json_object
 from gameserver.services import Services
 
 
@@ -33,6 +34,9 @@ async def get_player(request: Request) -> Response:
         },
         "presence": presence.value,
     }
+    account = await services.accounts.find(player_id)
+    body["account"] = None if account is None else account.to_dict()
+    body["ban"] = None if account is None or account.ban is None else account.ban.to_dict()
     body["rating"] = (await services.matchmaking.rating_of(player_id)).to_dict()
     body["boards"] = [
         {"board": board, "rank": entry.rank, "score": entry.score}
@@ -48,4 +52,40 @@ async def end_player_session(request: Request) -> Response:
     ended = await services.sessions.end(request.path_params["player_id"])
     if ended.gateway_id:
         await services.messenger.session_kicked(ended.gateway_id, ended.player_id, ended.session_id)
+    return Response(status_code=204)
+
+
+@handles_errors
+async def ban_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    player_id = require_id(request.path_params["player_id"], "player_id")
+    body = await read_json_object(request)
+    await services.accounts.ban(player_id, body.get("until"), body.get("reason"))
+    await player_data.kick_if_online(services, player_id)
+    return Response(status_code=204)
+
+
+@handles_errors
+async def export_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    return json_response(
+        await player_data.export_player(services, request.path_params["player_id"])
+    )
+
+
+@handles_errors
+async def erase_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    await player_data.erase_player(services, request.path_params["player_id"])
+    return Response(status_code=204)
+
+
+@handles_errors
+async def unban_player(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    await services.accounts.unban(request.path_params["player_id"])
     return Response(status_code=204)

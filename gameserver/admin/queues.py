@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.errors import BadRequest
 from domain.matchmaking.models import QueueConfig
 from gameserver.admin.auth import require_admin
 from gameserver.http.json import handles_errors, json_response, read_json_object
@@ -40,3 +41,31 @@ async def report_result(request: Request) -> Response:
             "ratings": {player: rating.to_dict() for player, rating in ratings.items()},
         }
     )
+
+
+@handles_errors
+async def get_match(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    return json_response(await services.matchmaking.match_view(request.path_params["match_id"]))
+
+
+@handles_errors
+async def open_backfill(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    body = await read_json_object(request)
+    unknown = sorted(str(k) for k in body if k != "open")
+    if unknown:
+        raise BadRequest(f"unknown backfill fields: {', '.join(unknown)}")
+    match_id = request.path_params["match_id"]
+    backfill_id = await services.matchmaking.open_backfill(match_id, body.get("open"))
+    return json_response({"backfill_id": backfill_id}, 202)
+
+
+@handles_errors
+async def close_backfill(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    await services.matchmaking.close_backfill(request.path_params["match_id"])
+    return Response(status_code=204)

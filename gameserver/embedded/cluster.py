@@ -6,14 +6,20 @@ import json
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
+from gameserver.embedded.credentials import (
+    ClusterCredentials,
+    load_credentials,
+    load_or_create_credentials,
+)
 from gameserver.embedded.formation import form_cluster, layout, probe, wait_healthy
 from gameserver.embedded.lock import DataDirLock
 from gameserver.embedded.node import Node, pid_alive, wait_exited
 from gameserver.embedded.ports import BUS_PORT_OFFSET, node_ports, ports_in_use
+from gameserver.embedded.private_dir import make_private
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,11 @@ class EmbeddedCluster:
 
     Nodes outlive this object (and its process) until `stop()`; a later `start()` on the
     same folder adopts them or brings the same cluster back from nodes.conf and the AOF.
+
+    The nodes run with ACLs whose passwords `start()` generates once and keeps in
+    `data_dir/credentials.json`. A data dir from before ACLs (no credentials file) gets
+    them on its next `start()`: its nodes are stopped and started again with ACLs, their
+    data kept.
     """
 
     def __init__(
@@ -64,8 +75,9 @@ class EmbeddedCluster:
         self.base_port = base_port
         self.host = host
         self.valkey_dir = self.data_dir / "valkey"
+        self._credentials = load_credentials(self.data_dir)
         self.nodes = [
-            Node(host, port, self.valkey_dir / str(port), node_timeout_ms)
+            Node(host, port, self.valkey_dir / str(port), node_timeout_ms, self._credentials)
             for port in node_ports(base_port)
         ]
         self._lock = DataDirLock(self.valkey_dir / "cluster.lock")
@@ -74,12 +86,21 @@ class EmbeddedCluster:
     def seeds(self) -> list[tuple[str, int]]:
         return [(node.host, node.port) for node in self.nodes]
 
+    @property
+    def credentials(self) -> ClusterCredentials:
+        """The users of the cluster's ACL (`admin`, `gameserver`); known once started."""
+        if self._credentials is None:
+            raise RuntimeError(f"{self.data_dir} has no credentials yet: start the cluster first")
+        return self._credentials
+
     def start(self, timeout_s: float = 30.0) -> list[tuple[str, int]]:
         """Bring the cluster up (forming it only the first time); returns the seeds."""
         deadline = time.monotonic() + timeout_s
         self._check_layout_file()
+        make_private(self.data_dir)
         self._lock.acquire()
         try:
+            self._ensure_credentials()
             if self._adopt(deadline):
                 return self.seeds
             self._stop_nodes()
@@ -179,6 +200,15 @@ class EmbeddedCluster:
     ) -> None:
         self.stop()
 
+    def _ensure_credentials(self) -> None:
+        if self._credentials is not None:
+            return
+        self._credentials = load_or_create_credentials(self.data_dir)
+        # Nodes still running from before have no such users: `_adopt` fails to log in
+        # and they are restarted (SIGTERM, a clean shutdown) with the new config.
+        self.nodes = [replace(node, credentials=self._credentials) for node in self.nodes]
+        log.info("generated Valkey credentials in %s", self.data_dir)
+
     def _node(self, port: int) -> Node:
         for node in self.nodes:
             if node.port == port:
@@ -190,6 +220,11 @@ class EmbeddedCluster:
         if not all(pids):
             if any(pids):
                 log.warning("stopping a partial set of nodes left running in %s", self.valkey_dir)
+            return False
+        if any(node.refuses_login() for node in self.nodes):
+            log.warning(
+                "nodes left running in %s predate its credentials; restarting", self.data_dir
+            )
             return False
         try:
             wait_healthy(self.nodes, min(deadline, time.monotonic() + _ADOPT_WAIT_S))
@@ -255,6 +290,7 @@ class EmbeddedCluster:
     def _write_layout_file(self) -> None:
         self.valkey_dir.mkdir(parents=True, exist_ok=True)
         self._layout_path.write_text(json.dumps({"base_port": self.base_port}) + "\n")
+        self._layout_path.chmod(0o600)
 
 
 def recorded_base_port(data_dir: Path) -> int | None:

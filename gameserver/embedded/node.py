@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import valkey
+from valkey.exceptions import AuthenticationError, ValkeyError
 from valkey.exceptions import ConnectionError as ValkeyConnectionError
-from valkey.exceptions import ValkeyError
+
+from gameserver.embedded.acl import acl_config_lines
+from gameserver.embedded.credentials import ClusterCredentials
 
 _READY_POLL_S = 0.02
 # The daemon writes its pid file within milliseconds of forking.
 _PID_FILE_WAIT_S = 5.0
+# Whatever the server writes (AOF, RDB, nodes.conf, log) is for its owner alone.
+SERVER_UMASK = 0o077
 
 
 def valkey_server_binary() -> Path:
@@ -37,6 +42,8 @@ class Node:
     port: int
     node_dir: Path
     node_timeout_ms: int
+    # The users of the node's ACL; None for a cluster from before ACLs (no login).
+    credentials: ClusterCredentials | None = None
 
     @property
     def config_path(self) -> Path:
@@ -55,7 +62,8 @@ class Node:
         return self.node_dir / "nodes.conf"
 
     def write_config(self) -> None:
-        self.node_dir.mkdir(parents=True, exist_ok=True)
+        self.node_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.node_dir.chmod(0o700)
         lines = [
             f"port {self.port}",
             f"bind {self.host}",
@@ -71,10 +79,16 @@ class Node:
             "appendfsync everysec",
             # The AOF is the persistence; RDB snapshots would only add fork pauses.
             'save ""',
-            # BASELINES.md: first replica sync in ~2.1 s instead of ~7.1 s.
+            # docs/baselines.md: first replica sync in ~2.1 s instead of ~7.1 s.
             "repl-diskless-sync-delay 0",
         ]
-        self.config_path.write_text("\n".join(lines) + "\n")
+        if self.credentials is not None:
+            lines += acl_config_lines(self.credentials)
+        # The config holds the replication password: owner only, like the data.
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
 
     def launch(self) -> int:
         """Start the daemon; returns its pid once its pid file exists.
@@ -89,6 +103,7 @@ class Node:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            umask=SERVER_UMASK,
             timeout=10,
             check=False,
         )
@@ -156,11 +171,25 @@ class Node:
         # No /proc (macOS): trust the server on our port to tell its pid and folder.
         return self.answers_as(pid)
 
+    def refuses_login(self) -> bool:
+        """True when the node answers but not to our admin login (a node started before
+        ACLs, or with other credentials)."""
+        try:
+            with self.client() as admin:
+                admin.call("PING")
+        except AuthenticationError:
+            return True
+        except (ValkeyError, OSError):
+            return False
+        return False
+
     def shutdown(self) -> bool:
         """Ask the node to persist and exit; False if it did not accept the request."""
         try:
             with self.client() as admin:
                 admin.call("SHUTDOWN")
+        except AuthenticationError:
+            return False  # a node from before ACLs, or of other credentials: signal it
         except ValkeyConnectionError:
             return True  # the node closes the connection as it exits
         except (ValkeyError, OSError):
@@ -183,9 +212,12 @@ class Node:
     @contextmanager
     def client(self, timeout_s: float = 2.0) -> Iterator[AdminClient]:
         """A short-lived admin connection to this node alone."""
+        admin = self.credentials.admin if self.credentials is not None else None
         client = valkey.Valkey(
             host=self.host,
             port=self.port,
+            username=admin.username if admin else None,
+            password=admin.password if admin else None,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             decode_responses=True,

@@ -37,8 +37,33 @@ class GameWebSocket:
         self._writable = writable if isinstance(writable, asyncio.Event) else None
 
     @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    @property
     def query_params(self) -> QueryParams:
         return QueryParams(self._scope.get("query_string", b""))
+
+    def header(self, name: bytes) -> str | None:
+        """The first value of the upgrade request's header `name` (lower case), if any."""
+        for key, value in self._scope.get("headers", ()):
+            if key == name:
+                return str(value.decode("latin-1"))
+        return None
+
+    async def deny(self, status: int, body: bytes) -> None:
+        """Refuse the upgrade with an HTTP response (403 where the server can't send one)."""
+        message = await self._receive()
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" not in self._scope.get("extensions", {}):
+            await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
+        headers = [(b"content-type", b"application/json")]
+        await self._send(
+            {"type": "websocket.http.response.start", "status": status, "headers": headers}
+        )
+        await self._send({"type": "websocket.http.response.body", "body": body})
 
     async def accept(self) -> None:
         message = await self._receive()

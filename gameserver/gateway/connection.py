@@ -43,6 +43,7 @@ class ClientConnection:
         "_outbox",
         "_sender",
         "_close_code",
+        "close_after_reply",
         "closed",
     )
 
@@ -67,6 +68,8 @@ class ClientConnection:
         self._outbox: deque[bytes] = deque()
         self._sender: asyncio.Task[None] | None = None
         self._close_code: int | None = None
+        # Set by an op that ends the socket once its own reply is out (session.logout).
+        self.close_after_reply: int | None = None
         self.closed = asyncio.Event()
 
     def send(self, payload: bytes) -> bool:

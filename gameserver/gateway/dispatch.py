@@ -28,11 +28,19 @@ OpHandler = Callable[[OpContext, dict[str, Any]], Awaitable[dict[str, Any] | Non
 
 
 def build_op_table() -> dict[str, OpHandler]:
-    from gameserver.gateway.ops import board_push, leaderboards, matchmaking, parties, sessions
+    from gameserver.gateway.ops import (
+        accounts,
+        board_push,
+        leaderboards,
+        matchmaking,
+        parties,
+        sessions,
+    )
 
     table: dict[str, OpHandler] = {}
     for module_ops in (
         sessions.OPS,
+        accounts.OPS,
         leaderboards.OPS,
         board_push.OPS,
         matchmaking.OPS,

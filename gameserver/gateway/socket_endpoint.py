@@ -2,36 +2,76 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
+import orjson
 from starlette.websockets import WebSocketDisconnect
 
 from domain.errors import DomainError, Unauthorized
-from gameserver.errors import CLOSE_REPLACED, CLOSE_UNAUTHORIZED, wire_error
+from gameserver.errors import (
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_REPLACED,
+    CLOSE_UNAUTHORIZED,
+    error_body,
+    wire_error,
+)
 from gameserver.gateway.asgi_socket import GameWebSocket
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.dispatch import OpContext, OpHandler
 from gameserver.gateway.envelope import (
     Request,
     UnparsableFrame,
+    describe_unknown_op,
     parse_frame,
     reply_error,
     reply_ok,
 )
 from gameserver.gateway.rate_limit import TokenBucket
+from gameserver.gateway.upgrade_checks import upgrade_token
+from gameserver.http.listeners import served_on
 from gameserver.push.events import push_event
 from gameserver.services import Services
 
 log = logging.getLogger(__name__)
 
+# How long a socket closed by the gateway may take to send its close frame.
+_CLOSING_GRACE_S = 5.0
+
 
 async def game_socket(websocket: GameWebSocket) -> None:
     services: Services = websocket.app.state.services
     settings = services.settings
+    if not served_on(websocket.scope, settings.admin_port):
+        await websocket.deny(404, _refusal("not_found", "no endpoint /v1/ws"))
+        return
+    if not services.allowed_origins.allows(websocket.header(b"origin")):
+        services.metrics.count_refusal("origin")
+        await websocket.deny(403, _refusal("forbidden", "this origin may not open the socket"))
+        return
+    address = services.client_addresses.limited_as(websocket.scope)
+    if not services.sockets_per_address.acquire(address):
+        services.metrics.count_refusal("sockets_per_address")
+        message = "too many open sockets from this address"
+        await websocket.deny(429, _refusal("rate_limited", message))
+        return
     try:
-        claims = services.sessions.verify(websocket.query_params.get("token"))
+        await _serve_socket(websocket, services)
+    finally:
+        services.sockets_per_address.release(address)
+
+
+def _refusal(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": error_body(code, message)})
+
+
+async def _serve_socket(websocket: GameWebSocket, services: Services) -> None:
+    settings = services.settings
+    try:
+        claims = services.sessions.verify(upgrade_token(websocket))
         attached = await services.sessions.attach(claims, settings.gateway_id)
     except Unauthorized:
         # Accept first so the client sees the close code, not an HTTP 403.
@@ -45,7 +85,9 @@ async def game_socket(websocket: GameWebSocket) -> None:
         claims.session_id,
         attached.session.region,
         queue_limit=settings.outgoing_queue_limit,
-        rate_limiter=TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst),
+        rate_limiter=TokenBucket(
+            settings.rate_limit_per_s, settings.rate_limit_burst, settings.rate_limit_close_after_s
+        ),
         on_slow_consumer=services.metrics.slow_consumers.inc,
     )
     previous = services.registry.add(connection)
@@ -69,6 +111,18 @@ async def game_socket(websocket: GameWebSocket) -> None:
 
 async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, OpHandler]) -> None:
     connection = ctx.connection
+    await _read_messages(websocket, ctx, ops)
+    if connection.closing:
+        # Closed from our side (a flood, a slow consumer, a logout): the close frame, and the
+        # frames queued before it, go out before the socket is torn down.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.closed.wait(), _CLOSING_GRACE_S)
+
+
+async def _read_messages(
+    websocket: GameWebSocket, ctx: OpContext, ops: dict[str, OpHandler]
+) -> None:
+    connection = ctx.connection
     while not connection.closing:
         try:
             message = await websocket.receive()
@@ -80,6 +134,15 @@ async def _read_loop(websocket: GameWebSocket, ctx: OpContext, ops: dict[str, Op
         if frame is None:
             frame = message.get("bytes") or b""
         await connection.reply(await handle_frame(ctx, ops, frame))
+        if connection.close_after_reply is not None:
+            # The op ended the session (session.logout): close once its reply is out;
+            # the read loop lets the close handshake finish.
+            connection.close(connection.close_after_reply)
+            return
+        if connection.rate_limiter.flooding:
+            # Over its message rate for seconds on end: not a client that backs off.
+            ctx.services.metrics.count_refusal("message_flood")
+            connection.close(CLOSE_POLICY_VIOLATION)
 
 
 async def handle_frame(ctx: OpContext, ops: dict[str, OpHandler], frame: str | bytes) -> bytes:
@@ -101,10 +164,7 @@ async def _dispatch(ctx: OpContext, ops: dict[str, OpHandler], request: Request)
     handler = ops.get(request.op)
     if handler is None:
         metrics.count_error("?", "bad_request")
-        message = (
-            "op must be a non-empty string" if not request.op else f"unknown op {request.op!r}"
-        )
-        return reply_error(request.id, "bad_request", message)
+        return reply_error(request.id, "bad_request", describe_unknown_op(request.op))
     started = time.perf_counter()
     try:
         result: dict[str, Any] | None = await handler(ctx, request.body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from domain.errors import BadRequest, DomainError
+from domain.errors import BadRequest, DomainError, RateLimited
 from gameserver.errors import INTERNAL, error_body, status_code_name, wire_error
 
 MAX_BODY_BYTES = 64 * 1024
@@ -24,8 +25,10 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def error_response(code: str, message: str, status: int) -> Response:
-    return json_response({"error": error_body(code, message)}, status)
+def error_response(
+    code: str, message: str, status: int, extra: dict[str, object] | None = None
+) -> Response:
+    return json_response({"error": {**error_body(code, message), **(extra or {})}}, status)
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
@@ -58,7 +61,9 @@ def handles_errors(handler: Handler) -> Handler:
         except DomainError as exc:
             wire = wire_error(exc)
             metrics.count_error(name, wire.code)
-            response = error_response(wire.code, exc.message, wire.status)
+            response = error_response(wire.code, exc.message, wire.status, exc.wire_fields())
+            if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         except Exception:
             log.exception("%s failed", name)
             metrics.count_error(name, INTERNAL.code)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,4 +25,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
+    # Counted in Valkey by the workers (other processes); read at each scrape.
+    with contextlib.suppress(Exception):
+        services.metrics.set_allocator_failures(await services.matchmaking.allocator_failures())
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,4 +1,4 @@
-"""`POST /v1/sessions`: a game client logs in and gets a signed session token."""
+"""`POST /v1/sessions`: a game client logs in with a credential and gets a signed token."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.accounts.models import Login
 from domain.errors import Unauthorized
+from domain.ids import require_id
 from gameserver.http.json import handles_errors, json_response, read_json_object
+from gameserver.http.login_limit import limit_login
 from gameserver.services import Services
 
 
@@ -22,6 +25,7 @@ def bearer_token(request: Request) -> str | None:
 
 @handles_errors
 async def create_session(request: Request) -> Response:
+    await limit_login(request)
     services: Services = request.app.state.services
     client_key = services.settings.client_key
     if client_key:
@@ -29,7 +33,18 @@ async def create_session(request: Request) -> Response:
         if given is None or not hmac.compare_digest(given.encode(), client_key.encode()):
             raise Unauthorized("a valid client key is required")
     body = await read_json_object(request)
-    created = await services.sessions.create(body.get("player_id"), body.get("region"))
+    region = region_field(body.get("region"))
+    login = await services.accounts.login(body)
+    return await open_session(services, login, region)
+
+
+def region_field(value: object) -> str | None:
+    # Checked before any account is made: a bad request changes nothing.
+    return None if value is None else require_id(value, "region")
+
+
+async def open_session(services: Services, login: Login, region: str | None) -> Response:
+    created = await services.sessions.create(login.player_id, region)
     if created.replaced is not None and created.replaced.gateway_id:
         await services.messenger.session_replaced(
             created.replaced.gateway_id, created.player_id, created.replaced.session_id
@@ -40,6 +55,7 @@ async def create_session(request: Request) -> Response:
             "session_id": created.session_id,
             "player_id": created.player_id,
             "expires_in": created.expires_in,
+            "created": login.created,
         },
         201,
     )

@@ -21,6 +21,7 @@ from typing import Any
 from domain.errors import BoardNotFound, Unavailable
 from domain.leaderboards.models import PlayerRank
 from domain.leaderboards.service import LeaderboardService
+from gameserver.board_entries import DisplayNames, named_entries
 from gameserver.gateway.connection import ClientConnection
 from gameserver.metrics import Metrics
 from gameserver.push.board_marks import BoardMarks
@@ -60,8 +61,10 @@ class BoardFeed:
         metrics: Metrics,
         pacing: PushPacing,
         retire: Retire,
+        names: DisplayNames | None = None,
     ) -> None:
         self.name = name
+        self._names = names
         self.subscriptions: dict[str, Subscription] = {}
         # Set once the feed is being retired: new subscribers must open a new feed.
         self.closing = False
@@ -330,7 +333,7 @@ class BoardFeed:
             finally:
                 marks.top_fetching = False
             marks.top_seen(page.entries, limit)
-            await self._push_top([entry.to_dict() for entry in page.entries], limit)
+            await self._push_top(await named_entries(self._names, page.entries), limit)
         finally:
             self._schedule.top_flushed(time.monotonic())
 

@@ -14,6 +14,7 @@ from domain.errors import BoardNotFound, Conflict, Unavailable
 from domain.ids import require_id
 from domain.leaderboards.rules import MAX_LIMIT, require_int
 from domain.leaderboards.service import LeaderboardService
+from gameserver.board_entries import DisplayNames
 from gameserver.gateway.connection import ClientConnection
 from gameserver.metrics import Metrics
 from gameserver.push.board_feed import BoardFeed
@@ -35,8 +36,10 @@ class BoardWatch:
         pacing: PushPacing | None = None,
         *,
         max_boards_per_socket: int = MAX_BOARDS_PER_SOCKET,
+        names: DisplayNames | None = None,
     ) -> None:
         self._leaderboards = leaderboards
+        self._names = names
         self._hub = hub
         self._metrics = metrics
         self._pacing = pacing or PushPacing()
@@ -113,7 +116,13 @@ class BoardWatch:
                     return feed
                 await self._discard(feed)
             feed = BoardFeed(
-                name, self._leaderboards, self._hub, self._metrics, self._pacing, self._retire
+                name,
+                self._leaderboards,
+                self._hub,
+                self._metrics,
+                self._pacing,
+                self._retire,
+                self._names,
             )
             await feed.open()
             self._feeds[name] = feed

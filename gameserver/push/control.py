@@ -7,7 +7,7 @@ reach a player's socket looks up the player's gateway and publishes there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 _REPLACED = "replaced"
 _KICKED = "kicked"
 _EVENT = "event"
+_EVENTS = "events"
 
 
 def encode_session_end(kind: str, player_id: str, session_id: str) -> bytes:
@@ -57,6 +58,15 @@ class PlayerMessenger:
         for gateway_id, players in by_gateway.items():
             await self._sessions.publish_to_gateway(gateway_id, encode_event(players, event))
 
+    async def push_each(self, events: Mapping[str, dict[str, Any]]) -> None:
+        """A different event for each player (who is online); one message per gateway."""
+        by_gateway: dict[str, dict[str, dict[str, Any]]] = {}
+        for player_id, gateway_id in (await self._sessions.gateways_of(list(events))).items():
+            by_gateway.setdefault(gateway_id, {})[player_id] = events[player_id]
+        for gateway_id, each in by_gateway.items():
+            message = orjson.dumps({"k": _EVENTS, "es": each})
+            await self._sessions.publish_to_gateway(gateway_id, message)
+
 
 class GatewayInbox:
     """Acts on the messages other processes send to this gateway."""
@@ -80,6 +90,10 @@ class GatewayInbox:
             payload = orjson.dumps(event)
             for player_id in message["ps"]:
                 if self._registry.deliver(player_id, payload):
+                    self._metrics.count_push(event.get("event", "?"))
+        elif kind == _EVENTS:
+            for player_id, event in message["es"].items():
+                if self._registry.deliver(player_id, orjson.dumps(event)):
                     self._metrics.count_push(event.get("event", "?"))
         elif kind in (_REPLACED, _KICKED):
             self.end_local_session(kind, message["p"], message["s"])

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from gameserver.services import Services
+from gameserver.workers.allocator import HttpAllocator
+from gameserver.workers.period_ends import PeriodEndWorker
 
 WorkerLoop = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -18,6 +21,16 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
         services.clock,
         GatewayMatchNotifier(services.messenger),
         worker_id,
+        limits=MatchmakingLimits(allocator_timeout_s=services.settings.allocator_timeout_s),
         writes=services.settings.write_policy(),
+        allocator=HttpAllocator(),
     )
-    return [matchmaking.run]
+    period_ends = PeriodEndWorker(
+        services.leaderboards,
+        services.messenger,
+        services.accounts,
+        services.clock,
+        services.settings,
+        worker_id,
+    )
+    return [matchmaking.run, period_ends.run]

@@ -87,7 +87,9 @@ async def run_capacity(target: Target, requested: int, run_tag: str) -> Capacity
         for start in range(0, count, CHUNK):
             ids = [f"idle-{run_tag}-{i}" for i in range(start, min(start + CHUNK, count))]
             began = time.perf_counter()
-            tokens = await create_sessions(target.url, ids, client_key=target.client_key)
+            tokens = await create_sessions(
+                target.url, ids, client_key=target.client_key, admin_key=target.admin_key
+            )
             session_time += time.perf_counter() - began
             began = time.perf_counter()
             opened, failures = await open_sockets(

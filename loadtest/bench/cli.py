@@ -28,6 +28,7 @@ from loadtest.bench.fanout import FanoutResult, run_fanout
 from loadtest.bench.processes import machine, raise_fd_limit
 from loadtest.bench.report import goals, markdown, ratios
 from loadtest.gameserver_up import (
+    env_login,
     gateway_pids,
     start_gameserver,
     stop_gameserver,
@@ -78,7 +79,9 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
             for host, _, port in (n.rpartition(":") for n in args.valkey_nodes.split(","))
         )
         pids = (args.gateway_pid,) if args.gateway_pid else ()
-        yield Target(args.url.rstrip("/"), args.admin_key, nodes, pids, (), args.client_key)
+        yield Target(
+            args.url.rstrip("/"), args.admin_key, nodes, pids, (), args.client_key, env_login()
+        )
         return
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="gameserver-bench-")) if temporary else args.data_dir
@@ -102,6 +105,7 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
             server.valkey_nodes,
             gateway_pids(server.pid),
             tuple(valkey_servers_of(data_dir)),
+            valkey_login=server.valkey_admin_login,
         )
     finally:
         stop_gameserver(process)

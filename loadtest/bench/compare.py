@@ -36,6 +36,8 @@ class Target:
     gateway_pids: tuple[int, ...] = ()
     valkey_pids: tuple[int, ...] = ()
     client_key: str | None = None
+    # The raw baseline's Valkey login (username, password); None for an open cluster.
+    valkey_login: tuple[str, str] | None = None
 
     def meter(self) -> CpuMeter:
         return CpuMeter(self.gateway_pids, self.valkey_pids)
@@ -121,7 +123,7 @@ async def _fill_boards(target: Target, config: CompareConfig, result: CompareRes
         )
         scores = dict(list(scores.items())[:accepted])
     result.board_size = accepted
-    cluster = connect_cluster(target.valkey_nodes)
+    cluster = connect_cluster(target.valkey_nodes, target.valkey_login)
     try:
         await fill_board(cluster, scores)
     finally:
@@ -132,7 +134,7 @@ async def _run_raw(
     target: Target, config: CompareConfig, op: str, members: Sequence[str]
 ) -> list[PhaseResult]:
     phases = []
-    cluster = connect_cluster(target.valkey_nodes)
+    cluster = connect_cluster(target.valkey_nodes, target.valkey_login)
     try:
         await cluster.initialize()
         # Every caller first writes its member, so ZREVRANK finds it, as board.rank does.
@@ -162,7 +164,9 @@ async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
     result = CompareResult(board=BENCH_BOARD, board_size=0)
     await _fill_boards(target, config, result)
     player_ids = [f"bench-{config.run_tag}-{i}" for i in range(config.concurrency)]
-    players = await open_players(target.url, player_ids, client_key=target.client_key)
+    players = await open_players(
+        target.url, player_ids, client_key=target.client_key, admin_key=target.admin_key
+    )
     try:
         # Each player is on the board before anyone asks for its rank.
         seeded = await asyncio.gather(

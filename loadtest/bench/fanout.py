@@ -64,7 +64,12 @@ async def _subscribe(player: Player) -> str | None:
 
 async def _probe_subscribe(target: Target, run_tag: str) -> str | None:
     """Whether the server offers board.subscribe, asked by one player before thousands log in."""
-    players = await open_players(target.url, [f"fan-probe-{run_tag}"], client_key=target.client_key)
+    players = await open_players(
+        target.url,
+        [f"fan-probe-{run_tag}"],
+        client_key=target.client_key,
+        admin_key=target.admin_key,
+    )
     try:
         return await _subscribe(players[0])
     finally:
@@ -119,7 +124,9 @@ async def run_fanout(
         if filled == 0:
             result.unavailable = f"subscriber scores refused: {refusals[:2]}"
             return result
-        players = await open_players(target.url, ids, client_key=target.client_key)
+        players = await open_players(
+            target.url, ids, client_key=target.client_key, admin_key=target.admin_key
+        )
         try:
             problems = [p for p in await asyncio.gather(*map(_subscribe, players)) if p]
             if problems:

@@ -53,9 +53,18 @@ async def create_sessions(
     *,
     concurrency: int = 64,
     client_key: str | None = None,
+    admin_key: str | None = None,
 ) -> list[str]:
-    """Log every player in over HTTP; returns their tokens in order."""
-    headers = {"Authorization": f"Bearer {client_key}"} if client_key else {}
+    """Log every player in over HTTP; returns their tokens in order.
+
+    With `admin_key`, each player logs in under its given id the way a trusted game
+    server logs its players in (`POST /admin/v1/sessions`); without, as a game client
+    does, with a device credential named after the id (the server then picks the id).
+    """
+    if admin_key:
+        headers, path = {"Authorization": f"Bearer {admin_key}"}, "/admin/v1/sessions"
+    else:
+        headers, path = {"Authorization": f"Bearer {client_key}"} if client_key else {}, ""
     tokens: list[str] = [""] * len(player_ids)
     next_index = itertools.count()
 
@@ -63,13 +72,22 @@ async def create_sessions(
 
         async def worker() -> None:
             while (index := next(next_index)) < len(player_ids):
-                response = await http.post("/v1/sessions", {"player_id": player_ids[index]})
+                if path:
+                    body = {"player_id": player_ids[index]}
+                else:
+                    body = {"device_id": device_id_for(player_ids[index])}
+                response = await http.post(path or "/v1/sessions", body)
                 if response.status != 201:
-                    raise RuntimeError(f"POST /v1/sessions: {response.status} {response.text}")
+                    raise RuntimeError(f"login: {response.status} {response.text}")
                 tokens[index] = response.json()["token"]
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return tokens
+
+
+def device_id_for(player_id: str) -> str:
+    """A device credential (16..128 of [A-Za-z0-9_.:-]) named after a bench player id."""
+    return f"bench.{player_id}".ljust(16, "0")
 
 
 def ws_url(base_url: str, token: str) -> str:
@@ -106,9 +124,15 @@ async def open_sockets(
 
 
 async def open_players(
-    base_url: str, player_ids: Sequence[str], *, client_key: str | None = None
+    base_url: str,
+    player_ids: Sequence[str],
+    *,
+    client_key: str | None = None,
+    admin_key: str | None = None,
 ) -> list[Player]:
-    tokens = await create_sessions(base_url, player_ids, client_key=client_key)
+    """Players logged in under the given ids (`admin_key` is needed for that) with a
+    socket each."""
+    tokens = await create_sessions(base_url, player_ids, client_key=client_key, admin_key=admin_key)
     sockets, failures = await open_sockets(base_url, tokens)
     if failures:
         await close_all(sockets)

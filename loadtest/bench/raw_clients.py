@@ -21,9 +21,16 @@ RAW_BOARD_KEY = "bench:raw:{board}"
 FILL_BATCH = 1000
 
 
-def connect_cluster(nodes: Sequence[tuple[str, int]]) -> ValkeyCluster:
+def connect_cluster(
+    nodes: Sequence[tuple[str, int]], login: tuple[str, str] | None = None
+) -> ValkeyCluster:
+    """`login`: (username, password) of a user allowed the raw key, e.g. the admin of
+    `gameserver up`'s credentials.json."""
+    username, password = login if login is not None else (None, None)
     return ValkeyCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+        username=username,
+        password=password,
         decode_responses=False,
         max_connections=1024,
     )
@@ -87,7 +94,12 @@ class DurableWriter:
         if primary is None:
             raise RuntimeError(f"no primary serves {RAW_BOARD_KEY}")
         # A pipeline sends both commands on one connection of this client.
-        self._client: Any = valkey_asyncio.Valkey(host=primary.host, port=int(primary.port))
+        self._client: Any = valkey_asyncio.Valkey(
+            host=primary.host,
+            port=int(primary.port),
+            username=primary.connection_kwargs.get("username"),
+            password=primary.connection_kwargs.get("password"),
+        )
         self._member = member
         self._scores = itertools.count(3_000_000)
         self._timeout_ms = wait_timeout_ms

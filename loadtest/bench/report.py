@@ -11,7 +11,7 @@ from loadtest.bench.fanout import FanoutResult
 from loadtest.bench.latency import PhaseResult
 from loadtest.bench.raw_clients import RAW_EQUIVALENTS
 
-# Nakama 3.x on this machine, 64 concurrent clients (../shared/BASELINES.md).
+# Nakama 3.x on this machine, 64 concurrent clients (docs/baselines.md).
 NAKAMA = {
     "score.submit": 3_500.0,
     "board.top": 1_800.0,

@@ -78,7 +78,7 @@ class SubmitCalls:
         args = (
             "FCALL", self.function, 4, zset, self._bucket_keys[index][bucket], meta, state,
             version, operator, order, player_id, repr(value), "0", b"", self._ttl_s,
-            channel, self._period, 0, self._bound,
+            channel, self._period, 0, self._bound, "",
         )  # fmt: skip
         return index, args
 
@@ -132,9 +132,24 @@ class NodeLink:
         self._parser = libvalkey.Reader()
 
     @classmethod
-    async def open(cls, host: str, port: int, timeout_s: float = 10.0) -> NodeLink:
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        timeout_s: float = 10.0,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> NodeLink:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-        return cls(reader, writer)
+        link = cls(reader, writer)
+        if password is not None:
+            auth = ("AUTH", username, password) if username else ("AUTH", password)
+            await link.send(pack(auth))
+            (reply,) = await link.replies(1, timeout_s)
+            if reply != b"OK":
+                await link.close()
+                raise ConnectionError(f"{host}:{port} refused the login: {reply!r}")
+        return link
 
     async def send(self, packed: bytes) -> None:
         self._writer.write(packed)

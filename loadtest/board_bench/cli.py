@@ -2,8 +2,9 @@
 
 Without --valkey-nodes it starts its own embedded cluster (3 primaries + 3 replicas, AOF
 everysec, as the product runs it) on free ports in a temporary folder and stops it at the
-end; with --valkey-nodes it uses that cluster (no AUTH/TLS) and deletes its board and raw
-set afterwards. Markdown goes to stdout, progress to stderr, everything to --json.
+end (as its admin user); with --valkey-nodes it uses that cluster, logging in with
+VALKEY_USERNAME/VALKEY_PASSWORD (an admin: it reads INFO and CONFIG; no TLS), and deletes
+its board and raw set afterwards. Markdown goes to stdout, progress to stderr, everything to --json.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from loadtest.board_bench import nodes
 from loadtest.board_bench.players import MAX_PLAYERS, SCORE_BITS
 from loadtest.board_bench.report import markdown
 from loadtest.board_bench.runner import RunConfig, buckets_for, run_bench
+from loadtest.gameserver_up import env_login
 
 _WARMUP_SHARE = 10
 _MAX_WARMUP = 2_000
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.valkey_nodes:
         seeds_list = _parse_nodes(args.valkey_nodes, parser)
-        body, loop = _run(run_bench(seeds_list, config, remove_after=True))
+        body, loop = _run(run_bench(seeds_list, config, remove_after=True, login=env_login()))
         cluster_kind = "external"
     else:
         folder = Path(tempfile.mkdtemp(prefix="board-bench-"))
@@ -124,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster = _start_cluster(folder)
             try:
                 seeds_list = list(cluster.seeds)
-                body, loop = _run(run_bench(seeds_list, config, remove_after=False))
+                admin = cluster.credentials.admin
+                login = (admin.username, admin.password)
+                body, loop = _run(run_bench(seeds_list, config, remove_after=False, login=login))
             finally:
                 cluster.stop()
         finally:

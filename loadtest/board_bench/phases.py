@@ -176,7 +176,12 @@ def raw_phases(
         primary = raw.get_node_from_key(key)
         if primary is None:
             raise RuntimeError(f"no primary serves {key}")
-        client: Any = valkey_asyncio.Valkey(host=primary.host, port=int(primary.port))
+        client: Any = valkey_asyncio.Valkey(
+            host=primary.host,
+            port=int(primary.port),
+            username=primary.connection_kwargs.get("username"),
+            password=primary.connection_kwargs.get("password"),
+        )
         closers.append(client.aclose)
 
         async def call() -> None:

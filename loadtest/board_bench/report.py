@@ -9,7 +9,7 @@ from loadtest.board_bench.phases import PhaseResult
 MAX_BYTES_PER_PLAYER = 100.0
 MAX_RANK_P99_MS = 2.0
 NAKAMA_FACTOR = 3.0
-# Nakama 3.x on this machine, 64 concurrent clients: (ops/s, p99 ms), /work/shared/BASELINES.md.
+# Nakama 3.x on this machine, 64 concurrent clients: (ops/s, p99 ms), docs/baselines.md.
 NAKAMA = {
     "submit": (3_500.0, 34.0),
     "top": (1_800.0, 67.0),

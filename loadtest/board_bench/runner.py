@@ -66,14 +66,27 @@ def say(started: float, message: str) -> None:
 
 
 async def run_bench(
-    seeds: Sequence[tuple[str, int]], config: RunConfig, remove_after: bool
+    seeds: Sequence[tuple[str, int]],
+    config: RunConfig,
+    remove_after: bool,
+    login: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Every figure of one run; with `remove_after` the board and the raw set are deleted."""
+    """Every figure of one run; with `remove_after` the board and the raw set are deleted.
+
+    `login` (username, password) needs every right: the bench reads INFO and CONFIG and
+    writes a raw sorted set beside the board.
+    """
     started = time.monotonic()
-    settings = Settings(valkey_nodes=tuple(seeds))
+    username, password = login if login is not None else (None, None)
+    settings = Settings(
+        valkey_nodes=tuple(seeds), valkey_username=username, valkey_password=password
+    )
     cluster = await connect_cluster(settings)
     raw = ValkeyCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in seeds], decode_responses=False
+        startup_nodes=[ClusterNode(host, port) for host, port in seeds],
+        username=username,
+        password=password,
+        decode_responses=False,
     )
     try:
         await raw.initialize()
@@ -263,7 +276,13 @@ async def _open_links(raw: ValkeyCluster, names: set[str]) -> dict[str, bulk.Nod
     try:
         for node in raw.get_primaries():
             if node.name in names:
-                links[node.name] = await bulk.NodeLink.open(node.host, int(node.port))
+                login = node.connection_kwargs
+                links[node.name] = await bulk.NodeLink.open(
+                    node.host,
+                    int(node.port),
+                    username=login.get("username"),
+                    password=login.get("password"),
+                )
     except BaseException:
         for link in links.values():
             await link.close()

@@ -120,7 +120,9 @@ async def test_a_config_file_creates_its_boards_and_queues_at_start_up(
     example = Path(__file__).parents[2] / "examples" / "gameserver.toml"
     settings = gateway_settings(cluster_seeds, "gw-config", config_path=example)
     async with running_gateway(settings) as configured, configured.admin() as admin:
-        boards = {b["name"] for b in (await admin.get("/admin/v1/boards")).json()["boards"]}
-        assert boards == {"global", "weekly", "laps", "ranked"}
+        listed = (await admin.get("/admin/v1/boards")).json()["boards"]
+        boards = {b["name"]: b for b in listed}
+        assert set(boards) == {"global", "weekly", "laps", "spring-cup", "ranked"}
+        assert (boards["laps"]["min_score"], boards["spring-cup"]["max_attempts"]) == (20, 3)
         queues = {q["queue"] for q in (await admin.get("/admin/v1/queues")).json()["queues"]}
-        assert queues == {"duel", "squads"}
+        assert queues == {"duel", "squads", "arena", "royale"}

@@ -46,8 +46,9 @@ async def _write_until(client: GameClient, stop: asyncio.Event, seed: int) -> in
 
 
 async def test_subscribers_converge_after_the_primary_of_their_board_is_killed(
-    gateway: Gateway, valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
+    gateway: Gateway, admin_valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
 ) -> None:
+    valkey = admin_valkey  # INFO replication, below, is for operators
     await create_board(gateway, BOARD, operator="set")
     victim, heir = await shard_of(valkey, sub_boards_of(BOARD, 6)[0].state)
     subscribers = [f"s{i}" for i in range(6)]

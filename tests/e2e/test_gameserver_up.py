@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import psutil
+from valkey import Valkey
 
 from gameserver.embedded import find_free_base_port
-from tests.game_client import game_client
-from tests.gateway_harness import free_port
+from tests.game_client import device_id_for, device_login, game_client
+from tests.gateway_harness import free_port, up_command
 
 _READY_TIMEOUT_S = 30.0
 
@@ -24,20 +25,10 @@ def _start_up(
     data_dir: Path, port: int, valkey_port: int, *extra: str
 ) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
+    # Up to 200 logins from 127.0.0.1 in a few seconds (the --gateways test).
+    env["GAMESERVER_LOGIN_BURST"] = "1000"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gameserver",
-            "up",
-            "--port",
-            str(port),
-            "--valkey-port",
-            str(valkey_port),
-            "--data-dir",
-            str(data_dir),
-            *extra,
-        ],
+        up_command(data_dir, port, valkey_port, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -80,6 +71,24 @@ def _valkey_servers_under(data_dir: Path) -> list[int]:
     return found
 
 
+def _users_of_clients(data_dir: Path, valkey_port: int) -> set[str]:
+    """The users every client connection of every node logged in as (replication and
+    this probe aside)."""
+    admin = json.loads((data_dir / "credentials.json").read_text())["admin"]
+    users: set[str] = set()
+    for port in range(valkey_port, valkey_port + 6):
+        probe = Valkey(port=port, username=admin["username"], password=admin["password"])
+        try:
+            mine = probe.client_id()
+            for client in probe.client_list():
+                replication = set(client["flags"]) & {"S", "M"}
+                if int(client["id"]) != mine and not replication:
+                    users.add(client["user"])
+        finally:
+            probe.close()  # type: ignore[no-untyped-call]
+    return users
+
+
 def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port, valkey_port = free_port(), find_free_base_port()
@@ -89,18 +98,30 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     try:
         assert httpx.get(base + "/readyz").status_code == 200
         assert len(_valkey_servers_under(data_dir)) == 6
-        created = httpx.post(base + "/v1/sessions", json={"player_id": "p1"})
+        created = httpx.post(base + "/v1/sessions", json={"device_id": device_id_for("p1")})
         assert created.status_code == 201
+        player_id = created.json()["player_id"]
+        # The gateway and the worker (readyz waits for its heartbeat) log in as `gameserver`.
+        assert _users_of_clients(data_dir, valkey_port) == {"gameserver"}
     finally:
         _stop(process)
     assert _valkey_servers_under(data_dir) == []
+    credentials = (data_dir / "credentials.json").read_text()
 
     process, second_key = _start_up(data_dir, port, valkey_port)
     try:
+        assert (data_dir / "credentials.json").read_text() == credentials
+        # The admin key lasts across restarts, kept where only its owner reads it.
+        assert second_key == admin_key
+        assert (data_dir / "admin_key").stat().st_mode & 0o777 == 0o600
         view = httpx.get(
-            base + "/admin/v1/players/p1", headers={"Authorization": f"Bearer {second_key}"}
+            base + f"/admin/v1/players/{player_id}",
+            headers={"Authorization": f"Bearer {second_key}"},
         ).json()
         assert view["session"]["session_id"] == created.json()["session_id"]
+        # The credential hash key comes from the kept secret: the device finds its account.
+        again = httpx.post(base + "/v1/sessions", json={"device_id": device_id_for("p1")})
+        assert again.json()["player_id"] == player_id and again.json()["created"] is False
     finally:
         _stop(process)
     assert _valkey_servers_under(data_dir) == []
@@ -131,7 +152,10 @@ async def test_several_gateway_processes_share_the_port_and_stop_together(
         async with contextlib.AsyncExitStack() as clients:
             # Both gateways start listening within moments of the banner.
             for attempt in range(200):
-                client = await clients.enter_async_context(game_client(base, f"g{attempt}"))
+                login = (await device_login(base, device_id_for(f"g{attempt}"))).json()
+                client = await clients.enter_async_context(
+                    game_client(base, login["player_id"], token=login["token"])
+                )
                 await client.ok("ping")
                 if attempt >= 20 and set(_sockets_served_by(port)) == set(gateways):
                     break

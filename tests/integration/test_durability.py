@@ -68,7 +68,7 @@ def first_matching(prefix: str, wanted: Callable[[str], bool], count: int) -> li
 
 @pytest.mark.timeout(90)
 async def test_acknowledged_writes_survive_kill_9_of_their_primary(
-    valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
+    valkey: ValkeyCluster, admin_valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
 ) -> None:
     clock = FixedClock(time.time())
     sessions = SessionService(
@@ -160,7 +160,8 @@ async def test_acknowledged_writes_survive_kill_9_of_their_primary(
         await asyncio.to_thread(embedded_cluster.restart_node, int(victim.port))
         await valkey.nodes_manager.initialize()
 
-    assert await shard_has_replica(valkey, heir)
+    await admin_valkey.nodes_manager.initialize()
+    assert await shard_has_replica(admin_valkey, heir)
     assert (await sessions.create(late)).player_id == late
     # The recorded result, not a second rating: the result itself survived.
     assert await matchmaking.report_result(found["match_id"], [1, 2]) == ratings

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from valkey.cluster import ValkeyCluster as SyncValkeyCluster
+from valkey.exceptions import ValkeyClusterException, ValkeyError
 
+import gameserver.embedded.cluster as cluster_module
 from gameserver.embedded import (
     EmbeddedCluster,
     cluster_down,
@@ -41,6 +43,11 @@ def valkey_pids_under(folder: Path) -> set[int]:
             if pid_alive(int(entry.name)):
                 found.add(int(entry.name))
     return found
+
+
+def admin_client(cluster: EmbeddedCluster, host: str, port: int) -> SyncValkeyCluster:
+    login = cluster.credentials.admin
+    return SyncValkeyCluster(host=host, port=port, username=login.username, password=login.password)
 
 
 def node_ids(cluster: EmbeddedCluster) -> dict[int, str]:
@@ -110,7 +117,7 @@ def test_data_survives_stop_and_start_without_forming_a_new_cluster(
 ) -> None:
     ids_before = node_ids(cluster)
     host, port = cluster.seeds[0]
-    client = SyncValkeyCluster(host=host, port=port)
+    client = admin_client(cluster, host, port)
     try:
         for i in range(50):
             client.set(f"key:{i}", f"value:{i}")
@@ -125,7 +132,7 @@ def test_data_survives_stop_and_start_without_forming_a_new_cluster(
 
     cluster.start()
     assert node_ids(cluster) == ids_before
-    client = SyncValkeyCluster(host=host, port=port)
+    client = admin_client(cluster, host, port)
     try:
         assert [client.get(f"key:{i}") for i in range(50)] == [
             f"value:{i}".encode() for i in range(50)
@@ -202,3 +209,50 @@ def test_cluster_up_leaves_the_cluster_running_until_cluster_down(tmp_path: Path
         cluster_down(tmp_path)
     assert valkey_pids_under(tmp_path) == set()
     assert cluster_status(tmp_path).cluster_state == "down"
+
+
+def test_a_data_dir_from_before_acls_gets_them_keeping_its_data_and_then_keeps_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = find_free_base_port()
+    # An earlier release: no credentials, no ACL, nodes left running by `cluster up`.
+    with monkeypatch.context() as earlier:
+        earlier.setattr(cluster_module, "load_or_create_credentials", lambda data_dir: None)
+        old = EmbeddedCluster(tmp_path, base)
+        old.start()
+        old.release()
+    anonymous = SyncValkeyCluster(host="127.0.0.1", port=base)
+    try:
+        anonymous.set("lb:{old}:s", "kept")
+    finally:
+        anonymous.close()  # type: ignore[no-untyped-call]
+    old_pids = valkey_pids_under(tmp_path)
+    assert not (tmp_path / "credentials.json").exists()
+
+    upgraded = EmbeddedCluster(tmp_path, base)
+    try:
+        upgraded.start()
+        assert not valkey_pids_under(tmp_path) & old_pids  # restarted with ACLs
+        login = upgraded.credentials.gameserver
+        client = SyncValkeyCluster(
+            host="127.0.0.1", port=base, username=login.username, password=login.password
+        )
+        try:
+            assert client.get("lb:{old}:s") == b"kept"
+        finally:
+            client.close()  # type: ignore[no-untyped-call]
+        with pytest.raises((ValkeyError, ValkeyClusterException)):
+            SyncValkeyCluster(host="127.0.0.1", port=base).get("lb:{old}:s")
+    finally:
+        upgraded.stop()
+    written = (tmp_path / "credentials.json").read_text()
+
+    again = EmbeddedCluster(tmp_path, base)
+    try:
+        again.start()
+        assert (tmp_path / "credentials.json").read_text() == written
+        assert again.credentials == upgraded.credentials
+        with again.nodes[0].client() as admin:
+            assert admin.call("ACL WHOAMI") == "admin"
+    finally:
+        again.stop()

@@ -44,7 +44,8 @@ def owner(client: ValkeyCluster, channel: bytes) -> tuple[str, int]:
 def one_channel_per_primary(client: ValkeyCluster, prefix: str) -> list[bytes]:
     by_owner: dict[tuple[str, int], bytes] = {}
     for i in range(1000):
-        channel = f"{prefix}:{i}".encode()
+        # `gw:`, a prefix the gameserver user may subscribe to.
+        channel = f"gw:{prefix}:{i}".encode()
         by_owner.setdefault(owner(client, channel), channel)
         if len(by_owner) == 3:
             break
@@ -174,7 +175,7 @@ async def test_subscriptions_follow_a_failover_to_the_promoted_replica(
 
 
 async def test_a_channel_subscribed_again_after_its_link_broke_is_reported(
-    valkey: ValkeyCluster, inbox: Inbox
+    valkey: ValkeyCluster, admin_valkey: ValkeyCluster, inbox: Inbox
 ) -> None:
     # Pub/sub delivers at most once: what was published while the link was down is gone,
     # and the owner of the channel must hear of it (the push feeds re-query everyone).
@@ -182,12 +183,12 @@ async def test_a_channel_subscribed_again_after_its_link_broke_is_reported(
     subscriber = ShardedSubscriber(valkey, inbox, on_resubscribed=gaps.append)
     await subscriber.start()
     try:
-        channel = b"gap-probe"
+        channel = b"gw:gap-probe"
         await subscriber.subscribe(channel)
         await subscriber.wait_subscribed()
         assert gaps == []
-        node = valkey.nodes_manager.get_node_from_slot(key_slot(channel))
-        await valkey.execute_command("CLIENT KILL", "TYPE", "pubsub", target_nodes=node)
+        node = admin_valkey.nodes_manager.get_node_from_slot(key_slot(channel))
+        await admin_valkey.execute_command("CLIENT KILL", "TYPE", "pubsub", target_nodes=node)
 
         async def reported() -> bool:
             return gaps == [channel]

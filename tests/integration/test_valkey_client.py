@@ -20,8 +20,9 @@ async def _getkeys_calls(valkey: ValkeyCluster) -> int:
 
 
 async def test_fcall_is_routed_without_asking_the_server_for_its_keys(
-    valkey: ValkeyCluster,
+    admin_valkey: ValkeyCluster,
 ) -> None:
+    valkey = admin_valkey  # a made-up library on made-up keys; INFO
     await valkey.execute_command(
         "FUNCTION", "LOAD", "REPLACE", _LIBRARY, target_nodes=valkey.get_primaries()
     )

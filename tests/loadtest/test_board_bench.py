@@ -4,11 +4,14 @@ JSON holds every figure, and it leaves none of its keys behind. Timings are not 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from valkey.cluster import ClusterNode, ValkeyCluster
+
+from tests.cluster_helpers import logins_for
 
 Seeds = tuple[tuple[str, int], ...]
 
@@ -40,12 +43,24 @@ def _run_bench(seeds: Seeds, out: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=100,
+        env={**os.environ, **_admin_env(seeds)},
     )
+
+
+def _admin_env(seeds: Seeds) -> dict[str, str]:
+    # The bench reads INFO and CONFIG and writes a raw set: an operator's tool, as admin.
+    admin = logins_for(seeds).admin
+    return {"VALKEY_USERNAME": admin.username, "VALKEY_PASSWORD": admin.password} if admin else {}
 
 
 def _keys_matching(seeds: Seeds, pattern: str) -> list[bytes]:
     nodes = [ClusterNode(host, port) for host, port in seeds]  # type: ignore[no-untyped-call]
-    client = ValkeyCluster(startup_nodes=nodes)
+    admin = logins_for(seeds).admin
+    client = ValkeyCluster(
+        startup_nodes=nodes,
+        username=admin.username if admin else None,
+        password=admin.password if admin else None,
+    )
     try:
         return list(client.scan_iter(match=pattern, count=1000))
     finally:

@@ -19,7 +19,7 @@ GATEWAY_MODULES = sorted((ROOT / "gameserver").rglob("*.py"))
 DELIVERY = ("gameserver", "starlette", "uvicorn", "websockets", "locust", "httpx")
 # Modules that own a feature's keys and round trips.
 STORE_NAMES = ("store.py", "keys.py", "calls.py")
-KEY_PREFIXES = ("sess:", "lb:", "mm:", "gw:", "party:")
+KEY_PREFIXES = ("sess:", "lb:", "mm:", "gw:", "party:", "abuse:", "acct:")
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -1,4 +1,5 @@
-"""Socket ops of leaderboards: submit a score; read top, around, rank and players."""
+"""Socket ops of leaderboards: submit a score; read top, around, rank and players; list
+the boards and join one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from cachetools import LRUCache
 
 from domain.errors import Forbidden
 from domain.ids import require_id
-from domain.leaderboards.models import Page, RankedEntry, SubmitResult
+from domain.leaderboards.models import Page, SubmitResult
+from gameserver.board_entries import DisplayNames, entry_dicts, named_entries, names_of
 from gameserver.fields import integer, number, optional_object, optional_text, text, text_list
 from gameserver.gateway.dispatch import OpContext, OpHandler
 
@@ -23,22 +25,23 @@ def submit_reply(result: SubmitResult) -> dict[str, Any]:
     }
 
 
-def entries_reply(entries: list[RankedEntry]) -> list[dict[str, Any]]:
-    return [entry.to_dict() for entry in entries]
-
-
 # Pages the service reuses whole (no sub-board changed) come back as the same object:
-# their entries are sent again as already encoded JSON (a top 100 is ~35 us to encode).
-_ENCODED_PAGES: LRUCache[int, tuple[Page, orjson.Fragment]] = LRUCache(maxsize=64)
+# their entries are sent again as already encoded JSON (a top 100 is ~35 us to encode),
+# as long as their players' display names are the ones encoded (a rename re-encodes).
+_ENCODED_PAGES: LRUCache[int, tuple[Page, tuple[str | None, ...], orjson.Fragment]] = LRUCache(
+    maxsize=64
+)
 
 
-def encoded_entries(page: Page) -> orjson.Fragment:
-    """The page's entries as JSON, encoded once per page object."""
+async def encoded_entries(names: DisplayNames, page: Page) -> orjson.Fragment:
+    """The page's entries as JSON, encoded once per page object and set of names."""
+    shown = tuple(await names_of(names, page.entries))
     held = _ENCODED_PAGES.get(id(page))
-    if held is not None and held[0] is page:  # an id is reused only once its page is gone
-        return held[1]
-    encoded = orjson.Fragment(orjson.dumps(entries_reply(page.entries)))
-    _ENCODED_PAGES[id(page)] = (page, encoded)
+    # An id is reused only once its page is gone: the identity check tells them apart.
+    if held is not None and held[0] is page and held[1] == shown:
+        return held[2]
+    encoded = orjson.Fragment(orjson.dumps(entry_dicts(page.entries, shown)))
+    _ENCODED_PAGES[id(page)] = (page, shown, encoded)
     return encoded
 
 
@@ -75,7 +78,10 @@ async def board_top(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
         integer(body, "limit", 10),
         optional_text(body, "cursor"),
     )
-    return {"entries": encoded_entries(page), "next_cursor": page.next_cursor}
+    return {
+        "entries": await encoded_entries(ctx.services.accounts, page),
+        "next_cursor": page.next_cursor,
+    }
 
 
 async def board_around(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +90,7 @@ async def board_around(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
         _player_or_self(ctx, body),
         integer(body, "radius", 5),
     )
-    return {"entries": entries_reply(entries)}
+    return {"entries": await named_entries(ctx.services.accounts, entries)}
 
 
 async def board_rank(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +106,17 @@ async def board_players(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
         text(body, "board"),
         text_list(body, "player_ids"),
     )
-    return {"entries": entries_reply(entries)}
+    return {"entries": await named_entries(ctx.services.accounts, entries)}
+
+
+async def board_list(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    listings = await ctx.services.leaderboards.boards_for(ctx.player_id)
+    return {"boards": [listing.to_dict() for listing in listings]}
+
+
+async def board_join(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
+    joined = await ctx.services.leaderboards.join(text(body, "board"), ctx.player_id)
+    return {"board": joined.board, "players": joined.players, "joined": True}
 
 
 OPS: dict[str, OpHandler] = {
@@ -109,4 +125,6 @@ OPS: dict[str, OpHandler] = {
     "board.around": board_around,
     "board.rank": board_rank,
     "board.players": board_players,
+    "board.list": board_list,
+    "board.join": board_join,
 }

@@ -69,11 +69,11 @@ async def populated(service: LeaderboardService) -> LeaderboardService:
 
 
 async def test_bad_inputs_are_errors_that_change_nothing(
-    populated: LeaderboardService, valkey: ValkeyCluster
+    populated: LeaderboardService, admin_valkey: ValkeyCluster
 ) -> None:
-    before = await snapshot(valkey)
+    before = await snapshot(admin_valkey)
     assert before
     for method, args, error in BAD_CALLS:
         with pytest.raises(error):
             await getattr(populated, method)(*args)
-    assert await snapshot(valkey) == before
+    assert await snapshot(admin_valkey) == before

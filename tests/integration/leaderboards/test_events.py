@@ -28,7 +28,13 @@ class Listener:
     async def subscribe(self, valkey: ValkeyCluster, channels: list[str]) -> None:
         for channel in channels:
             node = valkey.nodes_manager.get_node_from_slot(key_slot(channel.encode()))
-            connection = Connection(host=node.host, port=int(node.port))
+            login = valkey.nodes_manager.connection_kwargs
+            connection = Connection(
+                host=node.host,
+                port=int(node.port),
+                username=login.get("username"),
+                password=login.get("password"),
+            )
             await connection.connect()  # type: ignore[no-untyped-call]
             await connection.send_command("SSUBSCRIBE", channel)
             await connection.read_response()

@@ -25,7 +25,7 @@ async def _ids(service: LeaderboardService, board: str, period: str | None = Non
 
 
 async def test_a_weekly_board_starts_empty_on_monday(
-    service: LeaderboardService, clock: FixedClock, valkey: ValkeyCluster
+    service: LeaderboardService, clock: FixedClock, admin_valkey: ValkeyCluster
 ) -> None:
     clock.set(at(2031, 3, 9, 23, 59, 30))  # Sunday of ISO week 10
     await service.submit("weekly", "a", 10)
@@ -52,7 +52,10 @@ async def test_a_weekly_board_starts_empty_on_monday(
 
     # The old week's keys expire a retention after its end (time of the injected clock).
     board = await service.get_board("weekly")
-    ttls = [await valkey.ttl(sub.zset(board.gen, "2031-W10")) for sub in sub_boards_of("weekly", 6)]
+    ttls = [
+        await admin_valkey.ttl(sub.zset(board.gen, "2031-W10"))
+        for sub in sub_boards_of("weekly", 6)
+    ]
     retention = board.config.retention_s
     assert all(retention <= ttl <= retention + 31 for ttl in ttls if ttl != -2)
     assert any(ttl != -2 for ttl in ttls)

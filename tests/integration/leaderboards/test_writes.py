@@ -82,3 +82,28 @@ async def test_an_increment_beyond_2_pow_53_changes_nothing(service: Leaderboard
     with pytest.raises(BadRequest):
         await service.submit("big", "a", 4)
     assert (await service.rank("big", "a")).score == 2**53 - 2
+
+
+async def test_a_retried_submit_of_a_player_on_the_board_answers_the_true_previous_rank(
+    service: LeaderboardService,
+) -> None:
+    await service.create_board(BoardConfig("solo"))
+    await service.submit("solo", "a", 10)
+    first = await service.submit("solo", "a", 20, request_id="req-1")
+    again = await service.submit("solo", "a", 20, request_id="req-1")
+    assert (first.rank, first.previous_rank) == (1, 1)
+    assert (again.rank, again.previous_rank) == (1, 1)
+
+
+async def test_a_retry_after_later_writes_still_answers_ranks_without_counting_the_player(
+    service: LeaderboardService,
+) -> None:
+    await service.create_board(BoardConfig("later", sub_boards=1))
+    await service.submit("later", "rival", 15)
+    await service.submit("later", "a", 10)
+    first = await service.submit("later", "a", 12, request_id="req-1")
+    await service.submit("later", "a", 30)
+    again = await service.submit("later", "a", 12, request_id="req-1")
+    assert (first.rank, first.previous_rank) == (2, 2)
+    # Ranks as of now, with the player's own newer entry not counted against itself.
+    assert (again.rank, again.previous_rank) == (2, 2)

@@ -17,7 +17,8 @@ from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import GROUP, Cluster, PartitionKeys, partition_code
 from domain.matchmaking.worker import MatchmakingWorker
-from tests.cluster_helpers import eventually
+from gameserver.settings import Settings
+from tests.cluster_helpers import eventually, login_env, service_login
 from tests.integration.matchmaking.conftest import LIMITS, OPEN_WINDOW, RecordingNotifier
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,6 +35,7 @@ async def start_worker(
         ",".join(f"{h}:{p}" for h, p in seeds),
         worker_id,
         cwd=ROOT,
+        env={**os.environ, **login_env(Settings(valkey_nodes=seeds, **service_login(seeds)))},
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
@@ -52,7 +54,7 @@ async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
 
 
 async def test_a_killed_worker_loses_no_ticket_and_doubles_no_player(
-    valkey: Cluster, cluster_seeds: tuple[tuple[str, int], ...]
+    valkey: Cluster, admin_valkey: Cluster, cluster_seeds: tuple[tuple[str, int], ...]
 ) -> None:
     service = MatchmakingService(
         valkey, SystemClock(), queues=(QueueConfig("crash", window=OPEN_WINDOW),)
@@ -76,7 +78,7 @@ async def test_a_killed_worker_loses_no_ticket_and_doubles_no_player(
         # and has not committed yet, and kill it right there.
         for _ in range(500):
             os.kill(proc.pid, signal.SIGSTOP)
-            if await pending_entries(valkey, keys.stream):
+            if await pending_entries(admin_valkey, keys.stream):
                 break
             os.kill(proc.pid, signal.SIGCONT)
             await asyncio.sleep(random.uniform(0.0, 0.01))
@@ -116,7 +118,7 @@ async def test_a_killed_worker_loses_no_ticket_and_doubles_no_player(
         matches[found.match_id] += 1
     assert set(matches.values()) == {2}, "every match holds exactly its two players"
     assert len(matches) == PLAYERS // 2
-    assert await pending_entries(valkey, keys.stream) == 0
+    assert await pending_entries(admin_valkey, keys.stream) == 0
     # The heir sent every match it made or inherited undelivered: nobody told twice.
     told = Counter(p for players, _ in notifier.found for p in players)
     assert max(told.values()) == 1

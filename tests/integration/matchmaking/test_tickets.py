@@ -97,14 +97,14 @@ async def test_a_party_joins_as_one_ticket(
 
 
 async def test_every_party_member_needs_a_live_session(
-    service: MatchmakingService, online: OnlinePlayers, valkey: Cluster, parties: PartyService
+    service: MatchmakingService, online: OnlinePlayers, admin_valkey: Cluster, parties: PartyService
 ) -> None:
     party_id = await party_of(parties, "a", "b")
     online.offline.add("b")
-    before = await key_count(valkey)
+    before = await key_count(admin_valkey)
     with pytest.raises(Conflict):
         await service.join("two", "a", party_id=party_id)
-    assert await key_count(valkey) == before
+    assert await key_count(admin_valkey) == before
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ async def test_every_party_member_needs_a_live_session(
 async def test_bad_joins_change_nothing(
     service: MatchmakingService,
     parties: PartyService,
-    valkey: Cluster,
+    admin_valkey: Cluster,
     queue: object,
     party: object,
     properties: object,
@@ -136,10 +136,10 @@ async def test_bad_joins_change_nothing(
 ) -> None:
     # A tuple stands for the party those players form (the leader first).
     party_id = await party_of(parties, *party) if isinstance(party, tuple) else party
-    before = await key_count(valkey)
+    before = await key_count(admin_valkey)
     with pytest.raises(error):
         await service.join(queue, "a", party_id=party_id, properties=properties)
-    assert await key_count(valkey) == before
+    assert await key_count(admin_valkey) == before
 
 
 async def test_tickets_survive_a_gateway_restart(

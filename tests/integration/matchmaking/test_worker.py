@@ -29,8 +29,9 @@ async def _two_tickets_read_by_a_ghost(
     assert code is not None
     store = PartitionStore(valkey, Scripts(valkey))
     assert await store.acquire(code, "ghost", lease_ms)
-    entries = await store.read(code, "ghost", lease_ms, 10, [])
-    assert entries is not None
+    read = await store.read(code, "ghost", lease_ms, 10, [])
+    assert read is not None
+    entries, _ = read
     return t1, t2, code, store, {e.ticket_id: e.entry_id for e in entries}
 
 

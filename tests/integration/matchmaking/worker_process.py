@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from domain.clock import SystemClock
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.worker import MatchmakingWorker
-from gameserver.settings import Settings, settings_from_env
+from gameserver.settings import settings_from_env
 from gameserver.valkey_client import connect_cluster
 
 
@@ -29,8 +30,9 @@ class SilentNotifier:
 
 
 async def main(seeds: str, worker_id: str, lease_s: float, tick_s: float, batch: int) -> None:
-    settings = settings_from_env({"VALKEY_NODES": seeds})
-    client = await connect_cluster(Settings(valkey_nodes=settings.valkey_nodes))
+    # The login (VALKEY_USERNAME/PASSWORD) comes from the environment, as for `worker`.
+    settings = settings_from_env({**os.environ, "VALKEY_NODES": seeds})
+    client = await connect_cluster(settings)
     limits = MatchmakingLimits(lease_s=lease_s, tick_s=tick_s, commit_batch=batch)
     worker = MatchmakingWorker(client, SystemClock(), SilentNotifier(), worker_id, limits=limits)
     stop = asyncio.Event()

@@ -110,15 +110,15 @@ async def test_an_invite_accepted_just_in_time_counts(
 
 
 async def test_accepting_without_an_invite_is_forbidden_and_changes_nothing(
-    parties: PartyService, valkey: ValkeyCluster
+    parties: PartyService, valkey: ValkeyCluster, admin_valkey: ValkeyCluster
 ) -> None:
     party_id = await parties.create("a")
-    before = await all_keys(valkey)
+    before = await all_keys(admin_valkey)
     with pytest.raises(Forbidden):
         await parties.accept("b", party_id)
     with pytest.raises(PartyNotFound):
         await parties.accept("b", "0123456789abcdef")
-    assert await all_keys(valkey) == before
+    assert await all_keys(admin_valkey) == before
     assert (await parties.get("a", party_id))["members"] == ["a"]
 
 
@@ -164,14 +164,14 @@ async def test_a_leaving_leader_hands_over_to_the_longest_member(
 
 
 async def test_the_last_member_out_disbands_the_party(
-    parties: PartyService, valkey: ValkeyCluster
+    parties: PartyService, valkey: ValkeyCluster, admin_valkey: ValkeyCluster
 ) -> None:
     party_id = await party_of(parties, "a", "b")
     await parties.leave("b", party_id)
     await parties.leave("a", party_id)
     with pytest.raises(PartyNotFound):
         await parties.get("a", party_id)
-    assert [k for k in await all_keys(valkey) if not k.endswith(":inv")] == []
+    assert [k for k in await all_keys(admin_valkey) if not k.endswith(":inv")] == []
     with pytest.raises(PartyNotFound):
         await parties.leave("a", party_id)
 
@@ -312,14 +312,15 @@ async def test_bad_requests_change_nothing(
     op: str,
     args: tuple[object, ...],
     error: type[Exception],
+    admin_valkey: ValkeyCluster,
 ) -> None:
     party_id = await parties.create("a")
-    before = await all_keys(valkey)
+    before = await all_keys(admin_valkey)
     snapshot = await parties.get("a", party_id)
     call = getattr(parties, op)
     with pytest.raises(error):
         await call(*(party_id if a == "PARTY" else a for a in args))
-    assert await all_keys(valkey) == before
+    assert await all_keys(admin_valkey) == before
     assert await parties.get("a", party_id) == snapshot
 
 
@@ -337,7 +338,10 @@ async def test_a_party_reads_the_same_from_another_gateway(
 
 
 async def test_forgetting_a_player_takes_them_out_of_party_and_invites(
-    parties: PartyService, valkey: ValkeyCluster, events: RecordingEvents
+    parties: PartyService,
+    valkey: ValkeyCluster,
+    events: RecordingEvents,
+    admin_valkey: ValkeyCluster,
 ) -> None:
     led = await party_of(parties, "p", "b")
     elsewhere = await parties.create("c")
@@ -347,7 +351,7 @@ async def test_forgetting_a_player_takes_them_out_of_party_and_invites(
     assert (await parties.get("b", led))["members"] == ["b"]
     assert (await parties.get("c", elsewhere))["invited"] == []
     assert events.to("b", "party.updated")[-1]["members"] == ["b"]
-    assert not [k for k in await all_keys(valkey) if "pl.p}" in k]
+    assert not [k for k in await all_keys(admin_valkey) if "pl.p}" in k]
     # Idempotent: again, nothing to do and no error.
     await parties.forget_player("p")
     await parties.forget_player("never-seen")
@@ -355,13 +359,13 @@ async def test_forgetting_a_player_takes_them_out_of_party_and_invites(
 
 
 async def test_forgetting_the_last_member_disbands_the_party(
-    parties: PartyService, valkey: ValkeyCluster
+    parties: PartyService, valkey: ValkeyCluster, admin_valkey: ValkeyCluster
 ) -> None:
     party_id = await parties.create("p")
     await parties.forget_player("p")
     with pytest.raises(PartyNotFound):
         await parties.get("p", party_id)
-    assert await all_keys(valkey) == []
+    assert await all_keys(admin_valkey) == []
 
 
 async def test_party_writes_are_acknowledged_only_once_a_replica_has_them(

@@ -86,9 +86,11 @@ async def test_a_login_its_frozen_replica_cannot_confirm_is_unconfirmed(
     assert (await service.create("p1")).player_id == "p1"
 
 
-async def test_a_node_without_the_library_gets_it_back(valkey: ValkeyCluster) -> None:
+async def test_a_node_without_the_library_gets_it_back(
+    valkey: ValkeyCluster, admin_valkey: ValkeyCluster
+) -> None:
     service = sessions(valkey, 1, 2000)
-    primary, _ = await shard_of(valkey, session_key("p1"))
+    primary, _ = await shard_of(admin_valkey, session_key("p1"))
     # Deleting it on the primary deletes it on its replica too, as a new shard would be.
     loaded = FunctionLibrary.from_source(LIBRARY_CODE).name
     await primary.execute_command("FUNCTION", "DELETE", loaded)

@@ -43,7 +43,10 @@ async def loopback_server() -> AsyncIterator[Callable[[Handler], Awaitable[int]]
 
 def _link_to_key_node(valkey: ValkeyCluster, key: str) -> NodeLink:
     node = valkey.get_node_from_key(key)
-    return NodeLink(node.host, int(node.port))
+    login = node.connection_kwargs
+    return NodeLink(
+        node.host, int(node.port), username=login.get("username"), password=login.get("password")
+    )
 
 
 async def test_batches_in_flight_are_answered_in_order(valkey: ValkeyCluster) -> None:
@@ -165,7 +168,10 @@ async def test_a_refused_password_fails_the_connection_before_any_command(
 async def test_a_redirect_is_the_cluster_client_s_own_exception(valkey: ValkeyCluster) -> None:
     owner = valkey.get_node_from_key("nl:{c}")
     other = next(p for p in valkey.get_primaries() if p.name != owner.name)
-    link = NodeLink(other.host, int(other.port))
+    login = other.connection_kwargs
+    link = NodeLink(
+        other.host, int(other.port), username=login.get("username"), password=login.get("password")
+    )
     try:
         (reply,) = await link.send([("GET", "nl:{c}")], 2.0)
     finally:

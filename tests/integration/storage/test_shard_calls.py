@@ -29,8 +29,13 @@ end)
 
 async def on_replica(replica: ClusterNode, key: str) -> bytes | None:
     """`key` as the replica has it (READONLY on a connection of our own)."""
+    login = replica.connection_kwargs
     client = valkey_asyncio.Valkey(
-        host=replica.host, port=int(replica.port), single_connection_client=True
+        host=replica.host,
+        port=int(replica.port),
+        username=login.get("username"),
+        password=login.get("password"),
+        single_connection_client=True,
     )
     try:
         await client.execute_command("READONLY")  # type: ignore[no-untyped-call]
@@ -91,8 +96,10 @@ async def test_a_write_whose_reply_is_lost_is_not_sent_again(
     caller = ShardCaller(impatient)
     primary, _ = await shard_of(valkey, "k4")
     await impatient.nodes_manager.initialize()
-    # An open connection, so that the INCR itself is sent (not a connection handshake).
+    # Open connections (reads and writes each have one), so that the INCR itself is
+    # sent, not a connection handshake with its login.
     assert await caller.read([Call("k4", ("GET", "k4"))]) == [None]
+    await caller.write(Call("k4", ("EXISTS", "k4")), 0, 0, idempotent=True)
     async with frozen(embedded_cluster, int(primary.port)):
         with pytest.raises(Unconfirmed, match="outcome is unknown"):
             await caller.write(Call("k4", ("INCR", "k4")), 0, 0, idempotent=False)

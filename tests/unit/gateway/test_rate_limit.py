@@ -22,12 +22,12 @@ def _taken_at_once(bucket: TokenBucket) -> int:
 
 
 def test_a_fresh_bucket_allows_its_burst_and_no_more() -> None:
-    assert _taken_at_once(TokenBucket(1.0, 3, FakeClock())) == 3
+    assert _taken_at_once(TokenBucket(1.0, 3, clock=FakeClock())) == 3
 
 
 def test_tokens_come_back_at_the_rate() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(2.0, 3, clock)
+    bucket = TokenBucket(2.0, 3, clock=clock)
     _taken_at_once(bucket)
     clock.now += 1.0
     assert _taken_at_once(bucket) == 2
@@ -35,7 +35,7 @@ def test_tokens_come_back_at_the_rate() -> None:
 
 def test_a_long_idle_refills_only_up_to_the_burst() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(1.0, 3, clock)
+    bucket = TokenBucket(1.0, 3, clock=clock)
     _taken_at_once(bucket)
     clock.now += 60.0
     assert _taken_at_once(bucket) == 3

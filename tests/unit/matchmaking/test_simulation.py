@@ -25,6 +25,8 @@ def test_the_simulation_command_runs(capsys: pytest.CaptureFixture[str]) -> None
         ]
     )
     result = orjson.loads(capsys.readouterr().out)
-    assert [q["queue"] for q in result["queues"]] == ["duel", "fives"]
+    assert [q["queue"] for q in result["queues"]] == ["duel", "fives", "modes", "ffa"]
     assert all(q["matches"] > 0 for q in result["queues"])
+    by_name = {q["queue"]: q for q in result["queues"]}
+    assert 4 <= by_name["ffa"]["players_per_match_p50"] <= 8
     assert set(result["pass"]) == {"duel", "fives", "fives_parties"}

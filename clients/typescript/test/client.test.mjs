@@ -1,0 +1,345 @@
+// The SDK against a real `gameserver up` started from this checkout.
+
+import assert from "node:assert/strict";
+import { generateKeyPairSync, sign } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import {
+  DisconnectedError,
+  GameClient,
+  GameServerError,
+  MemoryStorage,
+  DEVICE_ID_KEY,
+} from "../dist/index.js";
+import { startServer } from "./server.mjs";
+
+const SESSION_TTL_S = 3;
+const WAIT_MS = 15_000;
+
+// An identity provider of the tests: an Ed25519 key whose public half the server reads.
+const ISSUER = "https://id.example.test";
+const AUDIENCE = "sdk-tests";
+const signingKey = generateKeyPairSync("ed25519");
+const keysDir = mkdtempSync(join(tmpdir(), "gameserver-sdk-jwks-"));
+
+function base64url(value) {
+  return Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+}
+
+function idToken(subject) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = base64url({ alg: "EdDSA", typ: "JWT", kid: "k1" });
+  const claims = base64url({ iss: ISSUER, aud: AUDIENCE, sub: subject, iat: now, exp: now + 300 });
+  const signature = sign(null, Buffer.from(`${header}.${claims}`), signingKey.privateKey);
+  return `${header}.${claims}.${signature.toString("base64url")}`;
+}
+
+let server;
+const clients = [];
+
+before(async () => {
+  const jwks = join(keysDir, "jwks.json");
+  const publicJwk = signingKey.publicKey.export({ format: "jwk" });
+  writeFileSync(jwks, JSON.stringify({ keys: [{ ...publicJwk, kid: "k1", use: "sig" }] }));
+  const providers = { tests: { issuer: ISSUER, audience: AUDIENCE, jwks_file: jwks } };
+  server = await startServer({
+    GAMESERVER_SESSION_TTL_S: String(SESSION_TTL_S),
+    GAMESERVER_AUTH_PROVIDERS: JSON.stringify(providers),
+  });
+});
+
+after(async () => {
+  for (const client of clients) {
+    client.close();
+  }
+  await server?.stop();
+  rmSync(keysDir, { recursive: true, force: true });
+});
+
+function newClient(options = {}) {
+  const client = new GameClient({
+    url: server.url,
+    storage: new MemoryStorage(),
+    reconnect: { initialDelayMs: 200, maxDelayMs: 1000, maxAttempts: 100 },
+    ...options,
+  });
+  clients.push(client);
+  return client;
+}
+
+async function player(displayName, options = {}) {
+  const client = newClient(options);
+  await client.loginDevice({ displayName });
+  await client.connect();
+  return client;
+}
+
+/** The next `name` event that satisfies `match`, or a rejection after `ms`. */
+function nextEvent(client, name, match = () => true, ms = WAIT_MS) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`no ${name} within ${ms} ms`));
+    }, ms);
+    const stop = client.on(name, (event) => {
+      if (match(event)) {
+        clearTimeout(timer);
+        stop();
+        resolve(event);
+      }
+    });
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe("logins", () => {
+  test("a device login keeps its device id in the storage and finds the same account again", async () => {
+    const storage = new MemoryStorage();
+    const first = newClient({ storage });
+    const made = await first.loginDevice();
+    const deviceId = storage.getItem(DEVICE_ID_KEY);
+    assert.match(deviceId, /^[0-9a-f]{64}$/);
+    assert.equal(made.created, true);
+    assert.match(made.player_id, /^[a-z0-9]{16}$/);
+
+    const again = await newClient({ storage }).loginDevice();
+    assert.equal(again.player_id, made.player_id);
+    assert.equal(again.created, false);
+    assert.equal(storage.getItem(DEVICE_ID_KEY), deviceId);
+  });
+
+  test("a provider login creates the account of the token's subject, then logs into it", async () => {
+    const first = newClient();
+    const made = await first.loginProvider("tests", idToken("user-42"), { displayName: "Pat" });
+    assert.equal(made.created, true);
+    await first.connect();
+    const account = await first.accountGet();
+    assert.equal(account.display_name, "Pat");
+    assert.deepEqual(account.links, [{ kind: "provider", provider: "tests" }]);
+
+    const again = await newClient().loginProvider("tests", async () => idToken("user-42"));
+    assert.equal(again.player_id, made.player_id);
+    assert.equal(again.created, false);
+  });
+
+  test("a refused provider login is a typed error with the contract's code", async () => {
+    const client = newClient();
+    await assert.rejects(client.loginProvider("nobody", "not.a.jwt"), (error) => {
+      assert.ok(error instanceof GameServerError);
+      assert.equal(error.code, "bad_request");
+      assert.equal(error.status, 400);
+      return true;
+    });
+  });
+});
+
+describe("leaderboards", () => {
+  test("submit, then top, around and rank carry display names", async () => {
+    const ann = await player("Ann");
+    const bob = await player("Bob");
+    const submitted = await ann.submitScore("global", 900);
+    assert.equal(submitted.board, "global");
+    assert.equal(submitted.score, 900);
+    assert.equal(submitted.previous_rank, null);
+    await bob.submitScore("global", 950);
+
+    const top = await ann.boardTop("global", { limit: 10 });
+    const names = top.entries.map((entry) => [entry.player_id, entry.display_name]);
+    assert.deepEqual(names.slice(0, 2), [
+      [bob.playerId, "Bob"],
+      [ann.playerId, "Ann"],
+    ]);
+    const rank = await ann.boardRank("global");
+    assert.equal(rank.rank, 2);
+    assert.equal(rank.score, 900);
+    const around = await bob.boardAround("global", { playerId: ann.playerId, radius: 1 });
+    assert.ok(around.entries.some((entry) => entry.display_name === "Ann"));
+  });
+
+  test("an unknown board is a not_found error", async () => {
+    const client = await player();
+    await assert.rejects(client.boardTop("no-such-board"), (error) => {
+      assert.ok(error instanceof GameServerError);
+      assert.equal(error.code, "not_found");
+      assert.equal(error.op, "board.top");
+      return true;
+    });
+    // The socket stays usable after a refused request.
+    assert.equal(typeof (await client.ping()).server_time, "number");
+  });
+
+  test("a subscriber hears rank.changed when another player passes it", async () => {
+    const low = await player("Low");
+    const high = await player("High");
+    await low.submitScore("weekly", 10);
+    const subscribed = await low.subscribe("weekly", { top: 5 });
+    assert.equal(typeof subscribed.rank, "number");
+
+    const passed = nextEvent(low, "rank.changed", (event) => event.board === "weekly");
+    const topMoved = nextEvent(low, "board.top", (event) =>
+      event.entries.some((entry) => entry.player_id === high.playerId),
+    );
+    await high.submitScore("weekly", 10_000);
+    const changed = await passed;
+    assert.equal(changed.previous_rank, subscribed.rank);
+    assert.equal(changed.rank, subscribed.rank + 1);
+    assert.equal((await topMoved).entries[0].display_name, "High");
+  });
+});
+
+describe("matchmaking and parties", () => {
+  test("two clients in the duel queue are matched with each other", async () => {
+    const one = await player();
+    const two = await player();
+    const foundOne = nextEvent(one, "match.found");
+    const foundTwo = nextEvent(two, "match.found");
+    const ticket = await one.matchJoin("duel");
+    await two.matchJoin("duel");
+    const [a, b] = await Promise.all([foundOne, foundTwo]);
+    assert.equal(a.match_id, b.match_id);
+    assert.equal(a.queue, "duel");
+    assert.equal(a.ticket, ticket.ticket);
+    assert.deepEqual(a.teams.flat().sort(), [one.playerId, two.playerId].sort());
+    assert.equal((await one.matchStatus(ticket.ticket)).state, "matched");
+  });
+
+  test("a party invite reaches the invitee, and accepting it updates the leader", async () => {
+    const leader = await player();
+    const friend = await player();
+    const { party_id: partyId } = await leader.partyCreate();
+    const invited = nextEvent(friend, "party.invited");
+    await leader.partyInvite(partyId, friend.playerId);
+    const invite = await invited;
+    assert.equal(invite.party_id, partyId);
+    assert.equal(invite.from, leader.playerId);
+
+    const updated = nextEvent(leader, "party.updated", (event) => event.members.length === 2);
+    await friend.partyAccept(partyId);
+    assert.deepEqual((await updated).members, [leader.playerId, friend.playerId]);
+    assert.deepEqual((await friend.partyGet(partyId)).members, [leader.playerId, friend.playerId]);
+  });
+});
+
+describe("connection", () => {
+  test("a call without a reply within its timeout fails as a timeout", async () => {
+    // A socket that answers the connect's ping and then nothing: a server gone silent.
+    class SilentSocket {
+      readyState = 0;
+      onopen = null;
+      onmessage = null;
+      onclose = null;
+      onerror = null;
+      answered = 0;
+      constructor() {
+        setTimeout(() => {
+          this.readyState = 1;
+          this.onopen?.({});
+        }, 0);
+      }
+      send(text) {
+        const { id } = JSON.parse(text);
+        if (this.answered++ === 0) {
+          setTimeout(() => this.onmessage?.({ data: JSON.stringify({ id, ok: true, server_time: 1 }) }));
+        }
+      }
+      close() {
+        this.readyState = 3;
+      }
+    }
+    const client = newClient({ WebSocket: SilentSocket, requestTimeoutMs: 200 });
+    client.useSession({ token: "t", session_id: "s", player_id: "p", expires_in: 60, created: false });
+    await client.connect();
+    await assert.rejects(client.boardTop("global"), (error) => {
+      assert.equal(error.code, "timeout");
+      assert.equal(error.op, "board.top");
+      return true;
+    });
+    client.close();
+  });
+
+  test("a kicked session (4403) is not reconnected", async () => {
+    const client = await player();
+    const closed = nextEvent(client, "closed");
+    const kicked = nextEvent(client, "session.kicked");
+    const ended = await server.admin("DELETE", `/admin/v1/players/${client.playerId}/session`);
+    assert.equal(ended.status, 204);
+    await kicked;
+    assert.equal((await closed).code, 4403);
+    let reconnects = 0;
+    client.on("reconnecting", () => (reconnects += 1));
+    await sleep(1000);
+    assert.equal(reconnects, 0);
+    assert.equal(client.state, "closed");
+    await assert.rejects(client.ping(), (error) => error instanceof DisconnectedError);
+  });
+
+  test("a newer login of the same device replaces the session (4409) and the old client stays closed", async () => {
+    const storage = new MemoryStorage();
+    const first = await player(undefined, { storage });
+    const replaced = nextEvent(first, "session.replaced");
+    const closed = nextEvent(first, "closed");
+    const second = await player(undefined, { storage });
+    assert.equal(second.playerId, first.playerId);
+    await replaced;
+    assert.equal((await closed).code, 4409);
+    let reconnects = 0;
+    first.on("reconnecting", () => (reconnects += 1));
+    await sleep(1000);
+    assert.equal(reconnects, 0);
+    assert.equal(typeof (await second.ping()).server_time, "number");
+  });
+
+  test("logout ends the session: no reconnect, and its token opens nothing", async () => {
+    const client = await player();
+    const session = client.session;
+    const closed = nextEvent(client, "closed");
+    await client.logout();
+    assert.equal((await closed).code, 1000);
+    assert.equal(client.state, "closed");
+
+    const reuse = newClient();
+    reuse.useSession(session);
+    await assert.rejects(reuse.connect(), (error) => {
+      assert.ok(error instanceof DisconnectedError);
+      assert.equal(error.closeCode, 4401);
+      return true;
+    });
+  });
+
+  test("close() ends the client without reconnecting", async () => {
+    const client = await player();
+    const closed = nextEvent(client, "closed");
+    client.close();
+    assert.equal((await closed).willReconnect, false);
+    assert.equal(client.state, "closed");
+  });
+
+  test("after a gateway restart outlives the session, the client logs in again and re-subscribes", { timeout: 240_000 }, async () => {
+    const reconnect = { initialDelayMs: 200, maxDelayMs: 1000, maxAttempts: 400 };
+    const watcher = await player("Watcher", { reconnect });
+    await watcher.submitScore("global", 5);
+    const before = await watcher.subscribe("global", { top: 3 });
+    const firstSession = watcher.session.session_id;
+    const reopened = nextEvent(watcher, "open", (event) => event.reconnected, 200_000);
+
+    // The server stays down longer than the session's TTL: the old token is refused (4401).
+    await server.restart(SESSION_TTL_S * 1000 + 1000);
+    const opened = await reopened;
+    assert.notEqual(opened.session.session_id, firstSession);
+    assert.equal(opened.session.player_id, watcher.playerId);
+    assert.equal(watcher.state, "open");
+
+    // The subscription came back with the socket: a new leader moves the watcher down.
+    const rival = await player("Rival");
+    const moved = nextEvent(watcher, "rank.changed", (event) => event.board === "global");
+    await rival.submitScore("global", 1_000_000);
+    const changed = await moved;
+    assert.equal(changed.rank, before.rank + 1);
+  });
+});

@@ -1,0 +1,1 @@
+"""Per-address abuse limits shared by every gateway of a cluster."""

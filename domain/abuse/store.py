@@ -1,0 +1,38 @@
+"""The Valkey side of abuse limits: every key and function of the feature lives here.
+
+A take is one FCALL of abuse.lua on the address's own slot. It goes without WAIT: a
+limit counter lost in a failover only lets an address start over with a full bucket.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.storage.shard_calls import Call, ShardCaller
+
+# The kind and the address are the hash tag: addresses spread over the whole cluster.
+_LIMIT_KEY = "abuse:{{{kind}:{address}}}"
+
+LIBRARY_CODE = resources.files("domain.abuse").joinpath("abuse.lua").read_text()
+
+
+def limit_key(kind: str, address: str) -> str:
+    return _LIMIT_KEY.format(kind=kind, address=address)
+
+
+class AbuseStore:
+    def __init__(self, cluster: ValkeyCluster, failover_window_s: float = 6.0) -> None:
+        self._caller = ShardCaller(cluster, failover_window_s, libraries=[LIBRARY_CODE])
+
+    async def load_functions(self) -> None:
+        await self._caller.load()
+
+    async def take(self, kind: str, address: str, rate_per_s: float, burst: int) -> float:
+        """Count one request; 0.0 if allowed, else the seconds until one would be."""
+        key = limit_key(kind, address)
+        call = Call(key, ("FCALL", "abuse_take", 1, key, rate_per_s, burst))
+        # A retry after an unknown outcome at worst counts one request twice.
+        allowed, retry_after_ms = await self._caller.write(call, 0, 0, idempotent=True)
+        return 0.0 if int(allowed) else int(retry_after_ms) / 1000

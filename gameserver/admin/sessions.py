@@ -1,0 +1,21 @@
+"""`POST /admin/v1/sessions`: a trusted game server logs a player in (custom auth)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gameserver.admin.auth import require_admin
+from gameserver.http.json import handles_errors, read_json_object
+from gameserver.http.sessions import open_session, region_field
+from gameserver.services import Services
+
+
+@handles_errors
+async def create_trusted_session(request: Request) -> Response:
+    require_admin(request)
+    services: Services = request.app.state.services
+    body = await read_json_object(request)
+    region = region_field(body.get("region"))
+    login = await services.accounts.trusted_login(body.get("player_id"), body.get("display_name"))
+    return await open_session(services, login, region)

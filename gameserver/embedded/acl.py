@@ -1,0 +1,113 @@
+"""The embedded cluster's users: what each may run, as `user` lines of valkey.conf.
+
+- `default`: off. A connection that has not authenticated can run nothing.
+- `admin`: every command, every key and channel: operators, forming the cluster,
+  replication (`masteruser`).
+- `gameserver`: the gateways and workers. Only the commands they send (listed below,
+  from the stores, their Lua and valkey-py's cluster client; the suite runs as this
+  user) on the keys and shard channels of domain/storage/keyspace.py. Nothing that
+  reads or changes the server (CONFIG, DEBUG, ACL, SHUTDOWN, MODULE, ...), wipes data
+  (FLUSHALL, FLUSHDB, FUNCTION FLUSH/DELETE), lists keys (KEYS, SCAN) or stops others'
+  work (SCRIPT KILL, FUNCTION KILL, CLIENT KILL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from domain.storage.keyspace import CHANNEL_PREFIXES, KEY_PREFIXES
+from gameserver.embedded.credentials import ClusterCredentials, Credential
+
+# valkey-py's cluster client: logging in, naming its library, learning the slot map and
+# the commands' key positions; our own node links: ASKING on a slot being migrated.
+_CLIENT_COMMANDS = (
+    "auth",
+    "ping",
+    "client|setinfo",
+    "asking",
+    "cluster|slots",
+    "cluster|info",
+    "command",
+)
+# Acknowledged writes wait for a replica (domain/storage/shard_calls.py WritePolicy).
+_DURABILITY_COMMANDS = ("wait",)
+# Valkey Functions and scripts: loaded at start-up and on a node that lacks them.
+# They run with this user's rights, so the commands they call are listed below too.
+_SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load", "evalsha", "script|load")
+_PUBSUB_COMMANDS = ("spublish", "ssubscribe", "sunsubscribe")
+# Data commands sent directly or from the features' Lua, on the keys above only.
+_DATA_COMMANDS = (
+    "del",
+    "exists",
+    "expire",
+    "get",
+    "hdel",
+    "hexists",
+    "hget",
+    "hgetall",
+    "hincrby",
+    "hincrbyfloat",
+    "hlen",
+    "hmget",
+    "hset",
+    "hsetnx",
+    "incr",
+    "lpush",
+    "lrange",
+    "ltrim",
+    "pexpire",
+    "sadd",
+    "set",
+    "smembers",
+    "srandmember",
+    "srem",
+    "time",
+    "unlink",
+    "xack",
+    "xadd",
+    "xautoclaim",
+    "xdel",
+    "xgroup|create",
+    "xrange",
+    "xreadgroup",
+    "zadd",
+    "zcard",
+    "zcount",
+    "zrange",
+    "zrank",
+    "zrem",
+    "zremrangebyscore",
+    "zscore",
+)
+GAMESERVER_COMMANDS = (
+    *_CLIENT_COMMANDS,
+    *_DURABILITY_COMMANDS,
+    *_SCRIPT_COMMANDS,
+    *_PUBSUB_COMMANDS,
+    *_DATA_COMMANDS,
+)
+
+
+def gameserver_rules() -> str:
+    """The ACL rules of the `gameserver` user, without its password."""
+    keys = " ".join(f"~{prefix}:*" for prefix in KEY_PREFIXES)
+    channels = " ".join(f"&{prefix}:*" for prefix in CHANNEL_PREFIXES)
+    commands = " ".join(f"+{command}" for command in GAMESERVER_COMMANDS)
+    return f"resetkeys {keys} resetchannels {channels} -@all {commands}"
+
+
+def _password_rule(credential: Credential) -> str:
+    # The config holds a SHA-256 of the password, never the password itself.
+    return "#" + hashlib.sha256(credential.password.encode()).hexdigest()
+
+
+def acl_config_lines(credentials: ClusterCredentials) -> list[str]:
+    """valkey.conf lines: the three users, and replication logging in as `admin`."""
+    admin, gameserver = credentials.admin, credentials.gameserver
+    return [
+        "user default off resetpass resetkeys resetchannels -@all",
+        f"user {admin.username} on {_password_rule(admin)} ~* &* +@all",
+        f"user {gameserver.username} on {_password_rule(gameserver)} {gameserver_rules()}",
+        f"masteruser {admin.username}",
+        f"masterauth {admin.password}",
+    ]

@@ -1,0 +1,49 @@
+"""Which paths each listener serves: with an admin port, the admin API and metrics only there."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gameserver.errors import error_body
+
+# Served on both listeners: a load balancer probes either.
+_PROBES = ("/healthz", "/readyz")
+
+
+def is_admin_path(path: str) -> bool:
+    return path.startswith("/admin/") or path == "/metrics"
+
+
+def served_on(scope: Scope, admin_port: int | None) -> bool:
+    """Whether the listener that took this request serves its path."""
+    if admin_port is None:
+        return True
+    server = scope.get("server")
+    on_admin_port = server is not None and server[1] == admin_port
+    path: str = scope["path"]
+    if is_admin_path(path):
+        return on_admin_port
+    return not on_admin_port or path in _PROBES
+
+
+class ListenerSplit:
+    """ASGI middleware: a path the listener does not serve is a JSON 404, as if absent."""
+
+    def __init__(self, app: ASGIApp, admin_port: int | None) -> None:
+        self.app = app
+        self.admin_port = admin_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or served_on(scope, self.admin_port):
+            await self.app(scope, receive, send)
+            return
+        payload = orjson.dumps({"error": error_body("not_found", f"no endpoint {scope['path']}")})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 404,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})

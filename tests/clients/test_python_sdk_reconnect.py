@@ -1,0 +1,153 @@
+"""The Python SDK's reconnects: back after a gateway restart or a gone session, with its
+subscriptions; never back after a kick, a newer login or a logout."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from gameserver_client import (
+    ClientClosed,
+    Closed,
+    Disconnected,
+    MemoryStorage,
+    RankChanged,
+    Reconnected,
+    SessionKicked,
+)
+from valkey.asyncio.cluster import ValkeyCluster
+
+from tests.clients.conftest import device_client
+from tests.gateway_harness import Gateway, gateway_settings, running_gateway
+
+Seeds = tuple[tuple[str, int], ...]
+
+
+async def _passed_and_told(watcher_events: object, board: str, rank: int) -> RankChanged:
+    stream = watcher_events
+    while True:
+        event = await stream.next(timeout=10)  # type: ignore[attr-defined]
+        if isinstance(event, RankChanged) and event.board == board and event.rank == rank:
+            return event
+
+
+async def test_gateway_restart_reconnects_with_the_same_session_and_subscriptions(
+    cluster_seeds: Seeds, clean_valkey: ValkeyCluster
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-restart")
+    async with running_gateway(settings) as first:
+        async with device_client(first.base_url) as ann:
+            player_id = ann.player_id
+            session_id = ann.session.session_id if ann.session else ""
+            await ann.score_submit("global", 100)
+            await ann.board_subscribe("global", top=0)
+            events = ann.events()
+            await first_gateway_stops(first)
+            disconnected = await events.next(timeout=10)
+            assert isinstance(disconnected, Disconnected)
+            # A call made while the client reconnects waits for the socket.
+            waiting = asyncio.create_task(ann.board_rank("global", timeout=20))
+            restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
+            async with (
+                running_gateway(restarted) as second,
+                device_client(second.base_url) as bob,
+            ):
+                back = await _next_of(events, Reconnected)
+                assert back.relogged is False and back.player_id == player_id
+                assert ann.session is not None and ann.session.session_id == session_id
+                assert (await waiting).rank == 1
+                await bob.score_submit("global", 500)
+                changed = await _passed_and_told(events, "global", 2)
+                assert changed.previous_rank == 1
+                assert await ann.ping() > 0
+
+
+async def test_a_gone_session_logs_in_again_and_subscribes_again(
+    cluster_seeds: Seeds, clean_valkey: ValkeyCluster
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-expiry", session_ttl_s=1)
+    storage = MemoryStorage()
+    async with running_gateway(settings) as first:
+        async with device_client(first.base_url, storage) as ann:
+            player_id = ann.player_id
+            old_session = ann.session.session_id if ann.session else ""
+            await ann.score_submit("global", 100)
+            await ann.board_subscribe("global", top=0)
+            events = ann.events()
+            await first_gateway_stops(first)
+            # No socket and no message for longer than the session's TTL: it is gone.
+            await asyncio.sleep(3)
+            restarted = settings.with_overrides(
+                gateway_id=settings.gateway_id + "-2", session_ttl_s=60
+            )
+            async with (
+                running_gateway(restarted) as second,
+                device_client(second.base_url) as bob,
+            ):
+                back = await _next_of(events, Reconnected, timeout=20)
+                assert back.relogged is True and back.player_id == player_id
+                assert ann.session is not None and ann.session.session_id != old_session
+                back_session = ann.session.session_id
+                await bob.score_submit("global", 500)
+                changed = await _passed_and_told(events, "global", 2)
+                assert changed.previous_rank == 1
+                # A later drop of the connection finds the new session alive: no login.
+                assert ann._live is not None
+                ann._live.transport.abort()
+                again = await _next_of(events, Reconnected)
+                assert again.relogged is False
+                assert ann.session.session_id == back_session
+
+
+async def test_no_reconnect_after_an_admin_kick(gateway: Gateway) -> None:
+    async with device_client(gateway.base_url) as ann:
+        told = ann.events(SessionKicked, Closed)
+        async with gateway.admin() as admin:
+            kicked = await admin.delete(f"/admin/v1/players/{ann.player_id}/session")
+            assert kicked.status_code == 204
+        assert isinstance(await told.next(timeout=10), SessionKicked)
+        end = await asyncio.wait_for(ann.wait_closed(), 10)
+        assert end.code == 4403
+        assert ann.closed == end and not ann.connected
+        with pytest.raises(ClientClosed):
+            await ann.ping()
+        # The client's connection loop has ended: nothing will log it in again.
+        assert ann._supervisor is not None and ann._supervisor.done()
+        async with gateway.admin() as admin:
+            player = (await admin.get(f"/admin/v1/players/{ann.player_id}")).json()
+        assert player["session"] is None
+
+
+async def test_no_reconnect_after_a_newer_login_replaces_the_session(gateway: Gateway) -> None:
+    storage = MemoryStorage()
+    async with device_client(gateway.base_url, storage) as old:
+        closed = old.events(Closed)
+        async with device_client(gateway.base_url, storage) as new:
+            end = await closed.next(timeout=10)
+            assert end.code == 4409
+            assert old._supervisor is not None and old._supervisor.done()
+            assert new.player_id == old.player_id
+            assert await new.ping() > 0
+
+
+async def first_gateway_stops(gateway: Gateway) -> None:
+    """Stop an in-process gateway as a restart does (its sockets get 1001), and wait until
+    its port refuses connections."""
+    assert gateway.server is not None
+    gateway.server.should_exit = True
+    for _ in range(300):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", gateway.settings.port)
+        except OSError:
+            return
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the gateway did not stop")
+
+
+async def _next_of(stream: object, kind: type[Reconnected], timeout: float = 10) -> Reconnected:
+    while True:
+        event = await stream.next(timeout=timeout)  # type: ignore[attr-defined]
+        if isinstance(event, kind):
+            return event

@@ -1,0 +1,97 @@
+"""Bans: the socket closed with 4403, logins refused with the ban's end and reason, unban."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.game_client import create_session, device_login, game_client
+from tests.gateway_harness import Gateway, gateway_settings, running_gateway
+
+pytestmark = pytest.mark.usefixtures("clean_valkey")
+
+DEVICE = "device-0123456789abcdef"
+
+
+async def _ban(gateway: Gateway, player: str, body: Any) -> httpx.Response:
+    async with gateway.admin() as admin:
+        return await admin.post(f"/admin/v1/players/{player}/ban", json=body)
+
+
+async def _trusted_login(gateway: Gateway, player: str) -> httpx.Response:
+    async with gateway.admin() as admin:
+        return await admin.post("/admin/v1/sessions", json={"player_id": player})
+
+
+async def test_a_ban_closes_the_socket_on_its_gateway_and_refuses_logins(
+    gateway: Gateway, cluster_seeds: tuple[tuple[str, int], ...]
+) -> None:
+    login = (await device_login(gateway.base_url, DEVICE)).json()
+    player, until = login["player_id"], int(time.time()) + 3600
+    async with running_gateway(gateway_settings(cluster_seeds, "gw-b")) as other:
+        async with game_client(other.base_url, player, token=login["token"]) as client:
+            await client.ok("ping")
+            banned = await _ban(gateway, player, {"until": until, "reason": "cheating"})
+            assert banned.status_code == 204
+            assert await client.wait_closed() == 4403
+    refused = await device_login(gateway.base_url, DEVICE)
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "forbidden"
+    assert error["banned_until"] == until and error["reason"] == "cheating"
+    assert (await _trusted_login(gateway, player)).status_code == 403
+    async with gateway.admin() as admin:
+        export = (await admin.get(f"/admin/v1/players/{player}/export")).json()
+    assert export["account"]["ban"] == {"until": until, "reason": "cheating"}
+    async with game_client(gateway.base_url, player, token=login["token"]) as again:
+        assert await again.wait_closed() == 4401
+
+
+async def test_a_ban_without_end_lasts_until_lifted(gateway: Gateway) -> None:
+    await create_session(gateway.base_url, "p1")
+    assert (await _ban(gateway, "p1", {"until": None, "reason": "abuse"})).status_code == 204
+    refused = await _trusted_login(gateway, "p1")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["banned_until"] is None
+    async with gateway.admin() as admin:
+        view = (await admin.get("/admin/v1/players/p1")).json()
+    assert view["ban"] == {"until": None, "reason": "abuse"}
+    async with gateway.admin() as admin:
+        assert (await admin.delete("/admin/v1/players/p1/ban")).status_code == 204
+    assert (await _trusted_login(gateway, "p1")).status_code == 201
+
+
+async def test_a_ban_that_ended_refuses_nothing(gateway: Gateway) -> None:
+    player = (await device_login(gateway.base_url, DEVICE)).json()["player_id"]
+    past = int(time.time()) - 10
+    assert (await _ban(gateway, player, {"until": past, "reason": "x"})).status_code == 204
+    assert (await device_login(gateway.base_url, DEVICE)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"until": "soon"}, {"until": -1}, {"until": True}, {"until": None, "reason": 5}, [1]],
+)
+async def test_a_bad_ban_is_a_bad_request_and_bans_nobody(gateway: Gateway, body: Any) -> None:
+    await create_session(gateway.base_url, "p1")
+    assert (await _ban(gateway, "p1", body)).status_code == 400
+    assert (await _trusted_login(gateway, "p1")).status_code == 201
+
+
+async def test_banning_or_unbanning_an_unknown_player_is_not_found(gateway: Gateway) -> None:
+    assert (await _ban(gateway, "nobody", {"until": None, "reason": "x"})).status_code == 404
+    async with gateway.admin() as admin:
+        assert (await admin.delete("/admin/v1/players/nobody/ban")).status_code == 404
+
+
+@pytest.mark.parametrize(("key", "status"), [(None, 401), ("wrong", 403)])
+async def test_a_ban_needs_the_admin_key(gateway: Gateway, key: str | None, status: int) -> None:
+    await create_session(gateway.base_url, "p1")
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=gateway.base_url, headers=headers) as http:
+        response = await http.post("/admin/v1/players/p1/ban", json={"until": None})
+    assert response.status_code == status
+    assert (await _trusted_login(gateway, "p1")).status_code == 201

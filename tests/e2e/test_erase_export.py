@@ -1,0 +1,149 @@
+"""GET /admin/v1/players/{id}/export and DELETE /admin/v1/players/{id} (erasure)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import httpx
+import pytest
+from valkey.asyncio.cluster import ValkeyCluster
+
+from tests.game_client import GameClient, device_login, game_client
+from tests.gateway_harness import Gateway
+
+pytestmark = pytest.mark.usefixtures("clean_valkey")
+
+DEVICE = "device-0123456789abcdef"
+
+
+async def _everything_about(valkey: ValkeyCluster, needle: str) -> list[str]:
+    """Every key, on every primary, whose name or content mentions `needle`."""
+    found: list[str] = []
+    wanted = needle.encode()
+    for node in valkey.get_primaries():
+        async for key in valkey.scan_iter(target_nodes=node, count=500):
+            kind = (await valkey.type(key)).decode()
+            content: list[bytes] = []
+            if kind == "hash":
+                for field, value in (await valkey.hgetall(key)).items():
+                    content += [field, value]
+            elif kind == "zset":
+                content = await valkey.zrange(key, 0, -1)
+            elif kind == "set":
+                content = list(await valkey.smembers(key))
+            elif kind == "string":
+                content = [await valkey.get(key) or b""]
+            elif kind == "list":
+                content = await valkey.lrange(key, 0, -1)
+            elif kind == "stream":
+                for _, fields in await valkey.xrange(key):
+                    for field, value in fields.items():
+                        content += [field, value]
+            if wanted in key or any(wanted in item for item in content):
+                found.append(key.decode())
+    return found
+
+
+async def _play(gateway: Gateway, client: GameClient) -> None:
+    """Leave a trace in every feature: name, session values, live and archived entries."""
+    await client.ok("account.update", display_name="Erin")
+    await client.ok("session.set", values={"deck": [1, 2, 3]})
+    await client.ok("score.submit", board="global", score=10, metadata={"map": "x"})
+    await client.ok("score.submit", board="weekly", score=5)
+    async with gateway.admin() as admin:
+        assert (await admin.post("/admin/v1/boards/weekly/reset")).status_code == 204
+    await client.ok("score.submit", board="weekly", score=7)
+
+
+async def _play_a_tournament_and_a_party(
+    gateway: Gateway, client: GameClient, friend: GameClient
+) -> None:
+    """Leave what a board's rules keep (a seat, attempts, recent writes) and a party."""
+    async with gateway.admin() as admin:
+        rules = {"join_required": True, "max_players": 10, "max_attempts": 3}
+        cup = {"name": "cup", "writes_per_minute": 10, **rules}
+        assert (await admin.post("/admin/v1/boards", json=cup)).status_code == 201
+    await client.ok("board.join", board="cup")
+    await client.ok("score.submit", board="cup", score=4)
+    party = (await client.ok("party.create"))["party_id"]
+    await client.ok("party.invite", party_id=party, player_id=friend.player_id)
+    await friend.ok("party.accept", party_id=party)
+
+
+async def test_export_holds_everything_about_the_player(gateway: Gateway) -> None:
+    login = (await device_login(gateway.base_url, DEVICE)).json()
+    player = login["player_id"]
+    async with game_client(gateway.base_url, player, token=login["token"]) as client:
+        await _play(gateway, client)
+        async with gateway.admin() as admin:
+            response = await admin.get(f"/admin/v1/players/{player}/export")
+    assert response.status_code == 200, response.text
+    export = response.json()
+    assert export["player_id"] == player
+    account = export["account"]
+    assert account["display_name"] == "Erin" and account["links"] == [{"kind": "device"}]
+    assert account["ban"] is None
+    boards = {(e["board"], e["score"]) for e in export["boards"]}
+    assert boards == {("global", 10), ("weekly", 5), ("weekly", 7)}
+    periods = {e["period"] for e in export["boards"] if e["board"] == "weekly"}
+    assert len(periods) == 2
+    assert export["session"]["values"] == {"deck": [1, 2, 3]}
+    assert "mu" in export["rating"] or export["rating"]
+
+
+async def test_erase_leaves_nothing_of_the_player_in_valkey(
+    gateway: Gateway, admin_valkey: ValkeyCluster
+) -> None:
+    login = (await device_login(gateway.base_url, DEVICE)).json()
+    player = login["player_id"]
+    async with contextlib.AsyncExitStack() as stack:
+        other = await stack.enter_async_context(game_client(gateway.base_url, "bystander"))
+        await other.ok("score.submit", board="global", score=3)
+        client = await stack.enter_async_context(
+            game_client(gateway.base_url, player, token=login["token"])
+        )
+        await _play(gateway, client)
+        await _play_a_tournament_and_a_party(gateway, client, other)
+        assert await _everything_about(admin_valkey, player)
+        async with gateway.admin() as admin:
+            assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
+        assert await client.wait_closed() == 4403
+        assert await _everything_about(admin_valkey, player) == []
+        top = await other.ok("board.top", board="global")
+        assert [e["player_id"] for e in top["entries"]] == ["bystander"]
+    async with gateway.admin() as admin:
+        assert (await admin.get(f"/admin/v1/players/{player}/export")).status_code == 404
+        assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 404
+    again = (await device_login(gateway.base_url, DEVICE)).json()
+    assert again["created"] is True and again["player_id"] != player
+
+
+async def test_erasing_or_exporting_an_unknown_player_is_not_found(gateway: Gateway) -> None:
+    async with gateway.admin() as admin:
+        assert (await admin.delete("/admin/v1/players/nobody")).status_code == 404
+        assert (await admin.get("/admin/v1/players/nobody/export")).status_code == 404
+        assert (await admin.delete("/admin/v1/players/bad%20id")).status_code == 400
+
+
+@pytest.mark.parametrize(("key", "status"), [(None, 401), ("wrong", 403)])
+async def test_erase_and_export_need_the_admin_key(
+    gateway: Gateway, key: str | None, status: int
+) -> None:
+    login = (await device_login(gateway.base_url, DEVICE)).json()
+    headers: dict[str, Any] = {} if key is None else {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=gateway.base_url, headers=headers) as http:
+        path = f"/admin/v1/players/{login['player_id']}"
+        assert (await http.delete(path)).status_code == status
+        assert (await http.get(path + "/export")).status_code == status
+    assert (await device_login(gateway.base_url, DEVICE)).json()["created"] is False
+
+
+async def test_erase_cancels_the_players_searching_ticket(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        ticket = (await client.ok("match.join", queue="duel"))["ticket"]
+        async with gateway.admin() as admin:
+            assert (await admin.delete("/admin/v1/players/p1")).status_code == 204
+    assert await gateway.services.matchmaking.status(ticket) == "cancelled"
+    async with game_client(gateway.base_url, "p1") as again:
+        assert (await again.call("match.join", queue="duel"))["ok"] is True

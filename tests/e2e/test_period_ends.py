@@ -1,0 +1,386 @@
+"""Period ends through the public contract: `board.period_ended` to the players online
+when a tournament's window closes, a board is reset or a daily period rolls over; the
+periods endpoint; the signed `on_period_end` webhook, retried until it answers 2xx, and
+delivered by a new worker after the first one was killed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.clock import FixedClock
+from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.service import LeaderboardService
+from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
+from tests.cluster_helpers import login_env
+from tests.game_client import GameClient, game_client, game_clients
+from tests.gateway_harness import (
+    ADMIN_KEY,
+    SECRET,
+    Gateway,
+    free_port,
+    gateway_process,
+    gateway_settings,
+)
+
+pytestmark = pytest.mark.usefixtures("clean_valkey")
+Seeds = tuple[tuple[str, int], ...]
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that answers 500 `failures` times, then 200."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts: list[tuple[bytes, dict[str, str]]] = []
+        self.delivered: list[dict[str, Any]] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/ended"
+
+    async def ended(self, request: Request) -> Response:
+        body = await request.body()
+        self.attempts.append((body, dict(request.headers)))
+        if self.failures > 0:
+            self.failures -= 1
+            return Response(status_code=500)
+        self.delivered.append(orjson.loads(body))
+        return Response(status_code=204)
+
+
+@contextlib.asynccontextmanager
+async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
+    app = Starlette(routes=[Route("/ended", receiver.ended, methods=["POST"])])
+    config = uvicorn.Config(app, host="127.0.0.1", port=receiver.port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@contextlib.contextmanager
+def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
+    env = dict(os.environ)
+    env.update(login_env(gateway_settings(seeds, "worker-env")))
+    env.update(
+        GAMESERVER_SECRET=SECRET.decode(),
+        GAMESERVER_ADMIN_KEY=ADMIN_KEY,
+        GAMESERVER_PERIOD_CHECK_S="0.1",
+        GAMESERVER_PERIOD_LEASE_S="2",
+        GAMESERVER_WEBHOOK_BACKOFF_S="0.2",
+        GAMESERVER_WEBHOOK_BACKOFF_MAX_S="0.5",
+        GAMESERVER_WEBHOOK_TIMEOUT_S="2",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameserver", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _until(predicate: Any, what: str, bound_s: float = 20.0) -> None:
+    """Poll `predicate` (a real process is at work) until it holds, within a bound."""
+    deadline = time.monotonic() + bound_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _create(admin: httpx.AsyncClient, **board: Any) -> dict[str, Any]:
+    response = await admin.post("/admin/v1/boards", json=board)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def _no_event(client: GameClient, name: str) -> None:
+    with pytest.raises(TimeoutError):
+        await client.next_event(name, timeout=0.5)
+
+
+def _in_process_worker(
+    gateway: Gateway, leaderboards: LeaderboardService, clock: FixedClock | None = None
+) -> PeriodEndWorker:
+    services = gateway.services
+    return PeriodEndWorker(
+        leaderboards,
+        services.messenger,
+        services.accounts,
+        clock or services.clock,
+        gateway.settings,
+        "w-test",
+    )
+
+
+def _ended(board: str, period: str, rank: int, score: float) -> dict[str, Any]:
+    return {"event": "board.period_ended", "board": board, "period": period, "rank": rank,
+            "score": score}  # fmt: skip
+
+
+async def test_players_online_get_their_final_rank_when_a_tournament_window_closes(
+    gateway: Gateway, cluster_seeds: Seeds
+) -> None:
+    with (
+        gateway_process(gateway_settings(cluster_seeds, "gw-b")) as other,
+        worker_process(cluster_seeds),
+    ):
+        async with gateway.admin() as admin, contextlib.AsyncExitStack() as stack:
+            here = await game_clients(stack, gateway.base_url, ["ann", "bob"])
+            there = await game_clients(stack, other.base_url, ["cid"])
+            ann, bob, cid = here["ann"], here["bob"], there["cid"]
+            start = int(time.time()) + 2
+            await _create(admin, name="cup", max_attempts=3, start_at=start, end_at=start + 2)
+            await asyncio.sleep(max(0.0, start - time.time()) + 0.05)
+            await ann.ok("score.submit", board="cup", score=10)
+            await ann.ok("score.submit", board="cup", score=30)
+            # Three attempts each, the fourth refused, whichever gateway a player is on.
+            for score in (15, 25, 22):
+                await cid.ok("score.submit", board="cup", score=score)
+            reply = await cid.call("score.submit", board="cup", score=99)
+            assert reply["error"]["code"] == "forbidden", reply
+            await bob.ok("score.submit", board="cup", score=5)
+            # dan plays, then leaves before the end: offline players get nothing.
+            async with game_client(other.base_url, "dan") as dan:
+                await dan.ok("score.submit", board="cup", score=20)
+            async with game_client(gateway.base_url, "eve") as eve:  # online, no entry
+                # The window closes at start + 2; the worker notices within 0.1 s.
+                assert await ann.next_event("board.period_ended", 10) == _ended("cup", "all", 1, 30)
+                assert await cid.next_event("board.period_ended", 10) == _ended("cup", "all", 2, 25)
+                assert await bob.next_event("board.period_ended", 10) == _ended("cup", "all", 4, 5)
+                await _no_event(eve, "board.period_ended")
+            # Once: later checks find the end claimed and push nothing again.
+            await _no_event(ann, "board.period_ended")
+            async with game_client(other.base_url, "dan") as dan:
+                await _no_event(dan, "board.period_ended")
+            # The results stay readable by a trusted server.
+            view = (await admin.get("/admin/v1/boards/cup", params={"period": "all"})).json()
+            assert [(e["player_id"], e["rank"]) for e in view["entries"]] == [
+                ("ann", 1), ("cid", 2), ("dan", 3), ("bob", 4)
+            ]  # fmt: skip
+
+
+async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gateway) -> None:
+    async with gateway.admin() as admin, contextlib.AsyncExitStack() as stack:
+        players = await game_clients(stack, gateway.base_url, ["ann", "bob"])
+        await _create(admin, name="arena", order="asc")
+        await players["ann"].ok("score.submit", board="arena", score=7)
+        await players["bob"].ok("score.submit", board="arena", score=3)
+        assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
+        worker = _in_process_worker(gateway, gateway.services.leaderboards)
+        async with httpx.AsyncClient() as http:
+            await worker.check(http)
+        assert await players["bob"].next_event("board.period_ended") == _ended("arena", "all", 1, 3)
+        assert await players["ann"].next_event("board.period_ended") == _ended("arena", "all", 2, 7)
+        # A second reset ends `all.1`, which nobody played: nothing to push.
+        assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
+        async with httpx.AsyncClient() as http:
+            await worker.check(http)
+        await _no_event(players["ann"], "board.period_ended")
+        assert await gateway.services.leaderboards.period_ends.pending() == []
+
+
+async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> None:
+    day = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
+    clock = FixedClock(day + 3600)
+    leaderboards = LeaderboardService(gateway.services.cluster, clock, default_boards=())
+    await leaderboards.create_board(BoardConfig(name="daily", reset="daily"))
+    await leaderboards.submit("daily", "ann", 40, trusted=True)
+    await leaderboards.submit("daily", "bob", 50, trusted=True)
+    worker = _in_process_worker(gateway, leaderboards, clock)
+    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient() as http:
+        players = await game_clients(stack, gateway.base_url, ["ann", "bob"])
+        clock.set(day + 86400 - 1)  # the last second of the day: nothing ended
+        await worker.check(http)
+        await _no_event(players["ann"], "board.period_ended")
+        clock.set(day + 86400 + 1)
+        await worker.check(http)
+        assert await players["bob"].next_event("board.period_ended") == _ended(
+            "daily", "2030-03-04", 1, 50
+        )
+        assert await players["ann"].next_event("board.period_ended") == _ended(
+            "daily", "2030-03-04", 2, 40
+        )
+        await worker.check(http)
+        # Another worker (another process) finds the end claimed: nothing again.
+        await _in_process_worker(gateway, leaderboards, clock).check(http)
+        await _no_event(players["ann"], "board.period_ended")
+    periods = await leaderboards.periods("daily")
+    assert [(p.period, p.count, p.live) for p in periods] == [
+        ("2030-03-05", 0, True), ("2030-03-04", 2, False)
+    ]  # fmt: skip
+    assert (periods[1].start_at, periods[1].end_at) == (day, day + 86400)
+
+
+async def test_the_periods_endpoint_lists_live_and_archived_periods_readable_by_name(
+    gateway: Gateway,
+) -> None:
+    async with gateway.admin() as admin:
+        await _create(admin, name="arena")
+        for player, score in (("ann", 5), ("bob", 9)):
+            response = await admin.post(
+                "/admin/v1/boards/arena/scores", json={"player_id": player, "score": score}
+            )
+            assert response.status_code == 200, response.text
+        assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
+        response = await admin.post(
+            "/admin/v1/boards/arena/scores", json={"player_id": "cid", "score": 1}
+        )
+        assert response.status_code == 200
+        assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
+        listed = (await admin.get("/admin/v1/boards/arena/periods")).json()["periods"]
+        assert [(p["period"], p["count"], p["live"]) for p in listed] == [
+            ("all.2", 0, True), ("all.1", 1, False), ("all", 2, False)
+        ]  # fmt: skip
+        archive = (await admin.get("/admin/v1/boards/arena", params={"period": "all"})).json()
+        assert [(e["player_id"], e["score"]) for e in archive["entries"]] == [
+            ("bob", 9), ("ann", 5)
+        ]  # fmt: skip
+        assert (await admin.get("/admin/v1/boards/nothing/periods")).status_code == 404
+
+
+async def test_the_admin_api_refuses_a_webhook_that_is_not_http(gateway: Gateway) -> None:
+    async with gateway.admin() as admin:
+        for bad in ("ftp://example.com/x", "file:///etc/passwd", "http://", "not a url", 5):
+            response = await admin.post(
+                "/admin/v1/boards", json={"name": "cup", "on_period_end": bad}
+            )
+            assert response.status_code == 400, (bad, response.text)
+        for bad_top in (0, 1001, "10"):
+            response = await admin.post(
+                "/admin/v1/boards",
+                json={
+                    "name": "cup",
+                    "on_period_end": "https://x.test/e",
+                    "on_period_end_top": bad_top,
+                },
+            )
+            assert response.status_code == 400, (bad_top, response.text)
+        created = await _create(admin, name="cup", on_period_end="https://x.test/e")
+        assert (created["on_period_end"], created["on_period_end_top"]) == ("https://x.test/e", 100)
+
+
+async def test_the_webhook_is_retried_until_it_answers_2xx_and_delivered_once_signed(
+    gateway: Gateway,
+) -> None:
+    start = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
+    clock = FixedClock(start)
+    leaderboards = LeaderboardService(gateway.services.cluster, clock, default_boards=())
+    async with running_receiver(Receiver(failures=2)) as receiver:
+        config = BoardConfig(
+            name="cup", end_at=int(start) + 60, on_period_end=receiver.url, on_period_end_top=2
+        )
+        await leaderboards.create_board(config)
+        for player, score in (("ann", 30), ("bob", 10), ("cid", 20)):
+            await leaderboards.submit("cup", player, score, trusted=True)
+        worker = _in_process_worker(gateway, leaderboards, clock)
+        async with httpx.AsyncClient() as http:
+            await worker.check(http)
+            assert receiver.attempts == []  # still open
+            clock.set(start + 61)
+            await worker.check(http)  # 500
+            await worker.check(http)  # backing off: not tried again yet
+            assert len(receiver.attempts) == 1
+            clock.advance(gateway.settings.webhook_backoff_s)
+            await worker.check(http)  # 500
+            clock.advance(2 * gateway.settings.webhook_backoff_s)
+            await worker.check(http)  # 2xx
+            clock.advance(3600)
+            await worker.check(http)
+    assert len(receiver.attempts) == 3
+    assert receiver.delivered == [
+        {
+            "board": "cup",
+            "period": "all",
+            "ended_at": start + 60,
+            "entries": [
+                {
+                    "rank": 1,
+                    "player_id": "ann",
+                    "display_name": None,
+                    "score": 30,
+                    "metadata": None,
+                },
+                {
+                    "rank": 2,
+                    "player_id": "cid",
+                    "display_name": None,
+                    "score": 20,
+                    "metadata": None,
+                },
+            ],
+        }
+    ]
+    body, headers = receiver.attempts[-1]
+    expected = hmac.new(ADMIN_KEY.encode(), body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER.lower()] == f"sha256={expected}"
+    assert await leaderboards.period_ends.pending() == []
+
+
+async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
+    gateway: Gateway, cluster_seeds: Seeds
+) -> None:
+    async with running_receiver(Receiver(failures=10**6)) as receiver, gateway.admin() as admin:
+        end = int(time.time()) + 1
+        await _create(admin, name="cup", end_at=end, on_period_end=receiver.url)
+        for player, score in (("ann", 30), ("bob", 10)):
+            response = await admin.post(
+                "/admin/v1/boards/cup/scores", json={"player_id": player, "score": score}
+            )
+            assert response.status_code == 200, response.text
+        with worker_process(cluster_seeds) as first:
+            await _until(lambda: len(receiver.attempts) >= 2, "the first worker's attempts")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        pending = await gateway.services.leaderboards.period_ends.pending()
+        assert [(job.board, job.period) for job in pending] == [("cup", "all")]
+        receiver.failures = 0
+        tried = len(receiver.attempts)
+        with worker_process(cluster_seeds):
+            await _until(lambda: receiver.delivered, "the second worker's delivery")
+            for _ in range(200):
+                if not await gateway.services.leaderboards.period_ends.pending():
+                    break
+                await asyncio.sleep(0.05)
+        assert len(receiver.attempts) == tried + 1
+        assert [
+            [(e["player_id"], e["rank"], e["score"]) for e in delivered["entries"]]
+            for delivered in receiver.delivered
+        ] == [[("ann", 1, 30), ("bob", 2, 10)]]
+        assert await gateway.services.leaderboards.period_ends.pending() == []

@@ -1,0 +1,157 @@
+"""The demo (`gameserver up --demo`) in two headless Chromium pages: login, score, duel, party.
+
+Needs Debian's `chromium` (`apt-get install -y chromium`), Playwright for Python (the
+`[test]` extra; no browser download) and Node's npm to build the TypeScript SDK once.
+Set `DEMO_SCREENSHOT=<path>` to save a screenshot of the first page (docs/demo.png).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gameserver.embedded import find_free_base_port
+from tests.gateway_harness import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SDK_DIR = Path(__file__).resolve().parents[2] / "clients" / "typescript"
+_READY_TIMEOUT_S = 60.0
+_PAGE_TIMEOUT_MS = 20_000
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"
+    ),
+    pytest.mark.timeout(300),
+]
+
+
+def _built_sdk() -> None:
+    if (SDK_DIR / "dist" / "index.js").is_file():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("the demo needs the TypeScript SDK built, and npm is missing")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, check=True)
+    subprocess.run([npm, "run", "build"], cwd=SDK_DIR, check=True)
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> Iterator[str]:
+    _built_sdk()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
+    env["GAMESERVER_ADMIN_KEY"] = "demo-test-admin-key"
+    command = [sys.executable, "-m", "gameserver", "up", "--demo", "--port", str(port)]
+    command += ["--valkey-port", str(find_free_base_port()), "--data-dir", str(tmp_path / "d")]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("admin key: "):
+                break
+        else:
+            raise AssertionError("gameserver up --demo did not start:\n" + "".join(lines))
+        assert lines and lines[-1].startswith("admin key: "), "".join(lines)
+        yield f"http://127.0.0.1:{port}/demo/"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_party(
+    demo_url: str,
+) -> None:
+    from playwright.sync_api import Page, sync_playwright
+
+    def play_one_round(page: Page) -> None:
+        page.click("#start")
+        page.wait_for_selector("#target.go")
+        page.click("#target")
+        page.wait_for_function("document.getElementById('my-rank').textContent !== '–'")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # Two contexts: two localStorages, so two devices and two players.
+            pages = [browser.new_context().new_page() for _ in range(2)]
+            for page in pages:
+                page.set_default_timeout(_PAGE_TIMEOUT_MS)
+                page.goto(demo_url)
+                page.wait_for_selector("body[data-ready='true']")
+            ids = [page.evaluate("document.body.dataset.playerId") for page in pages]
+            assert len(set(ids)) == 2
+
+            # The device id is kept: a reload logs into the same account.
+            pages[0].reload()
+            pages[0].wait_for_selector("body[data-ready='true']")
+            assert pages[0].evaluate("document.body.dataset.playerId") == ids[0]
+
+            for page, name in zip(pages, ["Ann", "Bob"], strict=True):
+                page.fill("#name", name)
+                page.click("#save-name")
+                page.wait_for_function(
+                    "document.getElementById('log').textContent.includes('name saved')"
+                )
+            for page in pages:
+                play_one_round(page)
+            # Each page sees both players in its live top 10, the other one by a push.
+            for page in pages:
+                for player_id in ids:
+                    page.wait_for_selector(f"#top tr[data-player-id='{player_id}']")
+
+            for page in pages:
+                page.click("#duel")
+            match_ids = []
+            for page in pages:
+                page.wait_for_selector("#duel-state[data-match-id]")
+                match_ids.append(page.get_attribute("#duel-state", "data-match-id"))
+            assert match_ids[0] == match_ids[1]
+            assert ids[1] in (pages[0].text_content("#duel-state") or "")
+
+            # A party: the first invites the second by player id, the second accepts.
+            pages[0].fill("#invite-id", ids[1])
+            pages[0].click("#invite")
+            pages[1].click("#invites button.accept")
+            for page in pages:
+                page.wait_for_function(
+                    "ids => ids.every(id => document.getElementById('party-info')"
+                    ".textContent.includes(id))",
+                    arg=ids,
+                )
+
+            screenshot = os.environ.get("DEMO_SCREENSHOT")
+            if screenshot:
+                pages[0].set_viewport_size({"width": 1200, "height": 820})
+                pages[0].screenshot(path=screenshot, full_page=True)
+        finally:
+            browser.close()

