@@ -19,12 +19,12 @@ import pytest
 import yaml
 
 from gameserver.errors import CLOSE_GOING_AWAY
+from tests.cluster_helpers import login_env
 from tests.deploy.paths import KUBERNETES
 from tests.game_client import game_client
 from tests.gateway_harness import (
     ADMIN_KEY,
     SECRET,
-    free_port,
     gateway_process,
     gateway_settings,
 )
@@ -49,14 +49,19 @@ def _grace_period_s() -> int:
 @pytest.fixture
 def container_gateway(cluster_seeds: Seeds) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`gameserver serve` started as the image starts it: settings from the environment."""
-    port = free_port()
+    settings = gateway_settings(cluster_seeds, "gw-stopping")
+    port = settings.port
     env = {
         **os.environ,
-        "VALKEY_NODES": ",".join(f"{h}:{p}" for h, p in cluster_seeds),
+        **login_env(settings),
         "GAMESERVER_SECRET": SECRET.decode(),
         "GAMESERVER_ADMIN_KEY": ADMIN_KEY,
         "GAMESERVER_HOST": "127.0.0.1",
         "GAMESERVER_PORT": str(port),
+        # Many logins from one address in the suite: the abuse limits are the tests' own.
+        "GAMESERVER_LOGIN_RATE_PER_S": str(settings.login_rate_per_s),
+        "GAMESERVER_LOGIN_BURST": str(settings.login_burst),
+        "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": str(settings.max_sockets_per_address),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gameserver", "serve"],
