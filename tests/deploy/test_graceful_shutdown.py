@@ -1,0 +1,127 @@
+"""What Kubernetes does to a gateway on a rollout or a scale-down, done to a real one.
+
+The pod gets SIGTERM (after its preStop wait): the gateway closes every game socket with
+1001 (going away) and exits by itself within the grace period; the client reconnects
+with its token through the Service and lands on a gateway that is still up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import yaml
+
+from gameserver.errors import CLOSE_GOING_AWAY
+from tests.cluster_helpers import login_env
+from tests.deploy.paths import KUBERNETES
+from tests.game_client import game_client
+from tests.gateway_harness import (
+    ADMIN_KEY,
+    SECRET,
+    gateway_process,
+    gateway_settings,
+)
+
+pytestmark = pytest.mark.usefixtures("clean_valkey")
+
+# What uvicorn sends its WebSockets on shutdown (RFC 6455: the service restarts).
+CLOSE_SERVICE_RESTART = 1012
+
+Seeds = tuple[tuple[str, int], ...]
+
+
+def _grace_period_s() -> int:
+    for document in yaml.safe_load_all((KUBERNETES / "base" / "gateway.yaml").read_text()):
+        if document["kind"] == "Deployment":
+            pod = document["spec"]["template"]["spec"]
+            pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+            return int(pod["terminationGracePeriodSeconds"]) - int(pre_stop[-1])
+    raise AssertionError("no gateway Deployment")
+
+
+@pytest.fixture
+def container_gateway(cluster_seeds: Seeds) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`gameserver serve` started as the image starts it: settings from the environment."""
+    settings = gateway_settings(cluster_seeds, "gw-stopping")
+    port = settings.port
+    env = {
+        **os.environ,
+        **login_env(settings),
+        "GAMESERVER_SECRET": SECRET.decode(),
+        "GAMESERVER_ADMIN_KEY": ADMIN_KEY,
+        "GAMESERVER_HOST": "127.0.0.1",
+        "GAMESERVER_PORT": str(port),
+        # Many logins from one address in the suite: the abuse limits are the tests' own.
+        "GAMESERVER_LOGIN_RATE_PER_S": str(settings.login_rate_per_s),
+        "GAMESERVER_LOGIN_BURST": str(settings.login_burst),
+        "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": str(settings.max_sockets_per_address),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameserver", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            assert process.poll() is None, "the gateway exited while starting"
+            try:
+                if httpx.get(base_url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the gateway did not become ready")
+        yield process, base_url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+async def _terminate_with_a_client(
+    process: subprocess.Popen[bytes], base_url: str
+) -> tuple[int | None, str]:
+    """SIGTERM the gateway while a player is connected: its close code and token."""
+    async with game_client(base_url, "p1") as client:
+        await client.ok("ping")
+        process.send_signal(signal.SIGTERM)
+        code = await client.wait_closed(timeout=_grace_period_s())
+        return code, client.token
+
+
+async def test_sigterm_drains_the_gateway_and_its_clients_reconnect_elsewhere(
+    container_gateway: tuple[subprocess.Popen[bytes], str], cluster_seeds: Seeds
+) -> None:
+    process, base_url = container_gateway
+    with gateway_process(gateway_settings(cluster_seeds, "gw-still-up")) as still_up:
+        code, token = await _terminate_with_a_client(process, base_url)
+        # Closed by the server with a "come back" code, not dropped.
+        assert code in (CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART)
+        # The process ends by itself, well within the pod's grace period (uvicorn
+        # re-raises the signal once its shutdown is done: exit code 143 in a container).
+        assert process.wait(_grace_period_s()) in (0, -signal.SIGTERM)
+        async with game_client(still_up.base_url, "p1", token=token) as reconnected:
+            assert (await reconnected.ok("ping"))["ok"] is True
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: uvicorn closes sockets with 1012 on SIGTERM before the app's "
+    "lifespan shutdown (gameserver/app.py) can send the contract's 1001",
+)
+async def test_sigterm_closes_game_sockets_with_going_away(
+    container_gateway: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, base_url = container_gateway
+    code, _ = await _terminate_with_a_client(process, base_url)
+    assert code == CLOSE_GOING_AWAY
