@@ -24,7 +24,7 @@ from loadtest.bench import admin as admin_api
 from loadtest.bench.compare import Target
 from loadtest.bench.gateway_clients import Player, close_all, open_players
 from loadtest.bench.latency import percentile
-from loadtest.bench.processes import CpuMeter
+from loadtest.bench.processes import CpuMeter, ServerProcesses
 from loadtest.protocol import push_lag_ms
 
 FANOUT_BOARD = "bench-fanout"
@@ -172,7 +172,7 @@ async def _drive(
     end = begin + warmup_s + duration_s
     writers = [asyncio.create_task(write_until(end)) for _ in range(WRITERS)]
     await asyncio.sleep(warmup_s)
-    meter = CpuMeter(target.gateway_pids, ())
+    meter = CpuMeter(ServerProcesses(gateways=target.gateway_pids))
     queued_before = await admin_api.metric_total(admin, PUSH_METRIC)
     meter.start()
     measuring.set()
@@ -180,7 +180,8 @@ async def _drive(
     await asyncio.sleep(duration_s)
     measuring.clear()
     elapsed = time.perf_counter() - started
-    result.client_cpu, result.gateway_cpu, _ = meter.stop()
+    used = meter.stop()
+    result.client_cpu, result.gateway_cpu = used.client, used.gateway
     queued_after = await admin_api.metric_total(admin, PUSH_METRIC)
     await asyncio.gather(*writers)
     stop.set()
