@@ -139,6 +139,22 @@ def _cpu(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def busy_summary(busy: list[PhaseResult], total: int) -> str:
+    """One line on the phases measured on a busy machine: how loaded, how crowded."""
+    loads = [p.load_before for p in busy if p.load_before is not None]
+    others = [p.other_cpu for p in busy if p.other_cpu is not None]
+    found = []
+    if loads:
+        found.append(f"1-minute load {min(loads):.2f}-{max(loads):.2f} before them")
+    if others:
+        found.append(f"other processes used {min(others):.2f}-{max(others):.2f} cores")
+    return (
+        f"**Busy machine**: {len(busy)} of {total} phases ran beside other work "
+        f"({'; '.join(found)}). Their throughput and latency say little; CPU per op "
+        "moves less."
+    )
+
+
 def _us(per_op: dict[str, float], name: str) -> str:
     value = per_op.get(name)
     return "-" if value is None else f"{value:,.0f}"
@@ -209,12 +225,7 @@ def markdown(
                 + (f"; nodes: {nodes}" if nodes else "")
             )
         if busy:
-            lines += [
-                "",
-                f"**Busy machine**: {len(busy)} of {len(phases)} phases ran beside other "
-                "work (" + "; ".join(sorted({r for p in busy for r in p.busy})[:4]) + "). "
-                "Their throughput and latency say little; CPU per op moves less.",
-            ]
+            lines += ["", busy_summary(busy, len(phases))]
         lines += [
             "",
             "| op | raw equivalent | gateway/raw ops/s | gateway/raw p99 |",
