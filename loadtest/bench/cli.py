@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--admin-key", help="its admin key")
     target.add_argument("--valkey-nodes", help="host:port,... of its cluster")
     target.add_argument("--gateway-pid", type=int, help="the gateway's pid (CPU and RSS)")
+    target.add_argument(
+        "--worker-pid", type=int, action="append", default=[], help="a worker's pid (CPU)"
+    )
+    target.add_argument(
+        "--valkey-pid", type=int, action="append", default=[], help="a Valkey node's pid (CPU)"
+    )
     target.add_argument("--client-key", help="GAMESERVER_CLIENT_KEY, if it needs one")
     own = parser.add_argument_group("the server the bench starts")
     own.add_argument("--data-dir", type=Path, help="default: a temporary folder, removed after")
@@ -124,7 +130,15 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
         )
         pids = (args.gateway_pid,) if args.gateway_pid else ()
         yield Target(
-            args.url.rstrip("/"), args.admin_key, nodes, pids, (), args.client_key, env_login()
+            args.url.rstrip("/"),
+            args.admin_key,
+            nodes,
+            pids,
+            tuple(args.valkey_pid),
+            args.client_key,
+            env_login(),
+            worker_pids=tuple(args.worker_pid),
+            valkey_named=tuple((valkey_port_of(pid), pid) for pid in args.valkey_pid),
         )
         return
     temporary = args.data_dir is None
