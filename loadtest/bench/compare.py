@@ -225,7 +225,12 @@ async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
         for index, (label, board) in enumerate(result.boards.items()):
             for op in board_ops:
                 share = Share(GATEWAY_KIND, op, target.url, tokens, tuple(player_ids), board=board)
-                phase = await run_phase(target, config, clients, GATEWAY, share, label)
+                on_board = op.startswith(("board.", "score."))
+                if not on_board and index > 0:
+                    continue  # measured once: it reads no board
+                phase = await run_phase(
+                    target, config, clients, GATEWAY, share, label if on_board else None
+                )
                 if phase.ops == 0 and phase.errors:
                     result.unavailable[f"{op} ({label})"] = str(phase.error_kinds)
                     continue
@@ -241,7 +246,14 @@ async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
                             valkey_login=target.valkey_login,
                         )
                         result.phases.append(
-                            await run_phase(target, config, clients, RAW, raw, RAW_LAYOUT)
+                            await run_phase(
+                                target,
+                                config,
+                                clients,
+                                RAW,
+                                raw,
+                                RAW_LAYOUT if raw_name != "PING" else None,
+                            )
                         )
         if LOGIN_OP in config.ops:
             devices = tuple(
