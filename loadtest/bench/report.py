@@ -256,7 +256,11 @@ def markdown(
                 f"({dict(fanout.received)}); lag p50 {fanout.lag_p50_ms} ms, p99 "
                 f"{fanout.lag_p99_ms} ms; {fanout.pushes_without_ts} pushes without `ts`; "
                 f"{fanout.sockets_closed} sockets closed; cores: client "
-                f"{_cpu(fanout.client_cpu)}, gateway {_cpu(fanout.gateway_cpu)}.",
+                f"{_cpu(fanout.client_cpu)}, gateway {_cpu(fanout.gateway_cpu)}, worker "
+                f"{_cpu(fanout.worker_cpu)}, Valkey {_cpu(fanout.valkey_cpu)}; gateway CPU per "
+                f"delivery {fanout.gateway_us_per_delivery} us"
+                + (f" (**busy machine**: {'; '.join(fanout.busy)})" if fanout.busy else "")
+                + ".",
             ]
         lines.append("")
     if capacity is not None:

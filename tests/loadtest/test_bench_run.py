@@ -69,3 +69,35 @@ def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) 
     text = (out / "bench.md").read_text()
     assert "| gateway | ping | - |" in text and "server us/op" in text
     assert valkey_servers_of(tmp_path / "gameserver") == []
+
+
+def test_a_short_fan_out_reports_gateway_cpu_per_delivery(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtest.bench",
+            "--mode",
+            "fanout",
+            "--subscribers",
+            "10",
+            "--duration",
+            "1",
+            "--data-dir",
+            str(tmp_path / "gameserver"),
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    fanout = json.loads((out / "bench.json").read_text())["fanout"]
+    assert fanout["received_per_s"] > 0
+    assert fanout["gateway_us_per_delivery"] > 0
+    assert fanout["valkey_cpu"] is not None and fanout["worker_cpu"] is not None
+    assert isinstance(fanout["busy"], list) and fanout["load_before"] >= 0
+    assert "gateway CPU per delivery" in (out / "bench.md").read_text()
+    assert valkey_servers_of(tmp_path / "gameserver") == []
