@@ -200,3 +200,27 @@ def gateway_pids(up_pid: int) -> tuple[int, ...]:
             if "serve" in child.cmdline():
                 serving.append(child.pid)
     return (up_pid, *serving)
+
+
+def worker_pids(up_pid: int) -> tuple[int, ...]:
+    """The `gameserver worker` processes a `gameserver up` runs."""
+    try:
+        children = psutil.Process(up_pid).children()
+    except psutil.Error:
+        return ()
+    found = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if "worker" in child.cmdline():
+                found.append(child.pid)
+    return tuple(found)
+
+
+def valkey_port_of(pid: int) -> str:
+    """The port a valkey-server process listens on (its process title names it), else its pid."""
+    try:
+        title = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return str(pid)
+    match = re.search(r":(\d+)", title)
+    return match[1] if match else str(pid)

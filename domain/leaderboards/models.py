@@ -19,8 +19,10 @@ ORDERS: tuple[str, ...] = get_args(Order)
 OPERATORS: tuple[str, ...] = get_args(Operator)
 RESETS: tuple[str, ...] = get_args(Reset)
 
-# Two sub-boards per primary on a 3-primary cluster; fixed for a board's lifetime.
-DEFAULT_SUB_BOARDS = 6
+# A board lives on one shard unless it asks to be spread (docs/leaderboards.md "When to
+# spread a board"): one round trip per read, one function call plus its WAIT per write.
+# Fixed for a board's lifetime.
+DEFAULT_SUB_BOARDS = 1
 MAX_SUB_BOARDS = 64
 # Player lookups live in this many small hashes per sub-board, each small enough to stay
 # listpack-encoded (hash-max-listpack-entries is 512 in Valkey 9) at 10M players a board.

@@ -37,9 +37,12 @@ async def _post(admin: HttpPool, path: str, body: dict[str, object]) -> HttpResp
     return await admin.post(path, body)
 
 
-async def ensure_board(admin: HttpPool, name: str) -> str | None:
-    """Create board `name` (desc, best, never reset); None if it exists or was made."""
-    body = {"name": name, "order": "desc", "operator": "best", "reset": "never"}
+async def ensure_board(admin: HttpPool, name: str, sub_boards: int | None = None) -> str | None:
+    """Create board `name` (desc, best, never reset; `sub_boards` if given); None if it
+    exists or was made."""
+    body: dict[str, object] = {"name": name, "order": "desc", "operator": "best", "reset": "never"}
+    if sub_boards is not None:
+        body["sub_boards"] = sub_boards
     response = await _post(admin, "/admin/v1/boards", body)
     if response.status in (200, 201, 409):
         return None

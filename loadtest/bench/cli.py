@@ -32,23 +32,67 @@ from loadtest.gameserver_up import (
     gateway_pids,
     start_gameserver,
     stop_gameserver,
+    valkey_port_of,
     valkey_servers_of,
+    worker_pids,
 )
 
 MODES = ("all", "compare", "fanout", "sockets")
+DEFAULTS: dict[str, Any] = {
+    "mode": "all",
+    "concurrency": 64,
+    "warmup": 1.0,
+    "duration": 5.0,
+    "board_size": 10_000,
+    "ops": "ping,score.submit,board.rank,board.top,board.around",
+    "layouts": "1",
+    "client_procs": 1,
+}
+# Named workloads, so figures compare across rounds (docs/benchmarks.md); flags given
+# beside a preset override it.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The hot path of issue 13: 64 sockets, a 2,000-entry board, 10 s a phase, one-shard
+    # and six-sub-board boards, device logins; two client processes so none is client-bound.
+    "hot-path": {
+        "mode": "compare",
+        "concurrency": 64,
+        "warmup": 2.0,
+        "duration": 10.0,
+        "board_size": 2_000,
+        "ops": "score.submit,board.rank,board.top,board.around,device.login",
+        "layouts": "1,6",
+        "client_procs": 2,
+    },
+}
 # The bench measures capacity: the per-socket message limit would only measure itself.
 UNLIMITED_ENV = {"GAMESERVER_RATE_LIMIT_PER_S": "1000000", "GAMESERVER_RATE_LIMIT_BURST": "1000000"}
 REPORTS = Path("loadtest") / "reports"
 
 
+def resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill options not given from the preset, then from the defaults."""
+    preset = PRESETS.get(args.preset or "", {})
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, preset.get(name, default))
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameserver bench", description=__doc__)
-    parser.add_argument("--mode", choices=MODES, default="all")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a named workload")
+    parser.add_argument("--mode", choices=MODES, help="what to measure (all)")
     target = parser.add_argument_group("a running server instead of starting one")
     target.add_argument("--url", help="gateway base URL, e.g. http://127.0.0.1:8000")
     target.add_argument("--admin-key", help="its admin key")
     target.add_argument("--valkey-nodes", help="host:port,... of its cluster")
     target.add_argument("--gateway-pid", type=int, help="the gateway's pid (CPU and RSS)")
+    target.add_argument(
+        "--worker-pid", type=int, action="append", default=[], help="a worker's pid (CPU)"
+    )
+    target.add_argument(
+        "--valkey-pid", type=int, action="append", default=[], help="a Valkey node's pid (CPU)"
+    )
     target.add_argument("--client-key", help="GAMESERVER_CLIENT_KEY, if it needs one")
     own = parser.add_argument_group("the server the bench starts")
     own.add_argument("--data-dir", type=Path, help="default: a temporary folder, removed after")
@@ -58,11 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--gateways", type=int, default=1, help="gateway processes it runs on the port (1)"
     )
     phases = parser.add_argument_group("phases")
-    phases.add_argument("--concurrency", type=int, default=64, help="callers per phase (64)")
-    phases.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
-    phases.add_argument("--duration", type=float, default=5.0, help="seconds measured per phase")
-    phases.add_argument("--board-size", type=int, default=10_000, help="players on the board")
-    phases.add_argument("--ops", default="ping,score.submit,board.rank,board.top,board.around")
+    phases.add_argument("--concurrency", type=int, help="callers per phase (64)")
+    phases.add_argument("--warmup", type=float, help="seconds before measuring (1)")
+    phases.add_argument("--duration", type=float, help="seconds measured per phase (5)")
+    phases.add_argument("--board-size", type=int, help="players on the board (10000)")
+    phases.add_argument("--ops", help=f"comma-separated ({DEFAULTS['ops']}; also device.login)")
+    phases.add_argument(
+        "--layouts", help="sub_boards of each board measured, e.g. 1,6 (1); raw beside the first"
+    )
+    phases.add_argument(
+        "--client-procs", type=int, help="client processes sharing the callers (1: this one)"
+    )
     phases.add_argument("--subscribers", type=int, default=5_000, help="fan-out subscribers")
     phases.add_argument("--sockets", type=int, default=20_000, help="idle sockets to open")
     parser.add_argument("--out", type=Path, help="folder for bench.json and bench.md")
@@ -80,7 +130,15 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
         )
         pids = (args.gateway_pid,) if args.gateway_pid else ()
         yield Target(
-            args.url.rstrip("/"), args.admin_key, nodes, pids, (), args.client_key, env_login()
+            args.url.rstrip("/"),
+            args.admin_key,
+            nodes,
+            pids,
+            tuple(args.valkey_pid),
+            args.client_key,
+            env_login(),
+            worker_pids=tuple(args.worker_pid),
+            valkey_named=tuple((valkey_port_of(pid), pid) for pid in args.valkey_pid),
         )
         return
     temporary = args.data_dir is None
@@ -99,13 +157,16 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
         raise
     try:
         print(f"started gameserver up at {server.url} (pid {server.pid}, data {data_dir})")
+        valkey = valkey_servers_of(data_dir)
         yield Target(
             server.url,
             server.admin_key,
             server.valkey_nodes,
             gateway_pids(server.pid),
-            tuple(valkey_servers_of(data_dir)),
+            tuple(valkey),
             valkey_login=server.valkey_admin_login,
+            worker_pids=worker_pids(server.pid),
+            valkey_named=tuple((valkey_port_of(pid), pid) for pid in valkey),
         )
     finally:
         stop_gameserver(process)
@@ -134,6 +195,8 @@ async def _run(
             duration_s=args.duration,
             board_size=args.board_size,
             run_tag=tag,
+            layouts=tuple(int(n) for n in str(args.layouts).split(",") if n.strip()),
+            client_procs=args.client_procs,
         )
         print(f"comparing gateway and raw Valkey: {', '.join(config.ops)}", flush=True)
         compare = await run_compare(target, config)
@@ -159,6 +222,9 @@ def _report(
         "machine": {**host, "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
         "python": sys.version.split()[0],
         "config": {
+            "preset": args.preset,
+            "layouts": args.layouts,
+            "client_procs": args.client_procs,
             "mode": args.mode,
             "concurrency": args.concurrency,
             "warmup_s": args.warmup,
@@ -196,7 +262,7 @@ def _event_loop_policy() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = resolve(build_parser().parse_args(argv))
     started = datetime.datetime.now().astimezone()
     host = machine()
     tag = started.strftime("%H%M%S")

@@ -1,31 +1,42 @@
-"""The gateway against raw valkey-py, op by op, same cluster, same concurrency."""
+"""The gateway against raw valkey-py, op by op, same cluster, same concurrency.
+
+Every phase reports the CPU each server process spent per operation served (the
+headline: it moves far less with other load than throughput does), beside throughput,
+latency, the client's own CPU and how busy the machine was.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import time
+from dataclasses import dataclass, field, replace
 
 from loadtest.bench import admin as admin_api
-from loadtest.bench.gateway_clients import Player, close_all, open_players
+from loadtest.bench.client_procs import (
+    GATEWAY_KIND,
+    LOGIN_KIND,
+    RAW_KIND,
+    ClientProcesses,
+    Share,
+)
+from loadtest.bench.gateway_clients import create_sessions, device_id_for
 from loadtest.bench.latency import PhaseResult, Samples, summarise
-from loadtest.bench.loops import Operation, closed_loop, paced_loop
-from loadtest.bench.processes import CpuMeter, CpuUse
+from loadtest.bench.processes import CpuMeter, PhaseCpu, ServerProcesses
 from loadtest.bench.raw_clients import (
     RAW_BOARD_KEY,
     RAW_EQUIVALENTS,
-    DurableWriter,
     connect_cluster,
     fill_board,
-    raw_operations,
 )
 
 BENCH_BOARD = "bench"
 GATEWAY = "gateway"
 RAW = "raw valkey-py"
+LOGIN_OP = "device.login"
+RAW_LAYOUT = f"one sorted set ({RAW_BOARD_KEY})"
+# A client process using this share of a core or more may be what limits the phase.
+CLIENT_BOUND_CORES = 0.9
 
 
 @dataclass(frozen=True)
@@ -38,9 +49,17 @@ class Target:
     client_key: str | None = None
     # The raw baseline's Valkey login (username, password); None for an open cluster.
     valkey_login: tuple[str, str] | None = None
+    worker_pids: tuple[int, ...] = ()
+    # (name, pid) of each Valkey node, e.g. ("7000", 1234); default: named by pid.
+    valkey_named: tuple[tuple[str, int], ...] = ()
 
-    def meter(self) -> CpuMeter:
-        return CpuMeter(self.gateway_pids, self.valkey_pids)
+    @property
+    def processes(self) -> ServerProcesses:
+        named = self.valkey_named or tuple((str(pid), pid) for pid in self.valkey_pids)
+        return ServerProcesses(self.gateway_pids, self.worker_pids, named)
+
+    def meter(self, client_pids: tuple[int, ...] = ()) -> CpuMeter:
+        return CpuMeter(self.processes, client_pids)
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,10 @@ class CompareConfig:
     duration_s: float = 5.0
     board_size: int = 10_000
     run_tag: str = "b"
+    # Sub-boards of each board measured (the raw baseline runs beside the first).
+    layouts: tuple[int, ...] = (1,)
+    client_procs: int = 1
+    paced: bool = True
 
 
 @dataclass
@@ -61,68 +84,125 @@ class CompareResult:
     unavailable: dict[str, str] = field(default_factory=dict)
     paced_submit: PhaseResult | None = None
     notes: list[str] = field(default_factory=list)
+    # layout label -> board name
+    boards: dict[str, str] = field(default_factory=dict)
 
 
-def _gateway_fields(op: str, board: str) -> Callable[[], Callable[[], dict[str, Any]]]:
-    """A factory of per-player field makers (scores rise, so `best` stores every submit)."""
-
-    def per_player() -> Callable[[], dict[str, Any]]:
-        scores = itertools.count(2_000_000)
-        if op == "score.submit":
-            return lambda: {"board": board, "score": next(scores)}
-        if op == "board.top":
-            return lambda: {"board": board, "limit": 100}
-        if op == "board.around":
-            return lambda: {"board": board, "radius": 5}
-        if op == "board.rank":
-            return lambda: {"board": board}
-        return dict
-
-    return per_player
+def layout_label(sub_boards: int) -> str:
+    return f"{sub_boards} sub-board" + ("" if sub_boards == 1 else "s")
 
 
-async def _op_available(player: Player, op: str, fields: dict[str, Any]) -> str | None:
-    reply = await player.call(op, **fields)
-    if reply.get("ok") is True:
-        return None
-    error = reply.get("error") or {}
-    return f"{error.get('code')}: {error.get('message')}"
-
-
-def _phase(
-    target: str, operation: str, concurrency: int, duration_s: float, run: tuple[Samples, CpuUse]
+def phase_result(
+    target: str,
+    operation: str,
+    concurrency: int,
+    duration_s: float,
+    samples: Samples,
+    cpu: PhaseCpu | None,
+    *,
+    layout: str | None = None,
+    client_procs: int = 1,
 ) -> PhaseResult:
-    samples, (client_cpu, gateway_cpu, valkey_cpu) = run
-    result = summarise(target, operation, concurrency, duration_s, samples)
-    return PhaseResult(
-        **{
-            **result.as_dict(),
-            "client_cpu": client_cpu,
-            "gateway_cpu": gateway_cpu,
-            "valkey_cpu": valkey_cpu,
-        }
+    """The phase's figures, with CPU per operation served for every process measured."""
+    base = replace(
+        summarise(target, operation, concurrency, duration_s, samples),
+        layout=layout,
+        client_procs=client_procs,
+    )
+    if cpu is None:
+        return base
+    # A raw phase's server is Valkey alone; the gateway and worker idle beside it.
+    server = cpu.valkey if target == RAW else cpu.server
+    per_op: dict[str, float] = {}
+    if base.ops_per_s > 0:
+        for name, cores in (
+            ("server", server),
+            ("gateway", cpu.gateway),
+            ("worker", cpu.worker),
+            ("valkey", cpu.valkey),
+            ("client", cpu.client),
+        ):
+            if cores is not None:
+                per_op[name] = round(cores / base.ops_per_s * 1e6, 1)
+    return replace(
+        base,
+        client_cpu=cpu.client,
+        gateway_cpu=cpu.gateway,
+        worker_cpu=cpu.worker,
+        valkey_cpu=cpu.valkey,
+        valkey_node_cpu=dict(cpu.valkey_nodes),
+        us_per_op=per_op,
+        other_cpu=cpu.other,
+        load_before=cpu.load_before,
+        load_after=cpu.load_after,
+        busy=cpu.busy_reasons,
+        client_bound=cpu.client is not None and cpu.client >= CLIENT_BOUND_CORES * client_procs,
     )
 
 
-async def _fill_boards(target: Target, config: CompareConfig, result: CompareResult) -> None:
+async def _measure(meter: CpuMeter, at: float, duration_s: float) -> PhaseCpu:
+    await asyncio.sleep(max(0.0, at - time.time()))
+    meter.start()
+    await asyncio.sleep(duration_s)
+    return meter.stop()
+
+
+async def run_phase(
+    target: Target,
+    config: CompareConfig,
+    clients: ClientProcesses,
+    name: str,
+    share: Share,
+    layout: str | None = None,
+) -> PhaseResult:
+    """One phase: the share's callers in every client process, CPU measured meanwhile."""
+    start_at = time.time() + clients.lead_s
+    share = replace(
+        share, warmup_s=config.warmup_s, duration_s=config.duration_s, start_at=start_at
+    )
+    meter = target.meter(clients.pids)
+    cpu, samples = await asyncio.gather(
+        _measure(meter, start_at + config.warmup_s, config.duration_s), clients.run(share)
+    )
+    return phase_result(
+        name,
+        share.operation,
+        len(share.members),
+        config.duration_s,
+        samples,
+        cpu,
+        layout=layout,
+        client_procs=clients.count,
+    )
+
+
+async def _fill_boards(
+    target: Target, config: CompareConfig, result: CompareResult, player_ids: list[str]
+) -> None:
     rng = random.Random(7)
     scores = {
         f"fill-{config.run_tag}-{i}": float(rng.randrange(1_000_000))
-        for i in range(config.board_size)
+        for i in range(max(0, config.board_size - len(player_ids)))
     }
+    # The callers are on every board before anyone asks for their rank.
+    scores.update({player: 1_000_000.0 for player in player_ids})
     async with admin_api.admin_client(target.url, target.admin_key) as admin:
-        problem = await admin_api.ensure_board(admin, BENCH_BOARD)
-        if problem:
-            result.notes.append(f"board {BENCH_BOARD!r} not created ({problem}); using 'global'")
-            result.board = "global"
-        accepted, refusals = await admin_api.fill_board(admin, result.board, scores)
-    if accepted < len(scores):
-        result.notes.append(
-            f"the admin API took {accepted} of {len(scores)} fill scores (refusals such as "
-            f"{refusals[:2]}); the raw board gets as many"
-        )
-        scores = dict(list(scores.items())[:accepted])
-    result.board_size = accepted
+        for sub_boards in config.layouts:
+            name = f"{BENCH_BOARD}-{sub_boards}"
+            problem = await admin_api.ensure_board(admin, name, sub_boards)
+            if problem:
+                result.notes.append(f"board {name!r} not created ({problem})")
+                continue
+            accepted, refusals = await admin_api.fill_board(admin, name, scores)
+            if accepted < len(scores):
+                result.notes.append(
+                    f"the admin API took {accepted} of {len(scores)} fill scores on {name} "
+                    f"(refusals such as {refusals[:2]})"
+                )
+            result.boards[layout_label(sub_boards)] = name
+            result.board_size = max(result.board_size, accepted)
+    if result.boards:
+        result.board = next(iter(result.boards.values()))
     cluster = connect_cluster(target.valkey_nodes, target.valkey_login)
     try:
         await fill_board(cluster, scores)
@@ -130,88 +210,75 @@ async def _fill_boards(target: Target, config: CompareConfig, result: CompareRes
         await cluster.aclose()
 
 
-async def _run_raw(
-    target: Target, config: CompareConfig, op: str, members: Sequence[str]
-) -> list[PhaseResult]:
-    phases = []
-    cluster = connect_cluster(target.valkey_nodes, target.valkey_login)
-    try:
-        await cluster.initialize()
-        # Every caller first writes its member, so ZREVRANK finds it, as board.rank does.
-        await asyncio.gather(*(cluster.zadd(RAW_BOARD_KEY, {m: 1.0}) for m in members))
-        for raw_name in RAW_EQUIVALENTS[op]:
-            writers: list[DurableWriter] = []
-            if raw_name == "ZADD+WAIT":
-                writers = [DurableWriter(cluster, member) for member in members]
-                operations: list[Operation] = list(writers)
-            else:
-                operations = raw_operations(cluster, raw_name, members)
-            run = await closed_loop(
-                operations,
-                warmup_s=config.warmup_s,
-                duration_s=config.duration_s,
-                meter=target.meter(),
-            )
-            for writer in writers:
-                await writer.aclose()
-            phases.append(_phase(RAW, raw_name, len(members), config.duration_s, run))
-    finally:
-        await cluster.aclose()
-    return phases
-
-
 async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
     result = CompareResult(board=BENCH_BOARD, board_size=0)
-    await _fill_boards(target, config, result)
     player_ids = [f"bench-{config.run_tag}-{i}" for i in range(config.concurrency)]
-    players = await open_players(
-        target.url, player_ids, client_key=target.client_key, admin_key=target.admin_key
-    )
-    try:
-        # Each player is on the board before anyone asks for its rank.
-        seeded = await asyncio.gather(
-            *(p.call("score.submit", board=result.board, score=1_000_000) for p in players)
-        )
-        failed = [reply for reply in seeded if reply.get("ok") is not True]
-        if failed:
-            result.notes.append(f"{len(failed)} seeding scores failed, first: {failed[0]}")
-        for op in config.ops:
-            makers = _gateway_fields(op, result.board)
-            problem = await _op_available(players[0], op, makers()())
-            if problem:
-                result.unavailable[op] = problem
-                continue
-            operations = [p.operation(op, makers()) for p in players]
-            run = await closed_loop(
-                operations,
-                warmup_s=config.warmup_s,
-                duration_s=config.duration_s,
-                meter=target.meter(),
+    board_ops = [op for op in config.ops if op != LOGIN_OP]
+    async with ClientProcesses(config.client_procs) as clients:
+        if board_ops:
+            await _fill_boards(target, config, result, player_ids)
+        tokens = tuple(
+            await create_sessions(
+                target.url, player_ids, client_key=target.client_key, admin_key=target.admin_key
             )
-            result.phases.append(_phase(GATEWAY, op, len(players), config.duration_s, run))
-            if op in RAW_EQUIVALENTS:
-                result.phases.extend(await _run_raw(target, config, op, player_ids))
+        )
+        for index, (label, board) in enumerate(result.boards.items()):
+            for op in board_ops:
+                share = Share(GATEWAY_KIND, op, target.url, tokens, tuple(player_ids), board=board)
+                on_board = op.startswith(("board.", "score."))
+                if not on_board and index > 0:
+                    continue  # measured once: it reads no board
+                phase = await run_phase(
+                    target, config, clients, GATEWAY, share, label if on_board else None
+                )
+                if phase.ops == 0 and phase.errors:
+                    result.unavailable[f"{op} ({label})"] = str(phase.error_kinds)
+                    continue
+                result.phases.append(phase)
+                if index == 0 and op in RAW_EQUIVALENTS:
+                    for raw_name in RAW_EQUIVALENTS[op]:
+                        raw = Share(
+                            RAW_KIND,
+                            raw_name,
+                            target.url,
+                            members=tuple(player_ids),
+                            valkey_nodes=target.valkey_nodes,
+                            valkey_login=target.valkey_login,
+                        )
+                        result.phases.append(
+                            await run_phase(
+                                target,
+                                config,
+                                clients,
+                                RAW,
+                                raw,
+                                RAW_LAYOUT if raw_name != "PING" else None,
+                            )
+                        )
+        if LOGIN_OP in config.ops:
+            devices = tuple(
+                device_id_for(f"login-{config.run_tag}-{i}") for i in range(config.concurrency)
+            )
+            share = Share(LOGIN_KIND, LOGIN_OP, target.url, members=devices)
+            share = replace(share, client_key=target.client_key)
+            result.phases.append(await run_phase(target, config, clients, GATEWAY, share))
         peak = next(
             (p for p in result.phases if p.target == GATEWAY and p.operation == "score.submit"),
             None,
         )
-        if peak is not None and peak.ops_per_s > 0:
+        if config.paced and peak is not None and peak.ops_per_s > 0 and peak.layout:
             rate = peak.ops_per_s / 2
-            makers = _gateway_fields("score.submit", result.board)
-            run = await paced_loop(
-                [p.operation("score.submit", makers()) for p in players],
-                rate_per_s=rate,
-                warmup_s=config.warmup_s,
-                duration_s=config.duration_s,
-                meter=target.meter(),
-            )
-            result.paced_submit = _phase(
-                f"{GATEWAY} at {rate:.0f}/s (half of peak)",
+            share = Share(
+                GATEWAY_KIND,
                 "score.submit",
-                len(players),
-                config.duration_s,
-                run,
+                target.url,
+                tokens,
+                tuple(player_ids),
+                board=result.boards[peak.layout],
+                rate_per_s=rate,
             )
-    finally:
-        await close_all([p.socket for p in players])
+            paced = await run_phase(
+                target, config, clients, f"{GATEWAY} at {rate:.0f}/s (half of peak)", share
+            )
+            result.paced_submit = replace(paced, layout=peak.layout)
     return result

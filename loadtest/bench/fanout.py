@@ -24,7 +24,6 @@ from loadtest.bench import admin as admin_api
 from loadtest.bench.compare import Target
 from loadtest.bench.gateway_clients import Player, close_all, open_players
 from loadtest.bench.latency import percentile
-from loadtest.bench.processes import CpuMeter
 from loadtest.protocol import push_lag_ms
 
 FANOUT_BOARD = "bench-fanout"
@@ -47,6 +46,13 @@ class FanoutResult:
     client_cpu: float | None = None
     gateway_cpu: float | None = None
     unavailable: str | None = None
+    worker_cpu: float | None = None
+    valkey_cpu: float | None = None
+    # Gateway CPU per push received (the fan-out's cost), the load before the window and
+    # why it counts as a busy-machine figure (empty: quiet enough).
+    gateway_us_per_delivery: float | None = None
+    load_before: float | None = None
+    busy: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         body = dict(self.__dict__)
@@ -172,7 +178,7 @@ async def _drive(
     end = begin + warmup_s + duration_s
     writers = [asyncio.create_task(write_until(end)) for _ in range(WRITERS)]
     await asyncio.sleep(warmup_s)
-    meter = CpuMeter(target.gateway_pids, ())
+    meter = target.meter()
     queued_before = await admin_api.metric_total(admin, PUSH_METRIC)
     meter.start()
     measuring.set()
@@ -180,7 +186,10 @@ async def _drive(
     await asyncio.sleep(duration_s)
     measuring.clear()
     elapsed = time.perf_counter() - started
-    result.client_cpu, result.gateway_cpu, _ = meter.stop()
+    used = meter.stop()
+    result.client_cpu, result.gateway_cpu = used.client, used.gateway
+    result.worker_cpu, result.valkey_cpu = used.worker, used.valkey
+    result.load_before, result.busy = used.load_before, used.busy_reasons
     queued_after = await admin_api.metric_total(admin, PUSH_METRIC)
     await asyncio.gather(*writers)
     stop.set()
@@ -189,6 +198,9 @@ async def _drive(
     await asyncio.gather(*readers, return_exceptions=True)
     result.duration_s = round(elapsed, 3)
     result.received_per_s = round(sum(result.received.values()) / elapsed, 1)
+    if result.gateway_cpu is not None and result.received_per_s > 0:
+        per_delivery = result.gateway_cpu / result.received_per_s * 1e6
+        result.gateway_us_per_delivery = round(per_delivery, 1)
     # A counter that did not move while pushes arrived is not counting these pushes.
     if queued_before is not None and queued_after is not None and queued_after > queued_before:
         result.queued_per_s = round((queued_after - queued_before) / elapsed, 1)

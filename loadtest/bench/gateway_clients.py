@@ -47,6 +47,35 @@ class Player:
         return run
 
 
+def op_fields(op: str, board: str) -> Callable[[], Fields]:
+    """A factory of per-player field makers (scores rise, so `best` stores every submit)."""
+
+    def per_player() -> Fields:
+        scores = itertools.count(2_000_000)
+        if op == "score.submit":
+            return lambda: {"board": board, "score": next(scores)}
+        if op == "board.top":
+            return lambda: {"board": board, "limit": 100}
+        if op == "board.around":
+            return lambda: {"board": board, "radius": 5}
+        if op == "board.rank":
+            return lambda: {"board": board}
+        return dict
+
+    return per_player
+
+
+def login_operation(http: HttpPool, device_id: str) -> Operation:
+    """A game client's device login (`POST /v1/sessions`), again and again: the first
+    creates the account, every later one finds it, as a returning player does."""
+
+    async def run() -> str | None:
+        response = await http.post("/v1/sessions", {"device_id": device_id})
+        return None if response.status == 201 else f"http {response.status}"
+
+    return run
+
+
 async def create_sessions(
     base_url: str,
     player_ids: Sequence[str],

@@ -48,11 +48,28 @@ class PhaseResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
-    # Cores used during the phase: this client, the gateway, the Valkey nodes (None: unknown).
+    # Cores used during the phase: the client (all its processes), the gateway(s), the
+    # worker, the Valkey nodes together and one by one (None: unknown).
     client_cpu: float | None = None
     gateway_cpu: float | None = None
     valkey_cpu: float | None = None
     error_kinds: dict[str, int] = field(default_factory=dict)
+    worker_cpu: float | None = None
+    valkey_node_cpu: dict[str, float] = field(default_factory=dict)
+    # Microseconds of CPU per operation served: gateway, worker, valkey, server (their
+    # sum), client. The headline: it moves far less with other load than ops/s does.
+    us_per_op: dict[str, float] = field(default_factory=dict)
+    # The board's layout ("1 sub-board", "6 sub-boards"), if the op reads or writes one.
+    layout: str | None = None
+    client_procs: int = 1
+    # Cores the rest of the machine used meanwhile, the 1-minute load before and after,
+    # and why this phase counts as measured on a busy machine (empty: quiet enough).
+    other_cpu: float | None = None
+    load_before: float | None = None
+    load_after: float | None = None
+    busy: list[str] = field(default_factory=list)
+    # The client used nearly all the cores it had: the figure may be the client's limit.
+    client_bound: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

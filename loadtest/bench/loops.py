@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from loadtest.bench.latency import Samples
-from loadtest.bench.processes import CpuMeter, CpuUse
+from loadtest.bench.processes import CpuMeter, PhaseCpu
 
 Operation = Callable[[], Awaitable[str | None]]
 # After an exception (say a closed socket) a worker pauses, so it cannot spin.
@@ -26,10 +26,10 @@ async def _call(operation: Operation) -> str | None:
         return type(exc).__name__
 
 
-async def _metered(meter: CpuMeter | None, warmup_s: float, duration_s: float) -> CpuUse:
+async def _metered(meter: CpuMeter | None, warmup_s: float, duration_s: float) -> PhaseCpu | None:
     if meter is None:
-        return (None, None, None)
-    await asyncio.sleep(warmup_s)
+        return None
+    await asyncio.sleep(max(0.0, warmup_s))
     meter.start()
     await asyncio.sleep(duration_s)
     return meter.stop()
@@ -41,12 +41,17 @@ async def closed_loop(
     warmup_s: float,
     duration_s: float,
     meter: CpuMeter | None = None,
-) -> tuple[Samples, CpuUse]:
+    start_at: float | None = None,
+) -> tuple[Samples, PhaseCpu | None]:
     """Every operation runs back to back in its own task; returns samples and CPU use."""
     begin = time.perf_counter()
+    if start_at is not None:
+        # Client processes of one phase share a start (wall clock), so their windows align.
+        begin += max(0.0, start_at - time.time())
     measure_from, stop_at = begin + warmup_s, begin + warmup_s + duration_s
 
     async def worker(operation: Operation) -> Samples:
+        await asyncio.sleep(max(0.0, begin - time.perf_counter()))
         samples = Samples()
         while (started := time.perf_counter()) < stop_at:
             error = await _call(operation)
@@ -59,7 +64,8 @@ async def closed_loop(
                 samples.add_error(error)
         return samples
 
-    cpu_task = asyncio.create_task(_metered(meter, warmup_s, duration_s))
+    lead_s = measure_from - time.perf_counter()
+    cpu_task = asyncio.create_task(_metered(meter, lead_s, duration_s))
     results = await asyncio.gather(*(worker(op) for op in operations))
     total = Samples()
     for samples in results:
@@ -74,7 +80,8 @@ async def paced_loop(
     warmup_s: float,
     duration_s: float,
     meter: CpuMeter | None = None,
-) -> tuple[Samples, CpuUse]:
+    start_at: float | None = None,
+) -> tuple[Samples, PhaseCpu | None]:
     """All operations together at `rate_per_s`, spread evenly over the workers.
 
     Latency counts from the moment a call was due, not when it was sent, so a stall shows
@@ -82,6 +89,8 @@ async def paced_loop(
     """
     interval = len(operations) / rate_per_s
     begin = time.perf_counter()
+    if start_at is not None:
+        begin += max(0.0, start_at - time.time())
     measure_from, stop_at = begin + warmup_s, begin + warmup_s + duration_s
 
     async def worker(index: int, operation: Operation) -> Samples:
@@ -101,7 +110,8 @@ async def paced_loop(
             due += interval
         return samples
 
-    cpu_task = asyncio.create_task(_metered(meter, warmup_s, duration_s))
+    lead_s = measure_from - time.perf_counter()
+    cpu_task = asyncio.create_task(_metered(meter, lead_s, duration_s))
     results = await asyncio.gather(*(worker(i, op) for i, op in enumerate(operations)))
     total = Samples()
     for samples in results:

@@ -43,35 +43,133 @@ def total_rss(pids: Sequence[int]) -> int | None:
     return sum(size for size in sizes if size is not None)
 
 
-# Cores used over a phase: this client, the gateway, the Valkey nodes (None: unknown).
-CpuUse = tuple[float | None, float | None, float | None]
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (/proc/stat), 0.0 if unknown."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0.0
+    # cpu user nice system idle iowait irq softirq steal ...: all but idle and iowait.
+    ticks = [int(value) for value in fields[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
+
+
+@dataclass(frozen=True)
+class ServerProcesses:
+    """The processes whose CPU a phase costs: gateways, workers, and Valkey nodes by name."""
+
+    gateways: tuple[int, ...] = ()
+    workers: tuple[int, ...] = ()
+    valkey_nodes: tuple[tuple[str, int], ...] = ()  # (name, pid), e.g. ("7000", 1234)
+
+    @property
+    def valkey(self) -> tuple[int, ...]:
+        return tuple(pid for _, pid in self.valkey_nodes)
+
+    @property
+    def all(self) -> tuple[int, ...]:
+        return (*self.gateways, *self.workers, *self.valkey)
+
+
+@dataclass(frozen=True)
+class PhaseCpu:
+    """Cores used over one measured window (None: not measured), and how busy the machine was.
+
+    `other` is the rest of the machine: every core's busy time (/proc/stat) minus the
+    processes measured here (server and client), so other work shows up beside the figures.
+    """
+
+    wall_s: float
+    client: float | None
+    gateway: float | None
+    worker: float | None
+    valkey: float | None
+    valkey_nodes: dict[str, float]
+    other: float | None
+    load_before: float
+    load_after: float
+    cores: int
+
+    @property
+    def server(self) -> float | None:
+        parts = [c for c in (self.gateway, self.worker, self.valkey) if c is not None]
+        return round(sum(parts), 3) if parts else None
+
+    @property
+    def busy_reasons(self) -> list[str]:
+        """Why the machine counts as busy in this window (empty: it was quiet enough)."""
+        reasons = []
+        if self.load_before > self.cores:
+            reasons.append(f"load {self.load_before:.2f} > {self.cores} cores before")
+        if self.other is not None and self.other > BUSY_OTHER_CORES:
+            reasons.append(f"other processes used {self.other:.2f} cores")
+        return reasons
+
+
+# Other processes using more than this many cores during a phase make it a busy-machine figure.
+BUSY_OTHER_CORES = 0.25
+
+
 class CpuMeter:
-    """Cores used by the client, the gateway and the Valkey nodes over one phase."""
+    """Cores used by the client, each server process and the rest of the machine, one window."""
 
-    gateway_pids: Sequence[int] = ()
-    valkey_pids: Sequence[int] = ()
+    def __init__(self, server: ServerProcesses, client_pids: Sequence[int] = ()) -> None:
+        self.server = server
+        # Client processes of the bench besides this one (--client-procs).
+        self.client_pids = tuple(client_pids)
+
+    def _sample(self) -> dict[str, float | None]:
+        sample: dict[str, float | None] = {
+            "client": client_cpu_seconds() + (cpu_seconds(self.client_pids) or 0.0),
+            "gateway": cpu_seconds(self.server.gateways) if self.server.gateways else None,
+            "worker": cpu_seconds(self.server.workers) if self.server.workers else None,
+            "valkey": cpu_seconds(self.server.valkey) if self.server.valkey else None,
+            "machine": machine_busy_seconds(),
+        }
+        for name, pid in self.server.valkey_nodes:
+            sample[f"node {name}"] = cpu_seconds((pid,))
+        return sample
 
     def start(self) -> None:
+        self._load = os.getloadavg()[0]
         self._wall = time.perf_counter()
-        self._client = client_cpu_seconds()
-        self._gateway = cpu_seconds(self.gateway_pids) if self.gateway_pids else None
-        self._valkey = cpu_seconds(self.valkey_pids) if self.valkey_pids else None
+        self._before = self._sample()
 
-    def stop(self) -> CpuUse:
+    def stop(self) -> PhaseCpu:
+        after = self._sample()
         wall = time.perf_counter() - self._wall
-        client = (client_cpu_seconds() - self._client) / wall
-        gateway = _rate(self._gateway, cpu_seconds(self.gateway_pids), wall)
-        valkey = _rate(self._valkey, cpu_seconds(self.valkey_pids), wall)
-        return round(client, 2), gateway, valkey
+        rates = {k: _rate(self._before[k], after.get(k), wall) for k in self._before}
+        ours = [rates[k] for k in ("client", "gateway", "worker", "valkey")]
+        machine_rate = rates["machine"]
+        other = None
+        if machine_rate is not None and all(r is not None for r in ours):
+            other = round(max(0.0, machine_rate - sum(r for r in ours if r is not None)), 3)
+        return PhaseCpu(
+            wall_s=round(wall, 3),
+            client=rates["client"],
+            gateway=rates["gateway"],
+            worker=rates["worker"],
+            valkey=rates["valkey"],
+            valkey_nodes={
+                name: rate
+                for name, _ in self.server.valkey_nodes
+                if (rate := rates[f"node {name}"]) is not None
+            },
+            other=other,
+            load_before=round(self._load, 2),
+            load_after=round(os.getloadavg()[0], 2),
+            cores=os.cpu_count() or 1,
+        )
 
 
 def _rate(before: float | None, after: float | None, wall: float) -> float | None:
     if before is None or after is None:
         return None
-    return round((after - before) / wall, 2)
+    return round((after - before) / wall, 3)
 
 
 def raise_fd_limit(wanted: int) -> int:

@@ -31,9 +31,9 @@ class Goal:
 def ratios(compare: CompareResult) -> list[dict[str, Any]]:
     """Gateway ops/s over raw ops/s for every pair measured."""
     rows = []
-    phases = {(p.target, p.operation): p for p in compare.phases}
     for op, raw_names in RAW_EQUIVALENTS.items():
-        gateway = phases.get((GATEWAY, op))
+        # The raw baseline runs beside the first layout measured.
+        gateway = _gateway(compare, op)
         for raw_name in raw_names:
             raw = next((p for p in compare.phases if p.operation == raw_name), None)
             if gateway is None or raw is None or raw.ops_per_s == 0:
@@ -139,6 +139,27 @@ def _cpu(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def busy_summary(busy: list[PhaseResult], total: int) -> str:
+    """One line on the phases measured on a busy machine: how loaded, how crowded."""
+    loads = [p.load_before for p in busy if p.load_before is not None]
+    others = [p.other_cpu for p in busy if p.other_cpu is not None]
+    found = []
+    if loads:
+        found.append(f"1-minute load {min(loads):.2f}-{max(loads):.2f} before them")
+    if others:
+        found.append(f"other processes used {min(others):.2f}-{max(others):.2f} cores")
+    return (
+        f"**Busy machine**: {len(busy)} of {total} phases ran beside other work "
+        f"({'; '.join(found)}). Their throughput and latency say little; CPU per op "
+        "moves less."
+    )
+
+
+def _us(per_op: dict[str, float], name: str) -> str:
+    value = per_op.get(name)
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def markdown(
     report: dict[str, Any],
     compare: CompareResult | None,
@@ -163,19 +184,48 @@ def markdown(
         "",
     ]
     if compare is not None:
+        phases = compare.phases + ([compare.paced_submit] if compare.paced_submit else [])
+        busy = [p for p in phases if p.busy]
         lines += [
-            f"## Gateway against raw Valkey (board of {compare.board_size} players)",
+            f"## Server CPU per operation (board of {compare.board_size} players)",
             "",
-            "| target | operation | ops/s | p50 ms | p99 ms | errors "
-            "| cores: client / gateway / valkey |",
-            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+            "Microseconds of CPU per operation served, over the measured window: every "
+            "server process (gateway, worker, Valkey nodes; a raw phase's server is Valkey "
+            "alone), then each, then the client's own.",
+            "",
+            "| target | operation | layout | server us/op | gateway | worker | valkey "
+            "| client us/op | ops/s | p50 ms | p99 ms | errors | client cores (procs) "
+            "| other cores | load before -> after | busy |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: | ---: | ---: | --- | --- |",
         ]
-        for p in compare.phases + ([compare.paced_submit] if compare.paced_submit else []):
-            lines.append(
-                f"| {p.target} | {p.operation} | {p.ops_per_s:,.0f} | {p.p50_ms:.2f} | "
-                f"{p.p99_ms:.2f} | {p.errors} | {_cpu(p.client_cpu)} / {_cpu(p.gateway_cpu)} / "
-                f"{_cpu(p.valkey_cpu)} |"
+        for p in phases:
+            us = p.us_per_op
+            client = f"{_cpu(p.client_cpu)} ({p.client_procs})" + (
+                " **client-bound**" if p.client_bound else ""
             )
+            lines.append(
+                f"| {p.target} | {p.operation} | {p.layout or '-'} | {_us(us, 'server')} | "
+                f"{_us(us, 'gateway')} | {_us(us, 'worker')} | {_us(us, 'valkey')} | "
+                f"{_us(us, 'client')} | {p.ops_per_s:,.0f} | {p.p50_ms:.2f} | "
+                f"{p.p99_ms:.2f} | {p.errors} | {client} | {_cpu(p.other_cpu)} | "
+                f"{_cpu(p.load_before)} -> {_cpu(p.load_after)} | "
+                f"{'yes' if p.busy else 'no'} |"
+            )
+        lines += [
+            "",
+            "Cores per process (client / gateway / worker / Valkey, then each Valkey node):",
+            "",
+        ]
+        for p in phases:
+            nodes = ", ".join(f"{n} {c:.2f}" for n, c in sorted(p.valkey_node_cpu.items()))
+            lines.append(
+                f"- {p.target} {p.operation} ({p.layout or '-'}): {_cpu(p.client_cpu)} / "
+                f"{_cpu(p.gateway_cpu)} / {_cpu(p.worker_cpu)} / {_cpu(p.valkey_cpu)}"
+                + (f"; nodes: {nodes}" if nodes else "")
+            )
+        if busy:
+            lines += ["", busy_summary(busy, len(phases))]
         lines += [
             "",
             "| op | raw equivalent | gateway/raw ops/s | gateway/raw p99 |",
@@ -206,7 +256,11 @@ def markdown(
                 f"({dict(fanout.received)}); lag p50 {fanout.lag_p50_ms} ms, p99 "
                 f"{fanout.lag_p99_ms} ms; {fanout.pushes_without_ts} pushes without `ts`; "
                 f"{fanout.sockets_closed} sockets closed; cores: client "
-                f"{_cpu(fanout.client_cpu)}, gateway {_cpu(fanout.gateway_cpu)}.",
+                f"{_cpu(fanout.client_cpu)}, gateway {_cpu(fanout.gateway_cpu)}, worker "
+                f"{_cpu(fanout.worker_cpu)}, Valkey {_cpu(fanout.valkey_cpu)}; gateway CPU per "
+                f"delivery {fanout.gateway_us_per_delivery} us"
+                + (f" (**busy machine**: {'; '.join(fanout.busy)})" if fanout.busy else "")
+                + ".",
             ]
         lines.append("")
     if capacity is not None:

@@ -42,9 +42,12 @@ async def admin_scores(admin: httpx.AsyncClient, board: str, scores: dict[str, f
         assert response.status_code == 200, response.text
 
 
-async def create_board(gateway: Gateway, name: str, operator: str = "best") -> None:
+async def create_board(
+    gateway: Gateway, name: str, operator: str = "best", sub_boards: int = 1
+) -> None:
+    body = {"name": name, "operator": operator, "sub_boards": sub_boards}
     async with gateway.admin() as admin:
-        response = await admin.post("/admin/v1/boards", json={"name": name, "operator": operator})
+        response = await admin.post("/admin/v1/boards", json=body)
         assert response.status_code == 201, response.text
 
 
@@ -207,7 +210,9 @@ async def test_an_event_moves_ranks_and_the_quiet_board_re_query_has_the_last_wo
         # An event already counted in the subscriber's rank (stamped before the last
         # write it counted in the event's sub-board, here p1's own) moves nothing.
         old = next(
-            f"old{i}" for i in range(100) if sub_board_of(f"old{i}", 6) == sub_board_of("p1", 6)
+            f"old{i}"
+            for i in range(100)
+            if sub_board_of(f"old{i}", len(channels)) == sub_board_of("p1", len(channels))
         )
         assert await spublish(clean_valkey, channels[0], f"w all {old} - - -99 1 1") == 1
         await spublish(clean_valkey, channels[-1], "not an event")

@@ -49,7 +49,7 @@ async def test_subscribers_converge_after_the_primary_of_their_board_is_killed(
     gateway: Gateway, admin_valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
 ) -> None:
     valkey = admin_valkey  # INFO replication, below, is for operators
-    await create_board(gateway, BOARD, operator="set")
+    await create_board(gateway, BOARD, operator="set", sub_boards=6)
     victim, heir = await shard_of(valkey, sub_boards_of(BOARD, 6)[0].state)
     subscribers = [f"s{i}" for i in range(6)]
     async with AsyncExitStack() as stack:

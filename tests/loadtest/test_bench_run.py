@@ -21,7 +21,11 @@ def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) 
             "--mode",
             "compare",
             "--ops",
-            "ping,board.rank",
+            "ping,board.rank,device.login",
+            "--layouts",
+            "1,2",
+            "--client-procs",
+            "2",
             "--concurrency",
             "4",
             "--warmup",
@@ -46,5 +50,54 @@ def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) 
     assert phases[("raw valkey-py", "PING")]["ops"] > 0
     assert any(row["op"] == "ping" for row in report["compare"]["ratios"])
     assert report["date"] and report["machine"]["cores"]
-    assert "| gateway | ping |" in (out / "bench.md").read_text()
+    # Every board op ran on both layouts; the raw baseline and the logins once.
+    layouts = {(p["operation"], p["layout"]) for p in report["compare"]["phases"]}
+    assert {("board.rank", "1 sub-board"), ("board.rank", "2 sub-boards")} <= layouts
+    assert ("device.login", None) in layouts and ("ping", None) in layouts
+    assert [p["operation"] for p in report["compare"]["phases"]].count("ping") == 1
+    for p in report["compare"]["phases"]:
+        assert p["ops"] > 0 and p["errors"] == 0, p
+        assert p["client_procs"] == 2
+        assert len(p["valkey_node_cpu"]) == 6, p["valkey_node_cpu"]
+        assert set(p["us_per_op"]) == {"server", "gateway", "worker", "valkey", "client"}
+        assert all(value >= 0 for value in p["us_per_op"].values())
+        assert p["us_per_op"]["server"] > 0, p
+        assert isinstance(p["busy"], list) and p["load_before"] >= 0 and p["other_cpu"] >= 0
+        if p["target"] == "gateway":
+            used = p["us_per_op"]
+            assert used["server"] >= used["gateway"] and used["server"] >= used["valkey"]
+    text = (out / "bench.md").read_text()
+    assert "| gateway | ping | - |" in text and "server us/op" in text
+    assert valkey_servers_of(tmp_path / "gameserver") == []
+
+
+def test_a_short_fan_out_reports_gateway_cpu_per_delivery(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtest.bench",
+            "--mode",
+            "fanout",
+            "--subscribers",
+            "10",
+            "--duration",
+            "1",
+            "--data-dir",
+            str(tmp_path / "gameserver"),
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    fanout = json.loads((out / "bench.json").read_text())["fanout"]
+    assert fanout["received_per_s"] > 0
+    assert fanout["gateway_us_per_delivery"] > 0
+    assert fanout["valkey_cpu"] is not None and fanout["worker_cpu"] is not None
+    assert isinstance(fanout["busy"], list) and fanout["load_before"] >= 0
+    assert "gateway CPU per delivery" in (out / "bench.md").read_text()
     assert valkey_servers_of(tmp_path / "gameserver") == []

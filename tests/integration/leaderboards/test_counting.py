@@ -19,7 +19,7 @@ from domain.leaderboards.store import LeaderboardStore
 async def test_many_positions_at_once_count_like_each_alone(
     service: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
-    await service.create_board(BoardConfig("counted", order="asc", operator="set"))
+    await service.create_board(BoardConfig("counted", order="asc", operator="set", sub_boards=6))
     rng = random.Random(5)
     players = [f"c{i:03d}" for i in range(240)]
     for player in players:

@@ -11,7 +11,7 @@ from valkey.asyncio.connection import Connection
 from valkey.crc import key_slot
 
 from domain.leaderboards.keys import sub_board_of
-from domain.leaderboards.models import ChangeEvent
+from domain.leaderboards.models import BoardConfig, ChangeEvent
 from domain.leaderboards.rules import moved_subscribers
 from domain.leaderboards.service import LeaderboardService
 
@@ -110,22 +110,23 @@ async def test_a_rank_names_the_last_write_it_counted_in_every_sub_board(
 ) -> None:
     # What lets a gateway move ranks by events alone: an event stamped after the
     # rank's stamp for its sub-board is not in the rank yet; one at or before it is.
-    await listener.subscribe(valkey, await service.channels("global"))
+    await service.create_board(BoardConfig("spread", sub_boards=6))
+    await listener.subscribe(valkey, await service.channels("spread"))
     players = [f"s{i}" for i in range(30)]
     last: dict[str, int] = {}
     for i, player in enumerate(players):
-        await service.submit("global", player, i % 4)
+        await service.submit("spread", player, i % 4)
         event = await listener.next()
         last[event.player_id] = event.at_us
-    (before,) = (await service.ranks_of("global", ["s0"])).values()
+    (before,) = (await service.ranks_of("spread", ["s0"])).values()
     assert set(before.stamps) == set(range(6))
     for index, stamp in before.stamps.items():
         written = [at for player, at in last.items() if sub_board_of(player, 6) == index]
         assert stamp == max(written, default=0)
-    await service.submit("global", "newcomer", 100)
+    await service.submit("spread", "newcomer", 100)
     event = await listener.next()
     index = sub_board_of("newcomer", 6)
     assert event.at_us > before.stamps[index]
-    (after,) = (await service.ranks_of("global", ["s0"])).values()
+    (after,) = (await service.ranks_of("spread", ["s0"])).values()
     assert after.stamps[index] == event.at_us
     assert after.rank == before.rank + 1  # the newcomer passed s0: the event's one rank

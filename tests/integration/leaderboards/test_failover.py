@@ -19,7 +19,7 @@ from tests.integration.leaderboards.helpers import players_in_distinct_sub_board
 async def test_acknowledged_scores_survive_the_loss_of_their_primary(
     service: LeaderboardService, valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
 ) -> None:
-    await service.create_board(BoardConfig("durable", operator="incr"))
+    await service.create_board(BoardConfig("durable", operator="incr", sub_boards=6))
     players = players_in_distinct_sub_boards(6)
     for player in players:
         await service.submit("durable", player, 10)

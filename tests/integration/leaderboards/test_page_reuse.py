@@ -38,7 +38,9 @@ async def test_a_page_read_again_from_an_unchanged_board_is_reused(
 async def test_every_change_made_by_another_gateway_shows_in_the_next_page(
     service: LeaderboardService, other_gateway: LeaderboardService
 ) -> None:
-    board = await MirroredBoard.create(other_gateway, BoardConfig("reuse", operator="set"))
+    board = await MirroredBoard.create(
+        other_gateway, BoardConfig("reuse", operator="set", sub_boards=6)
+    )
     model = board.model
     rng = random.Random(11)
     players = [f"q{i:02d}" for i in range(80)]

@@ -54,7 +54,7 @@ async def test_a_weekly_board_starts_empty_on_monday(
     board = await service.get_board("weekly")
     ttls = [
         await admin_valkey.ttl(sub.zset(board.gen, "2031-W10"))
-        for sub in sub_boards_of("weekly", 6)
+        for sub in sub_boards_of("weekly", board.config.sub_boards)
     ]
     retention = board.config.retention_s
     assert all(retention <= ttl <= retention + 31 for ttl in ttls if ttl != -2)

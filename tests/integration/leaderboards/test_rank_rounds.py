@@ -39,9 +39,10 @@ async def test_the_primary_of_a_player_counts_its_other_sub_board(
     service: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
     # 6 sub-boards over 3 primaries: two per primary, so each has one sibling.
+    await service.create_board(BoardConfig("spread", sub_boards=6))
     for i in range(40):
-        await service.submit("global", f"sib{i}", i % 7)
-    board = await service.get_board("global")
+        await service.submit("spread", f"sib{i}", i % 7)
+    board = await service.get_board("spread")
     store = LeaderboardStore(valkey)
     for index in range(6):
         assert len(store.siblings(board, "all", index)) == 1
@@ -70,7 +71,7 @@ async def test_ranks_stay_exact_whatever_the_slot_map_says(
     service = other_gateway
     rng = random.Random(7)
     model = ModelBoard("desc", "set")
-    await service.create_board(BoardConfig("siblings", order="desc", operator="set"))
+    await service.create_board(BoardConfig("siblings", order="desc", operator="set", sub_boards=6))
     players = [f"s{i:03d}" for i in range(150)]
     for _ in range(400):
         player, value = rng.choice(players), float(rng.randint(0, 20))
@@ -87,7 +88,7 @@ async def test_ranks_stay_exact_when_another_gateway_moves_the_players(
 ) -> None:
     # `service` remembers where it last saw each player (ranks, windows); the other
     # gateway moves them behind its back, removes some and brings some back.
-    config = BoardConfig("moved", order="asc", operator="best")
+    config = BoardConfig("moved", order="asc", operator="best", sub_boards=6)
     board = await MirroredBoard.create(other_gateway, config)
     model = board.model
     rng = random.Random(3)

@@ -27,9 +27,8 @@ async def test_the_sub_boards_of_a_board_sit_on_all_three_primaries(
 ) -> None:
     owners = await _owners(valkey)
     assert len(set(owners.values())) == 3
-    for name, count in (("global", 6), ("wide", 12), ("narrow", 3)):
-        if name != "global":
-            await service.create_board(BoardConfig(name, sub_boards=count))
+    for name, count in (("spread", 6), ("wide", 12), ("narrow", 3)):
+        await service.create_board(BoardConfig(name, sub_boards=count))
         board = await service.get_board(name)
         zsets = [sub.zset(board.gen, "all") for sub in sub_boards_of(name, count)]
         per_primary = Counter(_owner(owners, key) for key in zsets)
@@ -41,8 +40,9 @@ async def test_entries_are_stored_on_every_primary(
     service: LeaderboardService, admin_valkey: ValkeyCluster
 ) -> None:
     valkey = admin_valkey  # DBSIZE is for operators
+    await service.create_board(BoardConfig("spread", sub_boards=6))
     for i in range(60):
-        await service.submit("global", f"spread{i}", i)
+        await service.submit("spread", f"spread{i}", i)
     sizes = [
         await valkey.execute_command("DBSIZE", target_nodes=node) for node in valkey.get_primaries()
     ]
@@ -52,10 +52,11 @@ async def test_entries_are_stored_on_every_primary(
 async def test_a_player_always_lives_in_the_same_sub_board(
     service: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
-    board = await service.get_board("global")
-    subs = sub_boards_of("global", 6)
+    await service.create_board(BoardConfig("spread", sub_boards=6))
+    board = await service.get_board("spread")
+    subs = sub_boards_of("spread", 6)
     for value in (5, 9, 12):
-        await service.submit("global", "stayer", value)
+        await service.submit("spread", "stayer", value)
         holders = [sub.index for sub in subs if await valkey.zcard(sub.zset(board.gen, "all"))]
         assert holders == [sub_board_of("stayer", 6)]
 
@@ -63,22 +64,23 @@ async def test_a_player_always_lives_in_the_same_sub_board(
 async def test_reads_and_writes_follow_a_stale_slot_map(
     service: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
+    await service.create_board(BoardConfig("spread", sub_boards=6))
     for i in range(30):
-        await service.submit("global", f"m{i}", i)
-    board = await service.get_board("global")
+        await service.submit("spread", f"m{i}", i)
+    board = await service.get_board("spread")
 
     def misroute() -> None:
         # Point every sub-board's slot at a wrong primary, as after a failover or a move.
         manager = valkey.nodes_manager
-        for sub in sub_boards_of("global", 6):
+        for sub in sub_boards_of("spread", 6):
             slot = key_slot(sub.zset(board.gen, "all").encode())
             owner = manager.slots_cache[slot][0]
             wrong = next(p for p in valkey.get_primaries() if p.name != owner.name)
             manager.slots_cache[slot] = [wrong]
 
     misroute()
-    page = await service.top("global", limit=100)
+    page = await service.top("spread", limit=100)
     assert [e.player_id for e in page.entries] == [f"m{i}" for i in reversed(range(30))]
     misroute()
-    result = await service.submit("global", "m0", 100)
+    result = await service.submit("spread", "m0", 100)
     assert (result.rank, result.previous_rank) == (1, 30)

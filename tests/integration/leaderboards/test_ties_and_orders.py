@@ -19,7 +19,7 @@ async def _ids(service: LeaderboardService, board: str) -> list[str]:
 async def test_a_tie_goes_to_the_earlier_score_across_sub_boards(
     service: LeaderboardService, order: Order
 ) -> None:
-    await service.create_board(BoardConfig("ties", order=order))
+    await service.create_board(BoardConfig("ties", order=order, sub_boards=6))
     players = players_in_distinct_sub_boards(12)
     # Submit in an order unrelated to the ids, all at one score.
     order_of_arrival = players[5:] + players[:5]
@@ -35,7 +35,7 @@ async def test_a_tie_goes_to_the_earlier_score_across_sub_boards(
 async def test_order_decides_which_score_is_better(
     service: LeaderboardService, order: Order, better: int, worse: int
 ) -> None:
-    await service.create_board(BoardConfig("ordered", order=order))
+    await service.create_board(BoardConfig("ordered", order=order, sub_boards=6))
     await service.submit("ordered", "a", worse)
     result = await service.submit("ordered", "b", better)
     assert (result.rank, result.previous_rank) == (1, None)
@@ -47,7 +47,7 @@ async def test_order_decides_which_score_is_better(
 async def test_setting_the_same_score_keeps_the_time_it_was_reached(
     service: LeaderboardService,
 ) -> None:
-    await service.create_board(BoardConfig("sets", operator="set"))
+    await service.create_board(BoardConfig("sets", operator="set", sub_boards=6))
     first, second = players_in_distinct_sub_boards(2)
     await service.submit("sets", first, 10)
     await service.submit("sets", second, 10)
@@ -61,7 +61,7 @@ async def test_setting_the_same_score_keeps_the_time_it_was_reached(
 async def test_an_increment_reaches_its_score_when_it_is_made(
     service: LeaderboardService,
 ) -> None:
-    await service.create_board(BoardConfig("incs", operator="incr"))
+    await service.create_board(BoardConfig("incs", operator="incr", sub_boards=6))
     early, late = players_in_distinct_sub_boards(2)
     await service.submit("incs", late, 5)
     await service.submit("incs", early, 10)
@@ -74,7 +74,7 @@ async def test_an_increment_reaches_its_score_when_it_is_made(
 async def test_scores_up_to_2_pow_53_stay_distinct(
     service: LeaderboardService, operator: Operator
 ) -> None:
-    await service.create_board(BoardConfig("exact", operator=operator))
+    await service.create_board(BoardConfig("exact", operator=operator, sub_boards=6))
     values = [2**53, 2**53 - 1, 0.30000000000000004, 0.3, -0.0, -(2**53), 1e-300, 2.5]
     players = players_in_distinct_sub_boards(len(values))
     for player, value in zip(players, values, strict=True):

@@ -17,7 +17,7 @@ def test_the_default_boards_are_global_and_weekly() -> None:
 def test_a_config_object_parses() -> None:
     raw = {"name": "speedrun", "order": "asc", "operator": "best", "reset": "daily"}
     config = BoardConfig.from_mapping(raw)
-    assert (config.order, config.reset, config.sub_boards) == ("asc", "daily", 6)
+    assert (config.order, config.reset, config.sub_boards) == ("asc", "daily", 1)
     assert BoardConfig.from_mapping(config.to_dict()) == config
 
 
