@@ -27,5 +27,6 @@ async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
     # Counted in Valkey by the workers (other processes); read at each scrape.
     with contextlib.suppress(Exception):
-        services.metrics.set_allocator_failures(await services.matchmaking.allocator_failures())
+        await services.metrics.refresh_queues(services.matchmaking)
+    services.metrics.sessions_online.set(len(services.registry))
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")

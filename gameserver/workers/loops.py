@@ -22,8 +22,9 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
         GatewayMatchNotifier(services.messenger),
         worker_id,
         limits=MatchmakingLimits(allocator_timeout_s=services.settings.allocator_timeout_s),
-        writes=services.settings.write_policy(),
+        writes=services.settings.write_policy("matches"),
         allocator=HttpAllocator(),
+        observer=services.metrics,
     )
     period_ends = PeriodEndWorker(
         services.leaderboards,
