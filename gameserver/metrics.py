@@ -160,7 +160,7 @@ class Metrics:
             self.logins.labels(kind)
         # Matchmaking: counted by the worker that forms the matches (its own /metrics);
         # the waiting tickets and the oldest wait are read from Valkey at each scrape.
-        self.matches_made = Counter(
+        self.matches = Counter(
             "gameserver_matchmaking_matches",
             "Matches this worker formed and committed, by queue.",
             ["queue"],
@@ -224,7 +224,7 @@ class Metrics:
         """A worker committed `matches` of `queue` whose tickets waited `waits_s`."""
         if matches <= 0:
             return
-        self._child(self.matches_made, queue).inc(matches)
+        self._child(self.matches, queue).inc(matches)
         histogram = self._child(self.match_wait, queue)
         for wait in waits_s:
             histogram.observe(max(0.0, wait))
