@@ -60,6 +60,7 @@ _DATA_COMMANDS = (
     "sadd",
     "set",
     "smembers",
+    "srandmember",
     "srem",
     "time",
     "unlink",
