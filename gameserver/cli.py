@@ -1,4 +1,4 @@
-"""The `gameserver` command: up, serve, worker, cluster, bench."""
+"""The `gameserver` command: up, serve, worker, cluster, backup, restore, bench."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("action", choices=["up", "down", "status"])
     _add_cluster_flags(cluster)
 
+    backup = commands.add_parser("backup", help="snapshot the embedded cluster into DEST")
+    backup.add_argument("dest", type=Path, help="the archive to write (tar.gz)")
+    _add_cluster_flags(backup)
+    restore = commands.add_parser("restore", help="a new embedded cluster from a backup")
+    restore.add_argument("archive", type=Path, help="an archive `gameserver backup` wrote")
+    _add_cluster_flags(restore)
+
     bench = commands.add_parser("bench", help="gateway vs raw Valkey, side by side")
     bench.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -92,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_worker(settings)
     if args.command == "cluster":
         return _cluster(args.action, settings)
+    if args.command in ("backup", "restore"):
+        from gameserver.embedded.backup_command import run_backup_command
+
+        return run_backup_command(args, settings)
     raise AssertionError(args.command)
 
 
