@@ -133,7 +133,7 @@ def restore_embedded(
                 startup_nodes=nodes, username=admin.username, password=admin.password
             )
             try:
-                for primary in manifest.primaries[:1]:
+                for primary in manifest.primaries:
                     restored = _load_rdb(work / primary.file, target)
                     if restored != primary.keys:
                         raise RuntimeError(
@@ -272,7 +272,7 @@ def _load_rdb(rdb: Path, target: Any) -> int:
                 for key, ttl, payload in zip(keys, replies[::2], replies[1::2], strict=True):
                     if payload is None or ttl == -2:  # expired meanwhile
                         continue
-                    writes.restore(key, 0, payload, replace=True)
+                    writes.restore(key, max(int(ttl), 0), payload, replace=True)
                     restored += 1
                 writes.execute()
             if cursor == 0:
