@@ -37,7 +37,7 @@ from valkey.exceptions import (
 
 from domain.errors import Unavailable, Unconfirmed
 from domain.storage.auto_pipeline import Wait, auto_pipeline_for
-from domain.storage.function_library import FunctionLibrary, function_names
+from domain.storage.function_library import FunctionLibrary, function_names, mark_in_use
 from domain.storage.node_link import NotSent
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ class ShardCaller:
         self._window_s = failover_window_s
         self._libraries = [FunctionLibrary.from_source(code) for code in libraries]
         self._functions = function_names(self._libraries)
+        mark_in_use(cluster, self._libraries)
         self._scripts = {script_sha(body): body for body in scripts}
         self._merge = merge
         self._pipeline = auto_pipeline_for(cluster)
