@@ -3,6 +3,7 @@ written through a gateway come back in a new cluster started from the archive.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -23,8 +24,10 @@ from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 
 
-def gameserver(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+async def gameserver(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `gameserver` command in a process of its own (off this test's event loop)."""
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "gameserver", *args],
         capture_output=True,
         text=True,
@@ -68,7 +71,7 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
     archive = tmp_path / "backup.tar.gz"
     source = ["--data-dir", str(embedded_cluster.data_dir)]
     source += ["--valkey-port", str(embedded_cluster.base_port)]
-    made = gameserver("backup", str(archive), *source)
+    made = await gameserver("backup", str(archive), *source)
     assert made.returncode == 0, made.stderr
     assert archive.stat().st_mode & 0o077 == 0  # player data: the owner's alone
     with tarfile.open(archive) as tar:
@@ -81,10 +84,10 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
 
     restored_dir = tmp_path / "restored"
     port = find_free_base_port()
-    loaded = gameserver("restore", str(archive), "--data-dir", str(restored_dir),
+    loaded = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                         "--valkey-port", str(port))  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
-    again = gameserver("restore", str(archive), "--data-dir", str(restored_dir),
+    again = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                        "--valkey-port", str(port))  # fmt: skip
     assert again.returncode == 1 and "fresh data dir" in again.stderr
 
