@@ -23,7 +23,7 @@ def run_backup_command(args: argparse.Namespace, settings: Settings) -> int:
             manifest = backup_embedded(data_dir, args.dest, args.valkey_port)
             print(
                 f"backed up {manifest.keys} keys of {len(manifest.primaries)} primaries "
-                f"into {args.dest.resolve()}"
+                f"into {args.dest.resolve()} (writes held {manifest.paused_ms:.1f} ms)"
             )
         else:
             manifest = restore_embedded(args.archive, data_dir, settings.valkey_port)

@@ -66,6 +66,8 @@ class Manifest:
     format: int
     created_unix_s: float
     primaries: list[PrimaryCopy]
+    # How long writes were held on the primaries while the snapshots forked.
+    paused_ms: float = 0.0
 
     @property
     def keys(self) -> int:
@@ -98,7 +100,7 @@ def backup_cluster(seed: tuple[str, int], admin: Credential, dest: Path) -> Mani
             for address in primaries
         }
         saves = {a: _info(c, "persistence")["rdb_saves"] for a, c in clients.items()}
-        keys = _snapshot_all(clients)
+        keys, paused_ms = _snapshot_all(clients)
         copies: list[tuple[PrimaryCopy, Path]] = []
         for i, (address, client) in enumerate(sorted(clients.items())):
             _wait_for_snapshot(client, address, int(saves[address]))
@@ -106,7 +108,7 @@ def backup_cluster(seed: tuple[str, int], admin: Credential, dest: Path) -> Mani
             folder, name = _config(client, "dir"), _config(client, "dbfilename")
             entry = PrimaryCopy(address, node_id, slots, replicas, keys[address], f"rdb/{i}.rdb")
             copies.append((entry, Path(folder) / name))
-    manifest = Manifest(ARCHIVE_FORMAT, time.time(), [entry for entry, _ in copies])
+    manifest = Manifest(ARCHIVE_FORMAT, time.time(), [e for e, _ in copies], paused_ms)
     _write_archive(dest, manifest, copies)
     return manifest
 
@@ -187,14 +189,16 @@ def _slot_range(part: str) -> list[int]:
     return [int(first), int(last or first)]
 
 
-def _snapshot_all(clients: dict[str, AdminClient]) -> dict[str, int]:
-    """Fork a snapshot on every primary while all of them hold writes; their key counts.
+def _snapshot_all(clients: dict[str, AdminClient]) -> tuple[dict[str, int], float]:
+    """Fork a snapshot on every primary while all of them hold writes; their key counts,
+    and how long (ms) the writes were held.
 
     A BGSAVE refused (another fork running: an AOF rewrite) lifts the pause and tries
     again a little later, a bounded number of times.
     """
     for attempt in range(1, _BGSAVE_ATTEMPTS + 1):
         paused: list[AdminClient] = []
+        started = time.monotonic()
         try:
             for client in clients.values():
                 client.call("CLIENT", "PAUSE", _PAUSE_MS, "WRITE")
@@ -202,16 +206,21 @@ def _snapshot_all(clients: dict[str, AdminClient]) -> dict[str, int]:
             keys = {address: int(client.call("DBSIZE")) for address, client in clients.items()}
             for client in clients.values():
                 client.call("BGSAVE")
-            return keys
+            _unpause(paused)
+            return keys, (time.monotonic() - started) * 1000
         except ResponseError as exc:
             if attempt == _BGSAVE_ATTEMPTS:
                 raise RuntimeError(f"a primary refused to snapshot: {exc}") from exc
         finally:
-            for client in paused:
-                with contextlib.suppress(Exception):
-                    client.call("CLIENT", "UNPAUSE")
+            _unpause(paused)
         time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
+
+
+def _unpause(paused: list[AdminClient]) -> None:
+    while paused:
+        with contextlib.suppress(Exception):
+            paused.pop().call("CLIENT", "UNPAUSE")
 
 
 def _wait_for_snapshot(client: AdminClient, address: str, saves_before: int) -> None:
@@ -252,7 +261,7 @@ def _read_archive(archive: Path, work: Path) -> Manifest:
     if raw.get("format") != ARCHIVE_FORMAT:
         raise RuntimeError(f"{archive}: archive format {raw.get('format')} is not supported")
     primaries = [PrimaryCopy(**entry) for entry in raw["primaries"]]
-    return Manifest(raw["format"], raw["created_unix_s"], primaries)
+    return Manifest(raw["format"], raw["created_unix_s"], primaries, raw.get("paused_ms", 0.0))
 
 
 def _load_rdb(rdb: Path, target: Any) -> int:
