@@ -61,7 +61,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             services = await build_services(settings, cluster, clock or SystemClock(), startup)
             keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
             heartbeats = asyncio.create_task(
-                run_heartbeats(cluster, stop, services.clock_ms), name="library-heartbeats"
+                run_heartbeats(cluster, stop), name="library-heartbeats"
             )
             await hub.start()
             await GatewayInbox(

@@ -66,9 +66,6 @@ class Services:
     # Set by the lifespan once the push hub runs (it needs the hub).
     board_watch: BoardWatch | None = None
 
-    def clock_ms(self) -> int:
-        return round(self.clock.now() * 1000)
-
 
 async def build_services(
     settings: Settings, cluster: ValkeyCluster, clock: Clock, startup: StartupConfig

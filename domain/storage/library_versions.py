@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,13 +52,18 @@ async def heartbeat(cluster: ValkeyCluster, now_ms: int) -> frozenset[str]:
     return names
 
 
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
 async def run_heartbeats(
     cluster: ValkeyCluster,
     stop: asyncio.Event,
-    now_ms: Callable[[], int],
+    now_ms: Callable[[], int] = wall_clock_ms,
     interval_s: float = HEARTBEAT_S,
 ) -> None:
-    """Heartbeat at once, then every `interval_s` until `stop` is set."""
+    """Heartbeat at once, then every `interval_s` until `stop` is set (wall-clock time,
+    whatever clock the game runs on: `prune` compares it with the cluster's)."""
     while not stop.is_set():
         try:
             await heartbeat(cluster, now_ms())
