@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -260,6 +261,13 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    async def scrape(self, matchmaking: _QueueStats) -> bytes:
+        """The text of a scrape: the gauges read from Valkey first (a failed read leaves
+        them as they were, so a scrape during a failover still answers)."""
+        with contextlib.suppress(Exception):
+            await self.refresh_queues(matchmaking)
+        return self.render()
 
 
 def count_refusal(scope: Scope, reason: str) -> None:
