@@ -8,10 +8,11 @@ import asyncio
 import sys
 
 from domain.storage.library_versions import DEFAULT_IDLE_S, prune
-from gameserver.embedded.backup import backup_embedded, restore_embedded
+from gameserver.embedded.backup import backup_embedded
 from gameserver.embedded.cluster import recorded_base_port
 from gameserver.embedded.credentials import load_credentials
 from gameserver.embedded.ports import node_ports
+from gameserver.embedded.restore import restore_embedded
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from valkey.asyncio.cluster import ValkeyCluster
 
 from gameserver.embedded import EmbeddedCluster
-from gameserver.embedded.backup import backup_embedded, restore_embedded
+from gameserver.embedded.backup import backup_embedded
 from gameserver.embedded.ports import find_free_base_port
+from gameserver.embedded.restore import restore_embedded
 
 
 def one_key_per_primary(admin: ValkeyCluster) -> list[str]:
