@@ -11,9 +11,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain.matchmaking.worker import MatchmakingWorker
+from gameserver.http.sessions import login_kind
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from tests.game_client import create_session, device_id_for, device_login, game_client
-from tests.gateway_harness import Gateway
+from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 
@@ -137,3 +138,28 @@ async def test_queue_metrics_move_with_tickets_and_matches(gateway: Gateway) -> 
     assert value(after, waits, queue="duel") - value(before, waits, queue="duel") == 2
     assert value(after, "gameserver_matchmaking_tickets_waiting", queue="duel") == 0
     assert value(after, "gameserver_matchmaking_oldest_wait_seconds", queue="duel") == 0
+
+
+async def test_a_development_login_is_counted_as_dev(
+    cluster_seeds: tuple[tuple[str, int], ...],
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-dev-metrics", dev_login=True)
+    async with running_gateway(settings) as gateway:
+        before = value(await scrape(gateway), "gameserver_logins_total", kind="dev")
+        async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+            response = await http.post("/v1/sessions", json={"player_id": "dev-player"})
+            assert response.status_code == 201, response.text
+        after = value(await scrape(gateway), "gameserver_logins_total", kind="dev")
+    assert after - before == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"device_id": "d" * 16}, "device"),
+        ({"provider": "google", "id_token": "t"}, "provider"),
+        ({"player_id": "p"}, "dev"),
+    ],
+)
+def test_each_credential_is_counted_under_its_own_kind(body: dict[str, object], kind: str) -> None:
+    assert login_kind(body) == kind
