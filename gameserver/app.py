@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from domain.clock import Clock, SystemClock
+from domain.storage.library_versions import run_heartbeats
 from gameserver.admin import boards, players, queues, sessions
 from gameserver.admin.access import AdminAccess
 from gameserver.config_file import load_startup_config
@@ -54,10 +55,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         hub = PushHub(cluster)
         stop = asyncio.Event()
         keepalive: asyncio.Task[None] | None = None
+        heartbeats: asyncio.Task[None] | None = None
         services: Services | None = None
         try:
             services = await build_services(settings, cluster, clock or SystemClock(), startup)
             keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
+            heartbeats = asyncio.create_task(
+                run_heartbeats(cluster, stop), name="library-heartbeats"
+            )
             await hub.start()
             await GatewayInbox(
                 settings.gateway_id, services.registry, hub, services.metrics
@@ -79,6 +84,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                     connection.close(CLOSE_GOING_AWAY)
             if keepalive is not None:
                 await keepalive
+            if heartbeats is not None:
+                await heartbeats
             if services is not None and services.board_watch is not None:
                 await services.board_watch.aclose()
             await hub.aclose()

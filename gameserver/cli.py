@@ -1,4 +1,4 @@
-"""The `gameserver` command: up, serve, worker, cluster, bench."""
+"""The `gameserver` command: up, serve, worker, cluster, backup, restore, bench."""
 
 from __future__ import annotations
 
@@ -48,8 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="background workers against VALKEY_NODES")
 
     cluster = commands.add_parser("cluster", help="the embedded Valkey cluster alone")
-    cluster.add_argument("action", choices=["up", "down", "status"])
+    cluster.add_argument("action", choices=["up", "down", "status", "prune-functions"])
     _add_cluster_flags(cluster)
+    cluster.add_argument(
+        "--idle-s", type=float, default=None, help="prune-functions: unused this long (600)"
+    )
+
+    backup = commands.add_parser("backup", help="snapshot the embedded cluster into DEST")
+    backup.add_argument("dest", type=Path, help="the archive to write (tar.gz)")
+    _add_cluster_flags(backup)
+    restore = commands.add_parser("restore", help="a new embedded cluster from a backup")
+    restore.add_argument("archive", type=Path, help="an archive `gameserver backup` wrote")
+    _add_cluster_flags(restore)
 
     bench = commands.add_parser("bench", help="gateway vs raw Valkey, side by side")
     bench.add_argument("args", nargs=argparse.REMAINDER)
@@ -90,8 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gameserver.runner import run_worker
 
         return run_worker(settings)
+    if args.command == "cluster" and args.action == "prune-functions":
+        from gameserver.maintenance import run_prune_functions
+
+        return run_prune_functions(settings, args.idle_s)
     if args.command == "cluster":
         return _cluster(args.action, settings)
+    if args.command in ("backup", "restore"):
+        from gameserver.maintenance import run_backup_command
+
+        return run_backup_command(args, settings)
     raise AssertionError(args.command)
 
 

@@ -1,8 +1,10 @@
-"""Prometheus metrics of one gateway process, in a registry of its own (no globals)."""
+"""Prometheus metrics of one gateway or worker process, in a registry of its own."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -13,7 +15,11 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import Scope
+
+from domain.storage.auto_pipeline import NodeCounts
 
 # Why the gateway's edge refused something (docs/protocol.md, "Transport and limits").
 EDGE_REFUSALS = (
@@ -26,6 +32,44 @@ EDGE_REFUSALS = (
 )
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# A ticket's wait until its match: from instant to a queue's longest maximum wait.
+_WAIT_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# How a session was opened: POST /v1/sessions by credential, or the trusted-server login.
+LOGIN_KINDS = ("device", "provider", "dev", "trusted")
+
+
+class _QueueStats(Protocol):
+    async def list_queue_stats(self) -> list[dict[str, Any]]: ...
+
+
+class _NodeCountsCollector(Collector):
+    """Valkey round trips and failed round trips by node, read from the storage layer's
+    plain integer counters at scrape time (no labels touched on the hot path)."""
+
+    def __init__(self) -> None:
+        self.sources: list[Mapping[str, NodeCounts]] = []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        trips = CounterMetricFamily(
+            "gameserver_valkey_round_trips",
+            "Batches of commands sent to a Valkey node and answered or failed, by node.",
+            labels=["node"],
+        )
+        errors = CounterMetricFamily(
+            "gameserver_valkey_errors",
+            "Round trips to a Valkey node that failed (connection lost, timeout), by node.",
+            labels=["node"],
+        )
+        totals: dict[str, tuple[int, int]] = {}
+        for source in self.sources:
+            for node, counts in list(source.items()):
+                sent, failed = totals.get(node, (0, 0))
+                totals[node] = (sent + counts.round_trips, failed + counts.errors)
+        for node, (sent, failed) in sorted(totals.items()):
+            trips.add_metric([node], sent)
+            errors.add_metric([node], failed)
+        yield trips
+        yield errors
 
 
 class Metrics:
@@ -90,6 +134,61 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.board_writes = Counter(
+            "gameserver_board_writes",
+            "Score writes a board accepted, by board.",
+            ["board"],
+            registry=self.registry,
+        )
+        self.board_pushes = Counter(
+            "gameserver_board_pushes",
+            "Board pushes (rank.changed, board.top) queued to sockets, by board.",
+            ["board"],
+            registry=self.registry,
+        )
+        self.sessions_online = Gauge(
+            "gameserver_sessions_online",
+            "Sessions with a game socket logged in on this gateway.",
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "gameserver_logins",
+            "Sessions opened, by credential kind (device, provider, dev, trusted).",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in LOGIN_KINDS:
+            self.logins.labels(kind)
+        # Matchmaking: counted by the worker that forms the matches (its own /metrics);
+        # the waiting tickets and the oldest wait are read from Valkey at each scrape.
+        self.matches = Counter(
+            "gameserver_matchmaking_matches",
+            "Matches this worker formed and committed, by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.match_wait = Histogram(
+            "gameserver_matchmaking_wait_seconds",
+            "How long each matched ticket waited, from its join to its match, by queue.",
+            ["queue"],
+            buckets=_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.tickets_waiting = Gauge(
+            "gameserver_matchmaking_tickets_waiting",
+            "Tickets searching in a queue (all workers, read from Valkey), by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.oldest_wait = Gauge(
+            "gameserver_matchmaking_oldest_wait_seconds",
+            "Wait of the oldest searching ticket of a queue (0 when none), by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self._valkey_nodes = _NodeCountsCollector()
+        self.registry.register(self._valkey_nodes)
+
         for event in ("rank.changed", "board.top", "match.found"):
             # Exported at 0 from the start: a rate over a series that appears only with
             # its first push reads as missing data, not as zero.
@@ -112,6 +211,41 @@ class Metrics:
         self._child(self.requests, op).inc()
         self._child(self.latency, op).observe(seconds)
 
+    def count_board_write(self, board: str) -> None:
+        self._child(self.board_writes, board).inc()
+
+    def board_push_counter(self, board: str) -> Any:
+        """The counter of one board's pushes, kept by its feed (no lookup per push)."""
+        return self._child(self.board_pushes, board)
+
+    def count_login(self, kind: str) -> None:
+        self._child(self.logins, kind).inc()
+
+    def matches_made(self, queue: str, matches: int, waits_s: Sequence[float]) -> None:
+        """A worker committed `matches` of `queue` whose tickets waited `waits_s`."""
+        if matches <= 0:
+            return
+        self._child(self.matches, queue).inc(matches)
+        histogram = self._child(self.match_wait, queue)
+        for wait in waits_s:
+            histogram.observe(max(0.0, wait))
+
+    def watch_valkey_nodes(self, counts: Mapping[str, NodeCounts]) -> None:
+        """Export the round trips and errors of a storage layer's node counters."""
+        if not any(source is counts for source in self._valkey_nodes.sources):
+            self._valkey_nodes.sources.append(counts)
+
+    async def refresh_queues(self, matchmaking: _QueueStats) -> None:
+        """Set the queue gauges from Valkey (a scrape-time read, cheaper than tracking)."""
+        rows = await matchmaking.list_queue_stats()
+        failures: dict[str, int] = {}
+        for row in rows:
+            queue = str(row["queue"])
+            self._child(self.tickets_waiting, queue).set(row["waiting"])
+            self._child(self.oldest_wait, queue).set(row["oldest_wait_s"] or 0.0)
+            failures[queue] = int(row["allocator_failures"])
+        self.set_allocator_failures(failures)
+
     def count_refused_write(self, board: str, reason: str) -> None:
         self._child(self.refused_writes, board, reason).inc()
 
@@ -127,6 +261,13 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    async def scrape(self, matchmaking: _QueueStats) -> bytes:
+        """The text of a scrape: the gauges read from Valkey first (a failed read leaves
+        them as they were, so a scrape during a failover still answers)."""
+        with contextlib.suppress(Exception):
+            await self.refresh_queues(matchmaking)
+        return self.render()
 
 
 def count_refusal(scope: Scope, reason: str) -> None:

@@ -21,6 +21,7 @@ from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
+from domain.storage.auto_pipeline import auto_pipeline_for
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
@@ -71,7 +72,7 @@ async def build_services(
 ) -> Services:
     """Wire every service of a process and make sure their scripts and defaults exist."""
     sessions = SessionService(
-        SessionStore(cluster, writes=settings.write_policy()),
+        SessionStore(cluster, writes=settings.write_policy("sessions")),
         secret=settings.secret,
         clock=clock,
         ttl_s=settings.session_ttl_s,
@@ -79,8 +80,9 @@ async def build_services(
         values_max_bytes=settings.session_values_max_bytes,
     )
     metrics = Metrics()
+    metrics.watch_valkey_nodes(auto_pipeline_for(cluster).node_counts)
     accounts = AccountService(
-        AccountStore(cluster, writes=settings.write_policy()),
+        AccountStore(cluster, writes=settings.write_policy("accounts")),
         secret=settings.secret,
         clock=clock,
         identity=IdentityVerifier(parse_providers(settings.auth_providers)),
@@ -89,13 +91,13 @@ async def build_services(
     leaderboards = LeaderboardService(
         cluster,
         clock,
-        settings.write_policy(),
+        settings.write_policy("scores"),
         default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],
         on_refused=metrics.count_refused_write,
     )
     messenger = PlayerMessenger(sessions)
     parties = PartyService(
-        PartyStore(cluster, writes=settings.write_policy()),
+        PartyStore(cluster, writes=settings.write_policy("parties")),
         clock,
         events=messenger,
         limits=PartyLimits(invite_ttl_s=settings.party_invite_ttl_s),
@@ -107,7 +109,7 @@ async def build_services(
         parties=parties,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
-        writes=settings.write_policy(),
+        writes=settings.write_policy("matches"),
     )
     sessions.match_presence = matchmaking
     address_limits = AddressLimiter(

@@ -5,11 +5,17 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import DURABILITY_CLASSES, WritePolicy, durability_policy
+
+# The write classes that each take a durability class (docs/durability.md): scores and
+# board changes, sessions, matchmaking (tickets, matches, results and ratings),
+# accounts and credentials, parties.
+WRITE_CLASSES = ("scores", "sessions", "matches", "accounts", "parties")
+DEFAULT_DURABILITY = {name: "replicated" for name in WRITE_CLASSES}
 
 
 def _parse_nodes(raw: str) -> tuple[tuple[str, int], ...]:
@@ -135,6 +141,10 @@ class Settings:
     # Durability: a write is acknowledged only once this many replicas hold it.
     wait_replicas: int = 1
     wait_timeout_ms: int = 1000
+    # Durability class per write class (docs/durability.md): "fast" (no wait),
+    # "replicated" (WAIT for `wait_replicas`) or "fsync" (WAITAOF: fsynced to the AOF of
+    # the primary and of `wait_replicas` replicas). GAMESERVER_DURABILITY_<CLASS>.
+    durability: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DURABILITY))
 
     # Matchmaking: how long the worker waits for a queue's allocator (docs/matchmaking.md).
     allocator_timeout_s: float = 2.0
@@ -163,9 +173,13 @@ class Settings:
     # The demo page at /demo (`gameserver up --demo`); off by default.
     demo: bool = False
 
-    def write_policy(self) -> WritePolicy:
-        """How the stores confirm acknowledged writes (WAIT and failover retries)."""
-        return WritePolicy(self.wait_replicas, self.wait_timeout_ms, self.valkey_failover_window_s)
+    def write_policy(self, write_class: str = "") -> WritePolicy:
+        """How the stores of a write class (WRITE_CLASSES) confirm acknowledged writes;
+        without a class, the `replicated` policy."""
+        name = self.durability.get(write_class, "replicated") if write_class else "replicated"
+        return durability_policy(
+            name, self.wait_replicas, self.wait_timeout_ms, self.valkey_failover_window_s
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced; `None` values are ignored."""
@@ -239,6 +253,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_burst=int(number("GAMESERVER_RATE_LIMIT_BURST", defaults.rate_limit_burst)),
         wait_replicas=int(number("GAMESERVER_WAIT_REPLICAS", defaults.wait_replicas)),
         wait_timeout_ms=int(number("GAMESERVER_WAIT_TIMEOUT_MS", defaults.wait_timeout_ms)),
+        durability=durability_from_env(env),
         allocator_timeout_s=number("GAMESERVER_ALLOCATOR_TIMEOUT_S", defaults.allocator_timeout_s),
         rank_push_interval_s=number(
             "GAMESERVER_RANK_PUSH_INTERVAL_S", defaults.rank_push_interval_s
@@ -261,3 +276,17 @@ def _at_least_one(value: int, name: str) -> int:
     if value < 1:
         raise ValueError(f"GAMESERVER_{name} must be at least 1, not {value}")
     return value
+
+
+def durability_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """GAMESERVER_DURABILITY_<CLASS>=fast|replicated|fsync per write class."""
+    chosen = dict(DEFAULT_DURABILITY)
+    for write_class in WRITE_CLASSES:
+        name = f"GAMESERVER_DURABILITY_{write_class.upper()}"
+        raw = env.get(name, "").strip().lower()
+        if not raw:
+            continue
+        if raw not in DURABILITY_CLASSES:
+            raise ValueError(f"{name}={raw!r}: choose one of {', '.join(DURABILITY_CLASSES)}")
+        chosen[write_class] = raw
+    return chosen

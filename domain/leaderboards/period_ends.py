@@ -17,6 +17,7 @@ import orjson
 from domain.leaderboards import keys
 from domain.leaderboards.models import Board
 from domain.leaderboards.periods import ended_periods
+from domain.storage.auto_pipeline import Wait
 from domain.storage.shard_calls import Call, ShardCaller
 
 # Claims already made by this process are not sent again (bounded; forgetting one only
@@ -75,7 +76,7 @@ class PeriodEndJob:
 
 
 class PeriodEndOutbox:
-    def __init__(self, caller: ShardCaller, wait: tuple[int, int]) -> None:
+    def __init__(self, caller: ShardCaller, wait: Wait) -> None:
         self._caller = caller
         self._wait = wait
         self._claimed: set[tuple[str, int, str, str]] = set()

@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.leaderboards import keys
 from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig
+from domain.storage.auto_pipeline import Wait
 from domain.storage.shard_calls import Call, ShardCaller
 
 _INT_FIELDS = ("sub_boards", "buckets", "retention_s")
@@ -24,7 +25,7 @@ _NUMBER_FIELDS = tuple(name for name in RULE_FIELDS if name not in _FLAG_FIELDS)
 
 
 class BoardRegistry:
-    def __init__(self, caller: ShardCaller, wait: tuple[int, int], ttl_s: float = 1.0) -> None:
+    def __init__(self, caller: ShardCaller, wait: Wait, ttl_s: float = 1.0) -> None:
         self._caller = caller
         self._wait = wait
         self._ttl_s = ttl_s

@@ -27,9 +27,8 @@ from domain.leaderboards.rules import (
     member_of,
     position_of,
 )
+from domain.storage.auto_pipeline import Wait
 from domain.storage.shard_calls import Call
-
-Wait = tuple[int, int]
 
 # Page parts kept per store, by (sorted set, cursor, limit): a sub-board that has not
 # changed since answers "SAME" instead of sending them again (hot top-N reads).

@@ -52,3 +52,9 @@ class ServerAllocator(Protocol):
         with the same key is the same match asking again.
         """
         ...
+
+
+class MatchObserver(Protocol):
+    def matches_made(self, queue: str, matches: int, waits_s: Sequence[float]) -> None:
+        """`matches` of `queue` were committed; their tickets waited `waits_s` seconds."""
+        ...

@@ -32,6 +32,8 @@ class SettleOutcome:
     expired: int = 0
     backfilled: int = 0
     allocator_failures: int = 0
+    # How long each ticket of the committed matches waited, in seconds.
+    waits_s: list[float] = field(default_factory=list)
     # Pushes to deliver: ('f', match record), ('b', backfill) or ('e', expiry record).
     deliveries: list[tuple[str, bytes]] = field(default_factory=list)
     # Outbox entries holding those pushes, to delete once delivered.
@@ -179,6 +181,9 @@ async def settle_partition(
         for commit, result in zip(chunk, results[: len(chunk)], strict=True):
             if result == "":
                 for ticket_id, _ in commit.tickets:
+                    matched = state.pool.get(ticket_id)
+                    if matched is not None:
+                        outcome.waits_s.append(now - matched.created_at)
                     _forget(state, ticket_id)
                 outcome.matches += 1
                 outcome.deliveries.append(("f", commit.payload))

@@ -144,5 +144,5 @@ class Scripts:
         return await self._write(Call(key, args), idempotent, confirm)
 
     async def _write(self, call: Call, idempotent: bool, confirm: bool) -> Any:
-        replicas, timeout_ms = self._wait if confirm else (0, 0)
-        return await self._caller.write(call, replicas, timeout_ms, idempotent)
+        replicas, timeout_ms, fsync = self._wait if confirm else (0, 0, False)
+        return await self._caller.write(call, replicas, timeout_ms, fsync, idempotent=idempotent)

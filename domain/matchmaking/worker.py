@@ -30,7 +30,7 @@ from domain.matchmaking.delivery import Delivery
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.partition_store import Entry, OpenBackfill, PartitionStore, Registry
-from domain.matchmaking.ports import MatchNotifier, ServerAllocator
+from domain.matchmaking.ports import MatchNotifier, MatchObserver, ServerAllocator
 from domain.matchmaking.rating_store import RatingStore
 from domain.matchmaking.rules import Candidate
 from domain.matchmaking.settle import settle_partition
@@ -82,8 +82,10 @@ class MatchmakingWorker:
         *,
         writes: WritePolicy = DEFAULT_WRITES,
         allocator: ServerAllocator | None = None,
+        observer: MatchObserver | None = None,
     ) -> None:
         self._clock = clock
+        self._observer = observer
         self._allocator = allocator
         self.worker_id = worker_id
         self._limits = limits or MatchmakingLimits()
@@ -247,6 +249,8 @@ class MatchmakingWorker:
         )
         if outcome is None:
             return self._drop(state)
+        if self._observer is not None and outcome.matches:
+            self._observer.matches_made(queue.name, outcome.matches, outcome.waits_s)
         await self._delivery.deliver(outcome.deliveries)
         state.done_outbox += outcome.outbox_ids
         return TickReport(

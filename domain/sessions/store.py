@@ -17,6 +17,7 @@ import orjson
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.sessions.models import Session
+from domain.storage.auto_pipeline import Wait
 from domain.storage.batch_reads import which_exist
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
@@ -27,7 +28,7 @@ _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
 
 LIBRARY_CODE = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
-_NO_WAIT = (0, 0)
+_NO_WAIT = (0, 0, False)
 
 
 def session_key(player_id: str) -> str:
@@ -57,9 +58,7 @@ class SessionStore:
         """Load the function library on every primary; replicas and the AOF keep it."""
         await self._caller.load()
 
-    async def _run(
-        self, op: str, player_id: str, *args: Any, wait: tuple[int, int], idempotent: bool
-    ) -> Any:
+    async def _run(self, op: str, player_id: str, *args: Any, wait: Wait, idempotent: bool) -> Any:
         key = session_key(player_id)
         call = Call(key, ("FCALL", f"session_{op}", 1, key, *args))
         return await self._caller.write(call, *wait, idempotent=idempotent)

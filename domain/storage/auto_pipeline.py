@@ -38,7 +38,17 @@ MAX_BATCH_COMMANDS = 512
 # cluster client names no socket timeout.
 _DEFAULT_TIMEOUT_S = 5.0
 
-Wait = tuple[int, int]  # (replicas, timeout ms)
+# (replicas, timeout ms, fsync): WAIT, or with fsync WAITAOF 1 <replicas> <timeout>.
+Wait = tuple[int, int, bool]
+
+
+@dataclass
+class NodeCounts:
+    """Round trips to one node and how many failed, as plain integers: the metrics
+    read them at scrape time, so the hot path only adds one."""
+
+    round_trips: int = 0
+    errors: int = 0
 
 
 class _Transport(Protocol):
@@ -105,10 +115,13 @@ class _Request:
 
 
 class _Lane:
-    def __init__(self, transport: _Transport, timeout_s: float, stats: PipelineStats) -> None:
+    def __init__(
+        self, transport: _Transport, timeout_s: float, stats: PipelineStats, counts: NodeCounts
+    ) -> None:
         self.transport = transport
         self._timeout_s = timeout_s
         self._stats = stats
+        self._counts = counts
         self._pending: list[_Request] = []
         self._size = 0
         self._scheduled = False
@@ -135,13 +148,20 @@ class _Lane:
         timeout_s = self._timeout_s
         if waits:
             replicas, wait_ms = max(w[0] for w in waits), max(w[1] for w in waits)
-            commands.append(("WAIT", replicas, wait_ms))
+            if any(w[2] for w in waits):
+                # Stronger than WAIT: the writes are in the AOF, fsynced here and on
+                # `replicas` replicas. Its reply is [local, replicas].
+                commands.append(("WAITAOF", 1, replicas, wait_ms))
+            else:
+                commands.append(("WAIT", replicas, wait_ms))
             timeout_s += wait_ms / 1000
             self._stats.waits += 1
         self._stats.batches += 1
         self._stats.requests += len(requests)
+        counts = self._counts
+        counts.round_trips += 1
         sent = self.transport.send(commands, timeout_s)
-        sent.add_done_callback(lambda done: _hand_out(done, requests))
+        sent.add_done_callback(lambda done: _hand_out(done, requests, counts))
         if waits:
             self._waiting = True
             sent.add_done_callback(self._wait_returned)
@@ -152,7 +172,9 @@ class _Lane:
         self._flush()
 
 
-def _hand_out(done: asyncio.Future[list[Any]], requests: list[_Request]) -> None:
+def _hand_out(
+    done: asyncio.Future[list[Any]], requests: list[_Request], counts: NodeCounts
+) -> None:
     """Each request gets its commands' replies, then the WAIT's reply if it asked for one."""
     if done.cancelled():
         error: BaseException = asyncio.CancelledError()
@@ -171,6 +193,7 @@ def _hand_out(done: asyncio.Future[list[Any]], requests: list[_Request]) -> None
                 start = end
             return
         error = error_or_none
+        counts.errors += 1
     for request in requests:
         if not request.future.done():
             request.future.set_exception(error)
@@ -193,6 +216,8 @@ class AutoPipeline:
         self._lanes: dict[tuple[str, bool], tuple[ClusterNode, _Lane]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = PipelineStats()
+        # By node address ("host:port"); kept when lanes are replaced.
+        self.node_counts: dict[str, NodeCounts] = {}
 
     def submit(
         self,
@@ -231,7 +256,10 @@ class AutoPipeline:
             # valkey-py disconnects the old node object's pool: follow the new one.
             found[1].transport.close()
         timeout_s = node.connection_kwargs.get("socket_timeout") or _DEFAULT_TIMEOUT_S
-        lane = _Lane(_transport_for(node), timeout_s, self.stats)
+        counts = self.node_counts.get(node.name)
+        if counts is None:
+            counts = self.node_counts[node.name] = NodeCounts()
+        lane = _Lane(_transport_for(node), timeout_s, self.stats, counts)
         self._lanes[(node.name, write)] = (node, lane)
         return lane
 

@@ -8,14 +8,17 @@ of its functions are loaded under names that carry a hash of the code
 functions, and loading one never replaces another's. Callers keep writing the plain
 names; the shard caller renames the function of each FCALL it sends.
 
-The libraries of earlier releases stay on the cluster (a few KiB each); delete one with
-`FUNCTION DELETE <name>` once no process of that release runs.
+Each process says which library versions it uses (domain/storage/library_versions.py):
+an operator prunes those no running process has named for a while
+(`gameserver cluster prune-functions`, docs/operations.md "Rolling upgrades").
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 _SHEBANG = re.compile(r"\A#!lua name=([A-Za-z0-9_]+)")
@@ -62,3 +65,19 @@ def function_names(libraries: list[FunctionLibrary]) -> dict[str, str]:
                 raise ValueError(f"function {plain} is registered by two libraries")
             names[plain] = loaded
     return names
+
+
+# The loaded names of the libraries this process's callers use, per cluster client.
+_IN_USE: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+
+
+def mark_in_use(cluster: object, libraries: Iterable[FunctionLibrary]) -> None:
+    """Note that this process calls `libraries` on `cluster` (for the heartbeats)."""
+    names = {library.name for library in libraries}
+    if names:
+        _IN_USE.setdefault(cluster, set()).update(names)
+
+
+def libraries_in_use(cluster: object) -> frozenset[str]:
+    """The loaded names of every library a caller of this process uses on `cluster`."""
+    return frozenset(_IN_USE.get(cluster, ()))

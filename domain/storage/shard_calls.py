@@ -37,7 +37,7 @@ from valkey.exceptions import (
 
 from domain.errors import Unavailable, Unconfirmed
 from domain.storage.auto_pipeline import Wait, auto_pipeline_for
-from domain.storage.function_library import FunctionLibrary, function_names
+from domain.storage.function_library import FunctionLibrary, function_names, mark_in_use
 from domain.storage.node_link import NotSent
 
 log = logging.getLogger(__name__)
@@ -56,25 +56,47 @@ _MAX_ATTEMPTS = 30
 _REFRESH_MIN_INTERVAL_S = 0.1
 _FUNCTION_CALLS = frozenset({"FCALL", "FCALL_RO"})
 _UNKNOWN = "the write's outcome is unknown; retry it with a request_id where it takes one"
-_SHORT = "no replica confirmed the write in time"
+_SHORT = "no replica confirmed the write in time"  # or no fsync, for the fsync class
 _NO_ANSWER = "the store did not answer in time; try again"
 
 
 @dataclass(frozen=True)
 class WritePolicy:
-    """How every store confirms an acknowledged write.
+    """How a store confirms an acknowledged write (its durability class).
 
     WAIT for `wait_replicas` replicas (0 turns WAIT off) for at most `wait_timeout_ms`;
-    retries through slot moves and failovers give up after `failover_window_s`.
+    with `fsync`, WAITAOF instead: the write is fsynced to the primary's AOF and to
+    `wait_replicas` replicas' AOFs. Retries through slot moves and failovers give up after
+    `failover_window_s`.
     """
 
     wait_replicas: int = 1
     wait_timeout_ms: int = 1000
     failover_window_s: float = 6.0
+    fsync: bool = False
 
     @property
     def wait(self) -> Wait:
-        return (self.wait_replicas, self.wait_timeout_ms)
+        return (self.wait_replicas, self.wait_timeout_ms, self.fsync)
+
+
+# The durability classes (docs/durability.md): no wait, one replica has it, or it is
+# fsynced to the AOF of the primary and of one replica.
+DURABILITY_CLASSES = ("fast", "replicated", "fsync")
+
+
+def durability_policy(
+    name: str, replicas: int, timeout_ms: int, failover_window_s: float
+) -> WritePolicy:
+    """The write policy of a durability class; `replicas` is what `replicated` waits for."""
+    if name == "fast":
+        return WritePolicy(0, timeout_ms, failover_window_s)
+    if name == "replicated":
+        return WritePolicy(replicas, timeout_ms, failover_window_s)
+    if name == "fsync":
+        # appendfsync everysec: the next fsync may be up to a second away.
+        return WritePolicy(replicas, timeout_ms + 1000, failover_window_s, fsync=True)
+    raise ValueError(f"durability class {name!r} is not one of {', '.join(DURABILITY_CLASSES)}")
 
 
 DEFAULT_WRITES = WritePolicy()
@@ -127,6 +149,7 @@ class ShardCaller:
         self._window_s = failover_window_s
         self._libraries = [FunctionLibrary.from_source(code) for code in libraries]
         self._functions = function_names(self._libraries)
+        mark_in_use(cluster, self._libraries)
         self._scripts = {script_sha(body): body for body in scripts}
         self._merge = merge
         self._pipeline = auto_pipeline_for(cluster)
@@ -202,16 +225,24 @@ class ShardCaller:
         raise Unavailable(_NO_ANSWER)
 
     async def write(
-        self, call: Call, wait_replicas: int, wait_timeout_ms: int, idempotent: bool
+        self,
+        call: Call,
+        wait_replicas: int,
+        wait_timeout_ms: int,
+        fsync: bool = False,
+        *,
+        idempotent: bool,
     ) -> Any:
-        """Run one write, then WAIT on the same connection; the write's reply.
+        """Run one write, then WAIT (WAITAOF with `fsync`) on the same connection; the
+        write's reply.
 
         WAIT counts the replicas that acknowledged everything this connection wrote,
         so the write must write (a no-op reply confirms nothing): scripts that answer
-        from state an earlier call wrote re-write a field of it. `wait_replicas` 0 sends
-        no WAIT.
+        from state an earlier call wrote re-write a field of it. `wait_replicas` 0
+        without `fsync` sends no WAIT.
         """
-        wait = (wait_replicas, wait_timeout_ms) if wait_replicas > 0 else None
+        waits = wait_replicas > 0 or fsync
+        wait = (wait_replicas, wait_timeout_ms, fsync) if waits else None
         ask_node: ClusterNode | None = None
         # Set once an attempt may have run: failing after that is `Unconfirmed`.
         maybe_ran = False
@@ -247,10 +278,8 @@ class ShardCaller:
                     break
                 continue
             _raise_if_error(reply)
-            if wait_replicas > 0:
-                acked = replies[1]
-                if isinstance(acked, BaseException) or int(acked) < wait_replicas:
-                    raise Unconfirmed(_SHORT)
+            if waits and not _confirmed(replies[1], wait_replicas, fsync):
+                raise Unconfirmed(_SHORT)
             return reply
         raise (Unconfirmed(_UNKNOWN) if maybe_ran else Unavailable(_NO_ANSWER))
 
@@ -362,6 +391,16 @@ class ShardCaller:
 def _slot_of(key: str) -> int:
     # A pure function of the key; the same few board and queue keys recur on every call.
     return key_slot(key.encode())
+
+
+def _confirmed(acked: Any, replicas: int, fsync: bool) -> bool:
+    """Whether a WAIT's reply (replicas) or a WAITAOF's ([local, replicas]) is enough.
+    A batch mixing classes sends WAITAOF, which also answers a plain WAIT's question."""
+    if isinstance(acked, BaseException):
+        return False
+    if isinstance(acked, list):
+        return (int(acked[0]) >= 1 or not fsync) and int(acked[1]) >= replicas
+    return not fsync and int(acked) >= replicas
 
 
 def _refused(exc: BaseException) -> bool:

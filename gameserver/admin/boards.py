@@ -91,6 +91,7 @@ async def submit_score(request: Request) -> Response:
         optional_text(body, "request_id"),
         trusted=True,
     )
+    services.metrics.count_board_write(result.board)
     return json_response(submit_reply(result))
 
 

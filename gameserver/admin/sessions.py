@@ -18,4 +18,5 @@ async def create_trusted_session(request: Request) -> Response:
     body = await read_json_object(request)
     region = region_field(body.get("region"))
     login = await services.accounts.trusted_login(body.get("player_id"), body.get("display_name"))
+    services.metrics.count_login("trusted")
     return await open_session(services, login, region)

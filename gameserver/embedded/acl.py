@@ -29,8 +29,9 @@ _CLIENT_COMMANDS = (
     "cluster|info",
     "command",
 )
-# Acknowledged writes wait for a replica (domain/storage/shard_calls.py WritePolicy).
-_DURABILITY_COMMANDS = ("wait",)
+# Acknowledged writes wait for a replica, or for AOF fsyncs with the `fsync` durability
+# class (domain/storage/shard_calls.py WritePolicy).
+_DURABILITY_COMMANDS = ("wait", "waitaof")
 # Valkey Functions and scripts: loaded at start-up and on a node that lacks them.
 # They run with this user's rights, so the commands they call are listed below too.
 _SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load", "evalsha", "script|load")

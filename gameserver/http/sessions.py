@@ -35,7 +35,15 @@ async def create_session(request: Request) -> Response:
     body = await read_json_object(request)
     region = region_field(body.get("region"))
     login = await services.accounts.login(body)
+    services.metrics.count_login(login_kind(body))
     return await open_session(services, login, region)
+
+
+def login_kind(body: dict[str, object]) -> str:
+    """The credential a login used, for the metrics (the login itself checked it)."""
+    if body.get("device_id") is not None:
+        return "device"
+    return "provider" if body.get("provider") is not None else "dev"
 
 
 def region_field(value: object) -> str | None:

@@ -71,6 +71,7 @@ class BoardFeed:
         self._leaderboards = leaderboards
         self._hub = hub
         self._metrics = metrics
+        self._pushed = metrics.board_push_counter(name)
         self._schedule = FlushSchedule(pacing, time.monotonic())
         self._retire = retire
         self._marks = BoardMarks("desc", "")
@@ -383,3 +384,4 @@ class BoardFeed:
     def _deliver(self, subscription: Subscription, event: str, payload: bytes) -> None:
         if subscription.connection.send(payload):
             self._metrics.count_push(event)
+            self._pushed.inc()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.worker import MatchmakingWorker
+from domain.storage.library_versions import run_heartbeats
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from gameserver.services import Services
 from gameserver.workers.allocator import HttpAllocator
@@ -22,8 +23,9 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
         GatewayMatchNotifier(services.messenger),
         worker_id,
         limits=MatchmakingLimits(allocator_timeout_s=services.settings.allocator_timeout_s),
-        writes=services.settings.write_policy(),
+        writes=services.settings.write_policy("matches"),
         allocator=HttpAllocator(),
+        observer=services.metrics,
     )
     period_ends = PeriodEndWorker(
         services.leaderboards,
@@ -33,4 +35,8 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
         services.settings,
         worker_id,
     )
-    return [matchmaking.run, period_ends.run]
+
+    async def library_heartbeats(stop: asyncio.Event) -> None:
+        await run_heartbeats(services.cluster, stop)
+
+    return [matchmaking.run, period_ends.run, library_heartbeats]

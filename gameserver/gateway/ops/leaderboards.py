@@ -69,6 +69,7 @@ async def score_submit(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
         optional_object(body, "metadata"),
         optional_text(body, "request_id"),
     )
+    ctx.services.metrics.count_board_write(result.board)
     return submit_reply(result)
 
 

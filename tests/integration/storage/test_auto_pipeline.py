@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from valkey.asyncio.cluster import ValkeyCluster
+from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
+from valkey.exceptions import ConnectionError
 
 from domain.storage import auto_pipeline
 from domain.storage.auto_pipeline import auto_pipeline_for
 from domain.storage.shard_calls import Call, ShardCaller
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
+from tests.gateway_harness import free_port
 
 
 async def test_concurrent_reads_are_coalesced_and_answered_correctly(
@@ -60,3 +62,26 @@ async def test_the_library_pipeline_fallback_answers_reads_and_confirmed_writes(
         assert [r[0] for r in read] == [k.encode() for k in keys]
     finally:
         await client.aclose()
+
+
+async def test_round_trips_and_failed_round_trips_are_counted_by_node(
+    valkey: ValkeyCluster,
+) -> None:
+    caller = ShardCaller(valkey)
+    key = "ap:{counted}:k"
+    node = valkey.get_node_from_key(key)
+    counts = auto_pipeline_for(valkey).node_counts
+    sent = counts[node.name].round_trips if node.name in counts else 0
+    await caller.read([Call(key, ("GET", key))])
+    assert counts[node.name].round_trips == sent + 1
+
+    # A node nobody listens on: the batch is never sent, and that counts as an error.
+    dead = ClusterNode("127.0.0.1", free_port())
+    pipeline = auto_pipeline.AutoPipeline()
+    with pytest.raises(ConnectionError):
+        await pipeline.submit(dead, [("PING",)])
+    assert (
+        pipeline.node_counts[dead.name].round_trips,
+        pipeline.node_counts[dead.name].errors,
+    ) == (1, 1)
+    pipeline.close()
