@@ -163,6 +163,18 @@ class Settings:
     # The demo page at /demo (`gameserver up --demo`); off by default.
     demo: bool = False
 
+    # /readyz fails when no matchmaking worker has beaten its heartbeat for this long
+    # (0: readiness does not ask for a worker).
+    worker_heartbeat_s: float = 10.0
+    # `gameserver up` restarts a dead process after this delay, doubled at each death in a
+    # row up to the cap; a process that ran `restart_stable_s` starts again from the delay.
+    restart_backoff_s: float = 1.0
+    restart_backoff_max_s: float = 30.0
+    restart_stable_s: float = 30.0
+    # The gateways and worker `up` starts get a parent-death signal (Linux) besides the
+    # watchdog pipe; 0 leaves them to the pipe alone.
+    parent_death_signal: bool = True
+
     def write_policy(self) -> WritePolicy:
         """How the stores confirm acknowledged writes (WAIT and failover retries)."""
         return WritePolicy(self.wait_replicas, self.wait_timeout_ms, self.valkey_failover_window_s)
@@ -254,6 +266,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=env.get("GAMESERVER_WEBHOOK_SECRET", ""),
         demo=_flag(env.get("GAMESERVER_DEMO"), False),
         gateways=_at_least_one(int(number("GAMESERVER_GATEWAYS", defaults.gateways)), "GATEWAYS"),
+        worker_heartbeat_s=number("GAMESERVER_WORKER_HEARTBEAT_S", defaults.worker_heartbeat_s),
+        restart_backoff_s=number("GAMESERVER_RESTART_BACKOFF_S", defaults.restart_backoff_s),
+        restart_backoff_max_s=number(
+            "GAMESERVER_RESTART_BACKOFF_MAX_S", defaults.restart_backoff_max_s
+        ),
+        restart_stable_s=number("GAMESERVER_RESTART_STABLE_S", defaults.restart_stable_s),
+        parent_death_signal=_flag(env.get("GAMESERVER_PARENT_DEATH_SIGNAL"), True),
     )
 
 
