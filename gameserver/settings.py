@@ -171,9 +171,9 @@ class Settings:
     restart_backoff_s: float = 1.0
     restart_backoff_max_s: float = 30.0
     restart_stable_s: float = 30.0
-    # The gateways and worker `up` starts get a parent-death signal (Linux) besides the
-    # watchdog pipe; 0 leaves them to the pipe alone.
-    parent_death_signal: bool = True
+    # How the gateways and worker `up` starts learn of its death: "both" (a parent-death
+    # signal on Linux and the watchdog pipe), "signal" or "pipe". Nodes: the signal.
+    parent_death: str = "both"
 
     def write_policy(self) -> WritePolicy:
         """How the stores confirm acknowledged writes (WAIT and failover retries)."""
@@ -272,8 +272,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "GAMESERVER_RESTART_BACKOFF_MAX_S", defaults.restart_backoff_max_s
         ),
         restart_stable_s=number("GAMESERVER_RESTART_STABLE_S", defaults.restart_stable_s),
-        parent_death_signal=_flag(env.get("GAMESERVER_PARENT_DEATH_SIGNAL"), True),
+        parent_death=_parent_death(env.get("GAMESERVER_PARENT_DEATH") or defaults.parent_death),
     )
+
+
+def _parent_death(value: str) -> str:
+    if value not in ("both", "signal", "pipe"):
+        raise ValueError(f"GAMESERVER_PARENT_DEATH is both, signal or pipe, not {value!r}")
+    return value
 
 
 def _at_least_one(value: int, name: str) -> int:

@@ -59,6 +59,7 @@ _DATA_COMMANDS = (
     "sadd",
     "set",
     "smembers",
+    "srandmember",
     "srem",
     "time",
     "unlink",

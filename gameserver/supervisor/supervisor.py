@@ -4,7 +4,8 @@
 processes (`gameserver serve --reuse-port` on one port) and one worker process
 (`gameserver worker --metrics-port P`) as its children, and polls them. A child that
 dies is started again after a backoff (1 s, doubled at each death in a row, at most
-30 s; a child that ran 30 s starts again from 1 s), logged and counted; the counts go
+30 s; a child that ran 30 s starts again from 1 s; a Valkey node waits at least twice
+the node timeout plus 1 s, so that a failover comes first), logged and counted; the counts go
 to `<data dir>/supervisor.json`, which the gateways and the worker show on `/metrics`
 as `gameserver_supervisor_restarts_total{process=...}`.
 
@@ -75,17 +76,21 @@ class PythonProcess:
     command: list[str]
     env: dict[str, str]
     watchdog_fd: int
-    parent_death_signal: bool
+    # "both", "signal" or "pipe" (Settings.parent_death).
+    parent_death: str
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**self.env, WATCHDOG_FD_ENV: str(self.watchdog_fd)}
-        preexec = parent_death_preexec() if self.parent_death_signal else None
+        env = dict(self.env)
+        preexec = parent_death_preexec() if self.parent_death != "pipe" else None
         env[PDEATHSIG_ENV] = "1" if preexec is not None else "0"
+        pipe = self.parent_death != "signal" or preexec is None
+        if pipe:
+            env[WATCHDOG_FD_ENV] = str(self.watchdog_fd)
         self.process = subprocess.Popen(
             self.command,
             env=env,
-            pass_fds=(self.watchdog_fd,),
+            pass_fds=(self.watchdog_fd,) if pipe else (),
             # Its own session: a terminal's Ctrl-C reaches the supervisor alone, which
             # then stops everything in order.
             start_new_session=True,
@@ -140,13 +145,11 @@ class Supervisor:
             self.children.append(self._node_child(node))
         worker_command = [sys.executable, "-m", "gameserver", "worker"]
         worker_command += ["--metrics-port", str(self.worker_metrics_port)]
-        self.worker = PythonProcess(
-            worker_command, env, read_end, self.settings.parent_death_signal
-        )
+        self.worker = PythonProcess(worker_command, env, read_end, self.settings.parent_death)
         self.children.append(self._python_child("worker", "worker", self.worker))
         for index in range(1, self.settings.gateways + 1):
             gateway = PythonProcess(
-                self._gateway_command(), env, read_end, self.settings.parent_death_signal
+                self._gateway_command(), env, read_end, self.settings.parent_death
             )
             self.gateways.append(gateway)
             self.children.append(self._python_child(f"gateway-{index}", "gateway", gateway))
@@ -242,13 +245,19 @@ class Supervisor:
             process = cluster.processes.get(node.port)
             return process.pid if process is not None else node.read_pid()
 
+        # A node waits out a failover before it starts again: a dead primary's replica is
+        # promoted first (after the node timeout), and the old primary rejoins as its
+        # replica instead of taking its slots back from a possibly shorter AOF.
+        s = self.settings
+        first = max(s.restart_backoff_s, 2 * s.cluster_node_timeout_ms / 1000 + 1)
+        backoff = Backoff(first, max(first, s.restart_backoff_max_s), s.restart_stable_s)
         return Child(
             f"valkey-{node.port}",
             "valkey",
             lambda: cluster.launch_node(node),
             running,
             pid,
-            self._backoff(),
+            backoff,
         )
 
     def _gateway_command(self) -> list[str]:

@@ -42,4 +42,5 @@ def test_cluster_up_status_and_down(tmp_path: Path) -> None:
         down = _cluster("down", tmp_path, port)
     assert down.returncode == 0, down.stderr
     after = _cluster("status", tmp_path, port)
-    assert after.returncode == 1 and " up " not in after.stdout
+    # Exit code 2: no primary serves the slots.
+    assert after.returncode == 2 and " up " not in after.stdout
