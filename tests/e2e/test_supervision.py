@@ -52,7 +52,10 @@ class Supervised:
         found = []
         for child in psutil.Process(self.process.pid).children():
             try:
-                if any(part == word or part.endswith("/" + word) for part in child.cmdline()):
+                named = child.name() == word
+                if named or any(
+                    part == word or part.endswith("/" + word) for part in child.cmdline()
+                ):
                     found.append(child.pid)
             except psutil.NoSuchProcess:
                 continue
