@@ -10,7 +10,6 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.matchmaking.store import WORKERS_KEY
 from domain.matchmaking.worker import MatchmakingWorker
-
 from tests.game_client import game_client
 from tests.gateway_harness import Gateway
 

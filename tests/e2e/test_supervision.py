@@ -26,8 +26,8 @@ from valkey.crc import key_slot
 
 from gameserver.embedded import EmbeddedCluster, find_free_base_port
 from gameserver.embedded.shards import ShardReport, shard_report
-from tests.game_client import ADMIN_KEY, create_session, game_client
-from tests.gateway_harness import free_port, up_command
+from tests.game_client import create_session, game_client
+from tests.gateway_harness import ADMIN_KEY, free_port, up_command
 
 _START_TIMEOUT_S = 60.0
 _RECOVERY_TIMEOUT_S = 40.0
@@ -98,6 +98,11 @@ def _wait(what: str, check: Callable[[], bool], timeout_s: float = _RECOVERY_TIM
             return
         time.sleep(0.1)
     raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+
+
+def _fetch(url: str) -> httpx.Response:
+    # Blocking on purpose: the servers are other processes, this loop serves nothing.
+    return httpx.get(url, timeout=5)
 
 
 def _ready(base_url: str) -> int:
@@ -188,16 +193,16 @@ async def test_a_killed_worker_is_restarted_and_queues_match_again(healthy: Supe
     os.kill(old_worker, signal.SIGKILL)
     # Not ready while no worker beats its heartbeat (bound 2 s, first restart after 2 s).
     _wait("/readyz fails for want of a worker", lambda: _ready(healthy.base_url) == 503)
-    reasons = httpx.get(healthy.base_url + "/readyz").json()["reasons"]
+    reasons = _fetch(healthy.base_url + "/readyz").json()["reasons"]
     assert any("heartbeat" in reason for reason in reasons), reasons
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
     (new_worker,) = healthy.children("worker")
     assert new_worker != old_worker
     worker_url = f"http://127.0.0.1:{healthy.worker_port}"
-    assert httpx.get(worker_url + "/healthz").json() == {"status": "ok"}
+    assert _fetch(worker_url + "/healthz").json() == {"status": "ok"}
     _wait("the worker's /readyz is 200", lambda: _ready(worker_url) == 200)
-    assert _restarts(httpx.get(worker_url + "/metrics").text, "worker") == 1
-    assert _restarts(httpx.get(healthy.base_url + "/metrics").text, "worker") == 1
+    assert _restarts(_fetch(worker_url + "/metrics").text, "worker") == 1
+    assert _restarts(_fetch(healthy.base_url + "/metrics").text, "worker") == 1
 
     async with (
         game_client(healthy.base_url, "wa") as a,
@@ -222,7 +227,7 @@ async def test_a_killed_gateway_is_restarted_and_its_clients_reconnect_with_thei
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
     async with game_client(healthy.base_url, "ga", token=token) as again:
         await again.ok("ping")
-    assert _restarts(httpx.get(healthy.base_url + "/metrics").text, "gateway") == 1
+    assert _restarts(_fetch(healthy.base_url + "/metrics").text, "gateway") == 1
 
 
 def _replica_of_first_shard(report: ShardReport) -> tuple[int, int]:
@@ -320,6 +325,6 @@ def test_kill_9_of_up_ends_every_process_it_started(tmp_path: Path, mechanism: s
 
 def _running(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
