@@ -8,6 +8,7 @@ order, each test waiting for a healthy whole before it starts); `kill -9` of `up
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -62,7 +63,10 @@ class Supervised:
         return found
 
     def all_started(self) -> list[int]:
-        return [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+        try:
+            return [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def cluster(self) -> EmbeddedCluster:
         return EmbeddedCluster(self.data_dir, self.valkey_port)
@@ -302,6 +306,22 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_w
     _wait("the cluster is healthy", lambda: healthy.report().health == "healthy")
     assert healthy.status_command().returncode == 0
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+
+
+async def test_sigterm_drains_the_gateways_with_1001_and_stops_everything(
+    healthy: Supervised,
+) -> None:
+    """Last of the tests on the module's `up`: it stops it."""
+    started = healthy.all_started()
+    async with game_client(healthy.base_url, "st") as client:
+        await client.ok("ping")
+        healthy.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(client.socket.wait_closed(), 30)
+        assert client.socket.close_code == 1001
+    await asyncio.to_thread(healthy.process.wait, 60)
+    assert healthy.process.returncode == 0
+    assert "gameserver stopped" in healthy.log.read_text()
+    assert not any(_running(pid) for pid in started)
 
 
 @pytest.mark.parametrize("mechanism", ["signal", "pipe"])
