@@ -262,11 +262,10 @@ def run_up(settings: Settings, worker_metrics_port: int | None = None) -> int:
             admin_key=admin_key,
             data_dir=data_dir,
         )
-        scheme = "https" if settings.certfile else "http"
         banner = (
             f"{listening_banner(settings)}\n"
             f"Valkey cluster: {','.join(f'{h}:{p}' for h, p in seeds)} (data in {data_dir})\n"
-            f"worker health and metrics at {scheme.removesuffix('s')}://{settings.host}:"
+            f"worker health and metrics at http://{settings.host}:"
             f"{metrics_port} (/healthz /readyz /metrics)\n"
             f"{key_line}\n"
             "Ctrl-C stops everything."

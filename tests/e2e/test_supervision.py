@@ -290,6 +290,9 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_w
     finally:
         writer.close()  # type: ignore[no-untyped-call]
     os.kill(_node_pid(healthy, primary), signal.SIGKILL)
+    _wait("/readyz fails while the shard has no primary", lambda: _ready(healthy.base_url) == 503)
+    reasons = _fetch(healthy.base_url + "/readyz").json().get("reasons", [])
+    assert any("Valkey" in reason for reason in reasons), reasons
     _wait(
         "the replica is promoted",
         lambda: _role(healthy, replica) == {"role": "primary", "up": True, "linked": False},
