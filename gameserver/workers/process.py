@@ -26,6 +26,18 @@ from gameserver.workers.loops import build_worker_loops
 log = logging.getLogger(__name__)
 
 _LOOPS_METRIC = "gameserver_worker_loops_running"
+# Once asked to stop, the loops get this long to hand their work back (Valkey may be
+# stopping too, when the whole host goes down): then they are cancelled.
+_STOP_DEADLINE_S = 10.0
+
+
+async def _cancel_after_stop(stop: asyncio.Event, loops: list[asyncio.Future[None]]) -> None:
+    await stop.wait()
+    await asyncio.sleep(_STOP_DEADLINE_S)
+    for task in loops:
+        if not task.done():
+            log.warning("a worker loop did not stop within %.0f s; cancelling it", _STOP_DEADLINE_S)
+            task.cancel()
 
 
 class WorkerState:
@@ -33,7 +45,7 @@ class WorkerState:
 
     def __init__(self) -> None:
         self.services: Services | None = None
-        self.loops: list[asyncio.Task[None]] = []
+        self.loops: list[asyncio.Future[None]] = []
 
     def running_loops(self) -> int:
         return sum(1 for task in self.loops if not task.done())
@@ -93,15 +105,22 @@ async def run_workers(settings: Settings, metrics_port: int | None = None) -> No
             freeze_startup_objects()
             log.info("worker %s running %d loops", worker_id, len(loops))
             state.loops = [asyncio.ensure_future(run(stop)) for run in loops]
+            deadline = asyncio.create_task(_cancel_after_stop(stop, state.loops))
             try:
-                await asyncio.gather(*state.loops)
+                # A loop that fails ends the process (its supervisor starts it again).
+                await asyncio.wait(state.loops, return_when=asyncio.FIRST_EXCEPTION)
             finally:
                 stop.set()
                 for task in state.loops:
                     with contextlib.suppress(BaseException):
                         await task
+                deadline.cancel()
+            for task in state.loops:
+                if not task.cancelled() and (failure := task.exception()) is not None:
+                    raise failure
         finally:
-            await cluster.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(cluster.aclose(), _STOP_DEADLINE_S)
     finally:
         if health is not None:
             await health.close()
