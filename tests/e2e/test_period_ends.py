@@ -31,6 +31,7 @@ from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
+from tests.cluster_helpers import login_env
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -86,8 +87,9 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
 def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
     env = dict(os.environ)
+    # The cluster runs with ACLs: the worker logs in as the gateways do.
+    env.update(login_env(gateway_settings(seeds, "worker")))
     env.update(
-        VALKEY_NODES=",".join(f"{h}:{p}" for h, p in seeds),
         GAMESERVER_SECRET=SECRET.decode(),
         GAMESERVER_ADMIN_KEY=ADMIN_KEY,
         GAMESERVER_PERIOD_CHECK_S="0.1",
