@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_flags(up)
     up.add_argument("--gateways", type=int, default=None, help="gateway processes on the port (1)")
     up.add_argument("--demo", action="store_true", default=None, help="serve the demo at /demo")
+    up.add_argument(
+        "--worker-metrics-port",
+        type=int,
+        default=None,
+        help="the worker's /healthz, /readyz and /metrics (default: a free port, printed)",
+    )
 
     serve = commands.add_parser("serve", help="one gateway against VALKEY_NODES")
     _add_server_flags(serve)
@@ -45,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="share the port with other gateway processes of this host (SO_REUSEPORT)",
     )
 
-    commands.add_parser("worker", help="background workers against VALKEY_NODES")
+    worker = commands.add_parser("worker", help="background workers against VALKEY_NODES")
+    worker.add_argument(
+        "--metrics-port", type=int, default=None, help="serve /healthz, /readyz, /metrics here"
+    )
 
     cluster = commands.add_parser("cluster", help="the embedded Valkey cluster alone")
     cluster.add_argument("action", choices=["up", "down", "status", "prune-functions"])
@@ -91,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from gameserver.runner import run_up
 
-        return run_up(settings)
+        return run_up(settings, args.worker_metrics_port)
     if args.command == "serve":
         from gameserver.runner import run_serve
 
@@ -99,13 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "worker":
         from gameserver.runner import run_worker
 
-        return run_worker(settings)
+        return run_worker(settings, args.metrics_port)
     if args.command == "cluster" and args.action == "prune-functions":
         from gameserver.maintenance import run_prune_functions
 
         return run_prune_functions(settings, args.idle_s)
     if args.command == "cluster":
-        return _cluster(args.action, settings)
+        return _cluster(args.action, settings, _explicit_valkey_port(args))
     if args.command in ("backup", "restore"):
         from gameserver.maintenance import run_backup_command
 
@@ -117,12 +126,28 @@ def _bench(arguments: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "loadtest.bench", *arguments], env=os.environ)
 
 
-def _cluster(action: str, settings: Settings) -> int:
-    from gameserver.embedded.cluster import cluster_down, cluster_status, cluster_up
+def _explicit_valkey_port(args: argparse.Namespace) -> int | None:
+    """The Valkey port the operator asked for (flag or environment), else None: then the
+    port recorded in the data dir applies, not the settings' default."""
+    if getattr(args, "valkey_port", None) is not None:
+        return int(args.valkey_port)
+    raw = os.environ.get("GAMESERVER_VALKEY_PORT")
+    return int(raw) if raw else None
+
+
+def _cluster(action: str, settings: Settings, valkey_port: int | None) -> int:
+    from gameserver.embedded.cluster import (
+        EmbeddedCluster,
+        cluster_down,
+        cluster_up,
+        recorded_base_port,
+    )
+    from gameserver.embedded.shards import EXIT_CODES, format_report, shard_report
 
     data_dir = settings.data_dir.resolve()
     if action == "up":
-        seeds = cluster_up(data_dir, settings.valkey_port, settings.cluster_node_timeout_ms)
+        port = valkey_port or recorded_base_port(data_dir) or settings.valkey_port
+        seeds = cluster_up(data_dir, port, settings.cluster_node_timeout_ms)
         print("VALKEY_NODES=" + ",".join(f"{h}:{p}" for h, p in seeds))
         # stdout stays one line a shell can read; the login is for the operator's eyes.
         print(
@@ -132,14 +157,14 @@ def _cluster(action: str, settings: Settings) -> int:
         )
         return 0
     if action == "down":
-        cluster_down(data_dir, settings.valkey_port)
+        cluster_down(data_dir, valkey_port)
         return 0
-    status = cluster_status(data_dir, settings.valkey_port)
-    print(f"cluster {status.cluster_state} (data in {status.data_dir})")
-    for node in status.nodes:
-        state = "up" if node.alive else "down"
-        print(f"  127.0.0.1:{node.port}  {node.role or '-':8} {state:4} pid {node.pid or '-'}")
-    return 0 if status.cluster_state == "ok" else 1
+    port = valkey_port or recorded_base_port(data_dir) or settings.valkey_port
+    report = shard_report(EmbeddedCluster(data_dir, port))
+    print(f"cluster {report.cluster_state} (data in {data_dir}, ports {port}-{port + 5})")
+    for line in format_report(report):
+        print(line)
+    return EXIT_CODES[report.health]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,8 +8,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Coroutine
 from typing import Any
 
@@ -22,13 +20,12 @@ from gameserver.gc_policy import freeze_startup_objects, tune_collector
 from gameserver.http.header_timeout import header_timeout_protocol
 from gameserver.secrets_store import load_or_create_secret
 from gameserver.settings import Settings
+from gameserver.supervisor.parent_death import watch_supervisor
 
 log = logging.getLogger("gameserver")
 
 # The admin key `up` made, under its data dir (when GAMESERVER_ADMIN_KEY is unset).
 ADMIN_KEY_FILE = "admin_key"
-
-_WORKER_STOP_TIMEOUT_S = 10.0
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -177,21 +174,23 @@ def run_serve(settings: Settings, reuse_port: bool = False) -> int:
     if not reuse_port:
         check_ports_free(settings)
     _show_access_log()
+    watch_supervisor()
     _run(_serve(settings, listening_banner(settings, "gateway listening on"), reuse_port))
     return 0
 
 
-def run_worker(settings: Settings) -> int:
+def run_worker(settings: Settings, metrics_port: int | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if not settings.valkey_nodes:
         raise SystemExit("gameserver worker needs VALKEY_NODES (host:port,...)")
     from gameserver.workers.process import run_workers
 
-    _run(run_workers(settings))
+    watch_supervisor()
+    _run(run_workers(settings, metrics_port))
     return 0
 
 
-def _worker_env(settings: Settings) -> dict[str, str]:
+def _child_env(settings: Settings) -> dict[str, str]:
     # The embedded cluster's own login, never TLS settings meant for an external one.
     env = {k: v for k, v in os.environ.items() if not k.startswith("VALKEY_")}
     env["VALKEY_NODES"] = ",".join(f"{h}:{p}" for h, p in settings.valkey_nodes)
@@ -199,6 +198,9 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env["VALKEY_PASSWORD"] = settings.valkey_password or ""
     env["GAMESERVER_SECRET"] = settings.secret.decode()
     env["GAMESERVER_ADMIN_KEY"] = settings.admin_key
+    env["GAMESERVER_DATA_DIR"] = str(settings.data_dir)
+    if settings.demo:
+        env["GAMESERVER_DEMO"] = "1"
     return env
 
 
@@ -206,19 +208,24 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_up(settings: Settings) -> int:
-    """The embedded default: a local cluster, the workers, then the gateway."""
+def run_up(settings: Settings, worker_metrics_port: int | None = None) -> int:
+    """The embedded default: a supervisor of the local cluster, the worker and gateways.
+
+    This process serves nothing itself (gameserver/supervisor/supervisor.py).
+    """
     from gameserver.embedded.cluster import EmbeddedCluster
+    from gameserver.supervisor.supervisor import Supervisor, free_local_port
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    _show_access_log()
     if settings.gateways < 1:
         raise SystemExit("--gateways must be at least 1")
     check_tls_files(settings)
     # Before the cluster starts: a taken port is one line, not a traceback a minute later.
     check_ports_free(settings)
+    metrics_port = worker_metrics_port or free_local_port(settings.host)
+    check_worker_port_free(settings.host, metrics_port)
     data_dir = settings.data_dir.resolve()
     secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
     # Kept beside the signing secret, so scripts and trusted servers keep working across
@@ -234,9 +241,12 @@ def run_up(settings: Settings) -> int:
         else "admin key from GAMESERVER_ADMIN_KEY (not printed)"
     )
     cluster = EmbeddedCluster(
-        data_dir, base_port=settings.valkey_port, node_timeout_ms=settings.cluster_node_timeout_ms
+        data_dir,
+        base_port=settings.valkey_port,
+        node_timeout_ms=settings.cluster_node_timeout_ms,
+        supervised=True,
     )
-    # SIGTERM takes the same clean path as Ctrl-C (uvicorn re-raises it after its shutdown).
+    # SIGTERM takes the same clean path as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         seeds = cluster.start()
@@ -246,8 +256,7 @@ def run_up(settings: Settings) -> int:
     except KeyboardInterrupt:
         print("gameserver stopped", flush=True)
         return 0
-    worker: subprocess.Popen[bytes] | None = None
-    gateways: list[subprocess.Popen[bytes]] = []
+    supervisor: Supervisor | None = None
     try:
         # The gateways and workers log in as the least-privileged user.
         login = cluster.credentials.gameserver
@@ -260,39 +269,34 @@ def run_up(settings: Settings) -> int:
             admin_key=admin_key,
             data_dir=data_dir,
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "gameserver", "worker"], env=_worker_env(settings)
-        )
-        # This process is one gateway; the others are `gameserver serve` on the same port.
-        for _ in range(settings.gateways - 1):
-            command = [sys.executable, "-m", "gameserver", "serve", "--reuse-port"]
-            command += ["--host", settings.host, "--port", str(settings.port)]
-            if settings.admin_port:
-                command += ["--admin-port", str(settings.admin_port)]
-            if settings.certfile and settings.keyfile:
-                command += ["--certfile", str(settings.certfile)]
-                command += ["--keyfile", str(settings.keyfile)]
-            gateways.append(subprocess.Popen(command, env=_worker_env(settings)))
         banner = (
             f"{listening_banner(settings)}\n"
             f"Valkey cluster: {','.join(f'{h}:{p}' for h, p in seeds)} (data in {data_dir})\n"
+            f"worker health and metrics at http://{settings.host}:"
+            f"{metrics_port} (/healthz /readyz /metrics)\n"
             f"{key_line}\n"
             "Ctrl-C stops everything."
         )
-        _run(_serve(settings, banner, reuse_port=settings.gateways > 1))
+        supervisor = Supervisor(settings, cluster, _child_env(settings), metrics_port, banner)
+        supervisor.start()
+        supervisor.run()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        children = [*gateways, *([worker] if worker is not None else [])]
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(_WORKER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        cluster.stop()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop()
+        else:
+            cluster.stop()
         print("gameserver stopped", flush=True)
     return 0
+
+
+def check_worker_port_free(host: str, port: int) -> None:
+    try:
+        shared_port_socket(host, port, reuse_port=False).close()
+    except OSError as exc:
+        raise SystemExit(
+            f"gameserver: {host}:{port} (--worker-metrics-port) is not free: {exc.strerror}"
+        ) from None

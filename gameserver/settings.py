@@ -173,6 +173,18 @@ class Settings:
     # The demo page at /demo (`gameserver up --demo`); off by default.
     demo: bool = False
 
+    # /readyz fails when no matchmaking worker has beaten its heartbeat for this long
+    # (0: readiness does not ask for a worker).
+    worker_heartbeat_s: float = 10.0
+    # `gameserver up` restarts a dead process after this delay, doubled at each death in a
+    # row up to the cap; a process that ran `restart_stable_s` starts again from the delay.
+    restart_backoff_s: float = 1.0
+    restart_backoff_max_s: float = 30.0
+    restart_stable_s: float = 30.0
+    # How the gateways and worker `up` starts learn of its death: "both" (a parent-death
+    # signal on Linux and the watchdog pipe), "signal" or "pipe". Nodes: the signal.
+    parent_death: str = "both"
+
     def write_policy(self, write_class: str = "") -> WritePolicy:
         """How the stores of a write class (WRITE_CLASSES) confirm acknowledged writes;
         without a class, the `replicated` policy."""
@@ -269,7 +281,20 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=env.get("GAMESERVER_WEBHOOK_SECRET", ""),
         demo=_flag(env.get("GAMESERVER_DEMO"), False),
         gateways=_at_least_one(int(number("GAMESERVER_GATEWAYS", defaults.gateways)), "GATEWAYS"),
+        worker_heartbeat_s=number("GAMESERVER_WORKER_HEARTBEAT_S", defaults.worker_heartbeat_s),
+        restart_backoff_s=number("GAMESERVER_RESTART_BACKOFF_S", defaults.restart_backoff_s),
+        restart_backoff_max_s=number(
+            "GAMESERVER_RESTART_BACKOFF_MAX_S", defaults.restart_backoff_max_s
+        ),
+        restart_stable_s=number("GAMESERVER_RESTART_STABLE_S", defaults.restart_stable_s),
+        parent_death=_parent_death(env.get("GAMESERVER_PARENT_DEATH") or defaults.parent_death),
     )
+
+
+def _parent_death(value: str) -> str:
+    if value not in ("both", "signal", "pipe"):
+        raise ValueError(f"GAMESERVER_PARENT_DEATH is both, signal or pipe, not {value!r}")
+    return value
 
 
 def _at_least_one(value: int, name: str) -> int:

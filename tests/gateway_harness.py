@@ -129,7 +129,8 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
             if process.poll() is not None:
                 raise RuntimeError(f"gateway exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             try:
-                if httpx.get(base_url + "/readyz", timeout=1, verify=verify).status_code == 200:
+                # /healthz: listening, so started; /readyz would also ask for a worker.
+                if httpx.get(base_url + "/healthz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -92,6 +92,14 @@ class MatchmakingService:
         """Per queue: waiting tickets, oldest wait, matches made, wait p50/p95, fairness."""
         return await queue_stats(self._tickets, self._clock.now())
 
+    async def worker_heartbeat_age(self) -> float | None:
+        """Seconds since any matchmaking worker last beat its heartbeat; None if none ever
+        did (or the last one left)."""
+        latest_ms = await self._tickets.last_worker_heartbeat_ms()
+        if latest_ms is None:
+            return None
+        return max(0.0, self._clock.now() - latest_ms / 1000)
+
     async def allocator_failures(self) -> dict[str, int]:
         """Failed or timed-out allocator calls so far, per queue."""
         return await self._tickets.allocator_failures()

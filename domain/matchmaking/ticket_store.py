@@ -13,6 +13,7 @@ from domain.matchmaking.ratings import Rating
 from domain.matchmaking.store import (
     PARTITIONS_KEY,
     QUEUES_KEY,
+    WORKERS_KEY,
     Cluster,
     PartitionKeys,
     Scripts,
@@ -223,6 +224,16 @@ class TicketStore:
                 )
             )
         return out
+
+    async def last_worker_heartbeat_ms(self) -> int | None:
+        """When the most recent heartbeat of any matchmaking worker was (unix ms)."""
+        latest = await self._cluster.execute_command("ZRANGE", WORKERS_KEY, -1, -1, "WITHSCORES")
+        if not latest:
+            return None
+        # valkey-py pairs WITHSCORES replies as (member, score).
+        first = latest[0]
+        score = first[1] if isinstance(first, (list, tuple)) else latest[1]
+        return int(float(score))
 
     async def allocator_failures(self) -> dict[str, int]:
         """Allocator failures so far, per queue (queues with partitions only)."""

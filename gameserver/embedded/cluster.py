@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from gameserver.embedded.lock import DataDirLock
 from gameserver.embedded.node import Node, pid_alive, wait_exited
 from gameserver.embedded.ports import BUS_PORT_OFFSET, node_ports, ports_in_use
 from gameserver.embedded.private_dir import make_private
+from gameserver.supervisor.parent_death import parent_death_preexec
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,13 @@ class EmbeddedCluster:
         base_port: int = DEFAULT_BASE_PORT,
         node_timeout_ms: int = 2000,
         host: str = "127.0.0.1",
+        supervised: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # Supervised (`gameserver up`): nodes run as children of this process with a
+        # parent-death signal, not as daemons; `processes` holds those started here.
+        self.supervised = supervised
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.base_port = base_port
         self.host = host
         self.valkey_dir = self.data_dir / "valkey"
@@ -107,8 +114,7 @@ class EmbeddedCluster:
             self._check_ports_free()
             self._write_layout_file()
             for node in self.nodes:
-                node.write_config()
-                node.launch()
+                self.launch_node(node)
             for node in self.nodes:
                 node.wait_ready(max(deadline - time.monotonic(), 1.0))
             probes = [probe(node) for node in self.nodes]
@@ -124,6 +130,7 @@ class EmbeddedCluster:
             wait_healthy(self.nodes, deadline)
         except BaseException:
             self._stop_nodes()
+            self._reap()
             self._lock.release()
             raise
         return self.seeds
@@ -134,6 +141,7 @@ class EmbeddedCluster:
         try:
             self._stop_nodes(timeout_s)
         finally:
+            self._reap()
             self._lock.release()
 
     def release(self) -> None:
@@ -183,10 +191,28 @@ class EmbeddedCluster:
         deadline = time.monotonic() + timeout_s
         node = self._node(port)
         self._stop_one(node, timeout_s)
-        node.write_config()
-        node.launch()
+        self.launch_node(node)
         node.wait_ready(max(deadline - time.monotonic(), 1.0))
         wait_healthy(self.nodes, deadline)
+
+    def _reap(self) -> None:
+        # Children that exited stay zombies until waited for.
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    process.wait(_KILL_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    log.warning("valkey-server pid %d still runs after stop", process.pid)
+        self.processes.clear()
+
+    def launch_node(self, node: Node) -> None:
+        """Start one node: a daemon, or under supervision a child that dies with us."""
+        if not self.supervised:
+            node.write_config()
+            node.launch()
+            return
+        node.write_config(daemonize=False)
+        self.processes[node.port] = node.spawn(parent_death_preexec(signal.SIGTERM))
 
     def __enter__(self) -> EmbeddedCluster:
         self.start()

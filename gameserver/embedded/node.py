@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,14 +61,15 @@ class Node:
     def nodes_conf_path(self) -> Path:
         return self.node_dir / "nodes.conf"
 
-    def write_config(self) -> None:
+    def write_config(self, daemonize: bool = True) -> None:
         self.node_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.node_dir.chmod(0o700)
         lines = [
             f"port {self.port}",
             f"bind {self.host}",
-            # daemonize makes the node outlive the process that started it (`cluster up`).
-            "daemonize yes",
+            # daemonize makes the node outlive the process that started it (`cluster up`);
+            # under `gameserver up` it stays a child of the supervisor instead.
+            f"daemonize {'yes' if daemonize else 'no'}",
             f"pidfile {_quote(self.pid_path)}",
             f"logfile {_quote(self.log_path)}",
             f"dir {_quote(self.node_dir)}",
@@ -118,6 +119,22 @@ class Node:
                 )
             time.sleep(_READY_POLL_S)
         return pid
+
+    def spawn(self, preexec: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+        """Start the node as a child of this process (config written with daemonize no).
+
+        Its own session keeps a terminal's Ctrl-C away from it: the supervisor stops it.
+        """
+        self.pid_path.unlink(missing_ok=True)
+        return subprocess.Popen(
+            [str(valkey_server_binary()), str(self.config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            umask=SERVER_UMASK,
+            preexec_fn=preexec,
+        )
 
     def wait_ready(self, timeout_s: float) -> int:
         """Wait until our own process answers on the port; returns its pid."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,23 +10,15 @@ from pathlib import Path
 from gameserver.embedded import find_free_base_port
 
 
-def _cluster(action: str, data_dir: Path, port: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gameserver",
-            "cluster",
-            action,
-            "--data-dir",
-            str(data_dir),
-            "--valkey-port",
-            str(port),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _cluster(
+    action: str, data_dir: Path, port: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`gameserver cluster ACTION`; without `port`, the ports recorded in the data dir."""
+    command = [sys.executable, "-m", "gameserver", "cluster", action, "--data-dir", str(data_dir)]
+    if port is not None:
+        command += ["--valkey-port", str(port)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_cluster_up_status_and_down(tmp_path: Path) -> None:
@@ -38,8 +31,13 @@ def test_cluster_up_status_and_down(tmp_path: Path) -> None:
         status = _cluster("status", tmp_path, port)
         assert status.returncode == 0, status.stdout
         assert status.stdout.count(" up ") == 6 and "cluster ok" in status.stdout
+        # Without --valkey-port: the ports recorded in the data dir, not the default 7000.
+        unported = _cluster("status", tmp_path)
+        assert unported.returncode == 0 and unported.stdout.count(" up ") == 6
+        down = _cluster("down", tmp_path)
+        assert down.returncode == 0, down.stderr
+        after = _cluster("status", tmp_path, port)
+        # Exit code 2: no primary serves the slots.
+        assert after.returncode == 2 and " up " not in after.stdout, after.stdout
     finally:
-        down = _cluster("down", tmp_path, port)
-    assert down.returncode == 0, down.stderr
-    after = _cluster("status", tmp_path, port)
-    assert after.returncode == 1 and " up " not in after.stdout
+        _cluster("down", tmp_path, port)

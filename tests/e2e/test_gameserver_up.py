@@ -145,9 +145,10 @@ async def test_several_gateway_processes_share_the_port_and_stop_together(
     process, _ = _start_up(data_dir, port, valkey_port, "--gateways", "2")
     gateways: list[int] = []
     try:
+        # `up` supervises: it is no gateway itself, both are `serve` children.
         children = psutil.Process(process.pid).children()
-        gateways = [process.pid, *(c.pid for c in children if "serve" in c.cmdline())]
-        assert len(gateways) == 2
+        gateways = [c.pid for c in children if "serve" in c.cmdline()]
+        assert len(gateways) == 2 and process.pid not in _sockets_served_by(port)
         base = f"http://127.0.0.1:{port}"
         async with contextlib.AsyncExitStack() as clients:
             # Both gateways start listening within moments of the banner.

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+import time
 
+import httpx
+from valkey.asyncio.cluster import ValkeyCluster
+
+from domain.matchmaking.store import WORKERS_KEY
+from domain.matchmaking.worker import MatchmakingWorker
 from tests.game_client import game_client
 from tests.gateway_harness import Gateway
 
 
-async def test_health_and_readiness_answer_ok_on_a_whole_cluster(gateway: Gateway) -> None:
+async def _ready(http: httpx.AsyncClient) -> httpx.Response:
+    """/readyz once it answers 200, or its last answer after a bounded wait."""
+    for _ in range(50):
+        response = await http.get("/readyz")
+        if response.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    return response
+
+
+async def test_health_and_readiness_answer_ok_with_a_whole_cluster_and_a_worker(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as http:
         assert (await http.get("/healthz")).json() == {"status": "ok"}
-        assert (await http.get("/readyz")).json() == {"status": "ready"}
+        assert (await _ready(http)).json() == {"status": "ready"}
+
+
+async def test_readiness_fails_and_says_why_while_no_worker_beats_its_heartbeat(
+    gateway: Gateway, admin_valkey: ValkeyCluster
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        never = await http.get("/readyz")
+        assert never.status_code == 503
+        assert never.json()["reasons"] == ["no matchmaking worker has beaten its heartbeat"]
+        # A worker heard of a minute ago (killed, say) is not enough.
+        minute_ago_ms = round((time.time() - 60) * 1000)
+        await admin_valkey.zadd(WORKERS_KEY, {"w-dead": minute_ago_ms})
+        stale = await http.get("/readyz")
+        assert stale.status_code == 503
+        assert "heartbeat for 6" in stale.json()["reasons"][0]
 
 
 async def test_metrics_count_requests_errors_and_open_sockets(gateway: Gateway) -> None:

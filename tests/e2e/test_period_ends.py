@@ -87,7 +87,8 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
 def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
     env = dict(os.environ)
-    env.update(login_env(gateway_settings(seeds, "worker-env")))
+    # The cluster runs with ACLs: the worker logs in as the gateways do.
+    env.update(login_env(gateway_settings(seeds, "worker")))
     env.update(
         GAMESERVER_SECRET=SECRET.decode(),
         GAMESERVER_ADMIN_KEY=ADMIN_KEY,
