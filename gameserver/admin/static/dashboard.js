@@ -324,9 +324,11 @@
     const values = history.flatMap((h) => series.map(([key]) => h[key]).filter((v) => v != null));
     const top = Math.max(1, ...values);
     const now = Date.now();
+    // The x axis spans the history kept so far (at least a minute, at most ten).
+    const span = Math.min(HISTORY_MS, Math.max(60000, history.length ? now - history[0].t : 0));
     for (const [key, cls] of series) {
       const points = history.filter((h) => h[key] != null)
-        .map((h) => `${(300 - ((now - h.t) / HISTORY_MS) * 300).toFixed(1)},${(58 - (h[key] / top) * 54).toFixed(1)}`);
+        .map((h) => `${(300 - ((now - h.t) / span) * 300).toFixed(1)},${(58 - (h[key] / top) * 54).toFixed(1)}`);
       if (!points.length) continue;
       const line = document.createElementNS(SVG, "polyline");
       line.setAttribute("class", cls);
