@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -81,10 +82,29 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
 
         # `global` with its top 10, pushed over the admin socket.
         await page.wait_for_function(
-            f"() => document.querySelectorAll(\"{GLOBAL_TOP} li[data-player]\").length === 10"
+            f'() => document.querySelectorAll("{GLOBAL_TOP} li[data-player]").length === 10'
         )
         first = page.locator(f"{GLOBAL_TOP} li").first
         assert await first.get_attribute("data-player") == "p11"
+
+        # Create a tournament board with score rules: it shows with its window.
+        now = int(time.time())
+        form = "#create-board"
+        await page.fill(f"{form} input[name=name]", "spring-cup")
+        await page.fill(f"{form} input[name=max_score]", "5000")
+        await page.fill(f"{form} input[name=start_at]", str(now - 3600))
+        await page.fill(f"{form} input[name=end_at]", str(now + 7 * 86400))
+        await page.click(f"{form} button")
+        cup = "[data-board='spring-cup']"
+        await page.wait_for_selector(f"{cup} .window:has-text('tournament')")
+        assert "(open)" in await page.inner_text(f"{cup} .window")
+        assert "max_score 5000" in await page.inner_text(f"{cup} .meta")
+        async with gateway.admin() as admin:
+            response = await admin.post(
+                "/admin/v1/boards/spring-cup/scores", json={"player_id": "p05", "score": 4200}
+            )
+            assert response.status_code == 200, response.text
+        await page.wait_for_selector(f"{cup} .top li[data-player='p05']")
 
         # A score from a game client appears without a reload.
         async with game_client(gateway.base_url, "zed") as zed:
@@ -92,11 +112,20 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
             await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='zed']")
         assert await first.get_attribute("data-player") == "zed"
         assert await first.locator(".rank").inner_text() == "1"
+        # Remove a player from a board: the pushed top closes up.
+        await page.fill("#remove-player input[name=board]", "global")
+        await page.fill("#remove-player input[name=player]", "p10")
+        await page.click("#remove-player button")
+        await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='p10']", state="detached")
+        await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='p02']")
+
         await page.wait_for_selector("#cluster tr td.up")
         await page.wait_for_selector("[data-queue='duel'] svg polyline", state="attached")
         screenshot = os.environ.get("DASHBOARD_SCREENSHOT")
         if screenshot:
-            await page.wait_for_timeout(2500)  # a second queue sample and the metrics
+            await page.wait_for_function(
+                "() => document.getElementById('logins-per-min').textContent !== '–'"
+            )
             await page.screenshot(path=screenshot, full_page=True)
 
         # Reset: the pushed top empties.
@@ -118,6 +147,13 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
             "() => document.querySelector(\"#player-summary dd[data-field='ban']\")"
             ".textContent === 'not banned'"
         )
+
+        # Kick: the player's socket is closed with 4403.
+        async with game_client(gateway.base_url, "kim") as kim:
+            await page.fill("#player-actions input[name=player]", "kim")
+            await page.click("#player-actions button[value=kick]")
+            await page.wait_for_selector("#action-result:has-text('kim kicked')")
+            assert await kim.wait_closed() == 4403
 
         # An API error is shown on the page.
         await page.fill("#remove-player input[name=board]", "no-such-board")

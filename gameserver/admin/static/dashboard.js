@@ -140,6 +140,16 @@
     subscribeAll();
   }
 
+  // Player counts are read, not pushed: once a second at most while tops move.
+  let countsTimer = null;
+  function countsSoon() {
+    if (countsTimer !== null) return;
+    countsTimer = setTimeout(() => {
+      countsTimer = null;
+      if (adminKey !== null) refreshBoards().catch(showError);
+    }, 1000);
+  }
+
   function boardCard(name) {
     const card = el("article", { class: "board", "data-board": name });
     const title = el("h3", {}, name);
@@ -224,6 +234,7 @@
       if (message.event === "board.top") {
         const board = boards.get(message.board);
         if (board) renderTop(board.card, message.entries);
+        countsSoon();
         return;
       }
       if (message.id === 0 && message.ok) {
