@@ -27,7 +27,6 @@ from gameserver.gateway.asgi_socket import GameWebSocket
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.envelope import UnparsableFrame, parse_frame, reply_error, reply_ok
 from gameserver.gateway.rate_limit import TokenBucket
-from gameserver.gateway.upgrade_checks import upgrade_token
 from gameserver.http.listeners import served_on
 from gameserver.push.board_watch import DEFAULT_TOP
 from gameserver.services import Services
@@ -52,9 +51,14 @@ class AdminSocket:
             await websocket.deny(404, _refusal("not_found", f"no endpoint {SOCKET_PATH}"))
             return
         await websocket.accept()
-        key = upgrade_token(websocket) if websocket.header(b"authorization") else None
-        if key is None:
-            key = await _first_frame_key(websocket)
+        key, auth_id = None, None
+        header = websocket.header(b"authorization")
+        if header is not None:
+            # Never from the URL (`?token=` is the game socket's, not this one's).
+            scheme, _, value = header.partition(" ")
+            key = value.strip() if scheme.lower() == "bearer" and value.strip() else None
+        else:
+            key, auth_id = await _first_frame_key(websocket)
         if key is None:
             await websocket.close(CLOSE_UNAUTHORIZED, "admin key required: admin.auth first")
             return
@@ -64,30 +68,28 @@ class AdminSocket:
             scope.setdefault("state", {})[KEY_REFUSED] = True
             await websocket.close(CLOSE_KICKED, "wrong admin key")
             return
-        await _serve(websocket, services)
+        await _serve(websocket, services, auth_id)
 
 
-async def _first_frame_key(websocket: GameWebSocket) -> str | None:
-    """The key of an `admin.auth` first frame, answered; None if the frame is not one."""
+async def _first_frame_key(websocket: GameWebSocket) -> tuple[str | None, Any]:
+    """The key and request id of an `admin.auth` first frame; no key if it is not one."""
     try:
         message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
     except TimeoutError:
-        return None
+        return None, None
     if message["type"] != "websocket.receive":
-        return None
+        return None, None
     try:
         request = parse_frame(message.get("text") or message.get("bytes") or b"")
     except UnparsableFrame:
-        return None
+        return None, None
     key = request.body.get("key")
     if request.op != "admin.auth" or not isinstance(key, str) or not key:
-        return None
-    # The reply goes out only once the key is known good: see `_serve`.
-    websocket.scope["admin_auth_id"] = request.id
-    return key
+        return None, None
+    return key, request.id
 
 
-async def _serve(websocket: GameWebSocket, services: Services) -> None:
+async def _serve(websocket: GameWebSocket, services: Services, auth_id: Any) -> None:
     # A watcher id no player has: BoardWatch keys subscriptions by player id, and an admin
     # socket must never replace a player's subscription (nor another admin's).
     watcher_id = f"admin.ws.{secrets.token_hex(12)}"
@@ -99,7 +101,8 @@ async def _serve(websocket: GameWebSocket, services: Services) -> None:
         queue_limit=services.settings.outgoing_queue_limit,
         rate_limiter=TokenBucket(_RATE_PER_S, _BURST),
     )
-    await connection.reply(reply_ok(websocket.scope.get("admin_auth_id"), {"admin": True}))
+    # `admin.auth` is answered only once the key is known good.
+    await connection.reply(reply_ok(auth_id, {"admin": True}))
     try:
         while not connection.closing:
             try:

@@ -80,6 +80,12 @@ async def test_admin_socket_without_the_key_in_its_first_frame_is_closed_4401(
         assert await _close_code(socket) == 4401
 
 
+async def test_admin_socket_takes_no_key_from_the_url(gateway: Gateway) -> None:
+    url = _socket_url(gateway.base_url) + f"?token={ADMIN_KEY}&key={ADMIN_KEY}"
+    async with connect(url, additional_headers={"Authorization": "Basic x"}) as socket:
+        assert await _close_code(socket) == 4401
+
+
 async def test_admin_socket_with_a_wrong_key_is_closed_4403(gateway: Gateway) -> None:
     async with connect(_socket_url(gateway.base_url)) as socket:
         await socket.send('{"id": 1, "op": "admin.auth", "key": "not-the-key"}')
@@ -105,6 +111,12 @@ async def test_wrong_admin_socket_keys_are_throttled_like_http_ones(
         assert refused.value.response.status_code == 429
         async with httpx.AsyncClient(base_url=gw.base_url, headers=ADMIN) as http:
             assert (await http.get("/admin/v1/boards")).status_code == 429
+
+
+async def test_admin_socket_takes_the_key_from_the_upgrade_header(gateway: Gateway) -> None:
+    async with connect(_socket_url(gateway.base_url), additional_headers=ADMIN) as socket:
+        reply = await _call(socket, {"id": 1, "op": "board.subscribe", "board": "global"})
+        assert reply["ok"] is True, reply
 
 
 async def test_admin_socket_pushes_the_top_of_a_subscribed_board_as_scores_arrive(
