@@ -17,6 +17,8 @@ from domain.clock import Clock, SystemClock
 from domain.storage.library_versions import run_heartbeats
 from gameserver.admin import boards, players, queues, sessions
 from gameserver.admin.access import AdminAccess
+from gameserver.admin.cluster import get_cluster
+from gameserver.admin.dashboard import dashboard_routes
 from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.asgi_socket import GatewayApp
@@ -125,6 +127,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/matches/{match_id}", queues.get_match, methods=["GET"]),
         Route("/admin/v1/matches/{match_id}/backfill", queues.open_backfill, methods=["POST"]),
         Route("/admin/v1/matches/{match_id}/backfill", queues.close_backfill, methods=["DELETE"]),
+        Route("/admin/v1/cluster", get_cluster, methods=["GET"]),
+        *dashboard_routes(),
     ]
     if settings.demo:
         routes += demo_routes()

@@ -46,7 +46,8 @@ class AdminAccess:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/admin/"):
+        # The admin socket (/admin/v1/ws) too: its key comes in a frame, not a header.
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/admin/"):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -56,15 +57,20 @@ class AdminAccess:
 
         async def recording_send(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
+            elif message["type"] == "websocket.accept":
+                status = 101
             await send(message)
 
         bucket = self._failures.get(limited_as)
         wait_s = bucket.wait_s() if bucket is not None else 0.0
         if wait_s > 0:
             count_refusal(scope, "admin_key_throttle")
-            await _too_many(recording_send, wait_s)
+            if scope["type"] == "websocket":
+                await _too_many_for_socket(scope, receive, recording_send, wait_s)
+            else:
+                await _too_many(recording_send, wait_s)
         else:
             await self.app(scope, receive, recording_send)
             if scope.get("state", {}).get(KEY_REFUSED):
@@ -74,7 +80,7 @@ class AdminAccess:
                 bucket.try_take()
         access_log.info(
             "admin %s %s %d from %s in %.1f ms",
-            scope["method"],
+            scope.get("method", "WS"),
             scope["path"],
             status,
             address,
@@ -96,3 +102,20 @@ async def _too_many(send: Send, wait_s: float) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _too_many_for_socket(scope: Scope, receive: Receive, send: Send, wait_s: float) -> None:
+    """Refuse the upgrade: a 429 where the server can send one, else close 1008."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": "rate_limited"})
+        return
+    await _too_many(_as_socket_response(send), wait_s)
+
+
+def _as_socket_response(send: Send) -> Send:
+    async def socket_send(message: Message) -> None:
+        await send({**message, "type": message["type"].replace("http.", "websocket.http.", 1)})
+
+    return socket_send

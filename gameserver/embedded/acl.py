@@ -5,8 +5,9 @@
   replication (`masteruser`).
 - `gameserver`: the gateways and workers. Only the commands they send (listed below,
   from the stores, their Lua and valkey-py's cluster client; the suite runs as this
-  user) on the keys and shard channels of domain/storage/keyspace.py. Nothing that
-  reads or changes the server (CONFIG, DEBUG, ACL, SHUTDOWN, MODULE, ...), wipes data
+  user) on the keys and shard channels of domain/storage/keyspace.py. Of the server's
+  own state it reads only INFO and CLUSTER NODES, and changes nothing (CONFIG, DEBUG,
+  ACL, SHUTDOWN, MODULE, ...); nothing that wipes data
   (FLUSHALL, FLUSHDB, FUNCTION FLUSH/DELETE), lists keys (KEYS, SCAN) or stops others'
   work (SCRIPT KILL, FUNCTION KILL, CLIENT KILL).
 """
@@ -32,6 +33,11 @@ _CLIENT_COMMANDS = (
 # Acknowledged writes wait for a replica, or for AOF fsyncs with the `fsync` durability
 # class (domain/storage/shard_calls.py WritePolicy).
 _DURABILITY_COMMANDS = ("wait", "waitaof")
+# The admin API's `GET /admin/v1/cluster` (gameserver/admin/cluster.py): the node list
+# and each node's memory, ops/s and replication offsets. Both only read; the rights are
+# granted here rather than giving every gateway the `admin` login, which could change
+# or wipe the cluster. INFO shows no keys, values or passwords.
+_INTROSPECTION_COMMANDS = ("info", "cluster|nodes")
 # Valkey Functions and scripts: loaded at start-up and on a node that lacks them.
 # They run with this user's rights, so the commands they call are listed below too.
 _SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load", "evalsha", "script|load")
@@ -83,6 +89,7 @@ _DATA_COMMANDS = (
 GAMESERVER_COMMANDS = (
     *_CLIENT_COMMANDS,
     *_DURABILITY_COMMANDS,
+    *_INTROSPECTION_COMMANDS,
     *_SCRIPT_COMMANDS,
     *_PUBSUB_COMMANDS,
     *_DATA_COMMANDS,

@@ -12,7 +12,7 @@ _PROBES = ("/healthz", "/readyz")
 
 
 def is_admin_path(path: str) -> bool:
-    return path.startswith("/admin/") or path == "/metrics"
+    return path.startswith("/admin/") or path in ("/admin", "/metrics")
 
 
 def served_on(scope: Scope, admin_port: int | None) -> bool:

@@ -1,0 +1,159 @@
+"""`/admin/v1/ws`: the admin push channel, live board tops for the dashboard.
+
+A browser cannot set headers on a WebSocket and the key must never ride in a URL, so
+the key comes in the first frame, `{"op": "admin.auth", "key": "..."}` (a server may
+send `Authorization: Bearer <key>` on the upgrade instead). Then `board.subscribe` and
+`board.unsubscribe` watch boards through the gateway's `BoardWatch`, as game sockets do,
+and `board.top` pushes follow each change of a watched board's top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
+
+from domain.errors import BadRequest, DomainError
+from gameserver.admin.access import KEY_REFUSED
+from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_body, wire_error
+from gameserver.gateway.asgi_socket import GameWebSocket
+from gameserver.gateway.connection import ClientConnection
+from gameserver.gateway.envelope import UnparsableFrame, parse_frame, reply_error, reply_ok
+from gameserver.gateway.rate_limit import TokenBucket
+from gameserver.http.listeners import served_on
+from gameserver.push.board_watch import DEFAULT_TOP
+from gameserver.services import Services
+
+log = logging.getLogger(__name__)
+
+SOCKET_PATH = "/admin/v1/ws"
+# How long an accepted socket may take to send its `admin.auth` frame.
+AUTH_TIMEOUT_S = 10.0
+# Frames an admin socket may send: a dashboard subscribes a few boards, then listens.
+_RATE_PER_S, _BURST = 20.0, 100
+_CLOSE_GRACE_S = 2.0
+
+
+class AdminSocket:
+    """The ASGI app of `/admin/v1/ws` (a Starlette `WebSocketRoute` endpoint)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = GameWebSocket(scope["app"], scope, receive, send)
+        services: Services = websocket.app.state.services
+        if not served_on(scope, services.settings.admin_port):
+            await websocket.deny(404, _refusal("not_found", f"no endpoint {SOCKET_PATH}"))
+            return
+        await websocket.accept()
+        key, auth_id = None, None
+        header = websocket.header(b"authorization")
+        if header is not None:
+            # Never from the URL (`?token=` is the game socket's, not this one's).
+            scheme, _, value = header.partition(" ")
+            key = value.strip() if scheme.lower() == "bearer" and value.strip() else None
+        else:
+            key, auth_id = await _first_frame_key(websocket)
+        if key is None:
+            await websocket.close(CLOSE_UNAUTHORIZED, "admin key required: admin.auth first")
+            return
+        expected = services.settings.admin_key
+        if not expected or not hmac.compare_digest(key.encode(), expected.encode()):
+            # Counted against the caller's address by AdminAccess, as a wrong HTTP key is.
+            scope.setdefault("state", {})[KEY_REFUSED] = True
+            await websocket.close(CLOSE_KICKED, "wrong admin key")
+            return
+        await _serve(websocket, services, auth_id)
+
+
+async def _first_frame_key(websocket: GameWebSocket) -> tuple[str | None, Any]:
+    """The key and request id of an `admin.auth` first frame; no key if it is not one."""
+    try:
+        message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        return None, None
+    if message["type"] != "websocket.receive":
+        return None, None
+    try:
+        request = parse_frame(message.get("text") or message.get("bytes") or b"")
+    except UnparsableFrame:
+        return None, None
+    key = request.body.get("key")
+    if request.op != "admin.auth" or not isinstance(key, str) or not key:
+        return None, None
+    return key, request.id
+
+
+async def _serve(websocket: GameWebSocket, services: Services, auth_id: Any) -> None:
+    # A watcher id no player has: BoardWatch keys subscriptions by player id, and an admin
+    # socket must never replace a player's subscription (nor another admin's).
+    watcher_id = f"admin.ws.{secrets.token_hex(12)}"
+    connection = ClientConnection(
+        websocket,
+        watcher_id,
+        watcher_id,
+        None,
+        queue_limit=services.settings.outgoing_queue_limit,
+        rate_limiter=TokenBucket(_RATE_PER_S, _BURST),
+    )
+    # `admin.auth` is answered only once the key is known good.
+    await connection.reply(reply_ok(auth_id, {"admin": True}))
+    try:
+        while not connection.closing:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = message.get("text") or message.get("bytes") or b""
+            await connection.reply(await _handle(services, connection, frame))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.closed.wait(), _CLOSE_GRACE_S)
+    finally:
+        await connection.stop()
+        if services.board_watch is not None:
+            await services.board_watch.forget(connection)
+
+
+async def _handle(services: Services, connection: ClientConnection, frame: str | bytes) -> bytes:
+    try:
+        request = parse_frame(frame)
+    except UnparsableFrame as exc:
+        return reply_error(None, "bad_request", str(exc))
+    if not connection.rate_limiter.try_take():
+        return reply_error(request.id, "rate_limited", "too many messages; slow down")
+    try:
+        result = await _dispatch(services, connection, request.op, request.body)
+    except DomainError as exc:
+        return reply_error(request.id, wire_error(exc).code, exc.message)
+    except Exception:
+        log.exception("admin socket op %s failed", request.op)
+        return reply_error(request.id, "internal", "internal error")
+    return reply_ok(request.id, result)
+
+
+async def _dispatch(
+    services: Services, connection: ClientConnection, op: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    watch = services.board_watch
+    if watch is None:
+        raise BadRequest("board pushes are not running on this gateway")
+    if op == "board.subscribe":
+        await watch.subscribe(connection, body.get("board"), body.get("top", DEFAULT_TOP))
+        return {"board": body.get("board")}
+    if op == "board.unsubscribe":
+        await watch.unsubscribe(connection, body.get("board"))
+        return {"board": body.get("board")}
+    if op == "admin.auth":
+        raise BadRequest("already authenticated")
+    raise BadRequest(f"unknown op on the admin socket: {op[:64]}")
+
+
+def _refusal(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": error_body(code, message)})

@@ -1,0 +1,164 @@
+"""The admin dashboard (`/admin`) in headless Chromium: log in, watch boards live, act.
+
+Needs Debian's `chromium` (`apt-get install -y chromium`) and Playwright for Python (the
+`[test]` extra; no browser download). Set `DASHBOARD_SCREENSHOT=<path>` to save a
+screenshot of the main view (docs/dashboard.png).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.game_client import game_client, game_clients
+from tests.gateway_harness import ADMIN_KEY, Gateway
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+_PAGE_TIMEOUT_MS = 20_000
+
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"
+    ),
+    pytest.mark.timeout(300),
+]
+
+GLOBAL_TOP = "[data-board='global'] .top"
+
+
+async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_player(
+    gateway: Gateway,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    async with gateway.admin() as admin:
+        for n in range(12):
+            response = await admin.post(
+                "/admin/v1/boards/global/scores", json={"player_id": f"p{n:02}", "score": n * 10}
+            )
+            assert response.status_code == 200, response.text
+
+    async with contextlib.AsyncExitStack() as stack:
+        waiting = await game_clients(stack, gateway.base_url, ["q1", "q2", "q3"])
+        for client in waiting.values():
+            await client.ok("match.join", queue="duel", properties={"region": "eu"})
+        playwright = await stack.enter_async_context(async_playwright())
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        stack.push_async_callback(browser.close)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(_PAGE_TIMEOUT_MS)
+        await page.goto(gateway.base_url + "/admin")
+
+        # A wrong key: the API's refusal is shown, and the dashboard stays shut.
+        await page.fill("#key", "not-the-key")
+        await page.click("#login button[type=submit]")
+        await page.wait_for_selector("body[data-state='login-failed']")
+        assert "403 forbidden" in await page.inner_text("#login-error")
+        assert await page.is_hidden("#dashboard")
+
+        await page.fill("#key", ADMIN_KEY)
+        await page.click("#login button[type=submit]")
+        await page.wait_for_selector("body[data-state='ready'][data-socket='live']")
+        # The key is held in the tab's memory only.
+        assert ADMIN_KEY not in page.url
+        stored = await page.evaluate(
+            "[localStorage.length, sessionStorage.length, document.cookie, location.href]"
+        )
+        assert stored[:3] == [0, 0, ""] and ADMIN_KEY not in stored[3]
+
+        # `global` with its top 10, pushed over the admin socket.
+        await page.wait_for_function(
+            f'() => document.querySelectorAll("{GLOBAL_TOP} li[data-player]").length === 10'
+        )
+        first = page.locator(f"{GLOBAL_TOP} li").first
+        assert await first.get_attribute("data-player") == "p11"
+
+        # Create a tournament board with score rules: it shows with its window.
+        now = int(time.time())
+        form = "#create-board"
+        await page.fill(f"{form} input[name=name]", "spring-cup")
+        await page.fill(f"{form} input[name=max_score]", "5000")
+        await page.fill(f"{form} input[name=start_at]", str(now - 3600))
+        await page.fill(f"{form} input[name=end_at]", str(now + 7 * 86400))
+        await page.click(f"{form} button")
+        cup = "[data-board='spring-cup']"
+        await page.wait_for_selector(f"{cup} .window:has-text('tournament')")
+        assert "(open)" in await page.inner_text(f"{cup} .window")
+        assert "max_score 5000" in await page.inner_text(f"{cup} .meta")
+        async with gateway.admin() as admin:
+            response = await admin.post(
+                "/admin/v1/boards/spring-cup/scores", json={"player_id": "p05", "score": 4200}
+            )
+            assert response.status_code == 200, response.text
+        await page.wait_for_selector(f"{cup} .top li[data-player='p05']")
+
+        # A score from a game client appears without a reload.
+        async with game_client(gateway.base_url, "zed") as zed:
+            await zed.ok("score.submit", board="global", score=1000)
+            await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='zed']")
+        assert await first.get_attribute("data-player") == "zed"
+        assert await first.locator(".rank").inner_text() == "1"
+        # Remove a player from a board: the pushed top closes up.
+        await page.fill("#remove-player input[name=board]", "global")
+        await page.fill("#remove-player input[name=player]", "p10")
+        await page.click("#remove-player button")
+        await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='p10']", state="detached")
+        await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='p02']")
+
+        await page.wait_for_selector("#cluster tr td.up")
+        await page.wait_for_selector("[data-queue='duel'] svg polyline", state="attached")
+        screenshot = os.environ.get("DASHBOARD_SCREENSHOT")
+        if screenshot:
+            await page.wait_for_function(
+                "() => document.getElementById('logins-per-min').textContent !== '–'"
+            )
+            await page.screenshot(path=screenshot, full_page=True)
+
+        # Reset: the pushed top empties.
+        await page.click("[data-board='global'] button.reset")
+        await page.wait_for_selector(f"{GLOBAL_TOP} li.empty")
+        assert "reset" in await page.inner_text("#action-result")
+
+        # Ban a connected player: the page shows the ban, the socket is closed with 4403.
+        async with game_client(gateway.base_url, "vic") as vic:
+            await page.fill("#player-actions input[name=player]", "vic")
+            await page.fill("#player-actions input[name=reason]", "cheating")
+            await page.click("#player-actions button[value=ban]")
+            await page.wait_for_selector("#player-summary dd[data-field='ban']")
+            ban = await page.inner_text("#player-summary dd[data-field='ban']")
+            assert ban.startswith("banned until lifted") and "cheating" in ban
+            assert await vic.wait_closed() == 4403
+        await page.click("#player-actions button[value=unban]")
+        await page.wait_for_function(
+            "() => document.querySelector(\"#player-summary dd[data-field='ban']\")"
+            ".textContent === 'not banned'"
+        )
+
+        # Kick: the player's socket is closed with 4403.
+        async with game_client(gateway.base_url, "kim") as kim:
+            await page.fill("#player-actions input[name=player]", "kim")
+            await page.click("#player-actions button[value=kick]")
+            await page.wait_for_selector("#action-result:has-text('kim kicked')")
+            assert await kim.wait_closed() == 4403
+
+        # An API error is shown on the page.
+        await page.fill("#remove-player input[name=board]", "no-such-board")
+        await page.fill("#remove-player input[name=player]", "vic")
+        await page.click("#remove-player button")
+        await page.wait_for_function(
+            "() => document.getElementById('errors').textContent.includes('404 not_found')"
+        )
