@@ -10,30 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from pathlib import Path
 
-import pytest
-
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
 from tests.game_client import game_client, game_clients
 from tests.gateway_harness import ADMIN_KEY, Gateway
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-_PAGE_TIMEOUT_MS = 20_000
-
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"
-    ),
-    pytest.mark.timeout(300),
-]
+pytestmark = PAGE_TEST_MARKS
 
 GLOBAL_TOP = "[data-board='global'] .top"
 
@@ -60,7 +42,7 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         )
         stack.push_async_callback(browser.close)
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(_PAGE_TIMEOUT_MS)
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
         await page.goto(gateway.base_url + "/admin")
 
         # A wrong key: the API's refusal is shown, and the dashboard stays shut.

@@ -19,27 +19,13 @@ from pathlib import Path
 import pytest
 
 from gameserver.embedded import find_free_base_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
 from tests.gateway_harness import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SDK_DIR = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 _READY_TIMEOUT_S = 60.0
-_PAGE_TIMEOUT_MS = 20_000
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"
-    ),
-    pytest.mark.timeout(300),
-]
+pytestmark = PAGE_TEST_MARKS
 
 
 def _built_sdk() -> None:
@@ -105,7 +91,7 @@ def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_par
             # Two contexts: two localStorages, so two devices and two players.
             pages = [browser.new_context().new_page() for _ in range(2)]
             for page in pages:
-                page.set_default_timeout(_PAGE_TIMEOUT_MS)
+                page.set_default_timeout(PAGE_TIMEOUT_MS)
                 page.goto(demo_url)
                 page.wait_for_selector("body[data-ready='true']")
             ids = [page.evaluate("document.body.dataset.playerId") for page in pages]
