@@ -11,7 +11,17 @@ log = logging.getLogger(__name__)
 
 # What `gameserver up` keeps in a data dir. A folder holding anything else may be shared
 # (someone's home, /tmp): only its gameserver parts are made private then.
-_OWN_ENTRIES = frozenset({"valkey", "credentials.json", "credentials.json.tmp", "secret"})
+_OWN_ENTRIES = frozenset(
+    {
+        "valkey",
+        "credentials.json",
+        "credentials.json.tmp",
+        "secret",
+        "admin_key",
+        "supervisor.json",
+        "supervisor.tmp",
+    }
+)
 
 
 def make_private(data_dir: Path) -> None:
@@ -30,7 +40,7 @@ def make_private(data_dir: Path) -> None:
             "are made private",
             data_dir,
         )
-    for name in ("credentials.json", "secret"):
+    for name in ("credentials.json", "secret", "admin_key"):
         if (data_dir / name).exists():
             _restrict(data_dir / name)
     valkey_dir = data_dir / "valkey"
