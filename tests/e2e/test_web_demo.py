@@ -58,11 +58,12 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
             if not line:
                 break
             lines.append(line)
-            if line.startswith("admin key: "):
+            # The banner's last line (the admin key is ours, so `up` does not print it).
+            if line.startswith("Ctrl-C stops everything"):
                 break
         else:
             raise AssertionError("gameserver up --demo did not start:\n" + "".join(lines))
-        assert lines and lines[-1].startswith("admin key: "), "".join(lines)
+        assert lines and lines[-1].startswith("Ctrl-C stops everything"), "".join(lines)
         yield f"http://127.0.0.1:{port}/demo/"
     finally:
         process.send_signal(signal.SIGTERM)
