@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtest.gameserver_up import start_gameserver, stop_gameserver, valkey_servers_of
+from loadtest.extras import require_test_extras
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "locustfile.py"
@@ -71,6 +71,9 @@ def locust_command(args: argparse.Namespace, url: str, admin_key: str, out: Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    require_test_extras("python -m loadtest.run", ("locust", "psutil", "websocket"))
+    from loadtest.gameserver_up import start_gameserver, stop_gameserver, valkey_servers_of
+
     args = build_parser().parse_args(argv)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = (args.out or HERE / "reports" / f"run-{stamp}").resolve()

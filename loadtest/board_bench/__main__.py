@@ -1,3 +1,11 @@
-from loadtest.board_bench.cli import main
+from loadtest.extras import require_test_extras
 
-raise SystemExit(main())
+
+def _main() -> int:
+    require_test_extras("python -m loadtest.board_bench", ("psutil",))
+    from loadtest.board_bench.cli import main
+
+    return main()
+
+
+raise SystemExit(_main())

@@ -1,0 +1,40 @@
+"""Without the `[test]` extras, the load-test commands say what to install in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# Runs a module as `python -m` would, with some modules made unimportable.
+_RUN_WITHOUT = (
+    "import runpy, sys\n"
+    "for name in sys.argv[2:]: sys.modules[name] = None\n"
+    "sys.argv = [sys.argv[1]]\n"
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("module", "hidden"),
+    [
+        ("loadtest.bench", ["psutil"]),
+        ("loadtest.board_bench", ["psutil"]),
+        ("loadtest.run", ["locust"]),
+    ],
+)
+def test_a_command_without_the_test_extras_says_so_in_one_line(
+    module: str, hidden: list[str]
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_WITHOUT, module, *hidden],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "Traceback" not in lines[0]
+    assert hidden[0] in lines[0] and "pip install -e '.[test]'" in lines[0]
