@@ -37,3 +37,7 @@ async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
     yield running
     stop.set()
     await asyncio.wait_for(task, 15)
+
+
+# The allocator stub's fixture, shared by the matchmaking tests of both suites.
+from tests.allocator_stub import allocator  # noqa: E402, F401

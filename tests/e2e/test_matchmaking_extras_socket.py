@@ -14,22 +14,11 @@ from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from gameserver.workers.allocator import HttpAllocator
+from tests.allocator_stub import Allocator
 from tests.game_client import game_client
 from tests.gateway_harness import Gateway
-from tests.integration.matchmaking.test_extras import Allocator
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def allocator() -> AsyncIterator[Allocator]:
-    fake = Allocator(answers=[])
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    fake.port = server.sockets[0].getsockname()[1]
-    try:
-        yield fake
-    finally:
-        server.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

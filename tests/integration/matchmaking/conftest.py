@@ -116,3 +116,7 @@ def make_worker(valkey: Cluster, clock: FixedClock, notifier: RecordingNotifier)
         return MatchmakingWorker(valkey, clock, notifier, worker_id, limits=limits)
 
     return make
+
+
+# The allocator stub's fixture, shared by the matchmaking tests of both suites.
+from tests.allocator_stub import allocator  # noqa: E402, F401

@@ -7,13 +7,9 @@ import contextlib
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import pytest
-import pytest_asyncio
 
 from domain.clock import FixedClock
 from domain.errors import BadRequest, MatchNotFound
@@ -23,6 +19,7 @@ from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import Cluster
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.workers.allocator import HttpAllocator
+from tests.allocator_stub import Allocator
 from tests.cluster_helpers import eventually
 from tests.integration.matchmaking.conftest import LIMITS, RecordingNotifier
 from tests.integration.matchmaking.test_crash import start_worker
@@ -77,49 +74,6 @@ async def test_a_free_for_all_queue_starts_short_only_after_fill_wait(
     assert {await service.status(t) for t in tickets} == {"matched"}
     [event] = notifier.found_for("f0")
     assert sorted(event["teams"]) == [["f0"], ["f1"], ["f2"], ["f3"]]
-
-
-@dataclass
-class Allocator:
-    """An allocator on 127.0.0.1 that plays the answers it is given, one per request."""
-
-    answers: list[str]
-    requests: list[tuple[dict[str, str], dict[str, Any]]] = field(default_factory=list)
-    port: int = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
-        self.requests.append((headers, orjson.loads(body)))
-        answer = self.answers.pop(0) if self.answers else "ok"
-        if answer == "slow":
-            await asyncio.sleep(3.0)
-        status, payload = {
-            "fail": (500, b'{"error": "full"}'),
-            "junk": (200, b"not json"),
-            "big": (200, b'{"pad": "' + b"x" * 20_000 + b'"}'),
-            "slow": (200, b'{"address": "late"}'),
-            "ok": (200, b'{"address": "10.0.0.7", "port": 7777, "token": "t"}'),
-        }[answer]
-        writer.write(
-            b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n%s" % (status, len(payload), payload)
-        )
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def allocator() -> AsyncIterator[Allocator]:
-    fake = Allocator(answers=[])
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    fake.port = server.sockets[0].getsockname()[1]
-    try:
-        yield fake
-    finally:
-        server.close()
 
 
 async def test_a_failing_slow_or_junk_allocator_keeps_the_tickets_until_one_answers(
