@@ -14,6 +14,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.push.match_notifier import GatewayMatchNotifier
+from tests.allocator_stub import allocator  # noqa: F401 - a fixture both suites use
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 
@@ -37,7 +38,3 @@ async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
     yield running
     stop.set()
     await asyncio.wait_for(task, 15)
-
-
-# The allocator stub's fixture, shared by the matchmaking tests of both suites.
-from tests.allocator_stub import allocator  # noqa: E402, F401

@@ -21,6 +21,7 @@ from domain.matchmaking.store import Cluster
 from domain.matchmaking.worker import MatchmakingWorker
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
+from tests.allocator_stub import allocator  # noqa: F401 - a fixture both suites use
 
 LIMITS = MatchmakingLimits(lease_s=1.0, tick_s=0.05)
 # A duel that matches any two players at once, for tests about the plumbing.
@@ -116,7 +117,3 @@ def make_worker(valkey: Cluster, clock: FixedClock, notifier: RecordingNotifier)
         return MatchmakingWorker(valkey, clock, notifier, worker_id, limits=limits)
 
     return make
-
-
-# The allocator stub's fixture, shared by the matchmaking tests of both suites.
-from tests.allocator_stub import allocator  # noqa: E402, F401
