@@ -296,7 +296,8 @@ async def test_the_board_list_shows_each_board_to_the_player(
 async def test_deleting_a_board_drops_its_seats_and_tallies_and_a_reset_archives_them(
     service: LeaderboardService, valkey: ValkeyCluster, admin_valkey: ValkeyCluster
 ) -> None:
-    await service.create_board(BoardConfig("cup", join_required=True, max_attempts=2))
+    # Spread over six sub-boards: the tallies live in the player's own sub-board.
+    await service.create_board(BoardConfig("cup", join_required=True, max_attempts=2, sub_boards=6))
     await service.join("cup", "a")
     await service.submit("cup", "a", 1)
     board = await service.get_board("cup")
@@ -318,7 +319,7 @@ async def test_deleting_a_board_drops_its_seats_and_tallies_and_a_reset_archives
 async def test_a_seat_whose_copy_was_lost_is_repaired_by_joining_again(
     service: LeaderboardService, valkey: ValkeyCluster
 ) -> None:
-    await service.create_board(BoardConfig("club", join_required=True, max_players=1))
+    await service.create_board(BoardConfig("club", join_required=True, max_players=1, sub_boards=6))
     await service.join("club", "a")
     board = await service.get_board("club")
     sub = keys.sub_boards_of("club", 6)[keys.sub_board_of("a", 6)]
