@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import math
 import multiprocessing
+import os
 import random
 import shutil
 import sys
@@ -46,7 +47,7 @@ from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import RATINGS_KEY
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.embedded.free_ports import start_on_free_ports
-from gameserver.settings import Settings
+from gameserver.settings import Settings, settings_from_env
 from gameserver.valkey_client import connect_cluster
 from loadtest.gameserver_up import valkey_servers_of
 
@@ -82,7 +83,7 @@ def player_id(joiner: int, i: int) -> str:
 async def _join_all(
     seeds: tuple[tuple[str, int], ...], joiner: int, count: int, rate: float, in_flight: int
 ) -> dict[str, Any]:
-    client = await connect_cluster(Settings(valkey_nodes=seeds))
+    client = await connect_cluster(_cluster_settings(seeds))
     service = MatchmakingService(client, SystemClock(), queues=())
     await service.ensure_ready()
     started: dict[str, float] = {}
@@ -133,7 +134,7 @@ def _joiner(
 
 
 async def _seed_ratings(seeds: tuple[tuple[str, int], ...], players: list[str]) -> None:
-    client = await connect_cluster(Settings(valkey_nodes=seeds))
+    client = await connect_cluster(_cluster_settings(seeds))
     rnd = random.Random(1)
     for start in range(0, len(players), 1000):
         values = {
@@ -170,7 +171,7 @@ async def _run(args: argparse.Namespace, seeds: tuple[tuple[str, int], ...]) -> 
     per_joiner = round(args.rate * args.seconds / args.joiners)
     players = [player_id(j, i) for j in range(args.joiners) for i in range(per_joiner)]
     await _seed_ratings(seeds, players)
-    client = await connect_cluster(Settings(valkey_nodes=seeds))
+    client = await connect_cluster(_cluster_settings(seeds))
     notifier = TimingNotifier()
     worker = MatchmakingWorker(
         client, SystemClock(), notifier, "e2e-worker", limits=MatchmakingLimits()
@@ -241,6 +242,12 @@ async def _run(args: argparse.Namespace, seeds: tuple[tuple[str, int], ...]) -> 
     }
 
 
+def _cluster_settings(seeds: tuple[tuple[str, int], ...]) -> Settings:
+    """The seeds with the login of the environment (`VALKEY_USERNAME`, `VALKEY_PASSWORD`),
+    which the joining processes inherit."""
+    return settings_from_env().with_overrides(valkey_nodes=seeds)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="joins/s in all")
@@ -262,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.data_dir = Path(tempfile.mkdtemp(prefix="mm-e2e-valkey-"))
         cluster = start_on_free_ports(args.data_dir)
         seeds = tuple(cluster.seeds)
+        # The embedded cluster runs with ACLs: log in as the gateways and workers do.
+        login = cluster.credentials.gameserver
+        os.environ.update(VALKEY_USERNAME=login.username, VALKEY_PASSWORD=login.password)
     try:
         result = asyncio.run(_run(args, seeds))
     finally:

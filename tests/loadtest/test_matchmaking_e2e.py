@@ -7,13 +7,20 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from loadtest import matchmaking_e2e
+from tests.cluster_helpers import logins_for
 
 
 def test_the_end_to_end_benchmark_joins_matches_and_reports(
     clean_valkey: ValkeyCluster,
     cluster_seeds: tuple[tuple[str, int], ...],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The command logs in with the environment's login, as `serve` and `worker` do.
+    login = logins_for(cluster_seeds).gameserver
+    if login is not None:
+        monkeypatch.setenv("VALKEY_USERNAME", login.username)
+        monkeypatch.setenv("VALKEY_PASSWORD", login.password)
     nodes = ",".join(f"{h}:{p}" for h, p in cluster_seeds)
     matchmaking_e2e.main(
         ["--rate", "40", "--seconds", "1", "--joiners", "2", "--valkey-nodes", nodes, "--json"]
