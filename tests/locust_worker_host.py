@@ -14,9 +14,11 @@ from locust import events
 from locust.env import Environment
 
 
-@events.init.add_listener
 def _aim_at_own_gateway(environment: Environment, **_: object) -> None:
     host = os.environ.get("GS_WORKER_HOST")
     if host:
         for user_class in environment.user_classes:
             user_class.host = host
+
+
+events.init.add_listener(_aim_at_own_gateway)

@@ -27,7 +27,6 @@ from tests.game_client import GameClient, game_client
 from tests.gateway_harness import (
     ADMIN_KEY,
     SECRET,
-    Gateway,
     free_port,
     gateway_process,
     gateway_settings,
@@ -193,9 +192,9 @@ def test_distributed_locust_runs_the_locustfile_against_both_gateways_without_fa
         )  # fmt: skip
         workers = [
             _locust(
-                "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+                *("--worker", "--master-host", "127.0.0.1", "--master-port", str(port)),
                 env={"GS_WORKER_HOST": gateway.base_url},
-            )  # fmt: skip
+            )
             for gateway in (one, two)
         ]
         try:
@@ -217,4 +216,4 @@ def test_distributed_locust_runs_the_locustfile_against_both_gateways_without_fa
     total = rows["Aggregated"]
     assert int(total["Request Count"]) > 0
     assert int(total["Failure Count"]) == 0, rows
-    assert int(rows["/v1/sessions"]["Request Count"]) == 6
+    assert int(rows["/v1/sessions"]["Request Count"]) >= 6
