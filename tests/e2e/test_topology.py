@@ -6,14 +6,12 @@ gateway), runs the project's locustfile against both gateways without a failure.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from tests.gateway_harness import (
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 Seeds = tuple[tuple[str, int], ...]
 REPO = Path(__file__).resolve().parents[2]
+# Every wait on a real process is bounded by this.
 BOUND_S = 20.0
 
 
@@ -59,18 +58,6 @@ def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
         yield process
     finally:
         stop_process(process, 15)
-
-
-async def _until(check: object, what: str) -> None:
-    deadline = time.monotonic() + BOUND_S
-    while True:
-        result = check() if callable(check) else check
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def _duel(one: GameClient, other: GameClient) -> str:
@@ -155,15 +142,17 @@ async def test_players_on_two_gateways_play_together_and_survive_a_killed_gatewa
             stop_process(process, 15)
 
 
-def _locust(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _locust(log: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A Locust process with the project's locustfile; its log goes to `log`."""
     files = f"{REPO / 'loadtest' / 'locustfile.py'},{REPO / 'tests' / 'locust_worker_host.py'}"
-    return subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", files, *args],
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", files, *args],
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
 
 
 def _device_logins(base_url: str) -> float:
@@ -184,6 +173,7 @@ def test_distributed_locust_runs_the_locustfile_against_both_gateways_without_fa
         gateway_process(gateway_settings(cluster_seeds, "gw-2")) as two,
     ):
         master = _locust(
+            tmp_path / "master.log",
             "--master", "--headless", "--master-bind-host", "127.0.0.1",
             "--master-bind-port", str(port), "--expect-workers", "2",
             "--expect-workers-max-wait", "30", "-u", "6", "-r", "6", "-t", "12s",
@@ -192,22 +182,20 @@ def test_distributed_locust_runs_the_locustfile_against_both_gateways_without_fa
         )  # fmt: skip
         workers = [
             _locust(
+                tmp_path / f"worker-{index}.log",
                 *("--worker", "--master-host", "127.0.0.1", "--master-port", str(port)),
                 env={"GS_WORKER_HOST": gateway.base_url},
             )
-            for gateway in (one, two)
+            for index, gateway in enumerate((one, two))
         ]
         try:
             code = master.wait(90)
-            log = master.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
             for worker in workers:
                 worker.wait(30)
         finally:
             for process in [master, *workers]:
                 stop_process(process, 10)
-                if process.stderr is not None:
-                    process.stderr.close()
-        assert code == 0, log
+        assert code == 0, (tmp_path / "master.log").read_text()[-3000:]
         logins = [_device_logins(one.base_url), _device_logins(two.base_url)]
     with (tmp_path / "run_stats.csv").open() as stats:
         rows = {row["Name"]: row for row in csv.DictReader(stats)}
