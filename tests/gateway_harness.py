@@ -38,6 +38,8 @@ class Gateway:
     settings: Settings
     base_url: str
     server: uvicorn.Server | None = None
+    # The process of a `gameserver serve` gateway (`gateway_process`), for tests that kill it.
+    pid: int | None = None
 
     @property
     def services(self) -> Services:
@@ -137,7 +139,7 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
             time.sleep(0.1)
         else:
             raise RuntimeError("gateway process did not become ready")
-        yield Gateway(settings, base_url)
+        yield Gateway(settings, base_url, pid=process.pid)
     finally:
         stop_process(process, 15)
         if process.stderr is not None:
