@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.storage.auto_pipeline import NodeCounts
 from gameserver.metrics import Metrics
+from gameserver.supervisor.restarts import STATE_ENV, render_restarts, write_restarts
 from tests.deploy.paths import DEPLOY, KUBERNETES, OBSERVABILITY
 from tests.deploy.promql import names
 
@@ -35,8 +38,21 @@ def exported() -> dict[str, set[str]]:
     metrics.count_push("rank.changed")
     metrics.slow_consumers.inc()
     metrics.sockets_open.set(1)
+    metrics.count_board_write("global")
+    metrics.count_login("device")
+    metrics.sessions_online.set(1)
+    metrics.matches_made("duel", 1, [0.5])
+    metrics.tickets_waiting.labels("duel").set(1)
+    metrics.oldest_wait.labels("duel").set(1.0)
+    metrics.watch_valkey_nodes({"127.0.0.1:7000": NodeCounts(round_trips=1, errors=1)})
+    text = metrics.render().decode()
+    # What `gameserver up`'s children add: the supervisor's restart counts.
+    with tempfile.TemporaryDirectory() as folder:
+        state = Path(folder) / "supervisor.json"
+        write_restarts(state, {"worker": 1})
+        text += render_restarts({STATE_ENV: str(state)}).decode()
     series: dict[str, set[str]] = {name: set() for name in PROMETHEUS_SERIES}
-    for family in text_string_to_metric_families(metrics.render().decode()):
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
             series.setdefault(sample.name, set()).update(sample.labels)
     return series
