@@ -7,33 +7,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from loadtest.gameserver_up import valkey_servers_of
 
 
-def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) -> None:
+def _bench(tmp_path: Path, *options: str) -> dict[str, object]:
+    """Run `python -m loadtest.bench` with `options` on a server of its own; its JSON."""
     out = tmp_path / "bench"
     run = subprocess.run(
         [
             sys.executable,
             "-m",
             "loadtest.bench",
-            "--mode",
-            "compare",
-            "--ops",
-            "ping,board.rank,device.login",
-            "--layouts",
-            "1,2",
-            "--client-procs",
-            "2",
-            "--concurrency",
-            "4",
-            "--warmup",
-            "0.2",
-            "--duration",
-            "0.5",
-            "--board-size",
-            "20",
+            *options,
             "--data-dir",
             str(tmp_path / "gameserver"),
             "--out",
@@ -44,7 +31,31 @@ def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) 
         timeout=120,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    report = json.loads((out / "bench.json").read_text())
+    report: dict[str, object] = json.loads((out / "bench.json").read_text())
+    return report
+
+
+def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) -> None:
+    report: Any = _bench(
+        tmp_path,
+        "--mode",
+        "compare",
+        "--ops",
+        "ping,board.rank,device.login",
+        "--layouts",
+        "1,2",
+        "--client-procs",
+        "2",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "0.2",
+        "--duration",
+        "0.5",
+        "--board-size",
+        "20",
+    )  # fmt: skip
+    out = tmp_path / "bench"
     phases = {(p["target"], p["operation"]): p for p in report["compare"]["phases"]}
     assert phases[("gateway", "ping")]["ops"] > 0
     assert phases[("raw valkey-py", "PING")]["ops"] > 0
@@ -72,32 +83,18 @@ def test_a_short_bench_writes_both_targets_to_json_and_markdown(tmp_path: Path) 
 
 
 def test_a_short_fan_out_reports_gateway_cpu_per_delivery(tmp_path: Path) -> None:
-    out = tmp_path / "bench"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtest.bench",
-            "--mode",
-            "fanout",
-            "--subscribers",
-            "10",
-            "--duration",
-            "1",
-            "--data-dir",
-            str(tmp_path / "gameserver"),
-            "--out",
-            str(out),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    fanout = json.loads((out / "bench.json").read_text())["fanout"]
+    fanout: Any = _bench(
+        tmp_path,
+        "--mode",
+        "fanout",
+        "--subscribers",
+        "10",
+        "--duration",
+        "1",
+    )["fanout"]  # fmt: skip
     assert fanout["received_per_s"] > 0
     assert fanout["gateway_us_per_delivery"] > 0
     assert fanout["valkey_cpu"] is not None and fanout["worker_cpu"] is not None
     assert isinstance(fanout["busy"], list) and fanout["load_before"] >= 0
-    assert "gateway CPU per delivery" in (out / "bench.md").read_text()
+    assert "gateway CPU per delivery" in (tmp_path / "bench" / "bench.md").read_text()
     assert valkey_servers_of(tmp_path / "gameserver") == []
