@@ -463,33 +463,42 @@ class LeaderboardService:
         require_id(player_id, "player_id")
         found: list[tuple[str, str, RankedEntry]] = []
         for board in await self._registry.load_all():
-            labels = await self.kept_periods(board)
-            entries = await asyncio.gather(
-                *(self._ranker.entries(board, label, [player_id]) for label in labels)
-            )
-            found += [
-                (board.name, label, e[0]) for label, e in zip(labels, entries, strict=True) if e
-            ]
+            _, held = await self._kept_entries(board, player_id)
+            found += [(board.name, label, entry) for label, entry in held]
         return found
 
     async def forget_player(self, player_id: str) -> int:
-        """Remove the player from every board and every period kept; entries removed."""
+        """Remove the player from every board and every period kept, with what the boards'
+        rules keep of them (attempts, seats, recent writes); entries removed."""
+        require_id(player_id, "player_id")
         removed = 0
-        for name, label, _ in await self.entries_of_player(player_id):
-            board = await self.get_board(name)
-            for _ in range(_STALE_RETRIES):
-                try:
-                    removed += await self._store.remove(board, label, player_id, self._wait)
-                    break
-                except StaleBoard:
-                    board = await self._reload(name)
-            else:
-                raise Unavailable(f"board {name} keeps changing; try again")
         for board in await self._registry.load_all():
+            # One look for the periods kept serves both the entries and the tallies.
+            labels, held = await self._kept_entries(board, player_id)
+            for label, _ in held:
+                removed += await self._remove_fenced(board, label, player_id)
             if board.config.has_rules:
-                periods = await self.kept_periods(board)
-                await self._store.forget_tallies(board, periods, player_id, self._wait)
+                await self._store.forget_tallies(board, labels, player_id, self._wait)
         return removed
+
+    async def _kept_entries(
+        self, board: Board, player_id: str
+    ) -> tuple[list[str], list[tuple[str, RankedEntry]]]:
+        """The labels of the periods `board` keeps, and the player's entry in each that
+        holds one."""
+        labels = await self.kept_periods(board)
+        entries = await asyncio.gather(
+            *(self._ranker.entries(board, label, [player_id]) for label in labels)
+        )
+        return labels, [(label, e[0]) for label, e in zip(labels, entries, strict=True) if e]
+
+    async def _remove_fenced(self, board: Board, label: str, player_id: str) -> int:
+        for _ in range(_STALE_RETRIES):
+            try:
+                return int(await self._store.remove(board, label, player_id, self._wait))
+            except StaleBoard:
+                board = await self._reload(board.config.name)
+        raise Unavailable(f"board {board.config.name} keeps changing; try again")
 
     def _period(self, board: Board, period: str | None) -> str:
         if period is None:
