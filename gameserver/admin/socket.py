@@ -18,12 +18,11 @@ from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocketDisconnect
 
 from domain.errors import BadRequest, DomainError
 from gameserver.admin.access import KEY_REFUSED
 from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_body, wire_error
-from gameserver.gateway.asgi_socket import GameWebSocket
+from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.envelope import UnparsableFrame, parse_frame, reply_error, reply_ok
 from gameserver.gateway.rate_limit import TokenBucket
@@ -105,13 +104,9 @@ async def _serve(websocket: GameWebSocket, services: Services, auth_id: Any) -> 
     await connection.reply(reply_ok(auth_id, {"admin": True}))
     try:
         while not connection.closing:
-            try:
-                message = await websocket.receive()
-            except (WebSocketDisconnect, RuntimeError):
+            frame = await next_frame(websocket)
+            if frame is None:
                 return
-            if message["type"] == "websocket.disconnect":
-                return
-            frame = message.get("text") or message.get("bytes") or b""
             await connection.reply(await _handle(services, connection, frame))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(connection.closed.wait(), _CLOSE_GRACE_S)

@@ -16,6 +16,7 @@ from typing import Any, cast
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
 
 SOCKET_PATH = "/v1/ws"
 
@@ -113,3 +114,19 @@ class GatewayApp(Starlette):
             await self._game_socket(GameWebSocket(self, scope, receive, send))
             return
         await super().__call__(scope, receive, send)
+
+
+async def next_frame(websocket: GameWebSocket) -> str | bytes | None:
+    """The client's next frame, text or binary; None once the client is gone (a
+    disconnect, or a receive on a socket that already closed)."""
+    try:
+        message = await websocket.receive()
+    except (WebSocketDisconnect, RuntimeError):
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    text: str | None = message.get("text")
+    if text is not None:
+        return text
+    data: bytes = message.get("bytes") or b""
+    return data

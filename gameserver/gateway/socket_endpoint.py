@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import orjson
-from starlette.websockets import WebSocketDisconnect
 
 from domain.errors import DomainError, Unauthorized
 from gameserver.errors import (
@@ -19,7 +18,7 @@ from gameserver.errors import (
     error_body,
     wire_error,
 )
-from gameserver.gateway.asgi_socket import GameWebSocket
+from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.dispatch import OpContext, OpHandler
 from gameserver.gateway.envelope import (
@@ -124,15 +123,9 @@ async def _read_messages(
 ) -> None:
     connection = ctx.connection
     while not connection.closing:
-        try:
-            message = await websocket.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        if message["type"] == "websocket.disconnect":
-            return
-        frame = message.get("text")
+        frame = await next_frame(websocket)
         if frame is None:
-            frame = message.get("bytes") or b""
+            return
         await connection.reply(await handle_frame(ctx, ops, frame))
         if connection.close_after_reply is not None:
             # The op ended the session (session.logout): close once its reply is out;
