@@ -10,7 +10,8 @@ among primaries. All keys of one sub-board share its tag (one slot):
     lb:{T}:<gen>:<period>:z   sorted set: stored score -> stamp(8 bytes) + player id
     lb:{T}:<gen>:<period>:b:<k>  hash bucket k: player id -> stamp (small, listpack)
     lb:{T}:<gen>:<period>:m   hash: player id -> updated stamp(8 bytes) + metadata JSON
-    lb:{T}:<gen>:r:<player>:<request id>  the outcome of an idempotent submit
+    lb:{T}:<gen>:r:<player>   hash: request id -> the outcome of an idempotent submit
+                              (each field expires on its own)
     lb:{T}:<gen>:<period>:p   hash: a:<player> -> attempts, j:<player> -> 1 (holds a seat)
     lb:{T}:<gen>:w:<player>   sorted set: the player's writes of the last minute (times)
 
@@ -118,8 +119,8 @@ class SubBoardKeys:
     def rate(self, gen: int, player_id: str) -> str:
         return f"lb:{{{self.tag}}}:{gen}:w:{player_id}"
 
-    def request(self, gen: int, player_id: str, request_id: str) -> str:
-        return f"lb:{{{self.tag}}}:{gen}:r:{player_id}:{request_id}"
+    def requests(self, gen: int, player_id: str) -> str:
+        return f"lb:{{{self.tag}}}:{gen}:r:{player_id}"
 
 
 @lru_cache(maxsize=4096)

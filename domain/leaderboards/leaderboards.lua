@@ -180,9 +180,11 @@ local function count_write(rules, tally, rate, pid, ttl, stamp)
   end
 end
 
--- KEYS: zset, bucket, meta, state[, tally, rate (with rules)][, request]
+-- KEYS: zset, bucket, meta, state[, tally, rate (with rules)][, requests]
 -- ARGV: version, op, order, player, score, has_meta, meta, ttl_s, channel, period,
---       request_ttl_ms, bound, rules, sibling zset...
+--       request_ttl_ms, bound, rules, request id ('' = none), sibling zset...
+-- `requests` is the player's hash of idempotent outcomes: request id -> outcome, each
+-- field expiring on its own, so erasing the player is one DEL.
 -- -> {'OK'|'DUP', new score, new member, old score, old member, own rank now,
 --     own rank before, changed, (sibling: better than new, better than old)...}
 --    | {'STALE'} | {'RANGE'} | {'REFUSED', reason}
@@ -192,14 +194,15 @@ local function submit(keys, args)
   local x, has_meta, meta, ttl = tonumber(args[5]), args[6] == '1', args[7], tonumber(args[8])
   local channel, label, request_ttl_ms, bound = args[9], args[10], args[11], tonumber(args[12])
   local rules = parse_rules(args[13])
+  local request = args[14]
   local tally, rate, r = false, false, keys[5]
   if rules then tally, rate, r = keys[5], keys[6], keys[7] end
   if not fence_ok(s, version) then return {'STALE'} end
   if r then
-    local prior = redis.call('GET', r)
+    local prior = redis.call('HGET', r, request)
     if prior then
       -- A write, so that the caller's WAIT also covers the first attempt's write.
-      redis.call('PEXPIRE', r, request_ttl_ms)
+      redis.call('HPEXPIRE', r, request_ttl_ms, 'FIELDS', 1, request)
       local ns, nm, ps, pm, changed = cmsgpack.unpack(prior)
       -- Ranks of the remembered positions as the board stands now, among the others:
       -- the player's own entry (wherever it is now) is not better than itself.
@@ -217,7 +220,7 @@ local function submit(keys, args)
       local own_old = false
       if ps then own_old = others_better(ps, pm) end
       local out = {'DUP', ns, nm, ps, pm, others_better(ns, nm), own_old, changed}
-      return append_sibling_counts(out, args, 14, ns, nm, ps, pm)
+      return append_sibling_counts(out, args, 15, ns, nm, ps, pm)
     end
   end
   local old_m, old_s, old_n, old_rank = false, false, nil, false
@@ -286,10 +289,11 @@ local function submit(keys, args)
     publish(channel, 'w', label, pid, old_s, old_m, new_s, new_m, now)
   end
   if r then
-    redis.call('SET', r, cmsgpack.pack(new_s, new_m, old_s, old_m, changed), 'PX', request_ttl_ms)
+    local outcome = cmsgpack.pack(new_s, new_m, old_s, old_m, changed)
+    redis.call('HSETEX', r, 'PX', request_ttl_ms, 'FIELDS', 1, request, outcome)
   end
   local out = {'OK', new_s, new_m, old_s, old_m, redis.call('ZRANK', z, new_m), own_old, changed}
-  return append_sibling_counts(out, args, 14, new_s, new_m, old_s, old_m)
+  return append_sibling_counts(out, args, 15, new_s, new_m, old_s, old_m)
 end
 
 -- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period

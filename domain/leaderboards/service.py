@@ -469,7 +469,8 @@ class LeaderboardService:
 
     async def forget_player(self, player_id: str) -> int:
         """Remove the player from every board and every period kept, with what the boards'
-        rules keep of them (attempts, seats, recent writes); entries removed."""
+        rules keep of them (attempts, seats, recent writes) and their idempotent submits'
+        outcomes; entries removed."""
         require_id(player_id, "player_id")
         removed = 0
         for board in await self._registry.load_all():
@@ -477,8 +478,7 @@ class LeaderboardService:
             labels, held = await self._kept_entries(board, player_id)
             for label, _ in held:
                 removed += await self._remove_fenced(board, label, player_id)
-            if board.config.has_rules:
-                await self._store.forget_tallies(board, labels, player_id, self._wait)
+            await self._store.forget_traces(board, labels, player_id, self._wait)
         return removed
 
     async def _kept_entries(

@@ -226,14 +226,14 @@ class LeaderboardStore:
         if rules:
             key_list += [sub.tally(board.gen, period), sub.rate(board.gen, player_id)]
         if request is not None:
-            key_list.append(sub.request(board.gen, player_id, request[0]))
+            key_list.append(sub.requests(board.gen, player_id))
         config = board.config
         siblings = self.siblings(board, period, index)
         args = (
             board.version, config.operator, config.order, player_id, repr(value),
             "1" if metadata is not None else "0", metadata or b"", ttl_s, sub.channel,
             period, request[1] if request else 0, repr(MAX_SCORE), rules,
-            *(zset for _, zset, _ in siblings),
+            request[0] if request else "", *(zset for _, zset, _ in siblings),
         )  # fmt: skip
         call = Call(sub.state, ("FCALL", "lb_submit", len(key_list), *key_list, *args))
         reply = await self.caller.write(call, *wait, idempotent=request is not None)
@@ -307,15 +307,22 @@ class LeaderboardStore:
             raise StaleBoard(board.name)
         return bool(reply[0] == b"OK")
 
-    async def forget_tallies(
+    async def forget_traces(
         self, board: Board, periods: Sequence[str], player_id: str, wait: Wait
     ) -> None:
-        """Drop what a board's rules keep of a player (attempts, joined mark, seat, the
-        last minute's writes) in every period given. Each write is one key's idempotent
-        delete: erasing twice leaves the same state, so a retry is safe."""
+        """Drop what a board keeps of a player beside the entries: the outcomes of their
+        idempotent submits and, on a board with rules, what the rules keep (attempts,
+        joined mark, seat, the last minute's writes) in every period given. Each write
+        is one key's idempotent delete: erasing twice leaves the same state, so a retry
+        is safe."""
         sub = self.subs(board)[self.sub_index(board, player_id)]
-        calls = [Call(sub.rate(board.gen, player_id), ("DEL", sub.rate(board.gen, player_id)))]
-        for period in periods:
+        requests = sub.requests(board.gen, player_id)
+        calls = [Call(requests, ("DEL", requests))]
+        if board.config.has_rules:
+            calls.append(
+                Call(sub.rate(board.gen, player_id), ("DEL", sub.rate(board.gen, player_id)))
+            )
+        for period in periods if board.config.has_rules else ():
             tally = sub.tally(board.gen, period)
             calls.append(Call(tally, ("HDEL", tally, f"a:{player_id}", f"j:{player_id}")))
             if board.config.takes_seats:

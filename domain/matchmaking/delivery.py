@@ -13,6 +13,7 @@ from domain.clock import Clock
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.ports import MatchNotifier
 from domain.matchmaking.rating_store import RatingStore
+from domain.matchmaking.redaction import ERASED
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,12 @@ class Delivery:
                 event = {"event": "match.expired", "ticket": record["ticket"], "ts": ts}
                 sends.append(self._notifier.ticket_expired(record["players"], event))
         try:
-            await self._ratings.mark_in_match(in_match, round(self._limits.in_match_s * 1000))
+            await self._ratings.mark_in_match(
+                [(p, m) for p, m in in_match if p != ERASED],
+                round(self._limits.in_match_s * 1000),
+                ts,
+                round(self._limits.result_ttl_s * 1000),
+            )
         except Exception:  # presence is advisory; the pushes matter more
             log.exception("could not mark %d players as in a match", len(in_match))
         for result in await asyncio.gather(*sends, return_exceptions=True):

@@ -5,13 +5,43 @@
 -- match (match id once matched).
 
 --- script: claim_player
--- KEYS: the player's live-ticket pointer. ARGV: claim ('<ticket id> <created ms>'), ttl_ms,
--- replaceable (a claim the caller found finished, or '').
--- Takes the pointer if it is free or held by `replaceable`. -> '' or the current claim.
+-- KEYS: the player's live-ticket pointer, the player's history. ARGV: claim
+-- ('<ticket id> <created ms>'), ttl_ms, replaceable (a claim the caller found finished,
+-- or ''), history_ms (how long the history key lives).
+-- Takes the pointer if it is free or held by `replaceable`, and notes the ticket in the
+-- history until the ticket's own retention ends. -> '' or the current claim.
 local cur = server.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] and cur ~= ARGV[3] then return cur end
 server.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ticket, created = string.match(ARGV[1], '^(%S+) (%d+)$')
+server.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', created)
+server.call('ZADD', KEYS[2], tonumber(created) + tonumber(ARGV[2]), 't:' .. ticket)
+server.call('PEXPIRE', KEYS[2], ARGV[4])
 return ''
+
+--- script: note_match
+-- KEYS: the player's current-match pointer, the player's history. ARGV: match id,
+-- in_match_ms, now_ms, history_ms (the result's retention: the longest of a match's).
+-- Points the player at the match and notes it in the history.
+server.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+server.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+server.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), 'm:' .. ARGV[1])
+server.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+
+--- script: replace_field
+-- KEYS: a hash. ARGV: field, the value read, its replacement -> 1 if replaced, 0 if the
+-- value changed since it was read (read again and retry). The key's expiry stays.
+if server.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+server.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+
+--- script: replace_value
+-- KEYS: a string. ARGV: the value read, its replacement -> 1 if replaced, 0 if it changed
+-- since it was read. The key's expiry stays.
+if server.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+server.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
 
 --- script: release_player
 -- KEYS: a player pointer (ticket or match). ARGV: the value we set -> 1 if deleted.

@@ -16,6 +16,7 @@ from domain.matchmaking.store import (
     PartitionKeys,
     Scripts,
     code_of,
+    player_history_key,
     player_match_key,
     result_key,
     text,
@@ -125,14 +126,22 @@ class RatingStore:
         status = int(reply[0])
         return status, (dict(orjson.loads(reply[1])) if status != 2 else None)
 
-    async def mark_in_match(self, pairs: Sequence[tuple[str, str]], ttl_ms: int) -> None:
-        """Record each (player, match) as the player's current match, in one pipeline."""
-        if not pairs:
-            return
-        pipe = self._cluster.pipeline(transaction=False)
-        for player_id, match_id in pairs:
-            pipe.set(player_match_key(player_id), match_id, px=ttl_ms)
-        await pipe.execute()
+    async def mark_in_match(
+        self, pairs: Sequence[tuple[str, str]], ttl_ms: int, now_ms: int, history_ms: int
+    ) -> None:
+        """Record each (player, match) as the player's current match, and note the match
+        in the player's history for `history_ms` (for erasure), all at once."""
+        await asyncio.gather(
+            *(
+                self._scripts.run(
+                    "note_match",
+                    [player_match_key(player_id), player_history_key(player_id)],
+                    [match_id, ttl_ms, now_ms, history_ms],
+                    idempotent=True,
+                )
+                for player_id, match_id in pairs
+            )
+        )
 
     async def clear_in_match(self, player_ids: Sequence[str], match_id: str) -> None:
         """Only where the player's current match is still this one."""
@@ -146,9 +155,12 @@ class RatingStore:
         )
 
     async def forget(self, player_id: str) -> None:
-        """Drop the player's rating and current-match pointer (erasure)."""
-        await self._cluster.execute_command("HDEL", RATINGS_KEY, player_id)
-        await self._cluster.execute_command("DEL", player_match_key(player_id))
+        """Drop the player's rating and current-match pointer (erasure), confirmed."""
+        await self._scripts.command(
+            RATINGS_KEY, "HDEL", RATINGS_KEY, player_id, idempotent=True, confirm=True
+        )
+        pointer = player_match_key(player_id)
+        await self._scripts.command(pointer, "DEL", pointer, idempotent=True, confirm=True)
 
     async def in_match(self, player_ids: Sequence[str]) -> set[str]:
         return await which_exist(self._cluster, player_ids, player_match_key)

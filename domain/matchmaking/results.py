@@ -15,6 +15,7 @@ from domain.matchmaking.models import Match
 from domain.matchmaking.ports import RankedBoardSink
 from domain.matchmaking.rating_store import RatingStore, decode_rating
 from domain.matchmaking.ratings import Rating, rate
+from domain.matchmaking.redaction import ERASED
 from domain.matchmaking.store import Cluster, Scripts
 
 
@@ -48,15 +49,23 @@ class Results:
     ) -> dict[str, Rating]:
         if len(ranks) != len(match.teams):
             raise BadRequest(f"ranks must have {len(match.teams)} entries, one per team")
-        players = [p for team in match.teams for p in team]
+        # An erased player's seat still plays its part in the others' new ratings, at the
+        # default rating; nothing is stored for it.
+        players = [p for team in match.teams for p in team if p != ERASED]
         ttl_ms = round(self._limits.result_ttl_s * 1000)
         for _ in range(self._limits.rate_retries):
             # No read of an earlier result first: the script answers a repeat with the
             # recorded result, and only its write makes the WAIT cover that result.
             read = await self.store.raw_ratings(players)
-            current = iter(decode_rating(r) for r in read)
-            teams = [[next(current) for _ in team] for team in match.teams]
-            new = [r for team in rate(teams, ranks) for r in team]
+            stored = dict(zip(players, read, strict=True))
+            teams = [[decode_rating(stored.get(p)) for p in team] for team in match.teams]
+            rated = {
+                p: r
+                for team, new_team in zip(match.teams, rate(teams, ranks), strict=True)
+                for p, r in zip(team, new_team, strict=True)
+                if p != ERASED
+            }
+            new = [rated[p] for p in players]
             result = {
                 "ranks": list(ranks),
                 "ratings": {p: [r.mu, r.sigma] for p, r in zip(players, new, strict=True)},

@@ -19,6 +19,7 @@ from domain.errors import (
     Unconfirmed,
 )
 from domain.ids import require_id
+from domain.matchmaking.history_store import HistoryStore
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.match_store import MatchStore
 from domain.matchmaking.models import (
@@ -61,6 +62,7 @@ class MatchmakingService:
         self._tickets = TicketStore(cluster, self._scripts)
         self._results = Results(cluster, self._scripts, boards, self._limits)
         self._matches = MatchStore(cluster, self._scripts)
+        self._history = HistoryStore(cluster, self._scripts)
         self._initial_queues = tuple(queues)
         # Queues never change once created. Partitions are registered again now and then,
         # in case the registry lost a write (a failover) while this process remembered it.
@@ -205,13 +207,17 @@ class MatchmakingService:
         stores its ticket only after. Until then its claims count as live for at most
         `claim_limit_s`, and the ticket is refused after that: two joins never both win.
         """
-        holder = await self._tickets.claim_player(player_id, claim, ttl_ms)
+        history_ms = round(self._limits.result_ttl_s * 1000)
+        holder = await self._tickets.claim_player(player_id, claim, ttl_ms, history_ms)
         if holder is None:
             return
         if await self._is_live(holder):
             raise Conflict(f"{player_id} is already in a ticket")
         # The holder is finished: take the pointer unless yet another join beat us to it.
-        if await self._tickets.claim_player(player_id, claim, ttl_ms, holder) is not None:
+        if (
+            await self._tickets.claim_player(player_id, claim, ttl_ms, history_ms, holder)
+            is not None
+        ):
             raise Conflict(f"{player_id} is already in a ticket")
 
     async def _is_live(self, claim: str) -> bool:
@@ -266,17 +272,25 @@ class MatchmakingService:
         return rating
 
     async def forget_player(self, player_id: str) -> None:
-        """Erasure: cancel the player's searching ticket, drop their pointers and rating.
+        """Erasure: cancel the player's searching ticket, delete their solo tickets,
+        redact them from the party tickets, match records and results that name them
+        (domain/matchmaking/redaction.py), and drop their pointers, history and rating.
 
-        Finished tickets, match records and results keep the id until their retention
-        (`match_ttl_s`, `result_ttl_s`) ends them.
+        A cancelled ticket's stream entry goes with the worker's next tick, as do pushes
+        still in a partition's outbox once delivered.
         """
         claim = await self._tickets.player_claim(player_id)
         if claim is not None:
             ticket_id = claim.partition(" ")[0]
             await self._tickets.cancel(ticket_id, player_id)
             await self._tickets.release_player(player_id, claim)
+        tickets, matches = await self._history.records(player_id)
+        for ticket_id in tickets:
+            await self._history.redact_ticket(ticket_id, player_id)
+        for match_id in matches:
+            await self._history.redact_match(match_id, player_id)
         await self._results.store.forget(player_id)
+        await self._history.forget(player_id)
 
     async def players_in_match(self, player_ids: Sequence[str]) -> set[str]:
         """Players matched and whose match has no result yet (at most `in_match_s`)."""

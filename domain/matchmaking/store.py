@@ -5,7 +5,8 @@ Hash tags decide what can change together atomically:
 - `{<code>}`: one queue partition (queue + region): its lease, stream, outbox, stats,
   tickets and matches. `code` is a short hash of the partition's name, so ticket and match
   ids (`<code>.<random>`) lead to their keys and partitions spread over the shards;
-- `{p.<player>}`: one player's live-ticket pointer and current match;
+- `{p.<player>}`: one player's live-ticket pointer, current match and history (the
+  tickets and matches that name them, for erasure);
 - `{ratings}`: every player's rating and every rated result, so one script updates all
   players of a match at once.
 
@@ -82,6 +83,13 @@ def player_ticket_key(player_id: str) -> str:
 
 def player_match_key(player_id: str) -> str:
     return f"mm:{{p.{player_id}}}:match"
+
+
+def player_history_key(player_id: str) -> str:
+    """Sorted set: 't:<ticket id>' and 'm:<match id>' of every ticket and match that
+    names the player, scored by when the record's retention ends (ms). Only erasure
+    reads it: it leads to the records other players share, to redact them."""
+    return f"mm:{{p.{player_id}}}:h"
 
 
 def result_key(match_id: str) -> str:

@@ -18,6 +18,7 @@ from domain.matchmaking.store import (
     PartitionKeys,
     Scripts,
     code_of,
+    player_history_key,
     player_ticket_key,
     text,
 )
@@ -116,18 +117,19 @@ class TicketStore:
         return out
 
     async def claim_player(
-        self, player_id: str, claim: str, ttl_ms: int, replaceable: str = ""
+        self, player_id: str, claim: str, ttl_ms: int, history_ms: int, replaceable: str = ""
     ) -> str | None:
         """Point the player at a ticket being made; on failure, the claim that holds them.
 
         A claim is '<ticket id> <created ms>': it counts as live while its ticket searches,
-        or, before the ticket exists, while it is younger than the claim limit.
+        or, before the ticket exists, while it is younger than the claim limit. The ticket
+        is noted in the player's history (for erasure), which lives `history_ms`.
         """
         # Confirmed: a claim lost in a failover would let the player join twice.
         holder = await self._scripts.run(
             "claim_player",
-            [player_ticket_key(player_id)],
-            [claim, ttl_ms, replaceable],
+            [player_ticket_key(player_id), player_history_key(player_id)],
+            [claim, ttl_ms, replaceable, history_ms],
             idempotent=True,
             confirm=True,
         )

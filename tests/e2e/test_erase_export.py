@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -9,6 +10,8 @@ import httpx
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.errors import TicketNotFound
+from domain.matchmaking.worker import MatchmakingWorker
 from tests.game_client import GameClient, device_login, game_client
 from tests.gateway_harness import Gateway
 
@@ -49,7 +52,9 @@ async def _play(gateway: Gateway, client: GameClient) -> None:
     """Leave a trace in every feature: name, session values, live and archived entries."""
     await client.ok("account.update", display_name="Erin")
     await client.ok("session.set", values={"deck": [1, 2, 3]})
-    await client.ok("score.submit", board="global", score=10, metadata={"map": "x"})
+    await client.ok(
+        "score.submit", board="global", score=10, metadata={"map": "x"}, request_id="r1"
+    )
     await client.ok("score.submit", board="weekly", score=5)
     async with gateway.admin() as admin:
         assert (await admin.post("/admin/v1/boards/weekly/reset")).status_code == 204
@@ -58,17 +63,49 @@ async def _play(gateway: Gateway, client: GameClient) -> None:
 
 async def _play_a_tournament_and_a_party(
     gateway: Gateway, client: GameClient, friend: GameClient
-) -> None:
-    """Leave what a board's rules keep (a seat, attempts, recent writes) and a party."""
+) -> str:
+    """Leave what a board's rules keep (a seat, attempts, recent writes) and a party; the
+    party's id."""
     async with gateway.admin() as admin:
         rules = {"join_required": True, "max_players": 10, "max_attempts": 3}
         cup = {"name": "cup", "writes_per_minute": 10, **rules}
         assert (await admin.post("/admin/v1/boards", json=cup)).status_code == 201
     await client.ok("board.join", board="cup")
     await client.ok("score.submit", board="cup", score=4)
-    party = (await client.ok("party.create"))["party_id"]
+    party: str = (await client.ok("party.create"))["party_id"]
     await client.ok("party.invite", party_id=party, player_id=friend.player_id)
     await friend.ok("party.accept", party_id=party)
+    return party
+
+
+async def _play_a_match_and_queue_as_a_party(
+    gateway: Gateway, client: GameClient, friend: GameClient, party: str
+) -> str:
+    """Leave a matched ticket, a match record and its result, and a party's ticket that
+    names the friend too; the match's id."""
+    await client.ok("match.join", queue="duel")
+    await friend.ok("match.join", queue="duel")
+    match_id: str = (await client.next_event("match.found"))["match_id"]
+    await friend.next_event("match.found")
+    async with gateway.admin() as admin:
+        reported = await admin.post(f"/admin/v1/matches/{match_id}/result", json={"ranks": [1, 2]})
+        assert reported.status_code == 200, reported.text
+        pairs = {"name": "pairs", "team_size": 2, "teams": 2, "max_wait_s": 60, "parties": True}
+        assert (await admin.post("/admin/v1/queues", json=pairs)).status_code == 201
+    ticket = (await client.ok("match.join", queue="pairs", party_id=party))["ticket"]
+    await friend.ok("match.cancel", ticket=ticket)
+    return match_id
+
+
+async def _nothing_left_about(valkey: ValkeyCluster, needle: str) -> list[str]:
+    """What still mentions `needle` once the worker's next ticks have passed: a delivered
+    push leaves its partition's outbox on the tick after its delivery."""
+    for _ in range(50):
+        found = await _everything_about(valkey, needle)
+        if not found:
+            break
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def test_export_holds_everything_about_the_player(gateway: Gateway) -> None:
@@ -93,7 +130,7 @@ async def test_export_holds_everything_about_the_player(gateway: Gateway) -> Non
 
 
 async def test_erase_leaves_nothing_of_the_player_in_valkey(
-    gateway: Gateway, admin_valkey: ValkeyCluster
+    gateway: Gateway, admin_valkey: ValkeyCluster, worker: MatchmakingWorker
 ) -> None:
     login = (await device_login(gateway.base_url, DEVICE)).json()
     player = login["player_id"]
@@ -104,14 +141,19 @@ async def test_erase_leaves_nothing_of_the_player_in_valkey(
             game_client(gateway.base_url, player, token=login["token"])
         )
         await _play(gateway, client)
-        await _play_a_tournament_and_a_party(gateway, client, other)
+        party = await _play_a_tournament_and_a_party(gateway, client, other)
+        match_id = await _play_a_match_and_queue_as_a_party(gateway, client, other, party)
         assert await _everything_about(admin_valkey, player)
         async with gateway.admin() as admin:
             assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
         assert await client.wait_closed() == 4403
-        assert await _everything_about(admin_valkey, player) == []
+        assert await _nothing_left_about(admin_valkey, player) == []
         top = await other.ok("board.top", board="global")
         assert [e["player_id"] for e in top["entries"]] == ["bystander"]
+        # The bystander's match keeps its shape, the erased player's seat redacted.
+        async with gateway.admin() as admin:
+            match = (await admin.get(f"/admin/v1/matches/{match_id}")).json()
+        assert sorted(p for team in match["teams"] for p in team) == ["(erased)", "bystander"]
     async with gateway.admin() as admin:
         assert (await admin.get(f"/admin/v1/players/{player}/export")).status_code == 404
         assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 404
@@ -144,6 +186,11 @@ async def test_erase_cancels_the_players_searching_ticket(gateway: Gateway) -> N
         ticket = (await client.ok("match.join", queue="duel"))["ticket"]
         async with gateway.admin() as admin:
             assert (await admin.delete("/admin/v1/players/p1")).status_code == 204
-    assert await gateway.services.matchmaking.status(ticket) == "cancelled"
+    # Cancelled (it waits no more) and, naming only the erased player, gone.
+    async with gateway.admin() as admin:
+        queues = (await admin.get("/admin/v1/queues")).json()["queues"]
+    assert [q["waiting"] for q in queues if q["queue"] == "duel"] == [0]
+    with pytest.raises(TicketNotFound):
+        await gateway.services.matchmaking.status(ticket)
     async with game_client(gateway.base_url, "p1") as again:
         assert (await again.call("match.join", queue="duel"))["ok"] is True

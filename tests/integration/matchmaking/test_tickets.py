@@ -174,7 +174,7 @@ async def test_a_dead_joins_claim_holds_the_player_only_briefly(
     code = partition_code("duel", "any")
     dead_id = f"{code}.00000000deadbeef"
     claim = f"{dead_id} {round(clock.now() * 1000)}"
-    assert await store.claim_player("p1", claim, 60_000) is None
+    assert await store.claim_player("p1", claim, 60_000, 600_000) is None
     with pytest.raises(Conflict):
         await service.join("duel", "p1")
     clock.advance(LIMITS.claim_limit_s + 1)

@@ -26,7 +26,7 @@ def test_all_keys_of_a_sub_board_share_its_slot() -> None:
             sub.zset(3, "2026-W48"),
             sub.meta(3, "2026-W48"),
             sub.bucket(3, "2026-W48", 17),
-            sub.request(3, "p1", "r-1"),
+            sub.requests(3, "p1"),
         ]
         assert len({key_slot(name.encode()) for name in names}) == 1
 

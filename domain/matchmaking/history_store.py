@@ -1,0 +1,100 @@
+"""The Valkey side of erasure in matchmaking: the records that name a player, redacted.
+
+Every ticket a player joins and every match they play is noted in their history
+(`player_history_key`, written with the claim and with the current-match pointer) until
+the record's retention ends. Erasure follows it to each record: the player's own solo
+ticket goes; a party's ticket, a match record and a result keep their shape with the
+player redacted (domain/matchmaking/redaction.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from domain.errors import Unavailable
+from domain.matchmaking.redaction import redacted
+from domain.matchmaking.store import (
+    Cluster,
+    PartitionKeys,
+    Scripts,
+    code_of,
+    player_history_key,
+    result_key,
+    text,
+)
+
+# A record rewritten meanwhile (a backfill adding players, a result) is read again.
+_REDACT_ATTEMPTS = 8
+
+
+class HistoryStore:
+    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
+        self._cluster = cluster
+        self._scripts = scripts
+
+    async def records(self, player_id: str) -> tuple[list[str], list[str]]:
+        """The ids of the tickets and of the matches still kept that name the player."""
+        raw = await self._cluster.execute_command("ZRANGE", player_history_key(player_id), 0, -1)
+        noted = [text(member) for member in raw]
+        tickets = [n[2:] for n in noted if n.startswith("t:")]
+        matches = [n[2:] for n in noted if n.startswith("m:")]
+        return tickets, matches
+
+    async def redact_ticket(self, ticket_id: str, player_id: str) -> None:
+        """Delete the player's own solo ticket; redact them from a party's."""
+        code = code_of(ticket_id)
+        if code is None:
+            return
+        key = PartitionKeys(code).ticket(ticket_id)
+
+        def solo(record: dict[str, Any]) -> bool:
+            return bool(record.get("players") == [player_id])
+
+        await self._redact_field(key, "data", player_id, drop_if=solo)
+
+    async def redact_match(self, match_id: str, player_id: str) -> None:
+        """Redact the player from the match record and from its result, if reported."""
+        code = code_of(match_id)
+        if code is None:
+            return
+        await self._redact_field(PartitionKeys(code).match(match_id), "data", player_id)
+        key = result_key(match_id)
+        for _ in range(_REDACT_ATTEMPTS):
+            raw = await self._cluster.execute_command("GET", key)
+            if raw is None:
+                return
+            new = orjson.dumps(redacted(orjson.loads(raw), player_id))
+            if new == raw or await self._scripts.run(
+                "replace_value", [key], [raw, new], idempotent=True, confirm=True
+            ):
+                return
+        raise Unavailable(f"the result of match {match_id} kept changing; erase again")
+
+    async def forget(self, player_id: str) -> None:
+        key = player_history_key(player_id)
+        await self._scripts.command(key, "DEL", key, idempotent=True, confirm=True)
+
+    async def _redact_field(
+        self,
+        key: str,
+        field: str,
+        player_id: str,
+        drop_if: Callable[[dict[str, Any]], bool] = lambda _: False,
+    ) -> None:
+        for _ in range(_REDACT_ATTEMPTS):
+            raw = await self._cluster.execute_command("HGET", key, field)
+            if raw is None:
+                return
+            record = orjson.loads(raw)
+            if drop_if(record):
+                await self._scripts.command(key, "DEL", key, idempotent=True, confirm=True)
+                return
+            new = orjson.dumps(redacted(record, player_id))
+            if new == raw or await self._scripts.run(
+                "replace_field", [key], [field, raw, new], idempotent=True, confirm=True
+            ):
+                return
+        raise Unavailable(f"{key} kept changing; erase again")
