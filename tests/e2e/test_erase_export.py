@@ -11,6 +11,7 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.errors import TicketNotFound
+from domain.matchmaking.store import PartitionKeys, code_of
 from domain.matchmaking.worker import MatchmakingWorker
 from tests.game_client import GameClient, device_login, game_client
 from tests.gateway_harness import Gateway
@@ -194,3 +195,29 @@ async def test_erase_cancels_the_players_searching_ticket(gateway: Gateway) -> N
         await gateway.services.matchmaking.status(ticket)
     async with game_client(gateway.base_url, "p1") as again:
         assert (await again.call("match.join", queue="duel"))["ok"] is True
+
+
+async def test_a_match_with_an_erased_player_still_gets_its_result(
+    gateway: Gateway, worker: MatchmakingWorker, admin_valkey: ValkeyCluster
+) -> None:
+    async with (
+        game_client(gateway.base_url, "gone") as a,
+        game_client(gateway.base_url, "stays") as b,
+    ):
+        await a.ok("match.join", queue="duel")
+        await b.ok("match.join", queue="duel")
+        match_id = (await b.next_event("match.found"))["match_id"]
+        async with gateway.admin() as admin:
+            assert (await admin.delete("/admin/v1/players/gone")).status_code == 204
+            teams = (await admin.get(f"/admin/v1/matches/{match_id}")).json()["teams"]
+            result = await admin.post(
+                f"/admin/v1/matches/{match_id}/result",
+                json={"ranks": [1, 2] if teams[1] == ["stays"] else [2, 1]},
+            )
+    assert result.status_code == 200, result.text
+    # The erased seat played its part (the survivor lost to it) and is stored nowhere.
+    ratings = result.json()["ratings"]
+    assert list(ratings) == ["stays"] and ratings["stays"]["mu"] < 25.0
+    assert await _nothing_left_about(admin_valkey, "gone") == []
+    record = PartitionKeys(code_of(match_id) or "").match(match_id)
+    assert await _everything_about(admin_valkey, "(erased)") == [record]
