@@ -63,7 +63,6 @@ class Results:
                 p: r
                 for team, new_team in zip(match.teams, rate(teams, ranks), strict=True)
                 for p, r in zip(team, new_team, strict=True)
-                if p != ERASED
             }
             new = [rated[p] for p in players]
             result = {
