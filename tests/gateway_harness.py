@@ -98,6 +98,29 @@ def up_command(data_dir: Path, port: int, valkey_port: int, *extra: str) -> list
     return [sys.executable, "-m", "gameserver", "up", *ports, "--data-dir", str(data_dir), *extra]
 
 
+def env_without_settings(**extra: str) -> dict[str, str]:
+    """This process's environment without its GAMESERVER_ and VALKEY_ variables, plus
+    `extra`: a command started with it sees only the settings the test gives it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
+    return {**env, **extra}
+
+
+def read_banner(process: subprocess.Popen[str], last: str, timeout_s: float) -> list[str]:
+    """The lines a starting `gameserver up` prints, up to the first that starts with
+    `last`; fewer when it stops printing or `timeout_s` runs out first."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith(last):
+            break
+    return lines
+
+
 @contextlib.contextmanager
 def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) -> Iterator[Gateway]:
     """A real `gameserver serve` process, stopped by its pid at the end.
