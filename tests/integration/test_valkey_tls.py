@@ -5,8 +5,6 @@ redis-server or valkey-server is installed."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import shutil
 import subprocess
 import time
@@ -26,12 +24,7 @@ from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
 from gameserver.settings import Settings
 from gameserver.valkey_client import cluster_is_ready, connect_cluster
 from tests.cluster_helpers import eventually, stop_process
-
-cryptography = pytest.importorskip("cryptography")
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+from tests.tls_helpers import write_certificate, write_key
 
 pytestmark = pytest.mark.slow
 
@@ -48,54 +41,13 @@ class Pki:
     client_key: Path
 
 
-def _key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key = ec.generate_private_key(ec.SECP256R1())
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-    return key
-
-
-def _certificate(
-    path: Path,
-    name: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-) -> x509.Name:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    issuer_name, signer = issuer if issuer else (subject, key)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
-    )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            False,
-        )
-    path.write_bytes(builder.sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
-    return subject
-
-
 def make_pki(folder: Path) -> Pki:
-    ca_key = _key(folder / "ca.key")
-    ca = _certificate(folder / "ca.crt", "test CA", ca_key, None)
+    ca_key = write_key(folder / "ca.key")
+    ca = write_certificate(folder / "ca.crt", "test CA", ca_key, ca=True, for_localhost=False)
     for name in ("server", "client"):
-        _certificate(folder / f"{name}.crt", name, _key(folder / f"{name}.key"), (ca, ca_key))
+        key = write_key(folder / f"{name}.key")
+        issuer = (ca, ca_key)
+        write_certificate(folder / f"{name}.crt", name, key, issuer, ca=False, for_localhost=True)
     return Pki(
         folder / "ca.crt",
         folder / "server.crt",
