@@ -20,7 +20,7 @@ async def get_player(request: Request) -> Response:
     services: Services = request.app.state.services
     player_id = require_id(request.path_params["player_id"], "player_id")
     session = await services.sessions.get(player_id)
-    presence = (await services.sessions.presence([player_id]))[player_id]
+    presence = (await services.presence.get([player_id]))[player_id]
     body: dict[str, Any] = {
         "player_id": player_id,
         "session": None
