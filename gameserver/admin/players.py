@@ -18,7 +18,7 @@ async def get_player(request: Request) -> Response:
     services = admin_services(request)
     player_id = require_id(request.path_params["player_id"], "player_id")
     session = await services.sessions.get(player_id)
-    presence = (await services.sessions.presence([player_id]))[player_id]
+    presence = (await services.presence.get([player_id]))[player_id]
     body: dict[str, Any] = {
         "player_id": player_id,
         "session": None
