@@ -16,12 +16,14 @@ from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
+from domain.matchmaking.store import MatchmakingStore
 from domain.parties.rules import PartyLimits
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
 from domain.storage.auto_pipeline import auto_pipeline_for
+from domain.storage.shard_calls import ShardCaller
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
@@ -47,6 +49,8 @@ class Services:
     settings: Settings
     clock: Clock
     cluster: ValkeyCluster
+    # The one road to Valkey every feature's store takes (domain/storage/shard_calls.py).
+    storage: ShardCaller
     sessions: SessionService
     accounts: AccountService
     leaderboards: LeaderboardService
@@ -70,9 +74,10 @@ class Services:
 async def build_services(
     settings: Settings, cluster: ValkeyCluster, clock: Clock, startup: StartupConfig
 ) -> Services:
-    """Wire every service of a process and make sure their scripts and defaults exist."""
+    """Wire every service of a process and make sure their functions and defaults exist."""
+    storage = ShardCaller(cluster, settings.valkey_failover_window_s)
     sessions = SessionService(
-        SessionStore(cluster, writes=settings.write_policy("sessions")),
+        SessionStore(storage, writes=settings.write_policy("sessions")),
         secret=settings.secret,
         clock=clock,
         ttl_s=settings.session_ttl_s,
@@ -82,7 +87,7 @@ async def build_services(
     metrics = Metrics()
     metrics.watch_valkey_nodes(auto_pipeline_for(cluster).node_counts)
     accounts = AccountService(
-        AccountStore(cluster, writes=settings.write_policy("accounts")),
+        AccountStore(storage, writes=settings.write_policy("accounts")),
         secret=settings.secret,
         clock=clock,
         identity=IdentityVerifier(parse_providers(settings.auth_providers)),
@@ -97,23 +102,22 @@ async def build_services(
     )
     messenger = PlayerMessenger(sessions)
     parties = PartyService(
-        PartyStore(cluster, writes=settings.write_policy("parties")),
+        PartyStore(storage, writes=settings.write_policy("parties")),
         clock,
         events=messenger,
         limits=PartyLimits(invite_ttl_s=settings.party_invite_ttl_s),
     )
     matchmaking = MatchmakingService(
-        cluster,
+        MatchmakingStore(storage, writes=settings.write_policy("matches")),
         clock,
         sessions=sessions,
         parties=parties,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
-        writes=settings.write_policy("matches"),
     )
     sessions.match_presence = matchmaking
     address_limits = AddressLimiter(
-        AbuseStore(cluster, settings.valkey_failover_window_s),
+        AbuseStore(storage),
         {"login": RateLimit(settings.login_rate_per_s, settings.login_burst)},
     )
     await address_limits.ensure_ready()
@@ -126,6 +130,7 @@ async def build_services(
         settings=settings,
         clock=clock,
         cluster=cluster,
+        storage=storage,
         sessions=sessions,
         accounts=accounts,
         leaderboards=leaderboards,

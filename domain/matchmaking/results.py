@@ -16,7 +16,7 @@ from domain.matchmaking.ports import RankedBoardSink
 from domain.matchmaking.rating_store import RatingStore, decode_rating
 from domain.matchmaking.ratings import Rating, rate
 from domain.matchmaking.redaction import ERASED
-from domain.matchmaking.store import Cluster, Scripts
+from domain.matchmaking.store import MatchmakingStore
 
 
 def parse_ranks(raw: object) -> list[int]:
@@ -35,12 +35,11 @@ def _ratings_of(result: dict[str, Any]) -> dict[str, Rating]:
 class Results:
     def __init__(
         self,
-        cluster: Cluster,
-        scripts: Scripts,
+        store: MatchmakingStore,
         boards: RankedBoardSink | None,
         limits: MatchmakingLimits,
     ) -> None:
-        self.store = RatingStore(cluster, scripts)
+        self.store = RatingStore(store)
         self._boards = boards
         self._limits = limits
 

@@ -34,9 +34,8 @@ from domain.matchmaking.ports import MatchNotifier, MatchObserver, ServerAllocat
 from domain.matchmaking.rating_store import RatingStore
 from domain.matchmaking.rules import Candidate
 from domain.matchmaking.settle import settle_partition
-from domain.matchmaking.store import Cluster, Scripts
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.ticket_store import decode_ticket
-from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +72,13 @@ class TickReport:
 class MatchmakingWorker:
     def __init__(
         self,
-        cluster: Cluster,
+        store: MatchmakingStore,
         clock: Clock,
         notifier: MatchNotifier,
         worker_id: str,
         tick_s: float | None = None,
         limits: MatchmakingLimits | None = None,
         *,
-        writes: WritePolicy = DEFAULT_WRITES,
         allocator: ServerAllocator | None = None,
         observer: MatchObserver | None = None,
     ) -> None:
@@ -90,9 +88,8 @@ class MatchmakingWorker:
         self.worker_id = worker_id
         self._limits = limits or MatchmakingLimits()
         self._tick_s = self._limits.tick_s if tick_s is None else tick_s
-        scripts = Scripts(cluster, writes=writes)
-        self._store = PartitionStore(cluster, scripts)
-        self._delivery = Delivery(RatingStore(cluster, scripts), notifier, clock, self._limits)
+        self._store = PartitionStore(store)
+        self._delivery = Delivery(RatingStore(store), notifier, clock, self._limits)
         self._owned: dict[str, PartitionState] = {}
 
     @property

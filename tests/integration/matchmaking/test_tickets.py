@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import (
@@ -15,14 +16,14 @@ from domain.errors import (
 )
 from domain.matchmaking.models import QueueConfig, Ticket, TicketState
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import Cluster, Scripts, partition_code
+from domain.matchmaking.store import partition_code
 from domain.matchmaking.ticket_store import TicketStore
 from domain.parties.service import PartyService
-from tests.integration.matchmaking.conftest import LIMITS, OnlinePlayers
+from tests.integration.matchmaking.conftest import LIMITS, OnlinePlayers, mm_store
 from tests.integration.parties.helpers import party_of
 
 
-async def key_count(valkey: Cluster) -> int:
+async def key_count(valkey: ValkeyCluster) -> int:
     counts = await valkey.execute_command("DBSIZE", target_nodes=valkey.get_primaries())
     return sum(counts.values()) if isinstance(counts, dict) else int(counts)
 
@@ -97,7 +98,10 @@ async def test_a_party_joins_as_one_ticket(
 
 
 async def test_every_party_member_needs_a_live_session(
-    service: MatchmakingService, online: OnlinePlayers, admin_valkey: Cluster, parties: PartyService
+    service: MatchmakingService,
+    online: OnlinePlayers,
+    admin_valkey: ValkeyCluster,
+    parties: PartyService,
 ) -> None:
     party_id = await party_of(parties, "a", "b")
     online.offline.add("b")
@@ -128,7 +132,7 @@ async def test_every_party_member_needs_a_live_session(
 async def test_bad_joins_change_nothing(
     service: MatchmakingService,
     parties: PartyService,
-    admin_valkey: Cluster,
+    admin_valkey: ValkeyCluster,
     queue: object,
     party: object,
     properties: object,
@@ -143,10 +147,10 @@ async def test_bad_joins_change_nothing(
 
 
 async def test_tickets_survive_a_gateway_restart(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock, online: OnlinePlayers
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock, online: OnlinePlayers
 ) -> None:
     ticket = await service.join("duel", "p1")
-    restarted = MatchmakingService(valkey, clock, online, limits=LIMITS)
+    restarted = MatchmakingService(mm_store(valkey), clock, online, limits=LIMITS)
     await restarted.ensure_ready()
     assert await restarted.status(ticket) == "searching"
     with pytest.raises(Conflict):
@@ -167,10 +171,10 @@ async def test_queues_are_created_once(service: MatchmakingService) -> None:
 
 
 async def test_a_dead_joins_claim_holds_the_player_only_briefly(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     # A gateway died after claiming p1 for a ticket it never stored.
-    store = TicketStore(valkey, Scripts(valkey))
+    store = TicketStore(mm_store(valkey))
     code = partition_code("duel", "any")
     dead_id = f"{code}.00000000deadbeef"
     claim = f"{dead_id} {round(clock.now() * 1000)}"

@@ -1,4 +1,4 @@
-"""The shared shard caller on the real cluster: WAIT, lost replies, missing scripts."""
+"""The shared shard caller on the real cluster: WAIT, lost replies, missing functions."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 
 from domain.errors import Unconfirmed
 from domain.storage.function_library import FunctionLibrary
-from domain.storage.shard_calls import Call, ShardCaller, script_sha
+from domain.storage.shard_calls import Call, ShardCaller
 from gameserver.embedded import EmbeddedCluster
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
 from tests.cluster_helpers import eventually
 from tests.integration.shard_helpers import frozen, shard_of
 
-INCR_SCRIPT = "return server.call('INCR', KEYS[1])"
 PROBE_LIBRARY = """#!lua name=shard_calls_probe
 server.register_function('shard_calls_probe_incr', function(keys)
   return server.call('INCR', keys[1])
@@ -127,15 +126,6 @@ async def test_an_idempotent_write_whose_reply_is_lost_is_sent_again(
         assert not write.done()
     assert await write
     assert await valkey.get("k5") == b"v"
-
-
-async def test_a_script_the_node_lacks_is_loaded_and_run_once(valkey: ValkeyCluster) -> None:
-    caller = ShardCaller(valkey, scripts=[INCR_SCRIPT])
-    primary, _ = await shard_of(valkey, "k6")
-    await primary.execute_command("SCRIPT", "FLUSH")
-    call = Call("k6", ("EVALSHA", script_sha(INCR_SCRIPT), 1, "k6"))
-    assert await caller.write(call, 1, 2000, idempotent=False) == 1
-    assert await valkey.get("k6") == b"1"
 
 
 async def test_a_function_library_the_node_lacks_is_loaded_and_run_once(
