@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
+from valkey.exceptions import ResponseError
 
 from domain.clock import FixedClock
 from domain.errors import (
@@ -16,9 +18,10 @@ from domain.errors import (
 )
 from domain.matchmaking.models import QueueConfig, Ticket, TicketState
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import partition_code
+from domain.matchmaking.store import LIBRARY_CODE, PartitionKeys, code_of, partition_code
 from domain.matchmaking.ticket_store import TicketStore
 from domain.parties.service import PartyService
+from domain.storage.function_library import FunctionLibrary
 from tests.integration.matchmaking.conftest import LIMITS, OnlinePlayers, mm_store
 from tests.integration.parties.helpers import party_of
 
@@ -33,6 +36,21 @@ async def test_a_joined_ticket_is_searching(service: MatchmakingService) -> None
     assert await service.status(ticket) == "searching"
     found = await service.ticket(ticket)
     assert (found.queue, found.players) == ("duel", ("p1",))
+
+
+async def test_a_join_where_the_nodes_lost_the_functions_loads_them_and_stores_one_ticket(
+    service: MatchmakingService, admin_valkey: ValkeyCluster
+) -> None:
+    # What a promoted replica or a new node looks like: no matchmaking library.
+    loaded = FunctionLibrary.from_source(LIBRARY_CODE).name
+    for primary in admin_valkey.get_primaries():
+        with contextlib.suppress(ResponseError):  # not loaded there
+            await admin_valkey.execute_command("FUNCTION", "DELETE", loaded, target_nodes=primary)
+    ticket_id = await service.join("duel", "p1")
+    assert await service.status(ticket_id) == "searching"
+    code = code_of(ticket_id)
+    assert code is not None
+    assert await admin_valkey.xlen(PartitionKeys(code).stream) == 1
 
 
 async def test_a_player_is_never_in_two_live_tickets(
