@@ -233,7 +233,7 @@ class PartitionStore:
         waits_kept: int,
         allocator_failures: int = 0,
     ) -> tuple[list[str | list[str]], list[str]] | None:
-        """Commit matches and expire tickets in one script; None if the lease is lost.
+        """Commit matches and expire tickets in one function call; None if the lease is lost.
 
         Per commit then per expiry: '' committed, 'x' expired, else the ids of tickets
         that were no longer searching ([] for a ticket not yet due to expire). Returns

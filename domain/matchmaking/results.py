@@ -1,7 +1,7 @@
 """Match results: every player of a match rated at once, exactly once.
 
-A result is acknowledged only once replicas confirm the ratings script (WAIT); clearing
-the players' current match and the ranked-board scores follow, and a repeat redoes them.
+A result is acknowledged only once replicas confirm `mm_save_result` (WAIT); clearing the
+players' current match and the ranked-board scores follow, and a repeat redoes them.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Results:
         players = [p for team in match.teams for p in team if p != ERASED]
         ttl_ms = round(self._limits.result_ttl_s * 1000)
         for _ in range(self._limits.rate_retries):
-            # No read of an earlier result first: the script answers a repeat with the
+            # No read of an earlier result first: the function answers a repeat with the
             # recorded result, and only its write makes the WAIT cover that result.
             read = await self.store.raw_ratings(players)
             stored = dict(zip(players, read, strict=True))

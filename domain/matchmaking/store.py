@@ -8,7 +8,7 @@ Hash tags decide what can change together atomically:
   ids (`<code>.<random>`) lead to their keys and partitions spread over the shards;
 - `{p.<player>}`: one player's live-ticket pointer, current match and history (the
   tickets and matches that name them, for erasure);
-- `{ratings}`: every player's rating and every rated result, so one script updates all
+- `{ratings}`: every player's rating and every rated result, so one function call updates all
   players of a match at once.
 
 Multi-key changes are functions of the `matchmaking` library (matchmaking.lua, each

@@ -3,8 +3,8 @@
 Each tick a worker says it is alive, takes or gives back partitions towards its fair
 share (partitions / live workers), then for each partition it owns: reads the new stream
 entries into an in-memory pool, expires tickets past the queue's maximum wait, forms
-matches with the pure rules, commits them in a script that also acknowledges the
-entries, and delivers the pushes the commit queued in the partition's outbox.
+matches with the pure rules, commits them in one function call that also acknowledges
+the entries, and delivers the pushes the commit queued in the partition's outbox.
 A partition taken over from a dead worker first gets the entries that worker read and
 never acknowledged, and the pushes it queued and never delivered.
 
@@ -39,7 +39,7 @@ from domain.matchmaking.ticket_store import decode_ticket
 
 log = logging.getLogger(__name__)
 
-# Calls of the takeover script per partition: each claims up to `read_count` entries.
+# Calls of `mm_takeover` per partition: each claims up to `read_count` entries.
 MAX_TAKEOVER_CALLS = 100
 
 

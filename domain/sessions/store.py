@@ -1,4 +1,4 @@
-"""The Valkey side of sessions: every key, channel and script of the feature lives here.
+"""The Valkey side of sessions: every key, channel and function of the feature lives here.
 
 Every call goes through the process's one storage object (domain/storage/shard_calls.py):
 the writes run a function of sessions.lua, the reads are plain reads. The writes a

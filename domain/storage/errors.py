@@ -12,7 +12,7 @@ decides what the shard caller does next (domain/storage/shard_calls.py):
 - the call was sent and its answer is lost (`OUTCOME_UNKNOWN`: the connection dropped,
   or no reply in time). A read is sent again; a write only when the caller says it is
   idempotent, else the answer is `Unconfirmed`;
-- anything else (`REFUSED`: a wrong type, a script's own error, a missing permission)
+- anything else (`REFUSED`: a wrong type, a function's own error, a missing permission)
   ran and failed: it is raised as is, never retried.
 
 valkey-py names most of these by class, a node link by `NotSent`. Two have no class and

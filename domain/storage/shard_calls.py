@@ -247,7 +247,7 @@ class ShardCaller:
         write's reply.
 
         WAIT counts the replicas that acknowledged everything this connection wrote,
-        so the write must write (a no-op reply confirms nothing): scripts that answer
+        so the write must write (a no-op reply confirms nothing): functions that answer
         from state an earlier call wrote re-write a field of it. `wait_replicas` 0
         without `fsync` sends no WAIT.
         """
