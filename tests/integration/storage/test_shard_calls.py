@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 import valkey.asyncio as valkey_asyncio
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
+from valkey.exceptions import ResponseError
 
 from domain.errors import Unconfirmed
 from domain.storage.function_library import FunctionLibrary
@@ -22,6 +23,14 @@ from tests.integration.shard_helpers import frozen, shard_of
 PROBE_LIBRARY = """#!lua name=shard_calls_probe
 server.register_function('shard_calls_probe_incr', function(keys)
   return server.call('INCR', keys[1])
+end)
+"""
+
+# Writes, then fails: what ran and failed must never run again.
+FAILING_LIBRARY = """#!lua name=shard_calls_failing
+server.register_function('shard_calls_failing_incr', function(keys)
+  server.call('INCR', keys[1])
+  return server.error_reply('ERR refused after a write')
 end)
 """
 
@@ -164,3 +173,22 @@ async def test_two_releases_of_a_library_run_side_by_side(valkey: ValkeyCluster)
             name = FunctionLibrary.from_source(code).name
             for primary in valkey.get_primaries():
                 await primary.execute_command("FUNCTION", "DELETE", name)
+
+
+async def test_a_call_that_ran_and_failed_is_raised_and_never_sent_again(
+    valkey: ValkeyCluster,
+) -> None:
+    caller = ShardCaller(valkey, libraries=[FAILING_LIBRARY])
+    call = Call("k9", ("FCALL", "shard_calls_failing_incr", 1, "k9"))
+    try:
+        await caller.load()
+        # Even a write its caller calls idempotent: it ran, and its error is the answer.
+        with pytest.raises(ResponseError, match="refused after a write"):
+            await caller.write(call, 1, 2000, idempotent=True)
+        assert await valkey.get("k9") == b"1"
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await caller.read_one("k9", "HGET", "k9", "field")
+    finally:
+        name = FunctionLibrary.from_source(FAILING_LIBRARY).name
+        for primary in valkey.get_primaries():
+            await primary.execute_command("FUNCTION", "DELETE", name)
