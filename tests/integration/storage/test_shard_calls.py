@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -192,3 +193,26 @@ async def test_a_call_that_ran_and_failed_is_raised_and_never_sent_again(
         name = FunctionLibrary.from_source(FAILING_LIBRARY).name
         for primary in valkey.get_primaries():
             await primary.execute_command("FUNCTION", "DELETE", name)
+
+
+async def test_stores_sharing_one_caller_each_keep_their_own_library(
+    valkey: ValkeyCluster,
+) -> None:
+    caller = ShardCaller(valkey, libraries=[FAILING_LIBRARY])
+    probe = caller.use_library(PROBE_LIBRARY)
+    # A second store of the same feature on the same caller: the same library, once.
+    assert caller.use_library(PROBE_LIBRARY) is probe
+    # Function names are global in Valkey: another library may not register one again.
+    clash = PROBE_LIBRARY.replace("name=shard_calls_probe", "name=shard_calls_clash")
+    with pytest.raises(ValueError, match="registered by two libraries"):
+        caller.use_library(clash)
+    call = Call("k10", ("FCALL", "shard_calls_probe_incr", 1, "k10"))
+    try:
+        await caller.load(probe)
+        assert await caller.write(call, 1, 2000, idempotent=False) == 1
+    finally:
+        failing = FunctionLibrary.from_source(FAILING_LIBRARY).name
+        for primary in valkey.get_primaries():
+            await primary.execute_command("FUNCTION", "DELETE", probe.name)
+            with contextlib.suppress(ResponseError):  # loaded only if a node lacked probe
+                await primary.execute_command("FUNCTION", "DELETE", failing)
