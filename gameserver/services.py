@@ -20,6 +20,7 @@ from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
+from domain.matchmaking.store import MatchmakingStore
 from domain.parties.rules import PartyLimits
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
@@ -27,6 +28,7 @@ from domain.sessions.presence import PresenceService
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
 from domain.storage.auto_pipeline import auto_pipeline_for
+from domain.storage.shard_calls import ShardCaller
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
@@ -54,6 +56,8 @@ class Services:
     settings: Settings
     clock: Clock
     cluster: ValkeyCluster
+    # The one road to Valkey every feature's store takes (domain/storage/shard_calls.py).
+    storage: ShardCaller
     sessions: SessionService
     presence: PresenceService
     accounts: AccountService
@@ -82,12 +86,13 @@ async def build_services(
     startup: StartupConfig,
     push_hub: PushHub | None = None,
 ) -> Services:
-    """Wire every service of a process and make sure their scripts and defaults exist.
+    """Wire every service of a process and make sure their functions and defaults exist.
 
     A gateway passes its `push_hub` (its board pushes listen there); a worker has none.
     """
+    storage = ShardCaller(cluster, settings.valkey_failover_window_s)
     sessions = SessionService(
-        SessionStore(cluster, writes=settings.write_policy("sessions")),
+        SessionStore(storage, writes=settings.write_policy("sessions")),
         secret=settings.secret,
         clock=clock,
         ttl_s=settings.session_ttl_s,
@@ -97,7 +102,7 @@ async def build_services(
     metrics = Metrics()
     metrics.watch_valkey_nodes(auto_pipeline_for(cluster).node_counts)
     accounts = AccountService(
-        AccountStore(cluster, writes=settings.write_policy("accounts")),
+        AccountStore(storage, writes=settings.write_policy("accounts")),
         secret=settings.secret,
         clock=clock,
         identity=IdentityVerifier(parse_providers(settings.auth_providers)),
@@ -112,19 +117,18 @@ async def build_services(
     )
     messenger = PlayerMessenger(sessions)
     parties = PartyService(
-        PartyStore(cluster, writes=settings.write_policy("parties")),
+        PartyStore(storage, writes=settings.write_policy("parties")),
         clock,
         events=messenger,
         limits=PartyLimits(invite_ttl_s=settings.party_invite_ttl_s),
     )
     matchmaking = MatchmakingService(
-        cluster,
+        MatchmakingStore(storage, writes=settings.write_policy("matches")),
         clock,
         sessions=sessions,
         parties=parties,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
-        writes=settings.write_policy("matches"),
     )
     presence = PresenceService(sessions, matches=matchmaking)
     board_watch = None
@@ -137,7 +141,7 @@ async def build_services(
             names=accounts,
         )
     address_limits = AddressLimiter(
-        AbuseStore(cluster, settings.valkey_failover_window_s),
+        AbuseStore(storage),
         {"login": RateLimit(settings.login_rate_per_s, settings.login_burst)},
     )
     await address_limits.ensure_ready()
@@ -150,6 +154,7 @@ async def build_services(
         settings=settings,
         clock=clock,
         cluster=cluster,
+        storage=storage,
         sessions=sessions,
         presence=presence,
         accounts=accounts,

@@ -12,13 +12,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pytest
 from valkey import Valkey
 from valkey.exceptions import ValkeyClusterException, ValkeyError
 
 from domain.clock import FixedClock
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
+from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.store import QUEUES_KEY, MatchmakingStore
+from domain.matchmaking.ticket_store import TicketStore
+from domain.sessions.store import SessionStore, session_key
+from domain.storage.shard_calls import Call, ShardCaller, WritePolicy
 from gameserver.embedded.ports import find_free_base_port
 from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
 from gameserver.settings import Settings
@@ -163,6 +168,37 @@ async def test_the_services_work_over_tls_with_a_client_certificate(tls_node: Tl
         await boards.submit("global", "p1", 10)
         await boards.submit("global", "p2", 20)
         assert [e.player_id for e in (await boards.top("global")).entries] == ["p2", "p1"]
+    finally:
+        await client.aclose()
+
+
+async def test_store_reads_read_the_same_over_tls(tls_node: TlsNode) -> None:
+    # Over TLS the storage layer sends through valkey-py's own pipeline, not a node link:
+    # the stores' reads (a session's hash, presence, the queue registry) must read the same.
+    # (The node is Debian's Redis 7, which runs only `redis.call` Lua: plain commands here.)
+    client = await connect_cluster(_settings(tls_node))
+    try:
+        storage = ShardCaller(client)
+        key = session_key("p1")
+        fields = ("sid", "s1", "region", "eu", "created", "1.5", "gw", "g1")
+        await storage.write(Call(key, ("HSET", key, *fields)), 0, 0, idempotent=True)
+        await storage.write(
+            Call(
+                QUEUES_KEY,
+                ("HSET", QUEUES_KEY, "duel", orjson.dumps(QueueConfig(name="duel").to_dict())),
+            ),
+            0,
+            0,
+            idempotent=True,
+        )
+        sessions = SessionStore(storage)
+        found = await sessions.get("p1")
+        assert found is not None
+        assert (found[0].session_id, found[0].region, found[0].gateway_id) == ("s1", "eu", "g1")
+        assert await sessions.live_players(["p1", "p2"]) == {"p1"}
+        assert await sessions.gateways_of(["p1", "p2"]) == {"p1": "g1"}
+        queues = await TicketStore(MatchmakingStore(storage)).queues()
+        assert list(queues) == ["duel"]
     finally:
         await client.aclose()
 
