@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from domain.leaderboards import keys
+from domain.leaderboards.functions import (
+    BoardCreate,
+    BoardCreated,
+    BoardDelete,
+    BoardDeleted,
+    BoardReset,
+    BoardResetReply,
+)
 from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig
 from domain.storage.auto_pipeline import Wait
 from domain.storage.shard_calls import Call, ShardCaller
@@ -90,51 +98,49 @@ class BoardRegistry:
             if name != "name" and value is not None:
                 fields += [name, _field_value(value)]
         fields += ["created_at", repr(now)]
-        gen = await self._call("lb_board_create", config.name, True, [config.name, *fields])
-        self.invalidate(config.name)
+        name = config.name
+        call = BoardCreate(
+            keys.registry_board(name), keys.REGISTRY_NAMES, keys.REGISTRY_SEQ, name, tuple(fields)
+        )
+        # Admin writes: not retried after an unknown outcome.
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
+        self.invalidate(name)
+        gen = BoardCreated.decode(raw).gen
         if gen is None:
             return None
-        return Board(config, gen=int(gen), version=int(gen), created_at=now)
+        return Board(config, gen=gen, version=gen, created_at=now)
 
-    async def reset(self, name: str, period: str, now: float) -> tuple[int, str, int] | None:
+    async def reset(self, name: str, period: str, now: float) -> BoardResetReply | None:
         """Start a new label in `period`: the new version and the old reset state. The
         archived label's end is claimed in the same call (its job put in the outbox)."""
-        board_key = keys.registry_board(name)
-        key_list = [
-            board_key,
+        call = BoardReset(
+            keys.registry_board(name),
             keys.REGISTRY_SEQ,
             keys.period_ends_claimed(name),
             keys.PERIOD_END_OUTBOX,
-        ]
-        args = ("FCALL", "lb_board_reset", len(key_list), *key_list, period, name, repr(now))
-        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
+            period,
+            name,
+            now,
+        )
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
         self.invalidate(name)
-        if reply is None:
-            return None
-        version, old_period, old_count = reply
-        return int(version), (old_period or b"").decode(), int(old_count or 0)
+        return BoardResetReply.decode(raw)
 
     async def delete(self, name: str) -> tuple[int, Board] | None:
         """The fence version that retires the board, and the board as it was."""
-        board_key = keys.registry_board(name)
-        key_list = [board_key, keys.REGISTRY_NAMES, keys.REGISTRY_SEQ]
-        key_list.append(keys.period_ends_claimed(name))
-        args = ("FCALL", "lb_board_delete", len(key_list), *key_list, name)
-        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
+        call = BoardDelete(
+            keys.registry_board(name),
+            keys.REGISTRY_NAMES,
+            keys.REGISTRY_SEQ,
+            keys.period_ends_claimed(name),
+            name,
+        )
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
         self.invalidate(name)
-        if reply is None:
+        deleted = BoardDeleted.decode(raw)
+        if deleted is None:
             return None
-        version, flat = reply
-        return int(version), _board(name, dict(zip(flat[::2], flat[1::2], strict=True)))
-
-    async def _call(self, function: str, name: str, with_names: bool, args: Sequence[Any]) -> Any:
-        board_key = keys.registry_board(name)
-        key_list = [board_key, keys.REGISTRY_SEQ]
-        if with_names:
-            key_list.insert(1, keys.REGISTRY_NAMES)
-        call = Call(board_key, ("FCALL", function, len(key_list), *key_list, *args))
-        # Admin writes: not retried after an unknown outcome.
-        return await self._caller.write(call, *self._wait, idempotent=False)
+        return deleted.version, _board(name, deleted.fields)
 
     def _remember(self, name: str, board: Board | None) -> None:
         self._cache[name] = (board, time.monotonic() + self._ttl_s)
