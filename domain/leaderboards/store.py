@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from valkey.asyncio.cluster import ValkeyCluster
 
@@ -89,6 +90,19 @@ class WriteOutcome:
     sibling_better: dict[int, tuple[int, int | None]]
 
 
+@lru_cache(maxsize=4096)
+def _others(
+    name: str, sub_boards: int, gen: int, period: str, index: int
+) -> tuple[str, Siblings, tuple[str, ...]]:
+    """Sub-board `index`'s sorted set, and every other sub-board's (index, sorted set,
+    state key) and sorted set: names only, a pure function of its arguments."""
+    subs = keys.sub_boards_of(name, sub_boards)
+    others = tuple(
+        (sub.index, sub.zset(gen, period), sub.state) for sub in subs if sub.index != index
+    )
+    return subs[index].zset(gen, period), others, tuple(zset for _, zset, _ in others)
+
+
 class LeaderboardStore:
     def __init__(
         self,
@@ -108,19 +122,15 @@ class LeaderboardStore:
 
     def siblings(self, board: Board, period: str, index: int) -> Siblings:
         """The other sub-boards (index, sorted set, state key) that the slot map places
-        on the primary of sub-board `index`. A call there counts in them too, which
-        spares the second round a call to that node; one the node refuses is counted as
-        usual."""
-        subs = self.subs(board)
-        if len(subs) == 1:
+        on the primary of sub-board `index`, as the client's map says now. A call there
+        counts in them too, which spares the second round a call to that node; one the
+        node refuses (the map was out of date) is counted as usual."""
+        if board.config.sub_boards == 1:
             return ()
-        others = [
-            (sub.index, sub.zset(board.gen, period), sub.state)
-            for sub in subs
-            if sub.index != index
-        ]
-        route = subs[index].zset(board.gen, period)
-        placed = self.caller.colocated(route, [zset for _, zset, _ in others])
+        route, others, zsets = _others(
+            board.name, board.config.sub_boards, board.gen, period, index
+        )
+        placed = self.caller.colocated(route, zsets)
         return tuple(other for other, here in zip(others, placed, strict=True) if here)
 
     def _bucket(self, board: Board, period: str, player_id: str) -> str:
