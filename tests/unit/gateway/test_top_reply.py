@@ -58,7 +58,7 @@ async def test_a_renamed_player_shows_in_a_reused_page() -> None:
 
 
 async def test_kept_encodings_send_exactly_what_encoding_every_time_sends() -> None:
-    kept, fresh = EncodedPages(size=2), EncodedPages(enabled=False)
+    kept, fresh = EncodedPages(), EncodedPages(enabled=False)
     pages, names = [page_of(30, 20), page_of(31, 20), page_of(5)], Names(p0="Ann")
     for step in range(12):
         page = pages[step % 3]
