@@ -3,19 +3,20 @@
 Each holds values keyed by names and versions, never by an object's identity, and only
 saves calls, rounds or decoding: with any of them off the answers are the same
 (tests/integration/leaderboards/test_caches.py compares). `LeaderboardService(...,
-caches=False)` turns the three of this module off; the board configs' cache is the
-registry's (`config_ttl_s`, 0 = off) and the encoded pages' the gateway's
+caches=False)` turns off the three the read path of entries uses; `BoardConfigs` (the
+registry's) is off with `config_ttl_s=0`; the encoded pages' cache is the gateway's
 (`gameserver/gateway/ops/leaderboards.py`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from cachetools import LRUCache
 
 from domain.leaderboards.functions import PageSlice
-from domain.leaderboards.models import Page, Position
+from domain.leaderboards.models import Board, Page, Position
 
 # (sorted set, cursor, limit): one sub-board's part of one page.
 PartKey = tuple[str, Position | None, int]
@@ -103,3 +104,41 @@ class KnownPositions:
 
     def forget(self, key: PlayerKey) -> None:
         self._positions.pop(key, None)
+
+
+class BoardConfigs:
+    """Each board as the registry last answered for its name (None: no such board), for
+    `ttl_s`: a board created, reset or deleted by another gateway is seen within that
+    time, and writes never act on a stale copy (each carries the board version and the
+    sub-boards' fences refuse older ones).
+
+    Invalidated by time and by `forget` (a create, reset or delete through this gateway,
+    or the events of one elsewhere); a read that started before a `forget` is not kept
+    after it (`epoch`). Bound: `size` names, LRU (names asked about that hold no board
+    count too). Off: `ttl_s` 0, every read goes to the registry.
+    """
+
+    def __init__(self, ttl_s: float = 1.0, size: int = 4096) -> None:
+        self._ttl_s = ttl_s
+        self._boards: LRUCache[str, tuple[Board | None, float]] = LRUCache(maxsize=size)
+        # Bumped by every `forget`: a read that started before one is not kept.
+        self.epoch = 0
+
+    def get(self, name: str) -> tuple[Board | None] | None:
+        """`(board,)` while fresh (board None: no such board), else None."""
+        held = self._boards.get(name)
+        if held is None or held[1] <= time.monotonic():
+            return None
+        return (held[0],)
+
+    def keep(self, name: str, board: Board | None, epoch: int) -> None:
+        """Keep what a read that started at `epoch` found, unless forgotten since."""
+        if epoch == self.epoch and self._ttl_s > 0:
+            self._boards[name] = (board, time.monotonic() + self._ttl_s)
+
+    def forget(self, name: str | None = None) -> None:
+        self.epoch += 1
+        if name is None:
+            self._boards.clear()
+        else:
+            self._boards.pop(name, None)

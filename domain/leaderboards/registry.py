@@ -1,18 +1,14 @@
-"""The board registry in Valkey, so every gateway sees the same boards; read through a cache.
-
-The cache keeps a board for `ttl_s`: a board created, reset or deleted by another gateway
-is seen within that time. Writes never act on a stale copy: every write carries the
-board version it was planned with and the sub-board's fence refuses older ones.
-"""
+"""The board registry in Valkey, so every gateway sees the same boards; read through a
+cache (`BoardConfigs` in caches.py: a board is kept for `ttl_s`)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from domain.leaderboards import keys
+from domain.leaderboards.caches import BoardConfigs
 from domain.leaderboards.functions import (
     BoardCreate,
     BoardCreated,
@@ -36,18 +32,15 @@ class BoardRegistry:
     def __init__(self, caller: ShardCaller, wait: Wait, ttl_s: float = 1.0) -> None:
         self._caller = caller
         self._wait = wait
-        self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[Board | None, float]] = {}
+        self._cache = BoardConfigs(ttl_s)
         # Reads of a board's config under way: every request that finds the cached copy
         # expired waits for the same one (dozens at once under load, every `ttl_s`).
         self._loading: dict[str, asyncio.Future[Board | None]] = {}
-        # Bumped by every invalidation: a read that started before one is not remembered.
-        self._epoch = 0
 
     async def get(self, name: str) -> Board | None:
         """The board named `name`, from the cache when fresh."""
         cached = self._cache.get(name)
-        if cached is not None and cached[1] > time.monotonic():
+        if cached is not None:
             return cached[0]
         loading = self._loading.get(name)
         if loading is None:
@@ -64,31 +57,27 @@ class BoardRegistry:
             done.exception()  # retrieved: a failed read is every waiter's error, not a log line
 
     def invalidate(self, name: str | None = None) -> None:
-        self._epoch += 1
+        self._cache.forget(name)
         if name is None:
-            self._cache.clear()
             self._loading.clear()
         else:
-            self._cache.pop(name, None)
             self._loading.pop(name, None)
 
     async def load(self, name: str) -> Board | None:
-        epoch = self._epoch
+        epoch = self._cache.epoch
         (raw,) = await self._caller.read([_read("HGETALL", keys.registry_board(name))])
         board = _board(name, raw) if raw else None
-        if epoch == self._epoch:
-            self._remember(name, board)
+        self._cache.keep(name, board, epoch)
         return board
 
     async def load_all(self) -> list[Board]:
-        epoch = self._epoch
+        epoch = self._cache.epoch
         (names,) = await self._caller.read([_read("SMEMBERS", keys.REGISTRY_NAMES)])
         ordered = sorted(name.decode() for name in names)
         raws = await self._caller.read([_read("HGETALL", keys.registry_board(n)) for n in ordered])
         boards = [_board(n, raw) for n, raw in zip(ordered, raws, strict=True) if raw]
-        if epoch == self._epoch:
-            for board in boards:
-                self._remember(board.name, board)
+        for board in boards:
+            self._cache.keep(board.name, board, epoch)
         return boards
 
     async def create(self, config: BoardConfig, now: float) -> Board | None:
@@ -141,9 +130,6 @@ class BoardRegistry:
         if deleted is None:
             return None
         return deleted.version, _board(name, deleted.fields)
-
-    def _remember(self, name: str, board: Board | None) -> None:
-        self._cache[name] = (board, time.monotonic() + self._ttl_s)
 
 
 def _read(command: str, key: str) -> Call:
