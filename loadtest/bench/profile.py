@@ -24,6 +24,16 @@ from pathlib import Path
 
 SAMPLE_RATE_HZ = 250
 
+# The frames whose own time is the write of a reply to a client socket: the game
+# socket's direct write (gameserver/gateway/socket_protocol.py), uvicorn's awaited
+# WebSocket send and its HTTP response.
+_CLIENT_WRITES = frozenset(
+    {
+        "GameSocketProtocol.send_text_now",
+        "WebSocketsSansIOProtocol.send",
+        "RequestResponseCycle.send",
+    }
+)
 # (area, test on the innermost frame's function and file), first match wins.
 Frame = tuple[str, str]
 AREAS: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
@@ -32,8 +42,8 @@ AREAS: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
         lambda f: f[1].endswith("asyncio/runners.py") or "uvloop" in f[1],
     ),
     (
-        "client socket writes (a WebSocket frame each)",
-        lambda f: f[0] == "WebSocketsSansIOProtocol.send",
+        "client socket writes (a WebSocket frame or an HTTP response each)",
+        lambda f: f[0] in _CLIENT_WRITES,
     ),
     ("Valkey socket writes", lambda f: f[0] == "NodeLink._write"),
     (
@@ -47,7 +57,8 @@ AREAS: tuple[tuple[str, Callable[[Frame], bool]], ...] = (
     ("feature code (domain/)", lambda f: "domain/" in f[1]),
     ("gateway code (gameserver/)", lambda f: "gameserver/" in f[1]),
     ("asyncio (tasks, futures, queues)", lambda f: "asyncio/" in f[1]),
-    ("JSON, metrics, other libraries", lambda f: "site-packages/" in f[1]),
+    # py-spy names files relative to their sys.path entry: a package's module has a folder.
+    ("metrics, other libraries", lambda f: "/" in f[1] and not f[1].startswith("<")),
 )
 OTHER = "other (interpreter, dataclass inits, standard library)"
 

@@ -22,10 +22,16 @@ def test_a_frame_names_its_function_and_file() -> None:
 
 def test_samples_count_to_the_area_of_their_innermost_frame() -> None:
     assert area_of(parse_frame(SEND)).startswith("client socket writes")
+    direct = "GameSocketProtocol.send_text_now (/repo/gameserver/gateway/socket_protocol.py:90)"
+    assert area_of(parse_frame(direct)).startswith("client socket writes")
+    http = "RequestResponseCycle.send (/v/site-packages/uvicorn/protocols/http/httptools_impl.py:1)"
+    assert area_of(parse_frame(http)).startswith("client socket writes")
     assert area_of(parse_frame(VALKEY)) == "Valkey socket writes"
     assert area_of(parse_frame(RANK)) == "feature code (domain/)"
     assert area_of(parse_frame("Runner.run (/usr/lib/python3.11/asyncio/runners.py:118)"))
     assert area_of(("__init__", "<string>")) == OTHER
+    assert area_of(("Random.choice", "random.py")) == OTHER
+    assert area_of(("MutexValue.inc", "prometheus_client/values.py")) == "metrics, other libraries"
 
 
 def test_phases_are_summed_over_every_gateway_process(tmp_path: Path) -> None:
