@@ -189,7 +189,8 @@ def valkey_servers_of(data_dir: Path) -> list[int]:
 
 
 def gateway_pids(up_pid: int) -> tuple[int, ...]:
-    """The gateway processes of a `gameserver up`: itself and its `serve` children."""
+    """The gateway processes of a `gameserver up`: its `serve` children, and `up` itself
+    (the supervisor, which serves nothing: its little CPU counts with the gateways')."""
     try:
         children = psutil.Process(up_pid).children()
     except psutil.Error:
