@@ -20,9 +20,10 @@ when a flush is due is `FlushSchedule`'s, which this owner keeps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from domain.leaderboards.models import ChangeEvent, Order, PlayerRank, RankedEntry
 from gameserver.push.board_marks import BoardMarks, Settled
@@ -32,11 +33,18 @@ if TYPE_CHECKING:
     from gameserver.gateway.connection import ClientConnection
 
 
+# Members are singletons compared by identity: hash them so too, in C (Enum's own
+# `__hash__` is Python code, and every transition looks a member up in a table).
+_identity_hash = object.__hash__
+
+
 class InvalidTransition(RuntimeError):
     """An event reached a state the tables say it never reaches: a bug."""
 
 
 class RankState(Enum):
+    __hash__ = _identity_hash
+
     # The subscribe query is out: nothing is pushed before its reply.
     JOINING = "joining"
     # ... and an own write or a re-check came meanwhile: re-query after the reply.
@@ -54,6 +62,8 @@ class RankState(Enum):
 
 
 class RankEvent(Enum):
+    __hash__ = _identity_hash
+
     PASSED = "passed"  # an event moved its anchored rank by one
     UNANCHORED = "unanchored"  # an event passed it, but there is no anchor to move
     OWN_WRITE = "own_write"  # its own write moved it (by any amount)
@@ -130,6 +140,8 @@ RANK_TRANSITIONS: dict[RankState, dict[RankEvent, RankState]] = {
 
 
 class TopState(Enum):
+    __hash__ = _identity_hash
+
     CLEAN = "clean"  # the top pushed is current as far as events tell
     DIRTY = "dirty"  # it may have changed, or a subscriber wants it: read it
     FETCHING = "fetching"  # a read is out
@@ -137,6 +149,8 @@ class TopState(Enum):
 
 
 class TopEvent(Enum):
+    __hash__ = _identity_hash
+
     TOUCHED = "touched"  # an event may have changed the top, or a subscriber wants it
     WRITE = "write"  # an event of the live period that leaves the top read alone
     SENT = "sent"  # a read went out
@@ -171,6 +185,8 @@ TOP_TRANSITIONS: dict[TopState, dict[TopEvent, TopState]] = {
 
 
 class BoardLife(Enum):
+    __hash__ = _identity_hash
+
     LIVE = "live"  # the period held is the live one as far as events tell
     IN_DOUBT = "in_doubt"  # an event of an unknown period, or lost events: check now
     CHECKING = "checking"  # a routine period check is out
@@ -179,6 +195,8 @@ class BoardLife(Enum):
 
 
 class LifeEvent(Enum):
+    __hash__ = _identity_hash
+
     DOUBT = "doubt"  # an event of a period we don't know, or a gap in the events
     CHECK = "check"  # a period check went out
     READ = "read"  # it came back
@@ -218,10 +236,17 @@ _V = TypeVar("_V", bound=Enum)
 
 
 def _next(table: dict[_S, dict[_V, _S]], state: _S, event: _V) -> _S:
-    try:
-        return table[state][event]
-    except KeyError:
-        raise InvalidTransition(f"{event.name} in state {state.name}") from None
+    new = table[state].get(event)
+    if new is None:
+        raise InvalidTransition(f"{event.name} in state {state.name}")
+    return new
+
+
+# The same table by event: a write passes thousands of subscriptions at once.
+_RANK_COLUMNS: dict[RankEvent, dict[RankState, RankState]] = {
+    event: {state: row[event] for state, row in RANK_TRANSITIONS.items() if event in row}
+    for event in RankEvent
+}
 
 
 def next_rank_state(state: RankState, event: RankEvent) -> RankState:
@@ -256,8 +281,7 @@ class Subscription:
         return self.state not in _NOT_READY
 
 
-@dataclass(frozen=True, slots=True)
-class RankPush:
+class RankPush(NamedTuple):
     """A `rank.changed` to push: `rank` replaces `previous_rank`, the rank last told."""
 
     subscription: Subscription
@@ -293,21 +317,6 @@ class Requery:
     since: int
 
 
-@dataclass(slots=True)
-class _Index:
-    """The subscriptions in the states the flusher looks for, so that it never scans."""
-
-    moved: set[Subscription] = field(default_factory=set)
-    stale: set[Subscription] = field(default_factory=set)
-
-    def of(self, state: RankState) -> set[Subscription] | None:
-        if state is R.MOVED:
-            return self.moved
-        if state is R.STALE:
-            return self.stale
-        return None
-
-
 class BoardState:
     """The states of one board's subscriptions, its top and its life, and their one owner."""
 
@@ -325,20 +334,33 @@ class BoardState:
         self.subscriptions: dict[str, Subscription] = {}
         self.top = TopState.CLEAN
         self.life = BoardLife.LIVE
-        self._index = _Index()
+        # The subscriptions in the states the flusher looks for, so that it never scans.
+        self._moved: set[Subscription] = set()
+        self._stale: set[Subscription] = set()
+        self._indexed = {R.MOVED: self._moved, R.STALE: self._stale}
 
     # Transitions: every state change goes through these three.
 
     def _on(self, subscription: Subscription, event: RankEvent) -> None:
-        old = subscription.state
-        new = next_rank_state(old, event)
-        if new is old:
-            return
-        if (left := self._index.of(old)) is not None:
-            left.discard(subscription)
-        if (entered := self._index.of(new)) is not None:
-            entered.add(subscription)
-        subscription.state = new
+        self._on_each((subscription,), event)
+
+    def _on_each(self, subscriptions: Iterable[Subscription], event: RankEvent) -> None:
+        """`event` happened to each of `subscriptions` (a write passes thousands at once:
+        one lookup of the event's column, then one per subscription)."""
+        column = _RANK_COLUMNS[event]
+        indexed = self._indexed
+        for subscription in subscriptions:
+            old = subscription.state
+            new = column.get(old)
+            if new is None:
+                raise InvalidTransition(f"{event.name} in state {old.name}")
+            if new is old:
+                continue
+            if (left := indexed.get(old)) is not None:
+                left.discard(subscription)
+            if (entered := indexed.get(new)) is not None:
+                entered.add(subscription)
+            subscription.state = new
 
     def _top_on(self, event: TopEvent) -> None:
         self.top = next_top_state(self.top, event)
@@ -346,27 +368,26 @@ class BoardState:
     def _life_on(self, event: LifeEvent) -> None:
         self.life = next_life(self.life, event)
 
-    def _on_player(self, player_id: str, event: RankEvent) -> None:
-        subscription = self.subscriptions.get(player_id)
-        if subscription is not None:
-            self._on(subscription, event)
+    def _on_players(self, player_ids: Iterable[str], event: RankEvent) -> None:
+        get = self.subscriptions.get
+        self._on_each([s for p in player_ids if (s := get(p)) is not None], event)
 
     # What the flusher looks at.
 
     @property
     def moved(self) -> int:
-        return len(self._index.moved)
+        return len(self._moved)
 
     @property
     def stale(self) -> int:
-        return len(self._index.stale)
+        return len(self._stale)
 
     def next_deadline(self) -> float:
         """When the flusher must next look (it also wakes on every event)."""
         if self.life in (L.IN_DOUBT, L.DELETED):
             return 0.0
         return self.schedule.next_deadline(
-            ranks_dirty=bool(self._index.moved or self._index.stale),
+            ranks_dirty=bool(self._moved or self._stale),
             top_dirty=self.top is T.DIRTY,
         )
 
@@ -374,7 +395,7 @@ class BoardState:
         return self.life is L.IN_DOUBT or self.schedule.period_check_due(now)
 
     def ranks_due(self, now: float) -> bool:
-        return bool(self._index.moved or self._index.stale) and self.schedule.ranks_due(now)
+        return bool(self._moved or self._stale) and self.schedule.ranks_due(now)
 
     def top_due(self, now: float) -> bool:
         return self.top is T.DIRTY and self.schedule.top_due(now)
@@ -394,12 +415,10 @@ class BoardState:
                 self._life_on(LE.DOUBT)
             case _:
                 moves = self.marks.apply(event, self.subscriptions)
-                for player_id in moves.moved:
-                    self._on_player(player_id, E.PASSED)
-                for player_id in moves.unanchored:
-                    self._on_player(player_id, E.UNANCHORED)
+                self._on_players(moves.moved, E.PASSED)
+                self._on_players(moves.unanchored, E.UNANCHORED)
                 if moves.own_write:
-                    self._on_player(event.player_id, E.OWN_WRITE)
+                    self._on_players((event.player_id,), E.OWN_WRITE)
                 self._top_on(TE.TOUCHED if self.marks.touches_top(event) else TE.WRITE)
 
     def on_gap(self) -> None:
@@ -410,8 +429,7 @@ class BoardState:
 
     def recheck_all(self) -> None:
         """Re-query every subscriber and the top (the flusher's backstops call it too)."""
-        for subscription in self.subscriptions.values():
-            self._on(subscription, E.RECHECK)
+        self._on_each(self.subscriptions.values(), E.RECHECK)
         self._top_on(TE.TOUCHED)
 
     def _new_period(self, period: str) -> None:
@@ -476,7 +494,7 @@ class BoardState:
             previous.rank,
             previous.shown_top,
         )
-        self._index.stale.add(restored)
+        self._stale.add(restored)
         self.subscriptions[player_id] = restored
 
     def leave(self, player_id: str, connection: ClientConnection) -> bool:
@@ -501,21 +519,18 @@ class BoardState:
         earlier frames are still queued stays `MOVED`, coalesced into a later flush: a
         socket slower than the board never piles up stale ranks."""
         pushes: list[RankPush] = []
-        for subscription in list(self._index.moved):
-            if subscription.connection.busy:
-                continue
-            push = self._rank_push(subscription)
-            self._on(subscription, E.PUSHED)
-            if push is not None:
+        told = [s for s in self._moved if not s.connection.busy]
+        for subscription in told:
+            if (push := self._rank_push(subscription)) is not None:
                 pushes.append(push)
+        self._on_each(told, E.PUSHED)
         return pushes
 
     def start_requery(self) -> Requery:
         """Every stale subscription goes into one re-query; settle each with `settle`,
         then `end_requery` (or `requery_failed`)."""
-        subscriptions = list(self._index.stale)
-        for subscription in subscriptions:
-            self._on(subscription, E.SENT)
+        subscriptions = list(self._stale)
+        self._on_each(subscriptions, E.SENT)
         seqs = {s.player_id: self.marks.seq(s.player_id) for s in subscriptions}
         return Requery(subscriptions, seqs, self.marks.begin_query())
 
