@@ -332,8 +332,8 @@ class BoardState:
         self.marks = BoardMarks(order, period, sub_boards)
         self.schedule = FlushSchedule(pacing or PushPacing(), now)
         self.subscriptions: dict[str, Subscription] = {}
-        self.top = TopState.CLEAN
-        self.life = BoardLife.LIVE
+        self._top = TopState.CLEAN
+        self._life = BoardLife.LIVE
         # The subscriptions in the states the flusher looks for, so that it never scans.
         self._moved: set[Subscription] = set()
         self._stale: set[Subscription] = set()
@@ -363,16 +363,24 @@ class BoardState:
             subscription.state = new
 
     def _top_on(self, event: TopEvent) -> None:
-        self.top = next_top_state(self.top, event)
+        self._top = next_top_state(self._top, event)
 
     def _life_on(self, event: LifeEvent) -> None:
-        self.life = next_life(self.life, event)
+        self._life = next_life(self._life, event)
 
     def _on_players(self, player_ids: Iterable[str], event: RankEvent) -> None:
         get = self.subscriptions.get
         self._on_each([s for p in player_ids if (s := get(p)) is not None], event)
 
     # What the flusher looks at.
+
+    @property
+    def top(self) -> TopState:
+        return self._top
+
+    @property
+    def life(self) -> BoardLife:
+        return self._life
 
     @property
     def moved(self) -> int:
@@ -594,7 +602,8 @@ class BoardState:
             if not subscription.ready or not subscription.top:
                 continue
             if subscription.top > limit:
-                self._top_on(TE.TOUCHED)  # joined during the read with a longer top
+                # Joined during the read with a longer top (its join asked for a read too).
+                self._top_on(TE.TOUCHED)
                 continue
             push = by_length.get(subscription.top)
             if push is None:
