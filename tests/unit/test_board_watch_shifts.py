@@ -121,9 +121,7 @@ class Feed:
             query = self.queries.popleft()
             assert query.answers is not None
             for player_id, found in query.answers.items():
-                settled = self.marks.requeried(
-                    player_id, found, query.seqs[player_id], query.since
-                )
+                settled = self.marks.requeried(player_id, found, query.seqs[player_id], query.since)
                 if settled is Settled.UNSURE:
                     self.dirty.add(player_id)
             self.marks.end_query()
