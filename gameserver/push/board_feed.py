@@ -189,7 +189,11 @@ class BoardFeed:
             await self._check_period()
         state.refresh_if_due(time.monotonic())
         if state.ranks_due(time.monotonic()):
-            await self._deliver_ranks(state.take_moved())
+            for count, pushes in enumerate(state.take_moved(_YIELD_EVERY)):
+                if count:
+                    await asyncio.sleep(0)
+                for push in pushes:
+                    self._deliver_rank(push)
             if state.stale:
                 await self._flush_ranks()
             else:

@@ -20,7 +20,7 @@ when a flush is due is `FlushSchedule`'s, which this owner keeps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -522,17 +522,22 @@ class BoardState:
         if self.schedule.take_full_refresh(now):
             self.recheck_all()
 
-    def take_moved(self) -> list[RankPush]:
-        """Push the ranks that events moved since they were told. A subscriber whose
-        earlier frames are still queued stays `MOVED`, coalesced into a later flush: a
-        socket slower than the board never piles up stale ranks."""
-        pushes: list[RankPush] = []
-        told = [s for s in self._moved if not s.connection.busy]
-        for subscription in told:
-            if (push := self._rank_push(subscription)) is not None:
-                pushes.append(push)
-        self._on_each(told, E.PUSHED)
-        return pushes
+    def take_moved(self, chunk: int) -> Iterator[list[RankPush]]:
+        """Push the ranks that events moved since they were told, `chunk` subscribers at a
+        time: each chunk is decided when it is taken, so one whose socket writes in between
+        sees the states as they are then. A subscriber whose earlier frames are still
+        queued stays `MOVED`, coalesced into a later flush: a socket slower than the board
+        never piles up stale ranks."""
+        moved = list(self._moved)
+        for start in range(0, len(moved), chunk):
+            told = [
+                s
+                for s in moved[start : start + chunk]
+                if s.state is R.MOVED and not s.connection.busy
+            ]
+            pushes = [push for s in told if (push := self._rank_push(s)) is not None]
+            self._on_each(told, E.PUSHED)
+            yield pushes
 
     def start_requery(self) -> Requery:
         """Every stale subscription goes into one re-query; settle each with `settle`,

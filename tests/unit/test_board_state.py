@@ -54,6 +54,10 @@ def write(player_id: str, old: float | None, new: float | None, at: int) -> Chan
     )
 
 
+def moved_pushes(state: BoardState) -> list[RankPush]:
+    return [push for chunk in state.take_moved(2) for push in chunk]
+
+
 def board() -> BoardState:
     return BoardState("desc", "all")
 
@@ -72,7 +76,7 @@ def test_a_joining_subscriber_gets_no_push_before_its_reply() -> None:
     joining = state.join("a", Socket(), 10)  # type: ignore[arg-type]
     assert joining.subscription.state is RankState.JOINING
     state.on_change(write("x", None, 20.0, 6), 0.0)
-    assert state.take_moved() == []
+    assert moved_pushes(state) == []
     assert state.take_top([{"player_id": "x"}], 10) == []
     state.joined(joining, found("a", 10.0, 2, 6))
     assert joining.subscription.state is RankState.CURRENT
@@ -88,7 +92,7 @@ def test_events_during_a_join_are_counted_in_its_reply() -> None:
     state.on_change(write("y", None, 30.0, 7), 0.0)
     # The answer counted up to stamp 6: x is in it, y is not.
     assert state.joined(joining, found("a", 10.0, 2, 6)) == 3
-    assert joining.subscription.state is RankState.CURRENT and state.take_moved() == []
+    assert joining.subscription.state is RankState.CURRENT and moved_pushes(state) == []
 
 
 def test_an_event_passing_an_anchored_subscriber_pushes_its_moved_rank_once() -> None:
@@ -96,9 +100,9 @@ def test_an_event_passing_an_anchored_subscriber_pushes_its_moved_rank_once() ->
     a = subscribed(state, "a", 10.0, rank=4)
     state.on_change(write("x", None, 20.0, 6), 0.0)
     assert a.state is RankState.MOVED and state.stale == 0
-    assert state.take_moved() == [RankPush(a, 5, 4, 10.0)]
+    assert moved_pushes(state) == [RankPush(a, 5, 4, 10.0)]
     assert a.state is RankState.CURRENT and a.rank == 5
-    assert state.take_moved() == []
+    assert moved_pushes(state) == []
 
 
 def test_a_rank_moved_back_to_the_one_told_pushes_nothing() -> None:
@@ -107,7 +111,7 @@ def test_a_rank_moved_back_to_the_one_told_pushes_nothing() -> None:
     state.on_change(write("x", None, 20.0, 6), 0.0)
     state.on_change(write("x", 20.0, 5.0, 7), 0.0)
     assert a.state is RankState.MOVED
-    assert state.take_moved() == [] and a.state is RankState.CURRENT
+    assert moved_pushes(state) == [] and a.state is RankState.CURRENT
 
 
 def test_a_busy_socket_gets_its_moved_ranks_coalesced_into_one_later_push() -> None:
@@ -115,10 +119,25 @@ def test_a_busy_socket_gets_its_moved_ranks_coalesced_into_one_later_push() -> N
     a = subscribed(state, "a", 10.0, rank=4)
     a.connection.busy = True
     state.on_change(write("x", None, 20.0, 6), 0.0)
-    assert state.take_moved() == [] and a.state is RankState.MOVED
+    assert moved_pushes(state) == [] and a.state is RankState.MOVED
     state.on_change(write("y", None, 30.0, 7), 0.0)
     a.connection.busy = False
-    assert state.take_moved() == [RankPush(a, 6, 4, 10.0)]
+    assert moved_pushes(state) == [RankPush(a, 6, 4, 10.0)]
+
+
+def test_a_rank_moved_then_taken_back_between_chunks_is_not_pushed() -> None:
+    # A flush hands the event loop back between chunks: an own write that comes then
+    # leaves that subscriber to its re-query (one push per subscriber and flush).
+    state = board()
+    subs = [subscribed(state, p, 10.0 - i, rank=4 + i) for i, p in enumerate("abc")]
+    state.on_change(write("x", None, 20.0, 6), 0.0)
+    chunks = state.take_moved(1)
+    first = next(chunks)
+    for i, p in enumerate("abc"):
+        state.on_change(write(p, 10.0 - i, 50.0 + i, 7 + i), 0.0)
+    rest = [push for chunk in chunks for push in chunk]
+    assert len(first) == 1 and rest == []
+    assert all(s.state is RankState.STALE for s in subs)
 
 
 def test_an_unanchored_subscriber_passed_by_an_event_is_re_queried() -> None:
@@ -126,7 +145,7 @@ def test_an_unanchored_subscriber_passed_by_an_event_is_re_queried() -> None:
     a = subscribed(state, "a", 10.0, rank=4)
     state.marks.new_period("all")  # (the anchors forgotten, as after a reset)
     state.on_change(write("x", None, 20.0, 6), 0.0)
-    assert a.state is RankState.STALE and state.take_moved() == []
+    assert a.state is RankState.STALE and moved_pushes(state) == []
 
 
 def test_a_re_query_pushes_the_answer_only_when_it_differs_from_what_was_told() -> None:
@@ -165,7 +184,7 @@ def test_an_own_write_takes_back_a_moved_rank_until_its_re_query() -> None:
     a = subscribed(state, "a", 10.0, rank=4)
     state.on_change(write("x", None, 20.0, 6), 0.0)
     state.on_change(write("a", 10.0, 50.0, 7), 0.0)
-    assert a.state is RankState.STALE and state.take_moved() == []
+    assert a.state is RankState.STALE and moved_pushes(state) == []
 
 
 def test_a_failed_re_query_leaves_its_subscribers_stale() -> None:
@@ -183,7 +202,7 @@ def test_a_subscriber_that_left_is_never_pushed_again() -> None:
     a = subscribed(state, "a", 10.0, rank=4, top=5)
     state.on_change(write("x", None, 20.0, 6), 0.0)
     assert state.leave("a", a.connection)
-    assert a.state is RankState.GONE and state.moved == 0 and state.take_moved() == []
+    assert a.state is RankState.GONE and state.moved == 0 and moved_pushes(state) == []
     assert state.take_top([{"player_id": "x"}], 5) == []
     assert not state.leave("a", a.connection)
 
