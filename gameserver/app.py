@@ -32,8 +32,6 @@ from gameserver.http.demo import demo_routes
 from gameserver.http.json import routing_error
 from gameserver.http.listeners import ListenerSplit
 from gameserver.http.sessions import create_session
-from gameserver.push.board_schedule import PushPacing
-from gameserver.push.board_watch import BoardWatch
 from gameserver.push.control import GatewayInbox
 from gameserver.push.hub import PushHub
 from gameserver.services import Services, build_services
@@ -60,7 +58,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         heartbeats: asyncio.Task[None] | None = None
         services: Services | None = None
         try:
-            services = await build_services(settings, cluster, clock or SystemClock(), startup)
+            services = await build_services(
+                settings, cluster, clock or SystemClock(), startup, push_hub=hub
+            )
             keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
             heartbeats = asyncio.create_task(
                 run_heartbeats(cluster, stop), name="library-heartbeats"
@@ -69,13 +69,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await GatewayInbox(
                 settings.gateway_id, services.registry, hub, services.metrics
             ).start()
-            services.board_watch = BoardWatch(
-                services.leaderboards,
-                hub,
-                services.metrics,
-                PushPacing(settings.rank_push_interval_s, settings.top_push_interval_s),
-                names=services.accounts,
-            )
             app.state.services = services
             app.state.ops = build_op_table()
             yield

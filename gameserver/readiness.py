@@ -7,7 +7,7 @@ import asyncio
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.matchmaking.service import MatchmakingService
-from gameserver.valkey_client import CLUSTER_SLOTS
+from gameserver.valkey_client import CLUSTER_SLOTS, cluster_info_fields
 
 _CHECK_TIMEOUT_S = 2.0
 
@@ -28,7 +28,7 @@ async def cluster_problem(client: ValkeyCluster) -> str | None:
     except Exception as exc:  # any failure to answer means not ready
         return f"a Valkey primary does not answer ({type(exc).__name__})"
     for node, info in zip(primaries, infos, strict=True):
-        fields = _fields(info)
+        fields = cluster_info_fields(info)
         state = fields.get("cluster_state")
         if state != "ok":
             return f"Valkey node {node.name} reports cluster_state:{state}"
@@ -51,11 +51,3 @@ async def worker_problem(matchmaking: MatchmakingService, bound_s: float) -> str
     if age > bound_s:
         return f"no matchmaking worker has beaten its heartbeat for {age:.1f} s"
     return None
-
-
-def _fields(info: object) -> dict[str, str]:
-    # valkey-py parses CLUSTER INFO into a dict of str; raw text is read too.
-    if isinstance(info, dict):
-        return {str(k): str(v) for k, v in info.items()}
-    text = info.decode() if isinstance(info, bytes) else str(info)
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)

@@ -1,4 +1,8 @@
-"""The services of one process, built once at start-up (the composition root)."""
+"""The services of one process, built once at start-up (the composition root).
+
+Every service gets its collaborators when it is built, in the order below; none is
+assigned later and `Services` is frozen (tests/unit/test_architecture.py).
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,24 @@ from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
+from domain.matchmaking.store import MatchmakingStore
 from domain.parties.rules import PartyLimits
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
+from domain.sessions.presence import PresenceService
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore
 from domain.storage.auto_pipeline import auto_pipeline_for
+from domain.storage.shard_calls import ShardCaller
 from gameserver.config_file import StartupConfig
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
 from gameserver.http.client_address import ClientAddresses
 from gameserver.metrics import Metrics
+from gameserver.push.board_schedule import PushPacing
 from gameserver.push.board_watch import BoardWatch
 from gameserver.push.control import PlayerMessenger
+from gameserver.push.hub import PushHub
 from gameserver.settings import Settings
 
 
@@ -42,12 +51,15 @@ class RankedBoardFeed:
         await self._leaderboards.submit(board, player_id, score, trusted=True)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     clock: Clock
     cluster: ValkeyCluster
+    # The one road to Valkey every feature's store takes (domain/storage/shard_calls.py).
+    storage: ShardCaller
     sessions: SessionService
+    presence: PresenceService
     accounts: AccountService
     leaderboards: LeaderboardService
     matchmaking: MatchmakingService
@@ -62,17 +74,25 @@ class Services:
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     # Features holding player data beyond the core ones, told when a player is erased
     # (DELETE /admin/v1/players/{id}); parties join here: PartyService.forget_player.
-    erasure_participants: list[ErasureParticipant] = field(default_factory=list)
-    # Set by the lifespan once the push hub runs (it needs the hub).
+    erasure_participants: tuple[ErasureParticipant, ...] = ()
+    # A gateway's board pushes (over its push hub); None in a worker process.
     board_watch: BoardWatch | None = None
 
 
 async def build_services(
-    settings: Settings, cluster: ValkeyCluster, clock: Clock, startup: StartupConfig
+    settings: Settings,
+    cluster: ValkeyCluster,
+    clock: Clock,
+    startup: StartupConfig,
+    push_hub: PushHub | None = None,
 ) -> Services:
-    """Wire every service of a process and make sure their scripts and defaults exist."""
+    """Wire every service of a process and make sure their functions and defaults exist.
+
+    A gateway passes its `push_hub` (its board pushes listen there); a worker has none.
+    """
+    storage = ShardCaller(cluster, settings.valkey_failover_window_s)
     sessions = SessionService(
-        SessionStore(cluster, writes=settings.write_policy("sessions")),
+        SessionStore(storage, writes=settings.write_policy("sessions")),
         secret=settings.secret,
         clock=clock,
         ttl_s=settings.session_ttl_s,
@@ -82,7 +102,7 @@ async def build_services(
     metrics = Metrics()
     metrics.watch_valkey_nodes(auto_pipeline_for(cluster).node_counts)
     accounts = AccountService(
-        AccountStore(cluster, writes=settings.write_policy("accounts")),
+        AccountStore(storage, writes=settings.write_policy("accounts")),
         secret=settings.secret,
         clock=clock,
         identity=IdentityVerifier(parse_providers(settings.auth_providers)),
@@ -97,23 +117,31 @@ async def build_services(
     )
     messenger = PlayerMessenger(sessions)
     parties = PartyService(
-        PartyStore(cluster, writes=settings.write_policy("parties")),
+        PartyStore(storage, writes=settings.write_policy("parties")),
         clock,
         events=messenger,
         limits=PartyLimits(invite_ttl_s=settings.party_invite_ttl_s),
     )
     matchmaking = MatchmakingService(
-        cluster,
+        MatchmakingStore(storage, writes=settings.write_policy("matches")),
         clock,
         sessions=sessions,
         parties=parties,
         boards=RankedBoardFeed(leaderboards),
         queues=[QueueConfig.from_dict(raw) for raw in startup.queues],
-        writes=settings.write_policy("matches"),
     )
-    sessions.match_presence = matchmaking
+    presence = PresenceService(sessions, matches=matchmaking)
+    board_watch = None
+    if push_hub is not None:
+        board_watch = BoardWatch(
+            leaderboards,
+            push_hub,
+            metrics,
+            PushPacing(settings.rank_push_interval_s, settings.top_push_interval_s),
+            names=accounts,
+        )
     address_limits = AddressLimiter(
-        AbuseStore(cluster, settings.valkey_failover_window_s),
+        AbuseStore(storage),
         {"login": RateLimit(settings.login_rate_per_s, settings.login_burst)},
     )
     await address_limits.ensure_ready()
@@ -126,16 +154,19 @@ async def build_services(
         settings=settings,
         clock=clock,
         cluster=cluster,
+        storage=storage,
         sessions=sessions,
+        presence=presence,
         accounts=accounts,
         leaderboards=leaderboards,
         matchmaking=matchmaking,
         parties=parties,
         messenger=messenger,
         metrics=metrics,
-        erasure_participants=[parties],
+        erasure_participants=(parties,),
         address_limits=address_limits,
         client_addresses=ClientAddresses(settings.trusted_proxies),
         sockets_per_address=SocketsPerAddress(settings.max_sockets_per_address),
         allowed_origins=AllowedOrigins(settings.allowed_origins),
+        board_watch=board_watch,
     )

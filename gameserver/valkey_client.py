@@ -126,7 +126,7 @@ async def cluster_is_ready(client: ValkeyCluster) -> bool:
     except Exception:  # any failure to answer means not ready
         return False
     for info in infos:
-        fields = _cluster_info_fields(info)
+        fields = cluster_info_fields(info)
         if fields.get("cluster_state") != "ok":
             return False
         if int(fields.get("cluster_slots_ok", "0")) != CLUSTER_SLOTS:
@@ -134,8 +134,9 @@ async def cluster_is_ready(client: ValkeyCluster) -> bool:
     return True
 
 
-def _cluster_info_fields(info: object) -> dict[str, str]:
-    # valkey-py already parses CLUSTER INFO into a dict of str; raw text is kept for safety.
+def cluster_info_fields(info: object) -> dict[str, str]:
+    """The fields of a CLUSTER INFO reply: valkey-py parses it into a dict of str; raw
+    text is read too."""
     if isinstance(info, dict):
         return {str(k): str(v) for k, v in info.items()}
     text = info.decode() if isinstance(info, bytes) else str(info)

@@ -44,8 +44,9 @@ from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.rating_store import encode_rating
 from domain.matchmaking.ratings import Rating
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import RATINGS_KEY
+from domain.matchmaking.store import RATINGS_KEY, MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
+from domain.storage.shard_calls import ShardCaller
 from gameserver.embedded.free_ports import start_on_free_ports
 from gameserver.settings import Settings, settings_from_env
 from gameserver.valkey_client import connect_cluster
@@ -84,7 +85,7 @@ async def _join_all(
     seeds: tuple[tuple[str, int], ...], joiner: int, count: int, rate: float, in_flight: int
 ) -> dict[str, Any]:
     client = await connect_cluster(_cluster_settings(seeds))
-    service = MatchmakingService(client, SystemClock(), queues=())
+    service = MatchmakingService(MatchmakingStore(ShardCaller(client)), SystemClock(), queues=())
     await service.ensure_ready()
     started: dict[str, float] = {}
     acked: dict[str, float] = {}
@@ -142,7 +143,9 @@ async def _seed_ratings(seeds: tuple[tuple[str, int], ...], players: list[str]) 
             for p in players[start : start + 1000]
         }
         await client.hset(RATINGS_KEY, mapping=values)  # type: ignore[misc]
-    service = MatchmakingService(client, SystemClock(), queues=(QUEUE,))
+    service = MatchmakingService(
+        MatchmakingStore(ShardCaller(client)), SystemClock(), queues=(QUEUE,)
+    )
     await service.ensure_ready()
     await client.aclose()
 
@@ -174,7 +177,11 @@ async def _run(args: argparse.Namespace, seeds: tuple[tuple[str, int], ...]) -> 
     client = await connect_cluster(_cluster_settings(seeds))
     notifier = TimingNotifier()
     worker = MatchmakingWorker(
-        client, SystemClock(), notifier, "e2e-worker", limits=MatchmakingLimits()
+        MatchmakingStore(ShardCaller(client)),
+        SystemClock(),
+        notifier,
+        "e2e-worker",
+        limits=MatchmakingLimits(),
     )
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
@@ -218,7 +225,12 @@ async def _run(args: argparse.Namespace, seeds: tuple[tuple[str, int], ...]) -> 
     await running
     worker_cpu = time.process_time() - worker_cpu0
     valkey_cpu = _cpu_of(valkey_pids) - valkey_cpu0
-    stats = next(q for q in await MatchmakingService(client, SystemClock()).list_queue_stats())
+    stats = next(
+        q
+        for q in await MatchmakingService(
+            MatchmakingStore(ShardCaller(client)), SystemClock()
+        ).list_queue_stats()
+    )
     await client.aclose()
     waits = [notifier.found_at[p] - started[p] for p in acked if p in notifier.found_at]
     joins = [acked[p] - started[p] for p in acked]

@@ -98,6 +98,62 @@ def up_command(data_dir: Path, port: int, valkey_port: int, *extra: str) -> list
     return [sys.executable, "-m", "gameserver", "up", *ports, "--data-dir", str(data_dir), *extra]
 
 
+def env_without_settings(**extra: str) -> dict[str, str]:
+    """This process's environment without its GAMESERVER_ and VALKEY_ variables, plus
+    `extra`: a command started with it sees only the settings the test gives it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
+    return {**env, **extra}
+
+
+def read_banner(process: subprocess.Popen[str], last: str, timeout_s: float) -> list[str]:
+    """The lines a starting `gameserver up` prints, up to the first that starts with
+    `last`; fewer when it stops printing or `timeout_s` runs out first."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith(last):
+            break
+    return lines
+
+
+def serve_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `gameserver serve` or `worker` process run as `settings`: its
+    login, secrets and abuse limits (the tests' own, see `gateway_settings`), plus `extra`."""
+    return {
+        **os.environ,
+        **login_env(settings),
+        "GAMESERVER_SECRET": settings.secret.decode(),
+        "GAMESERVER_ADMIN_KEY": settings.admin_key,
+        "GAMESERVER_LOGIN_RATE_PER_S": str(settings.login_rate_per_s),
+        "GAMESERVER_LOGIN_BURST": str(settings.login_burst),
+        "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": str(settings.max_sockets_per_address),
+        **extra,
+    }
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], base_url: str, verify: ssl.SSLContext | bool = True
+) -> None:
+    """Wait until the gateway `process` answers /healthz on `base_url`: listening, so
+    started (/readyz would also ask for a matchmaking worker)."""
+    for _ in range(300):
+        if process.poll() is not None:
+            output = process.stderr.read().decode()[-2000:] if process.stderr else ""
+            raise RuntimeError(f"gateway exited: {output}")
+        try:
+            if httpx.get(base_url + "/healthz", timeout=1, verify=verify).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("gateway process did not become ready")
+
+
 @contextlib.contextmanager
 def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) -> Iterator[Gateway]:
     """A real `gameserver serve` process, stopped by its pid at the end.
@@ -105,15 +161,6 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
     Its certificate and admin port are the settings' own; `verify` is what the readiness
     check trusts (the test's own certificate).
     """
-    env = dict(os.environ)
-    env.update(login_env(settings))
-    env.update(
-        GAMESERVER_SECRET=settings.secret.decode(),
-        GAMESERVER_ADMIN_KEY=settings.admin_key,
-        GAMESERVER_LOGIN_RATE_PER_S=str(settings.login_rate_per_s),
-        GAMESERVER_LOGIN_BURST=str(settings.login_burst),
-        GAMESERVER_MAX_SOCKETS_PER_ADDRESS=str(settings.max_sockets_per_address),
-    )
     command = [sys.executable, "-m", "gameserver", "serve", "--port", str(settings.port)]
     if settings.admin_port:
         command += ["--admin-port", str(settings.admin_port)]
@@ -121,24 +168,13 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
         command += ["--certfile", str(settings.certfile), "--keyfile", str(settings.keyfile)]
     process = subprocess.Popen(
         command,
-        env=env,
+        env=serve_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base_url = f"{'https' if settings.certfile else 'http'}://127.0.0.1:{settings.port}"
     try:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError(f"gateway exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                # /healthz: listening, so started; /readyz would also ask for a worker.
-                if httpx.get(base_url + "/healthz", timeout=1, verify=verify).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("gateway process did not become ready")
+        wait_until_serving(process, base_url, verify)
         yield Gateway(settings, base_url, pid=process.pid)
     finally:
         stop_process(process, 15)

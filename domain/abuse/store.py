@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from importlib import resources
 
-from valkey.asyncio.cluster import ValkeyCluster
-
 from domain.storage.shard_calls import Call, ShardCaller
 
 # The kind and the address are the hash tag: addresses spread over the whole cluster.
@@ -23,11 +21,12 @@ def limit_key(kind: str, address: str) -> str:
 
 
 class AbuseStore:
-    def __init__(self, cluster: ValkeyCluster, failover_window_s: float = 6.0) -> None:
-        self._caller = ShardCaller(cluster, failover_window_s, libraries=[LIBRARY_CODE])
+    def __init__(self, storage: ShardCaller) -> None:
+        self._caller = storage
+        self._library = storage.use_library(LIBRARY_CODE)
 
     async def load_functions(self) -> None:
-        await self._caller.load()
+        await self._caller.load(self._library)
 
     async def take(self, kind: str, address: str, rate_per_s: float, burst: int) -> float:
         """Count one request; 0.0 if allowed, else the seconds until one would be."""

@@ -24,8 +24,17 @@ _CREDENTIAL_KEY_LABEL = b"gameserver/credential-hash/v1"
 
 
 def new_player_id() -> str:
-    """A server-chosen player id: 16 random characters of [a-z0-9] (~82 bits)."""
-    return "".join(secrets.choice(PLAYER_ID_ALPHABET) for _ in range(PLAYER_ID_CHARS))
+    """A server-chosen player id: 16 random characters of [a-z0-9] (~82 bits).
+
+    One draw from the system's randomness, written in base 36: a draw per character
+    (`secrets.choice`) cost a new device's login ~25 us of system calls."""
+    base = len(PLAYER_ID_ALPHABET)
+    number = secrets.randbelow(base**PLAYER_ID_CHARS)
+    chars = []
+    for _ in range(PLAYER_ID_CHARS):
+        number, digit = divmod(number, base)
+        chars.append(PLAYER_ID_ALPHABET[digit])
+    return "".join(chars)
 
 
 def device_credential(device_id: object) -> Credential:

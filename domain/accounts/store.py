@@ -4,6 +4,7 @@ An account is one hash, `acct:{<player>}`, in its player's slot (the session has
 `sess:{<player>}` shares it). A credential is one hash, `acct:cred:{<digest>}`, in the
 slot of its keyed hash, so a login resolves its credential in ONE call to one shard
 (`cred_resolve`, which also registers a first use). The functions are in accounts.lua.
+Every call goes through the process's one storage object (domain/storage/shard_calls.py).
 Writes a client is told succeeded wait for a replica like every store's.
 """
 
@@ -13,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-
-from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.accounts.models import Account, Ban, CredentialKind, Link
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
@@ -69,13 +68,17 @@ def _ban(flag: Any, until: Any, reason: Any) -> Ban | None:
 
 
 class AccountStore:
-    def __init__(self, cluster: ValkeyCluster, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
-        self._cluster = cluster
-        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[LIBRARY_CODE])
+    def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
+        self._caller = storage
+        self._library = storage.use_library(LIBRARY_CODE)
         self._wait = writes.wait
 
     async def load_functions(self) -> None:
-        await self._caller.load()
+        await self._caller.load(self._library)
+
+    async def _fields(self, player_id: str) -> Any:
+        key = account_key(player_id)
+        return await self._caller.read_one(key, "HGETALL", key)
 
     async def _fcall(self, function: str, key: str, *args: Any, idempotent: bool) -> Any:
         call = Call(key, ("FCALL", function, 1, key, *args))
@@ -121,7 +124,7 @@ class AccountStore:
         return Ensured(int(reply[0]) == 1, _ban(reply[1], reply[2], reply[3]))
 
     async def account(self, player_id: str) -> Account | None:
-        fields = await self._cluster.execute_command("HGETALL", account_key(player_id))
+        fields = await self._fields(player_id)
         if not fields:
             return None
         raw = {_text(k): v for k, v in fields.items()}
@@ -139,7 +142,7 @@ class AccountStore:
 
     async def credential_digests(self, player_id: str) -> list[str]:
         """The hashes of the account's credentials."""
-        fields = await self._cluster.execute_command("HGETALL", account_key(player_id))
+        fields = await self._fields(player_id)
         return [_text(v) for k, v in (fields or {}).items() if _text(k).startswith(_LINK_PREFIX)]
 
     async def set_name(self, player_id: str, name: str) -> bool:
@@ -186,8 +189,6 @@ class AccountStore:
         unique = list(dict.fromkeys(player_ids))
         if not unique:
             return {}
-        pipe = self._cluster.pipeline(transaction=False)
-        for player_id in unique:
-            pipe.hget(account_key(player_id), _NAME_FIELD)
-        found = await pipe.execute()
+        keys = [account_key(player_id) for player_id in unique]
+        found = await self._caller.read([Call(key, ("HGET", key, _NAME_FIELD)) for key in keys])
         return {p: None if n is None else _text(n) for p, n in zip(unique, found, strict=True)}

@@ -1,7 +1,8 @@
 """How leaderboards use the shared shard caller: their function library and `lb_multi`.
 
 The reads of one round bound for one primary go as a single `lb_multi` call, which runs
-each sub-board's read function in turn (see leaderboards.lua).
+each sub-board's read function in turn (see leaderboards.lua). The calls themselves are
+the typed requests of functions.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 #!lua name=leaderboards
 
--- Server side of domain/leaderboards/store.py; keys are named in keys.py.
+-- Server side of domain/leaderboards/store.py; keys are named in keys.py. Each function's
+-- header names the request and reply of domain/leaderboards/functions.py that mirror
+-- its keys, arguments and answer: change both together.
 -- Stored scores are normalised: smaller is better. A sorted-set member is the 8-byte
 -- big-endian stamp (microsecond the entry reached its score) followed by the player id,
 -- so the set's own (score, member) order is the board order, ties included.
@@ -88,26 +90,25 @@ local function fence_ok(s, version)
   return version >= tonumber(redis.call('HGET', s, 'v') or '0')
 end
 
-local function advance_fence(s, version)
-  if version > tonumber(redis.call('HGET', s, 'v') or '0') then
-    redis.call('HSET', s, 'v', fmt_int(version))
-  end
+-- The state hash as a writing function reads it, once: {fence, last stamp}.
+local function read_state(s)
+  local state = redis.call('HMGET', s, 'v', 't')
+  return {fence = tonumber(state[1] or '0'), last = tonumber(state[2] or '0')}
 end
 
-local function pass_fence(s, version)
-  if not fence_ok(s, version) then return false end
-  advance_fence(s, version)
-  return true
-end
-
--- A stamp strictly after the sub-board's previous one, even if the clock steps back.
--- Also makes every write call write, so a WAIT after it covers all earlier writes.
-local function next_stamp(s)
+-- A stamp strictly after the sub-board's previous one, even if the clock steps back,
+-- written with the fence raised to `version` when that is newer (one write of the
+-- state hash). Also makes every write call write, so a WAIT after it covers all
+-- earlier writes.
+local function next_stamp(s, state, version)
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-  local last = tonumber(redis.call('HGET', s, 't') or '0')
-  if now <= last then now = last + 1 end
-  redis.call('HSET', s, 't', fmt_int(now))
+  if now <= state.last then now = state.last + 1 end
+  if version > state.fence then
+    redis.call('HSET', s, 't', fmt_int(now), 'v', fmt_int(version))
+  else
+    redis.call('HSET', s, 't', fmt_int(now))
+  end
   return now
 end
 
@@ -180,6 +181,7 @@ local function count_write(rules, tally, rate, pid, ttl, stamp)
   end
 end
 
+-- functions.Submit -> functions.SubmitReply
 -- KEYS: zset, bucket, meta, state[, tally, rate (with rules)][, requests]
 -- ARGV: version, op, order, player, score, has_meta, meta, ttl_s, channel, period,
 --       request_ttl_ms, bound, rules, request id ('' = none), sibling zset...
@@ -197,7 +199,8 @@ local function submit(keys, args)
   local request = args[14]
   local tally, rate, r = false, false, keys[5]
   if rules then tally, rate, r = keys[5], keys[6], keys[7] end
-  if not fence_ok(s, version) then return {'STALE'} end
+  local state = read_state(s)
+  if version < state.fence then return {'STALE'} end
   if r then
     local prior = redis.call('HGET', r, request)
     if prior then
@@ -259,8 +262,7 @@ local function submit(keys, args)
       moved = new_n ~= old_n
     end
   end
-  advance_fence(s, version)
-  local now = next_stamp(s)
+  local now = next_stamp(s, state, version)
   if rules then count_write(rules, tally, rate, pid, ttl, now) end
   local own_old = old_rank
   local new_s, new_m = old_s, old_m
@@ -276,14 +278,19 @@ local function submit(keys, args)
     end
   end
   if changed == 1 then
-    local old_meta = redis.call('HGET', m, pid)
-    local json = false
-    if has_meta then json = meta elseif old_meta then json = string.sub(old_meta, STAMP + 1) end
+    -- New metadata replaces the old unread; without any, the old one is kept.
+    local json, old_meta = false, false
+    if has_meta then
+      json = meta
+    else
+      old_meta = redis.call('HGET', m, pid)
+      if old_meta then json = string.sub(old_meta, STAMP + 1) end
+    end
     -- The meta value holds the update stamp whenever it differs from the score's stamp.
     if (json and #json > 0) or not moved then
       redis.call('HSET', m, pid, pack_stamp(now) .. (json or ''))
       if ttl > 0 then redis.call('EXPIRE', m, ttl) end
-    elseif old_meta then
+    elseif has_meta or old_meta then
       redis.call('HDEL', m, pid)
     end
     publish(channel, 'w', label, pid, old_s, old_m, new_s, new_m, now)
@@ -292,19 +299,24 @@ local function submit(keys, args)
     local outcome = cmsgpack.pack(new_s, new_m, old_s, old_m, changed)
     redis.call('HSETEX', r, 'PX', request_ttl_ms, 'FIELDS', 1, request, outcome)
   end
-  local out = {'OK', new_s, new_m, old_s, old_m, redis.call('ZRANK', z, new_m), own_old, changed}
+  -- An entry that did not move kept its rank (nothing else in z changed).
+  local own_new = own_old
+  if moved then own_new = redis.call('ZRANK', z, new_m) end
+  local out = {'OK', new_s, new_m, old_s, old_m, own_new, own_old, changed}
   return append_sibling_counts(out, args, 15, new_s, new_m, old_s, old_m)
 end
 
+-- functions.Remove -> functions.RemoveReply
 -- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period
+-- -> {'OK'} | {'ABSENT'} | {'STALE'}
 local function remove(keys, args)
   local z, b, m, s = keys[1], keys[2], keys[3], keys[4]
   local version, pid, channel, label = tonumber(args[1]), args[2], args[3], args[4]
-  if not fence_ok(s, version) then return {'STALE'} end
+  local state = read_state(s)
+  if version < state.fence then return {'STALE'} end
   local t = redis.call('HGET', b, pid)
   if not t then return {'ABSENT'} end
-  advance_fence(s, version)
-  local now = next_stamp(s)
+  local now = next_stamp(s, state, version)
   local old_m = t .. pid
   local old_s = redis.call('ZSCORE', z, old_m)
   redis.call('ZREM', z, old_m)
@@ -315,6 +327,7 @@ local function remove(keys, args)
 end
 
 -- A seat on a board that counts its players board-wide (one slot per board and period).
+-- functions.Join -> functions.JoinReply
 -- KEYS: seats (hash: player -> 1); ARGV: player, max players (0: no cap), ttl_s
 -- -> {'JOINED'|'ALREADY'|'FULL', players holding a seat}
 local function join(keys, args)
@@ -333,6 +346,7 @@ end
 
 -- The seat's copy in the player's own sub-board, which the writing function checks.
 -- Written after `join` took the seat; idempotent, so a retried join repairs a lost one.
+-- functions.MarkSeat -> functions.MarkSeatReply
 -- KEYS: state, tally; ARGV: version, player, ttl_s -> {'OK'} | {'STALE'}
 local function mark_seat(keys, args)
   local s, tally = keys[1], keys[2]
@@ -349,20 +363,21 @@ local function last_stamp(s)
   return redis.call('HGET', s, 't') or '0'
 end
 
+-- functions.Positions -> functions.PositionsReply
 -- KEYS: zset, meta, state
 -- ARGV: with_meta, n, (sibling zset, sibling state) * n, (player, its bucket key)...
--- -> {stamp, stamp of each sibling (false if this node refused it), then per player:
---     score, member, own rank, meta, better in each sibling (all false when absent)}
+-- -> {stamp, {stamp of each sibling (false if this node refused it)}, then per player
+--     false when absent, else {score, member, own rank, meta, {better in each sibling}}}
 local function positions(keys, args)
   local z, m = keys[1], keys[2]
   local with_meta, siblings = args[1] == '1', tonumber(args[2])
-  local out = {last_stamp(keys[3])}
-  local counted = {}
+  local stamps, counted = {}, {}
   for j = 1, siblings do
     local ok, t = pcall(last_stamp, args[2 + 2 * j])
-    out[#out + 1] = ok and t
+    stamps[j] = ok and t
     counted[j] = ok
   end
+  local out = {last_stamp(keys[3]), stamps}
   for i = 3 + 2 * siblings, #args, 2 do
     local pid = args[i]
     local t = redis.call('HGET', args[i + 1], pid)
@@ -372,16 +387,14 @@ local function positions(keys, args)
       found = redis.call('ZRANK', z, member, 'WITHSCORE')
     end
     if found then
-      local score = found[2]
-      out[#out + 1] = score
-      out[#out + 1] = member
-      out[#out + 1] = found[1]
-      out[#out + 1] = with_meta and redis.call('HGET', m, pid) or false
+      local score, better = found[2], {}
       for j = 1, siblings do
-        out[#out + 1] = counted[j] and count_sibling(args[1 + 2 * j], score, member)
+        better[j] = counted[j] and count_sibling(args[1 + 2 * j], score, member)
       end
+      local meta = with_meta and redis.call('HGET', m, pid) or false
+      out[#out + 1] = {score, member, found[1], meta, better}
     else
-      for _ = 1, 4 + siblings do out[#out + 1] = false end
+      out[#out + 1] = false
     end
   end
   return out
@@ -423,6 +436,7 @@ local function count_by_walk(z, args)
   return out
 end
 
+-- functions.Count -> functions.Counts
 -- KEYS: zset, state; ARGV: score, member, score, member...
 -- -> {stamp, entries better than each}
 local function count(keys, args)
@@ -438,6 +452,7 @@ local function count(keys, args)
   return out
 end
 
+-- functions.PageRead -> functions.PageSlice
 -- KEYS: zset, meta, state; ARGV: with_meta, limit, known[, after score, after member]
 -- A sub-board's version is its last write's stamp and its size: every write that changes
 -- the sorted set or the metadata takes a new stamp, and an expired period has size 0.
@@ -458,6 +473,7 @@ local function page(keys, args)
   return out
 end
 
+-- functions.Window -> functions.Slice
 -- KEYS: zset, bucket, meta; ARGV: with_meta, before, after, 'pid', player
 --                                 or: with_meta, before, after, 'pos', score, member
 -- -> {score, member, meta, entries better, entries before, (score, member, meta)...}
@@ -496,31 +512,36 @@ local function unlink_period(z, m, prefix, buckets)
   for k = 0, buckets - 1 do redis.call('UNLINK', prefix .. k) end
 end
 
+-- functions.Archive -> functions.Applied
 -- KEYS: state, zset, meta, tally (of the archived period)
--- ARGV: version, ttl_s, buckets, bucket prefix, channel, new period
+-- ARGV: version, ttl_s, buckets, bucket prefix, channel, new period -> 1, 0 if fenced
 local function archive(keys, args)
   local s, z, m = keys[1], keys[2], keys[3]
-  if not pass_fence(s, tonumber(args[1])) then return 0 end
-  local now = next_stamp(s)
+  local version, state = tonumber(args[1]), read_state(s)
+  if version < state.fence then return 0 end
+  local now = next_stamp(s, state, version)
   expire_period(z, m, args[4], tonumber(args[3]), tonumber(args[2]))
   if keys[4] then redis.call('EXPIRE', keys[4], tonumber(args[2]), 'NX') end
   publish(args[5], 'r', args[6], '-', false, false, false, false, now)
   return 1
 end
 
+-- functions.Drop -> functions.Applied
 -- KEYS: state, zset, meta, tally (of the live period)
--- ARGV: version, buckets, prefix, channel, period
+-- ARGV: version, buckets, prefix, channel, period -> 1, 0 if fenced
 local function drop(keys, args)
   local s, z, m = keys[1], keys[2], keys[3]
-  if not pass_fence(s, tonumber(args[1])) then return 0 end
-  local now = next_stamp(s)
+  local version, state = tonumber(args[1]), read_state(s)
+  if version < state.fence then return 0 end
+  local now = next_stamp(s, state, version)
   unlink_period(z, m, args[3], tonumber(args[2]))
   if keys[4] then redis.call('UNLINK', keys[4]) end
   publish(args[4], 'd', args[5], '-', false, false, false, false, now)
   return 1
 end
 
--- Registry. KEYS: board, names, seq; ARGV: name, field, value, ...
+-- Registry. functions.BoardCreate -> functions.BoardCreated
+-- KEYS: board, names, seq; ARGV: name, field, value, ... -> gen, false if it exists
 local function board_create(keys, args)
   if redis.call('EXISTS', keys[1]) == 1 then return false end
   local v = redis.call('INCR', keys[3])
@@ -541,6 +562,7 @@ local function claim_end(ended, outbox, board, gen, label, ended_at, job)
   return 1
 end
 
+-- functions.BoardReset -> functions.BoardResetReply
 -- KEYS: board, seq, ended, outbox; ARGV: period id now, name, now
 -- -> {version, old reset period, old reset count}; the archived label's end is claimed.
 local function board_reset(keys, args)
@@ -565,6 +587,7 @@ local function board_reset(keys, args)
   return {v, old[1], old[2]}
 end
 
+-- functions.PeriodClaim -> functions.Applied
 -- KEYS: ended, outbox; ARGV: board, gen, period id, ended_at, job JSON, reason -> 1
 -- claimed, 0 not. Claims the end of a period id once per reason (`rollover`, `end_at`):
 -- the label that ended is the first one of the period that no reset ended (`<id>` if no
@@ -596,6 +619,7 @@ local function period_claim(keys, args)
   return claim_end(keys[1], keys[2], args[1], gen, label, args[4], cjson.encode(job))
 end
 
+-- functions.PeriodTake -> functions.PeriodTaken
 -- KEYS: outbox; ARGV: now, lease_s, worker -> {id, job JSON} of a job due and not
 -- leased (now leased to `worker`), or false.
 local function period_take(keys, args)
@@ -614,6 +638,7 @@ local function period_take(keys, args)
   return false
 end
 
+-- functions.PeriodSave -> functions.Applied
 -- KEYS: outbox; ARGV: id, worker, job JSON ('' = done: delete it) -> 1, or 0 when the
 -- job is gone or leased to another worker (this one's lease ran out).
 local function period_save(keys, args)
@@ -628,6 +653,7 @@ local function period_save(keys, args)
   return 1
 end
 
+-- functions.BoardDelete -> functions.BoardDeleted
 -- KEYS: board, names, seq, ended; ARGV: name -> {version, fields of the deleted board}
 local function board_delete(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return false end
@@ -640,7 +666,8 @@ local function board_delete(keys, args)
   return {v, fields}
 end
 
--- Several read calls in one, for sub-boards that share a primary (one call per node).
+-- Several read calls in one, for sub-boards that share a primary (one call per node);
+-- calls.py folds the reads (FCALL_RO) of functions.py into it.
 -- ARGV: (function, #keys, keys..., #args, args...)... -> the replies in order. A key
 -- whose slot is not on this node fails the whole call; the caller then splits it.
 local READERS = {lb_positions = positions, lb_count = count, lb_page = page, lb_window = window}

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from domain.leaderboards import keys
+from domain.leaderboards.functions import Applied, PeriodClaim, PeriodSave, PeriodTake, PeriodTaken
 from domain.leaderboards.models import Board
 from domain.leaderboards.periods import ended_periods
 from domain.storage.auto_pipeline import Wait
@@ -109,21 +110,28 @@ class PeriodEndOutbox:
             url=board.config.on_period_end,
             top=board.config.on_period_end_top,
         )
-        ended = keys.period_ends_claimed(board.name)
-        args = (board.name, board.gen, base, repr(ended_at), job.to_json(), reason)
-        call = Call(ended, ("FCALL", "lb_period_claim", 2, ended, keys.PERIOD_END_OUTBOX, *args))
+        call = PeriodClaim(
+            keys.period_ends_claimed(board.name),
+            keys.PERIOD_END_OUTBOX,
+            board.name,
+            board.gen,
+            base,
+            ended_at,
+            job.to_json(),
+            reason,
+        )
         # Idempotent: a claim sent twice finds the first and does nothing.
-        return bool(await self._caller.write(call, *self._wait, idempotent=True))
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=True)
+        return Applied.decode(raw).applied
 
     async def take(self, worker: str, now: float, lease_s: float) -> PeriodEndJob | None:
         """A job that is due and not leased, now leased to `worker` for `lease_s`."""
-        outbox = keys.PERIOD_END_OUTBOX
-        args = ("FCALL", "lb_period_take", 1, outbox, repr(now), repr(lease_s), worker)
-        reply = await self._caller.write(Call(outbox, args), *self._wait, idempotent=False)
-        if not reply:
+        call = PeriodTake(keys.PERIOD_END_OUTBOX, now, lease_s, worker)
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
+        taken = PeriodTaken.decode(raw)
+        if taken is None:
             return None
-        job_id, raw = reply
-        return PeriodEndJob.from_json(job_id.decode(), raw)
+        return PeriodEndJob.from_json(taken.job_id, taken.job)
 
     async def save(self, job: PeriodEndJob, worker: str) -> bool:
         """Store the job's progress; False when this worker's lease was lost."""
@@ -140,6 +148,6 @@ class PeriodEndOutbox:
         return [PeriodEndJob.from_json(k.decode(), v) for k, v in raw.items()]
 
     async def _save(self, job_id: str, worker: str, raw: str) -> bool:
-        outbox = keys.PERIOD_END_OUTBOX
-        args = ("FCALL", "lb_period_save", 1, outbox, job_id, worker, raw)
-        return bool(await self._caller.write(Call(outbox, args), *self._wait, idempotent=True))
+        call = PeriodSave(keys.PERIOD_END_OUTBOX, job_id, worker, raw)
+        reply = await self._caller.write(call.call(), *self._wait, idempotent=True)
+        return Applied.decode(reply).applied

@@ -6,25 +6,14 @@ import asyncio
 from collections.abc import Sequence
 from itertools import chain
 
-from cachetools import LRUCache
-
+from domain.leaderboards.caches import KnownPositions
+from domain.leaderboards.functions import RawEntry, Slice, StoredEntry
 from domain.leaderboards.models import Board, PlayerRank, Position, RankedEntry
 from domain.leaderboards.rules import STAMP_BYTES, decode_metadata, denormalise
-from domain.leaderboards.store import (
-    Found,
-    LeaderboardStore,
-    RawEntry,
-    Slice,
-    StoredEntry,
-    WriteOutcome,
-)
+from domain.leaderboards.store import Found, LeaderboardStore, WriteOutcome
 
 # Positions counted per sub-board call: bounds how long one call holds a shard.
 _COUNT_BATCH = 200
-# Players' last known positions kept per gateway (see `Ranker._find`).
-_KNOWN_POSITIONS = 65_536
-
-KnownKey = tuple[str, int, str, str]  # board, gen, period, player
 
 
 def to_entry(board: Board, rank: int, entry: StoredEntry) -> RankedEntry:
@@ -59,9 +48,9 @@ class Ranker:
     is still there, those counts are exact and the second round is skipped.
     """
 
-    def __init__(self, store: LeaderboardStore) -> None:
+    def __init__(self, store: LeaderboardStore, known: KnownPositions | None = None) -> None:
         self._store = store
-        self._known: LRUCache[KnownKey, Position] = LRUCache(maxsize=_KNOWN_POSITIONS)
+        self._known = KnownPositions() if known is None else known
 
     async def write_ranks(
         self, board: Board, period: str, player_id: str, outcome: WriteOutcome
@@ -74,7 +63,7 @@ class Ranker:
             i: positions for i in range(board.config.sub_boards) if i != own and i not in counted
         }
         counts = await self._store.count_better(board, period, others) if others else {}
-        self._known[(board.name, board.gen, period, player_id)] = outcome.new
+        self._known.keep((board.name, board.gen, period, player_id), outcome.new)
         rank = 1 + outcome.own_new + sum(c.better[0] for c in counts.values())
         rank += sum(new for new, _ in counted.values())
         if outcome.old is None or outcome.own_old is None:
@@ -148,9 +137,9 @@ class Ranker:
             where = found.get(pid)
             key = (board.name, board.gen, period, pid)
             if where is None:
-                self._known.pop(key, None)
+                self._known.forget(key)
             else:
-                self._known[key] = where.entry.position
+                self._known.keep(key, where.entry.position)
         counted: dict[str, dict[int, tuple[int, int]]] = {}
         for index, pids in asking.items():
             answer = counts[index]
@@ -206,10 +195,10 @@ class Ranker:
         )
         own = found[0]
         if own is None or own.own is None:
-            self._known.pop(key, None)
+            self._known.forget(key)
             return None
         me = own.own
-        self._known[key] = me.position
+        self._known.keep(key, me.position)
         if board.config.sub_boards > 1 and me.position != guess:
             found = [
                 own,

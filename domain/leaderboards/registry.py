@@ -1,18 +1,22 @@
-"""The board registry in Valkey, so every gateway sees the same boards; read through a cache.
-
-The cache keeps a board for `ttl_s`: a board created, reset or deleted by another gateway
-is seen within that time. Writes never act on a stale copy: every write carries the
-board version it was planned with and the sub-board's fence refuses older ones.
-"""
+"""The board registry in Valkey, so every gateway sees the same boards; read through a
+cache (`BoardConfigs` in caches.py: a board is kept for `ttl_s`)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from domain.leaderboards import keys
+from domain.leaderboards.caches import BoardConfigs
+from domain.leaderboards.functions import (
+    BoardCreate,
+    BoardCreated,
+    BoardDelete,
+    BoardDeleted,
+    BoardReset,
+    BoardResetReply,
+)
 from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig
 from domain.storage.auto_pipeline import Wait
 from domain.storage.shard_calls import Call, ShardCaller
@@ -28,18 +32,15 @@ class BoardRegistry:
     def __init__(self, caller: ShardCaller, wait: Wait, ttl_s: float = 1.0) -> None:
         self._caller = caller
         self._wait = wait
-        self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[Board | None, float]] = {}
+        self._cache = BoardConfigs(ttl_s)
         # Reads of a board's config under way: every request that finds the cached copy
         # expired waits for the same one (dozens at once under load, every `ttl_s`).
         self._loading: dict[str, asyncio.Future[Board | None]] = {}
-        # Bumped by every invalidation: a read that started before one is not remembered.
-        self._epoch = 0
 
     async def get(self, name: str) -> Board | None:
         """The board named `name`, from the cache when fresh."""
         cached = self._cache.get(name)
-        if cached is not None and cached[1] > time.monotonic():
+        if cached is not None:
             return cached[0]
         loading = self._loading.get(name)
         if loading is None:
@@ -56,31 +57,27 @@ class BoardRegistry:
             done.exception()  # retrieved: a failed read is every waiter's error, not a log line
 
     def invalidate(self, name: str | None = None) -> None:
-        self._epoch += 1
+        self._cache.forget(name)
         if name is None:
-            self._cache.clear()
             self._loading.clear()
         else:
-            self._cache.pop(name, None)
             self._loading.pop(name, None)
 
     async def load(self, name: str) -> Board | None:
-        epoch = self._epoch
+        epoch = self._cache.epoch
         (raw,) = await self._caller.read([_read("HGETALL", keys.registry_board(name))])
         board = _board(name, raw) if raw else None
-        if epoch == self._epoch:
-            self._remember(name, board)
+        self._cache.keep(name, board, epoch)
         return board
 
     async def load_all(self) -> list[Board]:
-        epoch = self._epoch
+        epoch = self._cache.epoch
         (names,) = await self._caller.read([_read("SMEMBERS", keys.REGISTRY_NAMES)])
         ordered = sorted(name.decode() for name in names)
         raws = await self._caller.read([_read("HGETALL", keys.registry_board(n)) for n in ordered])
         boards = [_board(n, raw) for n, raw in zip(ordered, raws, strict=True) if raw]
-        if epoch == self._epoch:
-            for board in boards:
-                self._remember(board.name, board)
+        for board in boards:
+            self._cache.keep(board.name, board, epoch)
         return boards
 
     async def create(self, config: BoardConfig, now: float) -> Board | None:
@@ -90,54 +87,49 @@ class BoardRegistry:
             if name != "name" and value is not None:
                 fields += [name, _field_value(value)]
         fields += ["created_at", repr(now)]
-        gen = await self._call("lb_board_create", config.name, True, [config.name, *fields])
-        self.invalidate(config.name)
+        name = config.name
+        call = BoardCreate(
+            keys.registry_board(name), keys.REGISTRY_NAMES, keys.REGISTRY_SEQ, name, tuple(fields)
+        )
+        # Admin writes: not retried after an unknown outcome.
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
+        self.invalidate(name)
+        gen = BoardCreated.decode(raw).gen
         if gen is None:
             return None
-        return Board(config, gen=int(gen), version=int(gen), created_at=now)
+        return Board(config, gen=gen, version=gen, created_at=now)
 
-    async def reset(self, name: str, period: str, now: float) -> tuple[int, str, int] | None:
+    async def reset(self, name: str, period: str, now: float) -> BoardResetReply | None:
         """Start a new label in `period`: the new version and the old reset state. The
         archived label's end is claimed in the same call (its job put in the outbox)."""
-        board_key = keys.registry_board(name)
-        key_list = [
-            board_key,
+        call = BoardReset(
+            keys.registry_board(name),
             keys.REGISTRY_SEQ,
             keys.period_ends_claimed(name),
             keys.PERIOD_END_OUTBOX,
-        ]
-        args = ("FCALL", "lb_board_reset", len(key_list), *key_list, period, name, repr(now))
-        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
+            period,
+            name,
+            now,
+        )
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
         self.invalidate(name)
-        if reply is None:
-            return None
-        version, old_period, old_count = reply
-        return int(version), (old_period or b"").decode(), int(old_count or 0)
+        return BoardResetReply.decode(raw)
 
     async def delete(self, name: str) -> tuple[int, Board] | None:
         """The fence version that retires the board, and the board as it was."""
-        board_key = keys.registry_board(name)
-        key_list = [board_key, keys.REGISTRY_NAMES, keys.REGISTRY_SEQ]
-        key_list.append(keys.period_ends_claimed(name))
-        args = ("FCALL", "lb_board_delete", len(key_list), *key_list, name)
-        reply = await self._caller.write(Call(board_key, args), *self._wait, idempotent=False)
+        call = BoardDelete(
+            keys.registry_board(name),
+            keys.REGISTRY_NAMES,
+            keys.REGISTRY_SEQ,
+            keys.period_ends_claimed(name),
+            name,
+        )
+        raw = await self._caller.write(call.call(), *self._wait, idempotent=False)
         self.invalidate(name)
-        if reply is None:
+        deleted = BoardDeleted.decode(raw)
+        if deleted is None:
             return None
-        version, flat = reply
-        return int(version), _board(name, dict(zip(flat[::2], flat[1::2], strict=True)))
-
-    async def _call(self, function: str, name: str, with_names: bool, args: Sequence[Any]) -> Any:
-        board_key = keys.registry_board(name)
-        key_list = [board_key, keys.REGISTRY_SEQ]
-        if with_names:
-            key_list.insert(1, keys.REGISTRY_NAMES)
-        call = Call(board_key, ("FCALL", function, len(key_list), *key_list, *args))
-        # Admin writes: not retried after an unknown outcome.
-        return await self._caller.write(call, *self._wait, idempotent=False)
-
-    def _remember(self, name: str, board: Board | None) -> None:
-        self._cache[name] = (board, time.monotonic() + self._ttl_s)
+        return deleted.version, _board(name, deleted.fields)
 
 
 def _read(command: str, key: str) -> Call:

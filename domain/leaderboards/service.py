@@ -14,12 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from cachetools import LRUCache
-
 from domain.clock import Clock
 from domain.errors import BadRequest, BoardNotFound, Conflict, PlayerNotFound, Unavailable
 from domain.ids import require_id
+from domain.leaderboards.caches import BuiltPages, KnownPositions, PageParts
 from domain.leaderboards.codec import decode_cursor, decode_event, encode_cursor
+from domain.leaderboards.functions import (
+    PageSlice,
+    RawEntry,
+    StaleBoard,
+    WriteRefused,
+    raw_stored,
+)
 from domain.leaderboards.models import (
     DEFAULT_BOARDS,
     Board,
@@ -61,24 +67,11 @@ from domain.leaderboards.rules import (
     require_score,
     window_refusal,
 )
-from domain.leaderboards.store import (
-    Cluster,
-    LeaderboardStore,
-    PageSlice,
-    RawEntry,
-    StaleBoard,
-    WriteRefused,
-    encode_rules,
-    raw_stored,
-)
+from domain.leaderboards.store import Cluster, LeaderboardStore, encode_rules
 from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 _STALE_RETRIES = 3
 REQUEST_TTL_S = 24 * 3600
-# Pages built from sub-board parts that came back unchanged are reused whole.
-_BUILT_PAGES = 256
-
-PageKey = tuple[str, int, str, Position | None, int]
 # Told of every refused write: (board, reason); the delivery layer counts them.
 RefusalHook = Callable[[str, str], None]
 
@@ -94,19 +87,22 @@ class LeaderboardService:
         config_ttl_s: float = 1.0,
         request_ttl_s: int = REQUEST_TTL_S,
         on_refused: RefusalHook | None = None,
+        caches: bool = True,
     ) -> None:
+        """`caches=False` turns off the read path's caches (see caches.py): the same
+        answers, in more calls and rounds."""
         self._clock = clock
         self._on_refused = on_refused
         self._wait = writes.wait
         self._default_boards = tuple(default_boards)
         self._request_ttl_ms = request_ttl_s * 1000
-        self._store = LeaderboardStore(cluster, writes.failover_window_s)
+        parts = PageParts(enabled=caches)
+        self._store = LeaderboardStore(cluster, writes.failover_window_s, page_parts=parts)
         self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
-        self._ranker = Ranker(self._store)
+        self._ranker = Ranker(self._store, KnownPositions(enabled=caches))
         # Ended periods waiting for their pushes and webhook (the worker's side).
         self.period_ends = PeriodEndOutbox(self._store.caller, self._wait)
-        self._built: LRUCache[PageKey, tuple[list[PageSlice], Page]]
-        self._built = LRUCache(maxsize=_BUILT_PAGES)
+        self._built = BuiltPages(enabled=caches)
 
     decode_event = staticmethod(decode_event)
 
@@ -180,7 +176,7 @@ class LeaderboardService:
         done = await self._registry.reset(name, base, now)
         if done is None:
             raise BoardNotFound(f"no board named {name}")
-        version, old_period, old_count = done
+        version, old_period, old_count = done.version, done.old_period, done.old_count
         archived = live_label(replace(board, reset_period=old_period, reset_count=old_count), now)
         count = old_count + 1 if old_period == base else 1
         fresh = live_label(replace(board, reset_period=base, reset_count=count), now)
@@ -268,10 +264,10 @@ class LeaderboardService:
         raise Unavailable(f"board {board} keeps changing; try again")
 
     async def _take_seat(self, board: Board, period: str, ttl: int, player_id: str) -> JoinResult:
-        status, held = await self._store.join(board, period, ttl, player_id, self._wait)
-        if status == "FULL":
+        joined = await self._store.join(board, period, ttl, player_id, self._wait)
+        if joined.status == "FULL":
             raise self._refused(board.name, "full")
-        return JoinResult(board.name, held, status == "JOINED")
+        return JoinResult(board.name, joined.held, joined.status == "JOINED")
 
     def _refused(self, board: str, reason: str) -> Exception:
         if self._on_refused is not None:
@@ -361,13 +357,13 @@ class LeaderboardService:
                     "a cursor"
                 )
         # A share of `limit` from each sub-board first (see `first_fetch`); if every
-        # share is the one the last such page was built from, so is the page.
+        # share is at the version the last such page was built from, so is the page.
         fetch = first_fetch(limit, found.config.sub_boards)
         shares = await self._store.pages(found, label, after, fetch)
         key = (found.name, found.gen, label, after, limit)
-        built = self._built.get(key)
-        if built is not None and _same_parts(built[0], shares):
-            return built[1]
+        built = self._built.get(key, shares)
+        if built is not None:
+            return built
         slices, page = await self._completed(found, label, after, limit, fetch, shares)
         first = 1 + sum(s.better for s in slices)
         entries = [raw_to_entry(found, first + i, raw) for i, raw in enumerate(page)]
@@ -376,7 +372,7 @@ class LeaderboardService:
         last = raw_stored(page[-1]).position if more else None
         next_cursor = encode_cursor(found.name, label, last) if last else None
         result = Page(entries, next_cursor)
-        self._built[key] = (shares, result)
+        self._built.keep(key, shares, result)
         return result
 
     async def _completed(
@@ -516,12 +512,6 @@ def _merged(slices: Sequence[PageSlice], limit: int) -> list[RawEntry]:
     """The exact merge of sub-boards' sorted parts, cut to `limit` (sorting ~200 tuples
     in C beats a k-way merge with a key function in Python)."""
     return sorted(itertools.chain.from_iterable(s.after for s in slices))[:limit]
-
-
-def _same_parts(held: Sequence[PageSlice], fresh: Sequence[PageSlice]) -> bool:
-    """Whether every part is the very one read before (the store hands back the object
-    it holds when the sub-board has not changed), so the page built from them is too."""
-    return len(held) == len(fresh) and all(a is b for a, b in zip(held, fresh, strict=True))
 
 
 def _suffix(label: str) -> int:

@@ -17,9 +17,8 @@ import orjson
 from domain.errors import Unavailable
 from domain.matchmaking.redaction import redacted
 from domain.matchmaking.store import (
-    Cluster,
+    MatchmakingStore,
     PartitionKeys,
-    Scripts,
     code_of,
     player_history_key,
     result_key,
@@ -31,13 +30,13 @@ _REDACT_ATTEMPTS = 8
 
 
 class HistoryStore:
-    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
-        self._cluster = cluster
-        self._scripts = scripts
+    def __init__(self, store: MatchmakingStore) -> None:
+        self._store = store
 
     async def records(self, player_id: str) -> tuple[list[str], list[str]]:
         """The ids of the tickets and of the matches still kept that name the player."""
-        raw = await self._cluster.execute_command("ZRANGE", player_history_key(player_id), 0, -1)
+        key = player_history_key(player_id)
+        raw = await self._store.read_one(key, "ZRANGE", key, 0, -1)
         noted = [text(member) for member in raw]
         tickets = [n[2:] for n in noted if n.startswith("t:")]
         matches = [n[2:] for n in noted if n.startswith("m:")]
@@ -63,11 +62,11 @@ class HistoryStore:
         await self._redact_field(PartitionKeys(code).match(match_id), "data", player_id)
         key = result_key(match_id)
         for _ in range(_REDACT_ATTEMPTS):
-            raw = await self._cluster.execute_command("GET", key)
+            raw = await self._store.read_one(key, "GET", key)
             if raw is None:
                 return
             new = orjson.dumps(redacted(orjson.loads(raw), player_id))
-            if new == raw or await self._scripts.run(
+            if new == raw or await self._store.run(
                 "replace_value", [key], [raw, new], idempotent=True, confirm=True
             ):
                 return
@@ -75,7 +74,7 @@ class HistoryStore:
 
     async def forget(self, player_id: str) -> None:
         key = player_history_key(player_id)
-        await self._scripts.command(key, "DEL", key, idempotent=True, confirm=True)
+        await self._store.command(key, "DEL", key, idempotent=True, confirm=True)
 
     async def _redact_field(
         self,
@@ -85,15 +84,15 @@ class HistoryStore:
         drop_if: Callable[[dict[str, Any]], bool] = lambda _: False,
     ) -> None:
         for _ in range(_REDACT_ATTEMPTS):
-            raw = await self._cluster.execute_command("HGET", key, field)
+            raw = await self._store.read_one(key, "HGET", key, field)
             if raw is None:
                 return
             record = orjson.loads(raw)
             if drop_if(record):
-                await self._scripts.command(key, "DEL", key, idempotent=True, confirm=True)
+                await self._store.command(key, "DEL", key, idempotent=True, confirm=True)
                 return
             new = orjson.dumps(redacted(record, player_id))
-            if new == raw or await self._scripts.run(
+            if new == raw or await self._store.run(
                 "replace_field", [key], [field, raw, new], idempotent=True, confirm=True
             ):
                 return

@@ -25,7 +25,7 @@ class MatchmakingLimits:
     worker_stale_s: float = 15.0
     # Stream entries read per partition and tick, and per takeover call.
     read_count: int = 2000
-    # Matches committed per script call: bounds how long one script holds its shard.
+    # Matches committed per `mm_settle` call: bounds how long one call holds its shard.
     commit_batch: int = 64
     # Recent waits kept per partition for the p50/p95 statistics.
     waits_kept: int = 1000

@@ -6,22 +6,20 @@ from typing import Any
 
 import orjson
 
-from domain.matchmaking.store import Cluster, PartitionKeys, Scripts, code_of
+from domain.matchmaking.store import MatchmakingStore, PartitionKeys, code_of
 
 
 class MatchStore:
-    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
-        self._cluster = cluster
-        self._scripts = scripts
+    def __init__(self, store: MatchmakingStore) -> None:
+        self._store = store
 
     async def read(self, match_id: str) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
         """The match record and its open backfill (or None); None if there is no match."""
         code = code_of(match_id)
         if code is None:
             return None
-        raw = await self._cluster.execute_command(
-            "HMGET", PartitionKeys(code).match(match_id), "data", "bf"
-        )
+        key = PartitionKeys(code).match(match_id)
+        raw = await self._store.read_one(key, "HMGET", key, "data", "bf")
         if raw[0] is None:
             return None
         return orjson.loads(raw[0]), (orjson.loads(raw[1]) if raw[1] else None)
@@ -30,7 +28,7 @@ class MatchStore:
         """Open (or replace) the match's backfill, confirmed; False if there is no match."""
         keys = PartitionKeys(code_of(match_id) or "0000000000")
         # Idempotent: the same backfill written twice is the same state.
-        done = await self._scripts.run(
+        done = await self._store.run(
             "backfill_open",
             [keys.match(match_id), keys.backfills],
             [match_id, orjson.dumps(backfill)],
@@ -42,7 +40,7 @@ class MatchStore:
     async def close_backfill(self, match_id: str) -> bool:
         """Stop the match's backfill, confirmed; False if there is no match."""
         keys = PartitionKeys(code_of(match_id) or "0000000000")
-        done = await self._scripts.run(
+        done = await self._store.run(
             "backfill_close",
             [keys.match(match_id), keys.backfills],
             [match_id],

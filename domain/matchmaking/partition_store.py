@@ -14,9 +14,8 @@ from domain.matchmaking.store import (
     PARTITIONS_KEY,
     QUEUES_KEY,
     WORKERS_KEY,
-    Cluster,
+    MatchmakingStore,
     PartitionKeys,
-    Scripts,
     text,
 )
 
@@ -77,6 +76,11 @@ class Registry:
     queues: dict[str, QueueConfig]
 
 
+def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """A function's HGETALL reply, field/value pairs in a flat list, as pairs."""
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+
+
 def _entries(raw: Sequence[Any]) -> list[Entry]:
     out: list[Entry] = []
     for entry_id, flat in raw:
@@ -96,37 +100,43 @@ def _entries(raw: Sequence[Any]) -> list[Entry]:
 
 
 class PartitionStore:
-    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
-        self._cluster = cluster
-        self._scripts = scripts
+    def __init__(self, store: MatchmakingStore) -> None:
+        self._store = store
 
     async def heartbeat(self, worker_id: str, now_ms: int, stale_ms: int) -> Registry:
         """Say this worker is alive; read the live workers, partitions and queues."""
-        pipe = self._cluster.pipeline(transaction=False)
-        pipe.zadd(WORKERS_KEY, {worker_id: now_ms})
-        pipe.zremrangebyscore(WORKERS_KEY, "-inf", now_ms - stale_ms)
-        pipe.zcard(WORKERS_KEY)
-        pipe.hgetall(PARTITIONS_KEY)
-        pipe.hgetall(QUEUES_KEY)
-        _, _, live, partitions, queues = await pipe.execute()
+        # No WAIT: a heartbeat lost in a failover is repeated next tick.
+        live, partitions, queues = await self._store.run(
+            "heartbeat",
+            [WORKERS_KEY, PARTITIONS_KEY, QUEUES_KEY],
+            [worker_id, now_ms, stale_ms],
+            idempotent=True,
+        )
         return Registry(
             live_workers=int(live),
             partitions={
                 text(code): (value["queue"], value["partition"])
-                for code, value in ((c, orjson.loads(v)) for c, v in partitions.items())
+                for code, value in ((c, orjson.loads(v)) for c, v in _pairs(partitions))
             },
-            queues={text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in queues.items()},
+            queues={text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in _pairs(queues)},
         )
 
     async def leave(self, worker_id: str) -> None:
-        await self._cluster.execute_command("ZREM", WORKERS_KEY, worker_id)
+        await self._store.command(
+            WORKERS_KEY, "ZREM", WORKERS_KEY, worker_id, idempotent=True, confirm=False
+        )
 
     async def acquire(self, code: str, owner: str, lease_ms: int) -> bool:
         lease = PartitionKeys(code).lease
-        return bool(await self._cluster.execute_command("SET", lease, owner, "NX", "PX", lease_ms))
+        # Idempotent enough: a repeat after a lost answer says "not acquired" even if the
+        # first took the lease; unrenewed, it lapses after `lease_ms` and is taken again.
+        taken = await self._store.command(
+            lease, "SET", lease, owner, "NX", "PX", lease_ms, idempotent=True, confirm=False
+        )
+        return bool(taken)
 
     async def release(self, code: str, owner: str) -> None:
-        await self._scripts.run(
+        await self._store.run(
             "lease_release", [PartitionKeys(code).lease], [owner], idempotent=True
         )
 
@@ -142,7 +152,7 @@ class PartitionStore:
         """Renew the lease, read new entries and the open backfills; None if the lease is
         no longer ours."""
         keys = PartitionKeys(code)
-        raw = await self._scripts.run(
+        raw = await self._store.run(
             "read",
             [keys.lease, keys.stream, keys.outbox, keys.backfills, keys.match("")],
             [owner, lease_ms, GROUP, count, backfills, *done_outbox],
@@ -185,7 +195,7 @@ class PartitionStore:
             "t": tickets,
         }
         # Not idempotent: run again, it would find its own tickets matched.
-        reply = await self._scripts.run(
+        reply = await self._store.run(
             "backfill_fill", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)], confirm=True
         )
         if reply is None:
@@ -197,7 +207,7 @@ class PartitionStore:
     ) -> tuple[str, list[Entry]] | None:
         """Claim entries read but never acknowledged by earlier owners, from `start` on."""
         keys = PartitionKeys(code)
-        raw = await self._scripts.run(
+        raw = await self._store.run(
             "takeover", [keys.lease, keys.stream], [owner, GROUP, count, start]
         )
         if raw is None:
@@ -206,7 +216,7 @@ class PartitionStore:
 
     async def ack(self, code: str, owner: str, entry_ids: Sequence[str]) -> bool:
         keys = PartitionKeys(code)
-        result = await self._scripts.run(
+        result = await self._store.run(
             "ack", [keys.lease, keys.stream], [owner, GROUP, *entry_ids], idempotent=True
         )
         return result is not None
@@ -223,7 +233,7 @@ class PartitionStore:
         waits_kept: int,
         allocator_failures: int = 0,
     ) -> tuple[list[str | list[str]], list[str]] | None:
-        """Commit matches and expire tickets in one script; None if the lease is lost.
+        """Commit matches and expire tickets in one function call; None if the lease is lost.
 
         Per commit then per expiry: '' committed, 'x' expired, else the ids of tickets
         that were no longer searching ([] for a ticket not yet due to expire). Returns
@@ -264,7 +274,7 @@ class PartitionStore:
             "af": allocator_failures,
         }
         # Not idempotent: run again, it would find its own tickets matched and forget them.
-        reply = await self._scripts.run(
+        reply = await self._store.run(
             "settle", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)], confirm=True
         )
         if reply is None:
@@ -276,7 +286,10 @@ class PartitionStore:
 
     async def forget_delivered(self, code: str, entry_ids: Sequence[str]) -> None:
         if entry_ids:
-            await self._cluster.execute_command("XDEL", PartitionKeys(code).outbox, *entry_ids)
+            outbox = PartitionKeys(code).outbox
+            await self._store.command(
+                outbox, "XDEL", outbox, *entry_ids, idempotent=True, confirm=False
+            )
 
     async def outbox(
         self, code: str, owner: str, lease_ms: int, count: int
@@ -284,7 +297,7 @@ class PartitionStore:
         """Undelivered pushes: (entry id, 'f' found or 'e' expired, payload), once
         replicas confirm the commits that queued them; None if the lease is lost."""
         keys = PartitionKeys(code)
-        raw = await self._scripts.run(
+        raw = await self._store.run(
             "outbox",
             [keys.lease, keys.outbox],
             [owner, lease_ms, count],

@@ -12,16 +12,15 @@ from domain.matchmaking.models import Match
 from domain.matchmaking.ratings import DEFAULT_RATING, Rating
 from domain.matchmaking.store import (
     RATINGS_KEY,
-    Cluster,
+    MatchmakingStore,
     PartitionKeys,
-    Scripts,
     code_of,
     player_history_key,
     player_match_key,
     result_key,
     text,
 )
-from domain.storage.batch_reads import which_exist
+from domain.storage.shard_calls import Call
 
 
 def encode_rating(rating: Rating) -> str:
@@ -80,15 +79,14 @@ def decode_match(data: bytes | str) -> Match:
 
 
 class RatingStore:
-    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
-        self._cluster = cluster
-        self._scripts = scripts
+    def __init__(self, store: MatchmakingStore) -> None:
+        self._store = store
 
     async def raw_ratings(self, player_ids: Sequence[str]) -> list[str]:
         """Each player's stored rating as text, '' where none is stored yet."""
         if not player_ids:
             return []
-        raw = await self._cluster.execute_command("HMGET", RATINGS_KEY, *player_ids)
+        raw = await self._store.read_one(RATINGS_KEY, "HMGET", RATINGS_KEY, *player_ids)
         return [text(r) if r else "" for r in raw]
 
     async def ratings(self, player_ids: Sequence[str]) -> list[Rating]:
@@ -99,11 +97,12 @@ class RatingStore:
         if code is None:
             return None
         key = PartitionKeys(code).match(match_id)
-        raw = await self._cluster.execute_command("HGET", key, "data")
+        raw = await self._store.read_one(key, "HGET", key, "data")
         return None if raw is None else decode_match(raw)
 
     async def result(self, match_id: str) -> dict[str, Any] | None:
-        raw = await self._cluster.execute_command("GET", result_key(match_id))
+        key = result_key(match_id)
+        raw = await self._store.read_one(key, "GET", key)
         return None if raw is None else dict(orjson.loads(raw))
 
     async def save_result(
@@ -120,7 +119,7 @@ class RatingStore:
         args: list[Any] = [ttl_ms, orjson.dumps(result), n, *players, *read]
         args += [encode_rating(r) for r in new]
         # Idempotent: a repeat finds the recorded result and answers it again.
-        reply = await self._scripts.run(
+        reply = await self._store.run(
             "save_result", [RATINGS_KEY, result_key(match_id)], args, idempotent=True, confirm=True
         )
         status = int(reply[0])
@@ -133,7 +132,7 @@ class RatingStore:
         in the player's history for `history_ms` (for erasure), all at once."""
         await asyncio.gather(
             *(
-                self._scripts.run(
+                self._store.run(
                     "note_match",
                     [player_match_key(player_id), player_history_key(player_id)],
                     [match_id, ttl_ms, now_ms, history_ms],
@@ -147,7 +146,7 @@ class RatingStore:
         """Only where the player's current match is still this one."""
         await asyncio.gather(
             *(
-                self._scripts.run(
+                self._store.run(
                     "release_player", [player_match_key(p)], [match_id], idempotent=True
                 )
                 for p in player_ids
@@ -156,11 +155,13 @@ class RatingStore:
 
     async def forget(self, player_id: str) -> None:
         """Drop the player's rating and current-match pointer (erasure), confirmed."""
-        await self._scripts.command(
+        await self._store.command(
             RATINGS_KEY, "HDEL", RATINGS_KEY, player_id, idempotent=True, confirm=True
         )
         pointer = player_match_key(player_id)
-        await self._scripts.command(pointer, "DEL", pointer, idempotent=True, confirm=True)
+        await self._store.command(pointer, "DEL", pointer, idempotent=True, confirm=True)
 
     async def in_match(self, player_ids: Sequence[str]) -> set[str]:
-        return await which_exist(self._cluster, player_ids, player_match_key)
+        keys = [player_match_key(p) for p in dict.fromkeys(player_ids)]
+        found = await self._store.read([Call(k, ("EXISTS", k)) for k in keys])
+        return {p for p, n in zip(dict.fromkeys(player_ids), found, strict=True) if n}

@@ -1,7 +1,7 @@
 """Match results: every player of a match rated at once, exactly once.
 
-A result is acknowledged only once replicas confirm the ratings script (WAIT); clearing
-the players' current match and the ranked-board scores follow, and a repeat redoes them.
+A result is acknowledged only once replicas confirm `mm_save_result` (WAIT); clearing the
+players' current match and the ranked-board scores follow, and a repeat redoes them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from domain.matchmaking.ports import RankedBoardSink
 from domain.matchmaking.rating_store import RatingStore, decode_rating
 from domain.matchmaking.ratings import Rating, rate
 from domain.matchmaking.redaction import ERASED
-from domain.matchmaking.store import Cluster, Scripts
+from domain.matchmaking.store import MatchmakingStore
 
 
 def parse_ranks(raw: object) -> list[int]:
@@ -35,12 +35,11 @@ def _ratings_of(result: dict[str, Any]) -> dict[str, Rating]:
 class Results:
     def __init__(
         self,
-        cluster: Cluster,
-        scripts: Scripts,
+        store: MatchmakingStore,
         boards: RankedBoardSink | None,
         limits: MatchmakingLimits,
     ) -> None:
-        self.store = RatingStore(cluster, scripts)
+        self.store = RatingStore(store)
         self._boards = boards
         self._limits = limits
 
@@ -54,7 +53,7 @@ class Results:
         players = [p for team in match.teams for p in team if p != ERASED]
         ttl_ms = round(self._limits.result_ttl_s * 1000)
         for _ in range(self._limits.rate_retries):
-            # No read of an earlier result first: the script answers a repeat with the
+            # No read of an earlier result first: the function answers a repeat with the
             # recorded result, and only its write makes the WAIT cover that result.
             read = await self.store.raw_ratings(players)
             stored = dict(zip(players, read, strict=True))

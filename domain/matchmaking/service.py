@@ -34,9 +34,8 @@ from domain.matchmaking.ports import LiveSessions, PartyRoster, RankedBoardSink
 from domain.matchmaking.ratings import Rating
 from domain.matchmaking.results import Results, parse_ranks
 from domain.matchmaking.stats import queue_stats
-from domain.matchmaking.store import Cluster, Scripts, partition_code
+from domain.matchmaking.store import MatchmakingStore, partition_code
 from domain.matchmaking.ticket_store import TicketStore
-from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 REGISTRATION_REFRESH_S = 60.0
 
@@ -44,7 +43,7 @@ REGISTRATION_REFRESH_S = 60.0
 class MatchmakingService:
     def __init__(
         self,
-        cluster: Cluster,
+        store: MatchmakingStore,
         clock: Clock,
         sessions: LiveSessions | None = None,
         boards: RankedBoardSink | None = None,
@@ -52,17 +51,16 @@ class MatchmakingService:
         limits: MatchmakingLimits | None = None,
         *,
         parties: PartyRoster | None = None,
-        writes: WritePolicy = DEFAULT_WRITES,
     ) -> None:
         self._clock = clock
         self._sessions = sessions
         self._parties = parties
         self._limits = limits or MatchmakingLimits()
-        self._scripts = Scripts(cluster, writes=writes)
-        self._tickets = TicketStore(cluster, self._scripts)
-        self._results = Results(cluster, self._scripts, boards, self._limits)
-        self._matches = MatchStore(cluster, self._scripts)
-        self._history = HistoryStore(cluster, self._scripts)
+        self._store = store
+        self._tickets = TicketStore(store)
+        self._results = Results(store, boards, self._limits)
+        self._matches = MatchStore(store)
+        self._history = HistoryStore(store)
         self._initial_queues = tuple(queues)
         # Queues never change once created. Partitions are registered again now and then,
         # in case the registry lost a write (a failover) while this process remembered it.
@@ -70,8 +68,9 @@ class MatchmakingService:
         self._registered: dict[str, float] = {}
 
     async def ensure_ready(self) -> None:
-        """Load the scripts and create the configured queues that do not exist yet."""
-        await self._scripts.load()
+        """Load the function library and create the configured queues that do not exist
+        yet."""
+        await self._store.load()
         for queue in self._initial_queues:
             # Read first: an existing queue needs no write, so no replica to confirm it.
             if await self._tickets.queue(queue.name) is None:

@@ -102,7 +102,7 @@ async def settle_partition(
     allocator: ServerAllocator | None = None,
 ) -> SettleOutcome | None:
     """Backfill, expire and match what the pool allows; None if the lease was lost."""
-    # Ticket times are whole milliseconds; so is the time the scripts compare them with.
+    # Ticket times are whole milliseconds; so is the time the functions compare them with.
     now_ms = round(now * 1000)
     now = now_ms / 1000.0
     outcome = SettleOutcome()

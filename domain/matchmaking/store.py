@@ -1,4 +1,5 @@
-"""Every key name and script of matchmaking, and the runner of the scripts.
+"""Every key name and function of matchmaking, and the store every matchmaking call goes
+through.
 
 Hash tags decide what can change together atomically:
 - `{mm}`: the registry of queues, partitions and live workers;
@@ -7,28 +8,28 @@ Hash tags decide what can change together atomically:
   ids (`<code>.<random>`) lead to their keys and partitions spread over the shards;
 - `{p.<player>}`: one player's live-ticket pointer, current match and history (the
   tickets and matches that name them, for erasure);
-- `{ratings}`: every player's rating and every rated result, so one script updates all
+- `{ratings}`: every player's rating and every rated result, so one function call updates all
   players of a match at once.
 
-Scripts run with EVALSHA through the shared shard caller, on one connection to the
-primary of their keys' slot. The writes a client or a push is told succeeded run with
-`confirm=True`: a WAIT on the same connection must count the replicas before the call
-returns (docs/durability.md).
+Multi-key changes are functions of the `matchmaking` library (matchmaking.lua, each
+`mm_<name>`), run with FCALL on the primary of their keys' slot. Every call, function,
+plain write or read, goes through the process's one storage object
+(domain/storage/shard_calls.py) and its error model. The writes a client or a push is
+told succeeded run with `confirm=True`: a WAIT on the same connection (the write policy)
+must count the replicas before the call returns (docs/durability.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-from valkey.asyncio.cluster import ValkeyCluster
+from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
-from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy, script_sha
-
-# The client every matchmaking component takes; named here so only store modules say valkey.
-Cluster = ValkeyCluster
+LIBRARY_CODE = resources.files("domain.matchmaking").joinpath("matchmaking.lua").read_text()
 
 GROUP = "workers"
 
@@ -100,57 +101,49 @@ def text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
-def _load_scripts() -> dict[str, str]:
-    source = resources.files("domain.matchmaking").joinpath("matchmaking.lua").read_text()
-    scripts: dict[str, str] = {}
-    for section in source.split("--- script: ")[1:]:
-        name, _, body = section.partition("\n")
-        scripts[name.strip()] = body
-    return scripts
+class MatchmakingStore:
+    """Matchmaking's calls over the shared storage: its functions (`run`), plain writes
+    (`command`) and reads, each write confirmed by matchmaking's write policy when asked.
 
-
-class Scripts:
-    """Runs the named scripts of matchmaking.lua and the plain writes of matchmaking.
-
-    A script missing on a node (NOSCRIPT: a promoted replica, a new node) is loaded there
-    and run again: it certainly did not run. Other retries depend on `idempotent`.
+    A function missing on a node (a promoted replica, a new node) is loaded there and run
+    again: it certainly did not run. Other retries depend on `idempotent`.
     """
 
-    _SOURCES = _load_scripts()
-
-    def __init__(
-        self,
-        cluster: ValkeyCluster,
-        *,
-        writes: WritePolicy = DEFAULT_WRITES,
-    ) -> None:
-        self._sha = {name: script_sha(body) for name, body in self._SOURCES.items()}
-        self._caller = ShardCaller(
-            cluster, writes.failover_window_s, scripts=self._SOURCES.values()
-        )
+    def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
+        self._storage = storage
+        self._library = storage.use_library(LIBRARY_CODE)
         self._wait = writes.wait
 
     async def load(self) -> None:
-        """Load every script on every primary."""
-        await self._caller.load()
+        """Load the function library on every primary; replicas and the AOF keep it."""
+        await self._storage.load(self._library)
 
     async def run(
         self,
         name: str,
-        keys: list[str],
-        args: list[Any],
+        keys: Sequence[str],
+        args: Sequence[Any],
         *,
         idempotent: bool = False,
         confirm: bool = False,
     ) -> Any:
-        """Run a script in its keys' slot; with `confirm`, only once replicas have it."""
-        call = Call(keys[0], ("EVALSHA", self._sha[name], len(keys), *keys, *args))
+        """Run function `mm_<name>` in its keys' slot; with `confirm`, only once replicas
+        have it."""
+        call = Call(keys[0], ("FCALL", f"mm_{name}", len(keys), *keys, *args))
         return await self._write(call, idempotent, confirm)
 
     async def command(self, key: str, *args: Any, idempotent: bool, confirm: bool) -> Any:
         """A plain write command on `key`'s primary (its first argument is the command)."""
         return await self._write(Call(key, args), idempotent, confirm)
 
+    async def read(self, calls: Sequence[Call]) -> list[Any]:
+        """Reads in one round (one batch per primary), in the order of `calls`."""
+        return await self._storage.read(calls)
+
+    async def read_one(self, key: str, *args: Any) -> Any:
+        """One read command on `key`'s primary (its first argument is the command)."""
+        return await self._storage.read_one(key, *args)
+
     async def _write(self, call: Call, idempotent: bool, confirm: bool) -> Any:
         replicas, timeout_ms, fsync = self._wait if confirm else (0, 0, False)
-        return await self._caller.write(call, replicas, timeout_ms, fsync, idempotent=idempotent)
+        return await self._storage.write(call, replicas, timeout_ms, fsync, idempotent=idempotent)

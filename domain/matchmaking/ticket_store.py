@@ -14,14 +14,14 @@ from domain.matchmaking.store import (
     PARTITIONS_KEY,
     QUEUES_KEY,
     WORKERS_KEY,
-    Cluster,
+    MatchmakingStore,
     PartitionKeys,
-    Scripts,
     code_of,
     player_history_key,
     player_ticket_key,
     text,
 )
+from domain.storage.shard_calls import Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,26 +76,32 @@ def decode_ticket(data: bytes | str, state: str, match_id: str | None = None) ->
     )
 
 
+def _first_score(reply: Sequence[Any]) -> float:
+    """The score of a ZRANGE ... WITHSCORES reply's first member: valkey-py pairs the
+    reply as (member, score) where it knows the option was given, else it stays flat."""
+    first = reply[0]
+    return float(first[1] if isinstance(first, list | tuple) else reply[1])
+
+
 class TicketStore:
-    def __init__(self, cluster: Cluster, scripts: Scripts) -> None:
-        self._cluster = cluster
-        self._scripts = scripts
+    def __init__(self, store: MatchmakingStore) -> None:
+        self._store = store
 
     async def create_queue(self, queue: QueueConfig) -> bool:
         """False if a queue of that name exists already; True once replicas have it."""
         data = orjson.dumps(queue.to_dict())
         # Not idempotent: a second HSETNX after an unknown outcome would say "exists".
-        created = await self._scripts.command(
+        created = await self._store.command(
             QUEUES_KEY, "HSETNX", QUEUES_KEY, queue.name, data, idempotent=False, confirm=True
         )
         return bool(created)
 
     async def queue(self, name: str) -> QueueConfig | None:
-        raw = await self._cluster.execute_command("HGET", QUEUES_KEY, name)
+        raw = await self._store.read_one(QUEUES_KEY, "HGET", QUEUES_KEY, name)
         return None if raw is None else QueueConfig.from_dict(orjson.loads(raw))
 
     async def queues(self) -> dict[str, QueueConfig]:
-        raw = await self._cluster.execute_command("HGETALL", QUEUES_KEY)
+        raw = await self._store.read_one(QUEUES_KEY, "HGETALL", QUEUES_KEY)
         return {text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in raw.items()}
 
     async def register_partition(self, code: str, queue: str, partition: str) -> None:
@@ -103,13 +109,13 @@ class TicketStore:
         data = orjson.dumps({"queue": queue, "partition": partition})
         # A code always maps to the same value, so HSET is idempotent, and it always
         # writes: its WAIT also covers a registration another process made.
-        await self._scripts.command(
+        await self._store.command(
             PARTITIONS_KEY, "HSET", PARTITIONS_KEY, code, data, idempotent=True, confirm=True
         )
 
     async def partitions(self) -> dict[str, tuple[str, str]]:
         """Every partition ever used: code -> (queue, partition)."""
-        raw = await self._cluster.execute_command("HGETALL", PARTITIONS_KEY)
+        raw = await self._store.read_one(PARTITIONS_KEY, "HGETALL", PARTITIONS_KEY)
         out: dict[str, tuple[str, str]] = {}
         for code, data in raw.items():
             value = orjson.loads(data)
@@ -126,7 +132,7 @@ class TicketStore:
         is noted in the player's history (for erasure), which lives `history_ms`.
         """
         # Confirmed: a claim lost in a failover would let the player join twice.
-        holder = await self._scripts.run(
+        holder = await self._store.run(
             "claim_player",
             [player_ticket_key(player_id), player_history_key(player_id)],
             [claim, ttl_ms, replaceable, history_ms],
@@ -137,11 +143,12 @@ class TicketStore:
 
     async def player_claim(self, player_id: str) -> str | None:
         """The claim ('<ticket id> <created ms>') the player's ticket pointer holds."""
-        raw = await self._cluster.execute_command("GET", player_ticket_key(player_id))
+        key = player_ticket_key(player_id)
+        raw = await self._store.read_one(key, "GET", key)
         return None if raw is None else text(raw)
 
     async def release_player(self, player_id: str, claim: str) -> None:
-        await self._scripts.run(
+        await self._store.run(
             "release_player", [player_ticket_key(player_id)], [claim], idempotent=True
         )
 
@@ -157,7 +164,7 @@ class TicketStore:
             ttl_ms,
         ]
         key_list = [keys.ticket(ticket.ticket_id), keys.stream, keys.waiting]
-        stored = await self._scripts.run("enqueue", key_list, args, idempotent=True, confirm=True)
+        stored = await self._store.run("enqueue", key_list, args, idempotent=True, confirm=True)
         return bool(stored)
 
     async def cancel(self, ticket_id: str, player_id: str) -> str:
@@ -166,7 +173,7 @@ class TicketStore:
         if code is None:
             return "missing"
         keys = PartitionKeys(code)
-        result = await self._scripts.run(
+        result = await self._store.run(
             "cancel",
             [keys.ticket(ticket_id), keys.stream, keys.waiting, keys.stats],
             [ticket_id, player_id],
@@ -179,34 +186,32 @@ class TicketStore:
         code = code_of(ticket_id)
         if code is None:
             return None
-        raw = await self._cluster.execute_command(
-            "HMGET", PartitionKeys(code).ticket(ticket_id), "state", "data", "match"
-        )
+        key = PartitionKeys(code).ticket(ticket_id)
+        raw = await self._store.read_one(key, "HMGET", key, "state", "data", "match")
         if raw[0] is None:
             return None
         return decode_ticket(raw[1], text(raw[0]), text(raw[2]) if raw[2] else None)
 
     async def states(self, ticket_ids: Sequence[str]) -> list[tuple[str, int] | None]:
         """(state, created ms) of each ticket, None where it does not exist."""
-        pipe = self._cluster.pipeline(transaction=False)
-        for ticket_id in ticket_ids:
-            code = code_of(ticket_id) or "0000000000"
-            pipe.hmget(PartitionKeys(code).ticket(ticket_id), ["state", "created"])
-        rows: list[Any] = await pipe.execute()
+        keys = [PartitionKeys(code_of(t) or "0000000000").ticket(t) for t in ticket_ids]
+        rows = await self._store.read([Call(k, ("HMGET", k, "state", "created")) for k in keys])
         return [None if row[0] is None else (text(row[0]), int(row[1])) for row in rows]
 
     async def partition_stats(self, codes: Sequence[str]) -> list[PartitionStats]:
         """Waiting count, oldest ticket, counters and recent waits of each partition."""
         if not codes:
             return []
-        pipe = self._cluster.pipeline(transaction=False)
+        calls: list[Call] = []
         for code in codes:
             keys = PartitionKeys(code)
-            pipe.zcard(keys.waiting)
-            pipe.zrange(keys.waiting, 0, 0, withscores=True)
-            pipe.hgetall(keys.stats)
-            pipe.lrange(keys.waits, 0, -1)
-        rows: list[Any] = await pipe.execute()
+            calls += [
+                Call(keys.waiting, ("ZCARD", keys.waiting)),
+                Call(keys.waiting, ("ZRANGE", keys.waiting, 0, 0, "WITHSCORES")),
+                Call(keys.stats, ("HGETALL", keys.stats)),
+                Call(keys.waits, ("LRANGE", keys.waits, 0, -1)),
+            ]
+        rows = await self._store.read(calls)
         out: list[PartitionStats] = []
         for i, code in enumerate(codes):
             waiting, oldest, counters, waits = rows[4 * i : 4 * i + 4]
@@ -215,7 +220,7 @@ class TicketStore:
                 PartitionStats(
                     code=code,
                     waiting=int(waiting),
-                    oldest_created_s=oldest[0][1] / 1000.0 if oldest else None,
+                    oldest_created_s=_first_score(oldest) / 1000.0 if oldest else None,
                     matches=int(fields.get("matches", 0)),
                     gap_sum=fields.get("gap_sum", 0.0),
                     cancelled=int(fields.get("cancelled", 0)),
@@ -229,13 +234,12 @@ class TicketStore:
 
     async def last_worker_heartbeat_ms(self) -> int | None:
         """When the most recent heartbeat of any matchmaking worker was (unix ms)."""
-        latest = await self._cluster.execute_command("ZRANGE", WORKERS_KEY, -1, -1, "WITHSCORES")
+        latest = await self._store.read_one(
+            WORKERS_KEY, "ZRANGE", WORKERS_KEY, -1, -1, "WITHSCORES"
+        )
         if not latest:
             return None
-        # valkey-py pairs WITHSCORES replies as (member, score).
-        first = latest[0]
-        score = first[1] if isinstance(first, (list, tuple)) else latest[1]
-        return int(float(score))
+        return int(_first_score(latest))
 
     async def allocator_failures(self) -> dict[str, int]:
         """Allocator failures so far, per queue (queues with partitions only)."""
@@ -243,10 +247,8 @@ class TicketStore:
         if not partitions:
             return {}
         codes = list(partitions)
-        pipe = self._cluster.pipeline(transaction=False)
-        for code in codes:
-            pipe.hget(PartitionKeys(code).stats, "alloc_failed")
-        rows: list[Any] = await pipe.execute()
+        keys = [PartitionKeys(code).stats for code in codes]
+        rows = await self._store.read([Call(k, ("HGET", k, "alloc_failed")) for k in keys])
         out: dict[str, int] = {}
         for code, value in zip(codes, rows, strict=True):
             queue = partitions[code][0]

@@ -3,8 +3,8 @@
 Each tick a worker says it is alive, takes or gives back partitions towards its fair
 share (partitions / live workers), then for each partition it owns: reads the new stream
 entries into an in-memory pool, expires tickets past the queue's maximum wait, forms
-matches with the pure rules, commits them in a script that also acknowledges the
-entries, and delivers the pushes the commit queued in the partition's outbox.
+matches with the pure rules, commits them in one function call that also acknowledges
+the entries, and delivers the pushes the commit queued in the partition's outbox.
 A partition taken over from a dead worker first gets the entries that worker read and
 never acknowledged, and the pushes it queued and never delivered.
 
@@ -34,13 +34,12 @@ from domain.matchmaking.ports import MatchNotifier, MatchObserver, ServerAllocat
 from domain.matchmaking.rating_store import RatingStore
 from domain.matchmaking.rules import Candidate
 from domain.matchmaking.settle import settle_partition
-from domain.matchmaking.store import Cluster, Scripts
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.ticket_store import decode_ticket
-from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
 
 log = logging.getLogger(__name__)
 
-# Calls of the takeover script per partition: each claims up to `read_count` entries.
+# Calls of `mm_takeover` per partition: each claims up to `read_count` entries.
 MAX_TAKEOVER_CALLS = 100
 
 
@@ -73,14 +72,13 @@ class TickReport:
 class MatchmakingWorker:
     def __init__(
         self,
-        cluster: Cluster,
+        store: MatchmakingStore,
         clock: Clock,
         notifier: MatchNotifier,
         worker_id: str,
         tick_s: float | None = None,
         limits: MatchmakingLimits | None = None,
         *,
-        writes: WritePolicy = DEFAULT_WRITES,
         allocator: ServerAllocator | None = None,
         observer: MatchObserver | None = None,
     ) -> None:
@@ -90,9 +88,8 @@ class MatchmakingWorker:
         self.worker_id = worker_id
         self._limits = limits or MatchmakingLimits()
         self._tick_s = self._limits.tick_s if tick_s is None else tick_s
-        scripts = Scripts(cluster, writes=writes)
-        self._store = PartitionStore(cluster, scripts)
-        self._delivery = Delivery(RatingStore(cluster, scripts), notifier, clock, self._limits)
+        self._store = PartitionStore(store)
+        self._delivery = Delivery(RatingStore(store), notifier, clock, self._limits)
         self._owned: dict[str, PartitionState] = {}
 
     @property

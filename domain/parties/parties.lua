@@ -18,8 +18,14 @@ local function load(key)
   return cjson.decode(raw)
 end
 
-local function save(key, party)
+local function reply(status, party, claim)
+  return {status, party and cjson.encode(party) or '', claim or ''}
+end
+
+-- Writes the party and answers 'ok' with it (and the claim of a removed member).
+local function commit(key, party, claim)
   server.call('SET', key, cjson.encode(party))
+  return reply('ok', party, claim)
 end
 
 local function position(list, id)
@@ -46,10 +52,6 @@ local function claim_ms(claim)
   return tonumber(string.match(claim, ' (%d+)$') or '0')
 end
 
-local function reply(status, party, claim)
-  return {status, party and cjson.encode(party) or '', claim or ''}
-end
-
 -- create: ARGV player, claim, now_ms, claim_limit_ms.
 -- Party ids are random per create, so an existing party led by this claim is this
 -- create's own earlier attempt: it answers ok again and writes, so that the caller's
@@ -58,15 +60,13 @@ local function create(keys, argv)
   local party = load(keys[1])
   if party then
     if party.m[1] == argv[1] and party.c[argv[1]] == argv[2] then
-      save(keys[1], party)
-      return reply('ok', party)
+      return commit(keys[1], party)
     end
     return reply('exists')
   end
   if tonumber(argv[3]) - claim_ms(argv[2]) > tonumber(argv[4]) then return reply('stale') end
   party = {m = {argv[1]}, c = {[argv[1]] = argv[2]}, i = {}}
-  save(keys[1], party)
-  return reply('ok', party)
+  return commit(keys[1], party)
 end
 
 -- invite: ARGV leader, invitee, now_ms, until_ms, max_invites. Inviting again renews.
@@ -81,8 +81,7 @@ local function invite(keys, argv)
     return reply('too_many_invites')
   end
   party.i[argv[2]] = {tonumber(argv[4]), argv[1]}
-  save(keys[1], party)
-  return reply('ok', party)
+  return commit(keys[1], party)
 end
 
 -- accept: ARGV player, claim, now_ms, claim_limit_ms, max_members.
@@ -93,8 +92,7 @@ local function accept(keys, argv)
   local player, claim, now = argv[1], argv[2], tonumber(argv[3])
   if position(party.m, player) then
     if party.c[player] == claim then
-      save(keys[1], party)
-      return reply('ok', party)
+      return commit(keys[1], party)
     end
     return reply('member')
   end
@@ -105,8 +103,7 @@ local function accept(keys, argv)
   party.m[#party.m + 1] = player
   party.c[player] = claim
   party.i[player] = nil
-  save(keys[1], party)
-  return reply('ok', party)
+  return commit(keys[1], party)
 end
 
 -- decline: ARGV player, now_ms. Also how an erased player's invite is dropped.
@@ -116,8 +113,7 @@ local function decline(keys, argv)
   prune(party, tonumber(argv[2]))
   if not party.i[argv[1]] then return reply('not_invited') end
   party.i[argv[1]] = nil
-  save(keys[1], party)
-  return reply('ok', party)
+  return commit(keys[1], party)
 end
 
 -- Takes `player` out; the last member out deletes the party.
@@ -129,8 +125,7 @@ local function remove(key, party, player)
     server.call('DEL', key)
     return reply('disbanded', nil, claim)
   end
-  save(key, party)
-  return reply('ok', party, claim)
+  return commit(key, party, claim)
 end
 
 -- leave: ARGV player, now_ms. A leaving leader's place goes to the next in line.

@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.parties.rules import Invite, Party
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
@@ -67,13 +66,14 @@ class PartyChange:
 
 
 class PartyStore:
-    def __init__(self, cluster: ValkeyCluster, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
-        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[LIBRARY_CODE])
+    def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
+        self._caller = storage
+        self._library = storage.use_library(LIBRARY_CODE)
         self._wait = writes.wait
 
     async def load_functions(self) -> None:
         """Load the function library on every primary; replicas and the AOF keep it."""
-        await self._caller.load()
+        await self._caller.load(self._library)
 
     async def party(self, party_id: str) -> Party | None:
         key = party_key(party_id)

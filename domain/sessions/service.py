@@ -1,26 +1,21 @@
-"""Sessions: creating them, holding them open from a socket, their values and presence."""
+"""Sessions: creating them, holding them open from a socket, their values."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from domain.clock import Clock
 from domain.errors import BadRequest, PlayerNotFound, Unauthorized
 from domain.ids import require_id
-from domain.sessions.models import AttachResult, NewSession, Presence, Session
+from domain.sessions.models import AttachResult, NewSession, Session
 from domain.sessions.store import SessionStore
 from domain.sessions.tokens import TokenClaims, sign_token, verify_token
 
-MAX_PRESENCE_IDS = 100
 MAX_VALUE_KEY_CHARS = 128
-
-
-class MatchPresence(Protocol):
-    async def players_in_match(self, player_ids: Sequence[str]) -> set[str]: ...
 
 
 class SessionService:
@@ -41,7 +36,6 @@ class SessionService:
         self._ttl_ms = ttl_s * 1000
         self._token_lifetime_s = token_lifetime_s
         self._values_max_bytes = values_max_bytes
-        self.match_presence: MatchPresence | None = None
 
     async def ensure_ready(self) -> None:
         await self._store.load_functions()
@@ -150,24 +144,6 @@ class SessionService:
 
     async def live_players(self, player_ids: Sequence[str]) -> set[str]:
         return await self._store.live_players(player_ids)
-
-    async def presence(self, player_ids: object) -> dict[str, Presence]:
-        if not isinstance(player_ids, list) or len(player_ids) > MAX_PRESENCE_IDS:
-            raise BadRequest(f"player_ids must be a list of at most {MAX_PRESENCE_IDS} ids")
-        ids = [require_id(p, "player_ids[]") for p in player_ids]
-        online = await self._store.live_players(ids)
-        in_match: set[str] = set()
-        if self.match_presence is not None and ids:
-            in_match = await self.match_presence.players_in_match(ids)
-        result: dict[str, Presence] = {}
-        for pid in ids:
-            if pid in in_match:
-                result[pid] = Presence.IN_MATCH
-            elif pid in online:
-                result[pid] = Presence.ONLINE
-            else:
-                result[pid] = Presence.OFFLINE
-        return result
 
     async def publish_to_gateway(self, gateway_id: str, message: bytes) -> None:
         await self._store.publish_to_gateway(gateway_id, message)

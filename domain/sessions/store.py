@@ -1,6 +1,7 @@
-"""The Valkey side of sessions: every key, channel and script of the feature lives here.
+"""The Valkey side of sessions: every key, channel and function of the feature lives here.
 
-Every call runs a function of sessions.lua through the shared shard caller. The writes a
+Every call goes through the process's one storage object (domain/storage/shard_calls.py):
+the writes run a function of sessions.lua, the reads are plain reads. The writes a
 client is told succeeded (`create`: the login's 201; `set_values`; `end`: the admin
 kick) are confirmed by WAIT on the same connection before they return; a WAIT that falls
 short raises `Unconfirmed`. `touch`, `attach` and `detach` only extend or annotate a
@@ -14,7 +15,6 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.sessions.models import Session
 from domain.storage.auto_pipeline import Wait
@@ -44,19 +44,14 @@ def _text(raw: Any) -> str:
 
 
 class SessionStore:
-    def __init__(
-        self,
-        cluster: ValkeyCluster,
-        *,
-        writes: WritePolicy = DEFAULT_WRITES,
-    ) -> None:
-        self._cluster = cluster
-        self._caller = ShardCaller(cluster, writes.failover_window_s, libraries=[LIBRARY_CODE])
+    def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
+        self._caller = storage
+        self._library = storage.use_library(LIBRARY_CODE)
         self._wait = writes.wait
 
     async def load_functions(self) -> None:
         """Load the function library on every primary; replicas and the AOF keep it."""
-        await self._caller.load()
+        await self._caller.load(self._library)
 
     async def _run(self, op: str, player_id: str, *args: Any, wait: Wait, idempotent: bool) -> Any:
         key = session_key(player_id)
@@ -120,10 +115,8 @@ class SessionStore:
         ids = list(dict.fromkeys(player_ids))
         if not ids:
             return {}
-        pipe = self._cluster.pipeline(transaction=False)
-        for player_id in ids:
-            pipe.hget(session_key(player_id), "gw")
-        found = await pipe.execute()
+        keys = [session_key(player_id) for player_id in ids]
+        found = await self._caller.read([Call(key, ("HGET", key, "gw")) for key in keys])
         return {pid: _text(gw) for pid, gw in zip(ids, found, strict=True) if gw}
 
     async def set_values(
@@ -154,7 +147,8 @@ class SessionStore:
         return _text(ended[0]), (_text(ended[1]) or None)
 
     async def get(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:
-        fields = await self._cluster.execute_command("HGETALL", session_key(player_id))
+        key = session_key(player_id)
+        fields = await self._caller.read_one(key, "HGETALL", key)
         if not fields:
             return None
         flat: list[Any] = []
@@ -163,10 +157,10 @@ class SessionStore:
         return self._parse(player_id, flat)
 
     async def live_players(self, player_ids: Iterable[str]) -> set[str]:
-        return await which_exist(self._cluster, player_ids, session_key)
+        return await which_exist(self._caller, player_ids, session_key)
 
     async def publish_to_gateway(self, gateway_id: str, message: bytes) -> None:
-        await self._cluster.execute_command("SPUBLISH", gateway_channel(gateway_id), message)
+        await self._caller.publish(gateway_channel(gateway_id), message)
 
     @staticmethod
     def _parse(player_id: str, flat: Sequence[Any]) -> tuple[Session, dict[str, Any]]:

@@ -1,17 +1,29 @@
-"""Sending calls to the shards: one pipeline per primary, writes confirmed by WAIT.
+"""The one road to Valkey: every store's reads, writes, function calls and batches.
 
-Each call names a key of its slot (`route`); calls to the same primary share one
-connection and one round trip. Reads are retried through slot moves and failovers. A
-write is retried only when it certainly did not run (a redirect, a refused connection,
-a script or function the node did not have), or when the caller says it is idempotent;
-otherwise its outcome is unknown and the answer is `Unconfirmed`. A write may carry a
-WAIT on the same connection: fewer replicas than asked is `Unconfirmed` too, never ok.
+One `ShardCaller` per process, built in the composition root, is handed to every
+feature's store; a store spells its keys and commands, the caller sends them. Each call
+names a key of its slot (`route`); calls to the same primary share one connection and
+one round trip (domain/storage/auto_pipeline.py). Four kinds of call:
+
+- `read(calls)`: a batch of reads in one parallel round (`read_one` for one);
+- `write(call, replicas, timeout_ms, fsync, idempotent=...)`: one write, then the WAIT
+  (WAITAOF with `fsync`) of the store's write policy on the same connection: fewer
+  replicas than asked is `Unconfirmed`, never ok (`WritePolicy.wait` spells the three);
+- a function call is a read or a write whose command is FCALL / FCALL_RO of a library
+  the caller keeps loaded (`use_library`): sent under its versioned name;
+- a batch of writes is writes gathered in one turn: they travel together, closed by one
+  WAIT (group commit).
+
+Errors follow one model (domain/storage/errors.py): a call that certainly did not run
+(a redirect, a refused connection, a function the node lacked) is sent again on a fresh
+slot map; a lost answer is sent again for a read or an idempotent write, and is
+`Unconfirmed` for any other write; anything else is raised as is. Past the failover
+window the answer is `Unavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -21,37 +33,15 @@ from typing import Any
 
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 from valkey.crc import key_slot
-from valkey.exceptions import (
-    AskError,
-    BusyLoadingError,
-    ClusterDownError,
-    ConnectionError,
-    MovedError,
-    NoScriptError,
-    ReadOnlyError,
-    ResponseError,
-    SlotNotCoveredError,
-    TimeoutError,
-    TryAgainError,
-)
+from valkey.exceptions import AskError, ResponseError, SlotNotCoveredError
 
 from domain.errors import Unavailable, Unconfirmed
 from domain.storage.auto_pipeline import Wait, auto_pipeline_for
+from domain.storage.errors import NOT_RUN, OUTCOME_UNKNOWN, Failure, classify
 from domain.storage.function_library import FunctionLibrary, function_names, mark_in_use
-from domain.storage.node_link import NotSent
 
 log = logging.getLogger(__name__)
 
-# Errors after which the command certainly did not run: retry on a fresh slot map.
-_REDIRECTS = (
-    AskError,  # includes MovedError
-    TryAgainError,
-    ClusterDownError,
-    ReadOnlyError,
-    BusyLoadingError,
-    SlotNotCoveredError,
-)
-_LINK_ERRORS = (ConnectionError, TimeoutError, OSError)
 _MAX_ATTEMPTS = 30
 _REFRESH_MIN_INTERVAL_S = 0.1
 _FUNCTION_CALLS = frozenset({"FCALL", "FCALL_RO"})
@@ -121,19 +111,14 @@ class ReadMerge:
     combine: Callable[[Sequence[Call]], Call]
 
 
-def script_sha(body: str) -> str:
-    """The SHA1 that EVALSHA names a script by."""
-    return hashlib.sha1(body.encode()).hexdigest()
-
-
 class ShardCaller:
     """Runs calls on the primaries that serve their slots.
 
-    `libraries` (Valkey Function libraries) and `scripts` (Lua scripts for EVALSHA) are
+    The Valkey Function libraries it uses (`libraries`, and each `use_library`) are
     loaded on every primary by `load()`, and again on a node that turns out to lack
-    them (a promoted replica has an empty script cache; a new node has neither).
-    Libraries load under names that carry a hash of their code, and an FCALL of one of
-    their functions is sent under that name (see domain/storage/function_library.py).
+    them (a promoted replica or a new node). Libraries load under names that carry a
+    hash of their code, and an FCALL of one of their functions is sent under that name
+    (see domain/storage/function_library.py).
     """
 
     def __init__(
@@ -142,29 +127,55 @@ class ShardCaller:
         failover_window_s: float = 6.0,
         *,
         libraries: Iterable[str] = (),
-        scripts: Iterable[str] = (),
         merge: ReadMerge | None = None,
     ) -> None:
         self._cluster = cluster
         self._window_s = failover_window_s
-        self._libraries = [FunctionLibrary.from_source(code) for code in libraries]
-        self._functions = function_names(self._libraries)
-        mark_in_use(cluster, self._libraries)
-        self._scripts = {script_sha(body): body for body in scripts}
+        self._libraries: list[FunctionLibrary] = []
+        self._functions: dict[str, str] = {}
+        for code in libraries:
+            self.use_library(code)
         self._merge = merge
         self._pipeline = auto_pipeline_for(cluster)
         self._refresh_lock = asyncio.Lock()
         self._refreshed_at = 0.0
 
-    async def load(self) -> None:
-        """Load (or replace) the libraries and scripts on every primary."""
-        await asyncio.gather(*(self._load_on(node) for node in self._cluster.get_primaries()))
+    def use_library(self, code: str) -> FunctionLibrary:
+        """Keep the library of `code` loaded from now on and send its functions' calls
+        under their loaded names; its loaded form (see `load`)."""
+        library = FunctionLibrary.from_source(code)
+        for known in self._libraries:
+            if known.name == library.name:
+                return known
+        self._functions = function_names([*self._libraries, library])
+        self._libraries.append(library)
+        mark_in_use(self._cluster, [library])
+        return library
 
-    async def _load_on(self, node: ClusterNode) -> None:
-        for library in self._libraries:
+    async def load(self, *libraries: FunctionLibrary) -> None:
+        """Load (or replace) `libraries`, or every library in use, on every primary."""
+        chosen = list(libraries) or list(self._libraries)
+        await asyncio.gather(
+            *(self._load_on(node, chosen) for node in self._cluster.get_primaries())
+        )
+
+    async def _load_on(self, node: ClusterNode, libraries: Sequence[FunctionLibrary]) -> None:
+        for library in libraries:
             await node.execute_command("FUNCTION", "LOAD", "REPLACE", library.code)
-        for body in self._scripts.values():
-            await node.execute_command("SCRIPT", "LOAD", body)
+
+    async def read_one(self, route: str, *args: Any) -> Any:
+        """One read (`args` is the command), retried like every read."""
+        (reply,) = await self.read([Call(route, args)])
+        return reply
+
+    async def publish(self, channel: str, message: bytes) -> int:
+        """SPUBLISH on the primary of the channel's slot; the number of receivers.
+
+        No WAIT: a message is not stored. A lost answer sends it again, so a message
+        may arrive twice; receivers take that.
+        """
+        call = Call(channel, ("SPUBLISH", channel, message))
+        return int(await self.write(call, 0, 0, idempotent=True))
 
     async def read(self, calls: Sequence[Call]) -> list[Any]:
         """Run read calls in one parallel round; results in the order of `calls`."""
@@ -196,27 +207,26 @@ class ShardCaller:
             retry: list[int] = []
             for (node, batch, _), outcome in zip(batches, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, _LINK_ERRORS + _REDIRECTS):
+                    if not _worth_retrying(classify(outcome)):
                         raise outcome
                     retry.extend(i for _, idx in batch for i in idx)
                     continue
-                for (call, idx), reply in zip(batch, outcome, strict=True):
+                for (_, idx), reply in zip(batch, outcome, strict=True):
                     if len(idx) > 1 and isinstance(reply, ResponseError):
-                        again, _ = await self._classify(node, call, reply)
-                        merging = merging and again
+                        kind, _ = await self._judge(node, reply)
+                        merging = merging and _worth_retrying(kind)
                         retry.extend(idx)
                         continue
                     for i, result in zip(idx, reply if len(idx) > 1 else [reply], strict=True):
                         if not isinstance(result, BaseException):
                             results[i] = result
                             continue
-                        again, target = await self._classify(node, calls[i], result)
-                        if again:
-                            retry.append(i)
-                            if target is not None:
-                                asking[i] = target
-                        else:
-                            results[i] = _raise_if_error(result)
+                        kind, target = await self._judge(node, result)
+                        if not _worth_retrying(kind):
+                            raise result
+                        retry.append(i)
+                        if target is not None:
+                            asking[i] = target
             if not retry:
                 return results
             pending = retry
@@ -237,7 +247,7 @@ class ShardCaller:
         write's reply.
 
         WAIT counts the replicas that acknowledged everything this connection wrote,
-        so the write must write (a no-op reply confirms nothing): scripts that answer
+        so the write must write (a no-op reply confirms nothing): functions that answer
         from state an earlier call wrote re-write a field of it. `wait_replicas` 0
         without `fsync` sends no WAIT.
         """
@@ -254,33 +264,26 @@ class ShardCaller:
                 replies = _without_asking(
                     await self._send(node, [call], ask, write=True, wait=wait), ask
                 )
-            except _REDIRECTS:
-                if not await self._pause(attempt, deadline):
-                    break
-                continue
-            except _LINK_ERRORS as exc:
-                if not _refused(exc):
-                    if not idempotent:
-                        raise Unconfirmed(_UNKNOWN) from exc
-                    maybe_ran = True
-                if not await self._pause(attempt, deadline):
-                    break
-                continue
-            reply = replies[0]
-            again, ask_node = await self._classify(node, call, reply)
-            if again and isinstance(reply, _LINK_ERRORS):
+            except Exception as exc:  # the whole batch failed: judged below
+                error: BaseException = exc
+                failure = classify(exc)
+            else:
+                reply = replies[0]
+                if not isinstance(reply, BaseException):
+                    if waits and not _confirmed(replies[1], wait_replicas, fsync):
+                        raise Unconfirmed(_SHORT)
+                    return reply
+                error = reply
+                failure, ask_node = await self._judge(node, reply)
+            if failure in OUTCOME_UNKNOWN:
                 # The command was sent: it may have run even though its reply is lost.
                 if not idempotent:
-                    raise Unconfirmed(_UNKNOWN) from reply
+                    raise Unconfirmed(_UNKNOWN) from error
                 maybe_ran = True
-            if again:
-                if not await self._pause(attempt, deadline):
-                    break
-                continue
-            _raise_if_error(reply)
-            if waits and not _confirmed(replies[1], wait_replicas, fsync):
-                raise Unconfirmed(_SHORT)
-            return reply
+            elif failure not in NOT_RUN:
+                raise error
+            if not await self._pause(attempt, deadline):
+                break
         raise (Unconfirmed(_UNKNOWN) if maybe_ran else Unavailable(_NO_ANSWER))
 
     def colocated(self, route: str, keys: Sequence[str]) -> list[bool]:
@@ -341,32 +344,27 @@ class ShardCaller:
                 return (args[0], loaded, *args[2:])
         return args
 
-    async def _classify(
-        self, node: ClusterNode, call: Call, result: Any
-    ) -> tuple[bool, ClusterNode | None]:
-        """Whether to run a call again, and the node an ASK redirect sends it to."""
-        if isinstance(result, AskError) and not isinstance(result, MovedError):
-            return True, self._cluster.get_node(host=result.host, port=result.port)
-        if isinstance(result, NoScriptError) and self._script_of(call) is not None:
-            # A promoted replica or a new node has an empty script cache; the script
-            # did not run, so loading it and running it again is always safe.
-            return await self._reload(node), None
-        if isinstance(result, ResponseError) and "function not found" in str(result).lower():
-            if self._libraries:
-                return await self._reload(node), None
-        return isinstance(result, _REDIRECTS + _LINK_ERRORS), None
-
-    def _script_of(self, call: Call) -> str | None:
-        if str(call.args[0]).upper() not in ("EVALSHA", "EVALSHA_RO"):
-            return None
-        return self._scripts.get(str(call.args[1]))
-
-    async def _reload(self, node: ClusterNode) -> bool:
-        try:
-            await self._load_on(node)
-        except _LINK_ERRORS + _REDIRECTS as exc:  # the node is going away: retry elsewhere
-            log.warning("loading scripts on %s failed: %s", node.name, exc)
-        return True
+    async def _judge(
+        self, node: ClusterNode, error: BaseException
+    ) -> tuple[Failure, ClusterNode | None]:
+        """The kind of a call's error reply from `node`, once what it asks for is done:
+        the node an ASK redirect names, or the libraries loaded again where missing."""
+        failure = classify(error)
+        if failure is Failure.ASK:
+            assert isinstance(error, AskError)
+            return failure, self._cluster.get_node(host=error.host, port=error.port)
+        if failure is Failure.NO_FUNCTION:
+            if not self._libraries:
+                return Failure.REFUSED, None  # not a library of ours: nothing to load
+            # A promoted replica or a new node lacks the library; the call did not run,
+            # so loading it and running the call again is always safe.
+            try:
+                await self._load_on(node, self._libraries)
+            except Exception as exc:  # the node is going away: the retry goes elsewhere
+                if not _worth_retrying(classify(exc)):
+                    raise
+                log.warning("loading function libraries on %s failed: %s", node.name, exc)
+        return failure, None
 
     async def _pause(self, attempt: int, deadline: float) -> bool:
         """Wait before the next attempt on a fresh slot map; False once out of time."""
@@ -403,10 +401,9 @@ def _confirmed(acked: Any, replicas: int, fsync: bool) -> bool:
     return not fsync and int(acked) >= replicas
 
 
-def _refused(exc: BaseException) -> bool:
-    """Whether the write certainly was not sent: a node link says so by its type,
-    valkey-py's pipeline (the TLS path) by its message ("Error ... connecting")."""
-    return isinstance(exc, NotSent) or "connecting" in str(exc)
+def _worth_retrying(failure: Failure) -> bool:
+    """Whether a read that failed so is sent again (a read may run twice)."""
+    return failure in NOT_RUN or failure in OUTCOME_UNKNOWN
 
 
 def _batch(
@@ -429,9 +426,3 @@ def _without_asking(replies: list[Any], ask: bool) -> list[Any]:
         return replies
     paired = len(replies) - len(replies) % 2
     return replies[1:paired:2] + replies[paired:]
-
-
-def _raise_if_error(result: Any) -> Any:
-    if isinstance(result, BaseException):
-        raise result
-    return result

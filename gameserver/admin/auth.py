@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from domain.errors import Forbidden, Unauthorized
 from gameserver.http.sessions import bearer_token
+
+if TYPE_CHECKING:
+    from gameserver.services import Services
 
 
 def require_admin(request: Request) -> None:
@@ -19,3 +23,10 @@ def require_admin(request: Request) -> None:
         # Counted against the caller's address by AdminAccess (gameserver/admin/access.py).
         request.state.admin_key_refused = True
         raise Forbidden("wrong admin key")
+
+
+def admin_services(request: Request) -> Services:
+    """The services, for a request that carries the admin key (else as `require_admin`)."""
+    require_admin(request)
+    services: Services = request.app.state.services
+    return services

@@ -9,18 +9,11 @@ from starlette.responses import Response
 
 from domain.errors import BadRequest
 from domain.leaderboards.models import BoardConfig
-from gameserver.admin.auth import require_admin
+from gameserver.admin.auth import admin_services
 from gameserver.board_entries import named_entries
 from gameserver.fields import number, optional_object, optional_text, text
 from gameserver.gateway.ops.leaderboards import submit_reply
 from gameserver.http.json import handles_errors, json_response, read_json_object
-from gameserver.services import Services
-
-
-def _services(request: Request) -> Services:
-    require_admin(request)
-    services: Services = request.app.state.services
-    return services
 
 
 def _query_int(request: Request, name: str, default: int) -> int:
@@ -35,7 +28,7 @@ def _query_int(request: Request, name: str, default: int) -> int:
 
 @handles_errors
 async def create_board(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     config = BoardConfig.from_mapping(await read_json_object(request))
     board = await services.leaderboards.create_board(config)
     return json_response(board.to_dict(), 201)
@@ -43,7 +36,7 @@ async def create_board(request: Request) -> Response:
 
 @handles_errors
 async def list_boards(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     summaries = await services.leaderboards.list_boards()
     boards: list[dict[str, Any]] = [
         {**summary.board.to_dict(), "period": summary.period, "count": summary.count}
@@ -54,7 +47,7 @@ async def list_boards(request: Request) -> Response:
 
 @handles_errors
 async def inspect_board(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     view = await services.leaderboards.inspect(
         request.path_params["name"],
         _query_int(request, "limit", 10),
@@ -74,14 +67,14 @@ async def inspect_board(request: Request) -> Response:
 
 @handles_errors
 async def delete_board(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     await services.leaderboards.delete_board(request.path_params["name"])
     return Response(status_code=204)
 
 
 @handles_errors
 async def submit_score(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     body = await read_json_object(request)
     result = await services.leaderboards.submit(
         request.path_params["name"],
@@ -97,7 +90,7 @@ async def submit_score(request: Request) -> Response:
 
 @handles_errors
 async def remove_player(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     await services.leaderboards.remove_player(
         request.path_params["name"], request.path_params["player_id"]
     )
@@ -106,13 +99,13 @@ async def remove_player(request: Request) -> Response:
 
 @handles_errors
 async def reset_board(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     await services.leaderboards.reset(request.path_params["name"])
     return Response(status_code=204)
 
 
 @handles_errors
 async def board_periods(request: Request) -> Response:
-    services = _services(request)
+    services = admin_services(request)
     periods = await services.leaderboards.periods(request.path_params["name"])
     return json_response({"periods": [period.to_dict() for period in periods]})

@@ -18,9 +18,8 @@ from starlette.responses import Response
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
 
 from domain.errors import Unavailable
-from gameserver.admin.auth import require_admin
+from gameserver.admin.auth import admin_services
 from gameserver.http.json import handles_errors, json_response
-from gameserver.services import Services
 
 # How long one node may take to answer before it is shown as not answering.
 _NODE_TIMEOUT_S = 2.0
@@ -168,6 +167,5 @@ async def _info(cluster: ValkeyCluster, address: str) -> dict[str, Any] | None:
 
 @handles_errors
 async def get_cluster(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     return json_response(await cluster_view(services.cluster))

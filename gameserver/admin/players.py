@@ -9,18 +9,16 @@ from starlette.responses import Response
 
 from domain.ids import require_id
 from gameserver import player_data
-from gameserver.admin.auth import require_admin
+from gameserver.admin.auth import admin_services
 from gameserver.http.json import handles_errors, json_response, read_json_object
-from gameserver.services import Services
 
 
 @handles_errors
 async def get_player(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     player_id = require_id(request.path_params["player_id"], "player_id")
     session = await services.sessions.get(player_id)
-    presence = (await services.sessions.presence([player_id]))[player_id]
+    presence = (await services.presence.get([player_id]))[player_id]
     body: dict[str, Any] = {
         "player_id": player_id,
         "session": None
@@ -47,8 +45,7 @@ async def get_player(request: Request) -> Response:
 
 @handles_errors
 async def end_player_session(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     ended = await services.sessions.end(request.path_params["player_id"])
     if ended.gateway_id:
         await services.messenger.session_kicked(ended.gateway_id, ended.player_id, ended.session_id)
@@ -57,8 +54,7 @@ async def end_player_session(request: Request) -> Response:
 
 @handles_errors
 async def ban_player(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     player_id = require_id(request.path_params["player_id"], "player_id")
     body = await read_json_object(request)
     await services.accounts.ban(player_id, body.get("until"), body.get("reason"))
@@ -68,8 +64,7 @@ async def ban_player(request: Request) -> Response:
 
 @handles_errors
 async def export_player(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     return json_response(
         await player_data.export_player(services, request.path_params["player_id"])
     )
@@ -77,15 +72,13 @@ async def export_player(request: Request) -> Response:
 
 @handles_errors
 async def erase_player(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     await player_data.erase_player(services, request.path_params["player_id"])
     return Response(status_code=204)
 
 
 @handles_errors
 async def unban_player(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     await services.accounts.unban(request.path_params["player_id"])
     return Response(status_code=204)

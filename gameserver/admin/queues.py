@@ -7,15 +7,13 @@ from starlette.responses import Response
 
 from domain.errors import BadRequest
 from domain.matchmaking.models import QueueConfig
-from gameserver.admin.auth import require_admin
+from gameserver.admin.auth import admin_services
 from gameserver.http.json import handles_errors, json_response, read_json_object
-from gameserver.services import Services
 
 
 @handles_errors
 async def create_queue(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     queue = QueueConfig.from_dict(await read_json_object(request))
     await services.matchmaking.create_queue(queue)
     return json_response(queue.to_dict(), 201)
@@ -23,15 +21,13 @@ async def create_queue(request: Request) -> Response:
 
 @handles_errors
 async def list_queues(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     return json_response({"queues": await services.matchmaking.list_queue_stats()})
 
 
 @handles_errors
 async def report_result(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     body = await read_json_object(request)
     match_id = request.path_params["match_id"]
     ratings = await services.matchmaking.report_result(match_id, body.get("ranks"))
@@ -45,15 +41,13 @@ async def report_result(request: Request) -> Response:
 
 @handles_errors
 async def get_match(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     return json_response(await services.matchmaking.match_view(request.path_params["match_id"]))
 
 
 @handles_errors
 async def open_backfill(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     body = await read_json_object(request)
     unknown = sorted(str(k) for k in body if k != "open")
     if unknown:
@@ -65,7 +59,6 @@ async def open_backfill(request: Request) -> Response:
 
 @handles_errors
 async def close_backfill(request: Request) -> Response:
-    require_admin(request)
-    services: Services = request.app.state.services
+    services = admin_services(request)
     await services.matchmaking.close_backfill(request.path_params["match_id"])
     return Response(status_code=204)

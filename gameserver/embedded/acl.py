@@ -38,9 +38,9 @@ _DURABILITY_COMMANDS = ("wait", "waitaof")
 # granted here rather than giving every gateway the `admin` login, which could change
 # or wipe the cluster. INFO shows no keys, values or passwords.
 _INTROSPECTION_COMMANDS = ("info", "cluster|nodes")
-# Valkey Functions and scripts: loaded at start-up and on a node that lacks them.
+# Valkey Functions: loaded at start-up and on a node that lacks them (no EVAL scripts).
 # They run with this user's rights, so the commands they call are listed below too.
-_SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load", "evalsha", "script|load")
+_SCRIPT_COMMANDS = ("fcall", "fcall_ro", "function|load")
 _PUBSUB_COMMANDS = ("spublish", "ssubscribe", "sunsubscribe")
 # Data commands sent directly or from the features' Lua, on the keys above only.
 _DATA_COMMANDS = (

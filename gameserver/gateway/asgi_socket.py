@@ -9,9 +9,8 @@ route stays a plain Starlette route.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
@@ -19,23 +18,27 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 SOCKET_PATH = "/v1/ws"
+# The scope extension of a server that writes a frame without awaiting:
+# `{"send_text_now": (text) -> bool}`, True once written, False if the frame must go
+# through the awaited `send` (gameserver/gateway/socket_protocol.py offers it).
+SEND_NOW_EXTENSION = "gameserver.send_now"
 
 
 class GameWebSocket:
     """One game socket: accept, receive, send text, close."""
 
-    __slots__ = ("app", "_scope", "_receive", "_send", "_writable")
+    __slots__ = ("app", "_scope", "_receive", "_send", "_send_now")
 
     def __init__(self, app: Starlette, scope: Scope, receive: Receive, send: Send) -> None:
         self.app = app
         self._scope = scope
         self._receive = receive
         self._send = send
-        # uvicorn's WebSocket protocols hold `send` at an asyncio.Event while the socket's
-        # write buffer is over its high-water mark; while it is set, `send` runs to its
-        # end without ever suspending. Other servers: None, and every send is awaited.
-        writable = getattr(getattr(send, "__self__", None), "writable", None)
-        self._writable = writable if isinstance(writable, asyncio.Event) else None
+        # Other servers than ours offer no synchronous write: every send is awaited.
+        extension = (scope.get("extensions") or {}).get(SEND_NOW_EXTENSION)
+        self._send_now: Callable[[str], bool] | None = (
+            None if extension is None else extension["send_text_now"]
+        )
 
     @property
     def scope(self) -> Scope:
@@ -82,18 +85,9 @@ class GameWebSocket:
         """Write a frame now, from synchronous code, if the server takes it without
         waiting; False if it would wait (the client is behind) or can't say. A push to
         thousands of sockets then costs no task per socket. Errors are `send_text`'s."""
-        if self._writable is None or not self._writable.is_set():
+        if self._send_now is None:
             return False
-        sending = cast(
-            Coroutine[Any, Any, None], self._send({"type": "websocket.send", "text": text})
-        )
-        try:
-            sending.send(None)
-        except StopIteration:
-            return True
-        # It waited after all, at the gate it starts with: nothing was written.
-        sending.close()
-        return False
+        return self._send_now(text)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         await self._send({"type": "websocket.close", "code": code, "reason": reason or ""})

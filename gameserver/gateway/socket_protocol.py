@@ -9,16 +9,64 @@ before its pushes could fill a queue.
 
 On shutdown (SIGTERM) uvicorn closes every open socket with 1012 before the app's own
 shutdown runs; the contract's code for a gateway shutting down is 1001.
+
+ASGI's `send` is a coroutine: a push to thousands of sockets would cost a task per
+socket. This protocol also offers the app a synchronous write, `send_text_now`, through
+the scope's `extensions` (ASGI's place for what a server offers beyond the spec): it
+writes a frame at once while the transport takes writes, and declines while asyncio's
+flow control has paused writing (the client is behind), so the caller queues the frame
+and awaits `send`, which waits for the transport to drain.
 """
 
 from __future__ import annotations
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 from gameserver.errors import CLOSE_GOING_AWAY, CLOSE_SLOW_CONSUMER
+from gameserver.gateway.asgi_socket import SEND_NOW_EXTENSION
 
 
 class GameSocketProtocol(WebSocketsSansIOProtocol):
+    # The transport's own flow control, from asyncio's Protocol callbacks: True while its
+    # write buffer is over the high-water mark.
+    write_paused = False
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.write_paused = False
+
+    async def run_asgi(self) -> None:
+        extensions = self.scope.setdefault("extensions", {})
+        extensions[SEND_NOW_EXTENSION] = {"send_text_now": self.send_text_now}
+        await super().run_asgi()
+
+    def send_text_now(self, text: str) -> bool:
+        """Write a text frame now; False, with nothing written, if it would have to wait
+        (writing is paused) or the socket is not open for frames (not accepted yet, or
+        closing): the caller then awaits `send`. `ClientDisconnected` once the client is
+        gone, as `send` raises it."""
+        if self.disconnected:
+            raise ClientDisconnected()
+        if (
+            self.write_paused
+            or not self.handshake_complete
+            or self.close_sent
+            or self.initial_response is not None
+        ):
+            return False
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected() from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
+
     def keepalive_timeout(self) -> None:
         # As uvicorn's own, but with the slow consumer's close code.
         self.pong_timer = None

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from domain.matchmaking.limits import MatchmakingLimits
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
 from domain.storage.library_versions import run_heartbeats
 from gameserver.push.match_notifier import GatewayMatchNotifier
@@ -18,12 +19,11 @@ WorkerLoop = Callable[[asyncio.Event], Awaitable[None]]
 
 def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
     matchmaking = MatchmakingWorker(
-        services.cluster,
+        MatchmakingStore(services.storage, writes=services.settings.write_policy("matches")),
         services.clock,
         GatewayMatchNotifier(services.messenger),
         worker_id,
         limits=MatchmakingLimits(allocator_timeout_s=services.settings.allocator_timeout_s),
-        writes=services.settings.write_policy("matches"),
         allocator=HttpAllocator(),
         observer=services.metrics,
     )

@@ -26,6 +26,7 @@ from loadtest.bench.capacity import CapacityResult, run_capacity
 from loadtest.bench.compare import CompareConfig, CompareResult, Target, run_compare
 from loadtest.bench.fanout import FanoutResult, run_fanout
 from loadtest.bench.processes import machine, raise_fd_limit
+from loadtest.bench.profile import render
 from loadtest.bench.report import goals, markdown, ratios
 from loadtest.gameserver_up import (
     env_login,
@@ -116,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     phases.add_argument("--subscribers", type=int, default=5_000, help="fan-out subscribers")
     phases.add_argument("--sockets", type=int, default=20_000, help="idle sockets to open")
     parser.add_argument("--out", type=Path, help="folder for bench.json and bench.md")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the gateways in every measured gateway phase: profile.md (needs the "
+        "profile extra)",
+    )
     return parser
 
 
@@ -180,7 +187,7 @@ def _target(args: argparse.Namespace, out: Path) -> Iterator[Target]:
 
 
 async def _run(
-    args: argparse.Namespace, target: Target, tag: str
+    args: argparse.Namespace, target: Target, tag: str, out: Path
 ) -> tuple[CompareResult | None, FanoutResult | None, CapacityResult | None]:
     compare = fanout = capacity = None
     # Sockets first: the gateway's memory is measured best before other phases grew it.
@@ -197,6 +204,7 @@ async def _run(
             run_tag=tag,
             layouts=tuple(int(n) for n in str(args.layouts).split(",") if n.strip()),
             client_procs=args.client_procs,
+            profile_dir=out if args.profile else None,
         )
         print(f"comparing gateway and raw Valkey: {', '.join(config.ops)}", flush=True)
         compare = await run_compare(target, config)
@@ -272,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or REPORTS / f"bench-{started.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     with _target(args, out) as target:
-        results = asyncio.run(_run(args, target, tag))
+        results = asyncio.run(_run(args, target, tag, out))
     report = _report(args, argv, started, host, results)
     text = markdown(report, *results)
     (out / "bench.md").write_text(text)
@@ -280,4 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "bench.json").write_bytes(orjson.dumps(report, option=options))
     print(text)
     print(f"written: {out / 'bench.json'} and {out / 'bench.md'}")
+    compare = results[0]
+    if compare is not None and compare.profiles:
+        (out / "profile.md").write_text(render(compare.profiles))
+        print(f"written: {out / 'profile.md'}")
     return 0

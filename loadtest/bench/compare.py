@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from loadtest.bench import admin as admin_api
 from loadtest.bench.client_procs import (
@@ -23,6 +24,7 @@ from loadtest.bench.client_procs import (
 from loadtest.bench.gateway_clients import create_sessions, device_id_for
 from loadtest.bench.latency import PhaseResult, Samples, summarise
 from loadtest.bench.processes import CpuMeter, PhaseCpu, ServerProcesses
+from loadtest.bench.profile import Profile, read_raw, record
 from loadtest.bench.raw_clients import (
     RAW_BOARD_KEY,
     RAW_EQUIVALENTS,
@@ -74,6 +76,8 @@ class CompareConfig:
     layouts: tuple[int, ...] = (1,)
     client_procs: int = 1
     paced: bool = True
+    # Where py-spy's samples of the gateways go, for each measured gateway phase.
+    profile_dir: Path | None = None
 
 
 @dataclass
@@ -86,6 +90,8 @@ class CompareResult:
     notes: list[str] = field(default_factory=list)
     # layout label -> board name
     boards: dict[str, str] = field(default_factory=dict)
+    # (phase name, samples) of each gateway phase profiled.
+    profiles: list[tuple[str, Profile]] = field(default_factory=list)
 
 
 def layout_label(sub_boards: int) -> str:
@@ -147,6 +153,13 @@ async def _measure(meter: CpuMeter, at: float, duration_s: float) -> PhaseCpu:
     return meter.stop()
 
 
+async def _profile(
+    pids: tuple[int, ...], at: float, duration_s: float, out: Path, name: str
+) -> Profile:
+    await asyncio.sleep(max(0.0, at - time.time()))
+    return read_raw(await record(pids, duration_s, out, name))
+
+
 async def run_phase(
     target: Target,
     config: CompareConfig,
@@ -154,16 +167,38 @@ async def run_phase(
     name: str,
     share: Share,
     layout: str | None = None,
+    profiles: list[tuple[str, Profile]] | None = None,
 ) -> PhaseResult:
-    """One phase: the share's callers in every client process, CPU measured meanwhile."""
+    """One phase: the share's callers in every client process, CPU measured meanwhile
+    (and, given `profiles` and a profile folder, the gateways' samples too)."""
     start_at = time.time() + clients.lead_s
     share = replace(
         share, warmup_s=config.warmup_s, duration_s=config.duration_s, start_at=start_at
     )
     meter = target.meter(clients.pids)
-    cpu, samples = await asyncio.gather(
-        _measure(meter, start_at + config.warmup_s, config.duration_s), clients.run(share)
+    measured_at = start_at + config.warmup_s
+    phase = share.operation + (f" ({layout})" if layout else "")
+    spying = profiles is not None and config.profile_dir is not None and target.gateway_pids
+    profiled = (
+        _profile(
+            target.gateway_pids,
+            measured_at,
+            config.duration_s,
+            config.profile_dir,
+            phase.replace(" ", "-").replace("(", "").replace(")", ""),
+        )
+        if spying and config.profile_dir is not None
+        else None
     )
+    if profiled is not None and profiles is not None:
+        cpu, samples, profile = await asyncio.gather(
+            _measure(meter, measured_at, config.duration_s), clients.run(share), profiled
+        )
+        profiles.append((phase, profile))
+    else:
+        cpu, samples = await asyncio.gather(
+            _measure(meter, measured_at, config.duration_s), clients.run(share)
+        )
     return phase_result(
         name,
         share.operation,
@@ -229,7 +264,13 @@ async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
                 if not on_board and index > 0:
                     continue  # measured once: it reads no board
                 phase = await run_phase(
-                    target, config, clients, GATEWAY, share, label if on_board else None
+                    target,
+                    config,
+                    clients,
+                    GATEWAY,
+                    share,
+                    label if on_board else None,
+                    result.profiles,
                 )
                 if phase.ops == 0 and phase.errors:
                     result.unavailable[f"{op} ({label})"] = str(phase.error_kinds)
@@ -261,7 +302,9 @@ async def run_compare(target: Target, config: CompareConfig) -> CompareResult:
             )
             share = Share(LOGIN_KIND, LOGIN_OP, target.url, members=devices)
             share = replace(share, client_key=target.client_key)
-            result.phases.append(await run_phase(target, config, clients, GATEWAY, share))
+            result.phases.append(
+                await run_phase(target, config, clients, GATEWAY, share, None, result.profiles)
+            )
         peak = next(
             (p for p in result.phases if p.target == GATEWAY and p.operation == "score.submit"),
             None,

@@ -1,8 +1,9 @@
 """Loading a board fast: the store's own `lb_submit` calls, pipelined per primary.
 
 Each player becomes the FCALL that `LeaderboardStore.submit` sends for a new entry (no
-metadata, no request id, no sibling sub-boards to count in): same function (by its loaded
-name), keys and arguments, so the data layout is the service's own.
+metadata, no request id, no sibling sub-boards to count in): the same typed request
+(`functions.Submit`), sent under the function's loaded name, so the data layout is the
+service's own.
 `check_matches_store` runs the store's `submit` against a recording caller and compares,
 so the two cannot drift apart. The calls go in large batches on one plain connection per
 primary, packed and parsed by libvalkey (valkey-py's asyncio packer costs ~30 us a call),
@@ -23,8 +24,9 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.leaderboards import keys
 from domain.leaderboards.calls import LIBRARY_CODE
+from domain.leaderboards.functions import Submit
 from domain.leaderboards.models import Board
-from domain.leaderboards.rules import MAX_SCORE, STAMP_BYTES
+from domain.leaderboards.rules import STAMP_BYTES
 from domain.leaderboards.store import LeaderboardStore
 from domain.storage.function_library import FunctionLibrary
 from domain.storage.shard_calls import Call, ShardCaller
@@ -66,7 +68,6 @@ class SubmitCalls:
         self._head = (board.version, config.operator, config.order)
         self._period = period
         self._ttl_s = ttl_s
-        self._bound = repr(MAX_SCORE)
         self.function = FunctionLibrary.from_source(LIBRARY_CODE).functions["lb_submit"]
 
     def call(self, player_id: str, value: float) -> tuple[int, tuple[Any, ...]]:
@@ -75,12 +76,23 @@ class SubmitCalls:
         bucket = keys.bucket_of(player_id, self._sub_boards, self._buckets)
         zset, meta, state, channel = self._fixed[index]
         version, operator, order = self._head
-        args = (
-            "FCALL", self.function, 4, zset, self._bucket_keys[index][bucket], meta, state,
-            version, operator, order, player_id, repr(value), "0", b"", self._ttl_s,
-            channel, self._period, 0, self._bound, "",
-        )  # fmt: skip
-        return index, args
+        submit = Submit(
+            zset=zset,
+            bucket=self._bucket_keys[index][bucket],
+            meta=meta,
+            state=state,
+            version=version,
+            operator=operator,
+            order=order,
+            player_id=player_id,
+            value=value,
+            metadata=None,
+            ttl_s=self._ttl_s,
+            channel=channel,
+            period=self._period,
+        )
+        named = submit.keys()
+        return index, ("FCALL", self.function, len(named), *named, *submit.args())
 
 
 class _RecordingCaller:
@@ -93,7 +105,13 @@ class _RecordingCaller:
         return [False] * len(keys)  # the bulk load counts in no sibling sub-board
 
     async def write(
-        self, call: Call, wait_replicas: int, wait_timeout_ms: int, idempotent: bool
+        self,
+        call: Call,
+        wait_replicas: int,
+        wait_timeout_ms: int,
+        fsync: bool = False,
+        *,
+        idempotent: bool,
     ) -> Any:
         self.calls.append(call)
         return [b"OK", b"0", bytes(STAMP_BYTES) + b"p", None, None, 0, None, 1]
@@ -112,11 +130,11 @@ async def check_matches_store(
     recorder = _RecordingCaller()
     store.caller = cast(ShardCaller, recorder)
     for player_id, score in sample:
-        await store.submit(board, period, ttl_s, player_id, score, None, None, (0, 0))
+        await store.submit(board, period, ttl_s, player_id, score, None, None, (0, 0, False))
         plain = recorder.calls[-1]
         stored = Call(plain.route, (plain.args[0], calls.function, *plain.args[2:]))
         index, args = calls.call(player_id, score)
-        if stored.args != args or stored.route != calls.subs[index].state:
+        if stored.args != args or stored.route != calls.subs[index].zset(board.gen, period):
             raise RuntimeError(
                 f"bulk load call differs from the store's for {player_id}:\n"
                 f"store: {stored}\nbulk:  {args}"

@@ -4,12 +4,15 @@ subscriptions; never back after a kick, a newer login or a logout."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from gameserver_client import (
     ClientClosed,
     Closed,
     Disconnected,
+    EventStream,
+    GameClient,
     MemoryStorage,
     RankChanged,
     Reconnected,
@@ -23,12 +26,24 @@ from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 Seeds = tuple[tuple[str, int], ...]
 
 
-async def _passed_and_told(watcher_events: object, board: str, rank: int) -> RankChanged:
-    stream = watcher_events
+async def _watching_when_the_gateway_stops(ann: GameClient, gateway: Gateway) -> EventStream[Any]:
+    """Ann scores 100 on `global` and subscribes to her rank there; then `gateway` stops.
+    Her events from before the stop."""
+    await ann.score_submit("global", 100)
+    await ann.board_subscribe("global", top=0)
+    events = ann.events()
+    await first_gateway_stops(gateway)
+    return events
+
+
+async def _bob_passes_ann(bob: GameClient, ann_events: EventStream[Any]) -> None:
+    """Bob scores above Ann on `global`: she is told she moved from first to second."""
+    await bob.score_submit("global", 500)
     while True:
-        event = await stream.next(timeout=10)  # type: ignore[attr-defined]
-        if isinstance(event, RankChanged) and event.board == board and event.rank == rank:
-            return event
+        event = await ann_events.next(timeout=10)
+        if isinstance(event, RankChanged) and event.board == "global" and event.rank == 2:
+            assert event.previous_rank == 1
+            return
 
 
 async def test_gateway_restart_reconnects_with_the_same_session_and_subscriptions(
@@ -39,10 +54,7 @@ async def test_gateway_restart_reconnects_with_the_same_session_and_subscription
         async with device_client(first.base_url) as ann:
             player_id = ann.player_id
             session_id = ann.session.session_id if ann.session else ""
-            await ann.score_submit("global", 100)
-            await ann.board_subscribe("global", top=0)
-            events = ann.events()
-            await first_gateway_stops(first)
+            events = await _watching_when_the_gateway_stops(ann, first)
             disconnected = await events.next(timeout=10)
             assert isinstance(disconnected, Disconnected)
             # A call made while the client reconnects waits for the socket.
@@ -56,9 +68,7 @@ async def test_gateway_restart_reconnects_with_the_same_session_and_subscription
                 assert back.relogged is False and back.player_id == player_id
                 assert ann.session is not None and ann.session.session_id == session_id
                 assert (await waiting).rank == 1
-                await bob.score_submit("global", 500)
-                changed = await _passed_and_told(events, "global", 2)
-                assert changed.previous_rank == 1
+                await _bob_passes_ann(bob, events)
                 assert await ann.ping() > 0
 
 
@@ -71,10 +81,7 @@ async def test_a_gone_session_logs_in_again_and_subscribes_again(
         async with device_client(first.base_url, storage) as ann:
             player_id = ann.player_id
             old_session = ann.session.session_id if ann.session else ""
-            await ann.score_submit("global", 100)
-            await ann.board_subscribe("global", top=0)
-            events = ann.events()
-            await first_gateway_stops(first)
+            events = await _watching_when_the_gateway_stops(ann, first)
             # No socket and no message for longer than the session's TTL: it is gone.
             await asyncio.sleep(3)
             restarted = settings.with_overrides(
@@ -88,9 +95,7 @@ async def test_a_gone_session_logs_in_again_and_subscribes_again(
                 assert back.relogged is True and back.player_id == player_id
                 assert ann.session is not None and ann.session.session_id != old_session
                 back_session = ann.session.session_id
-                await bob.score_submit("global", 500)
-                changed = await _passed_and_told(events, "global", 2)
-                assert changed.previous_rank == 1
+                await _bob_passes_ann(bob, events)
                 # A later drop of the connection finds the new session alive: no login.
                 assert ann._live is not None
                 ann._live.transport.abort()

@@ -7,26 +7,22 @@ with its token through the Service and lands on a gateway that is still up.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import yaml
 
 from gameserver.errors import CLOSE_GOING_AWAY
-from tests.cluster_helpers import login_env
 from tests.deploy.paths import KUBERNETES
 from tests.game_client import game_client
 from tests.gateway_harness import (
-    ADMIN_KEY,
-    SECRET,
     gateway_process,
     gateway_settings,
+    serve_env,
+    wait_until_serving,
 )
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -47,39 +43,15 @@ def _grace_period_s() -> int:
 def container_gateway(cluster_seeds: Seeds) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`gameserver serve` started as the image starts it: settings from the environment."""
     settings = gateway_settings(cluster_seeds, "gw-stopping")
-    port = settings.port
-    env = {
-        **os.environ,
-        **login_env(settings),
-        "GAMESERVER_SECRET": SECRET.decode(),
-        "GAMESERVER_ADMIN_KEY": ADMIN_KEY,
-        "GAMESERVER_HOST": "127.0.0.1",
-        "GAMESERVER_PORT": str(port),
-        # Many logins from one address in the suite: the abuse limits are the tests' own.
-        "GAMESERVER_LOGIN_RATE_PER_S": str(settings.login_rate_per_s),
-        "GAMESERVER_LOGIN_BURST": str(settings.login_burst),
-        "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": str(settings.max_sockets_per_address),
-    }
     process = subprocess.Popen(
         [sys.executable, "-m", "gameserver", "serve"],
-        env=env,
+        env=serve_env(settings, GAMESERVER_HOST="127.0.0.1", GAMESERVER_PORT=str(settings.port)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{settings.port}"
     try:
-        for _ in range(300):
-            assert process.poll() is None, "the gateway exited while starting"
-            try:
-                # Up, not ready: readiness also asks for a matchmaking worker, which this
-                # test does not run.
-                if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the gateway did not come up")
+        wait_until_serving(process, base_url)
         yield process, base_url
     finally:
         if process.poll() is None:

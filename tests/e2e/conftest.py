@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from tests.allocator_stub import allocator  # noqa: F401 - a fixture both suites use
@@ -31,7 +32,10 @@ async def worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
     """A matchmaking worker beside the gateway, pushing through its messenger."""
     services = gateway.services
     running = MatchmakingWorker(
-        services.cluster, services.clock, GatewayMatchNotifier(services.messenger), "w-test"
+        MatchmakingStore(services.storage),
+        services.clock,
+        GatewayMatchNotifier(services.messenger),
+        "w-test",
     )
     stop = asyncio.Event()
     task = asyncio.create_task(running.run(stop))

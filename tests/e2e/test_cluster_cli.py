@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from gameserver.embedded import find_free_base_port
+from tests.gateway_harness import env_without_settings
 
 
 def _cluster(
@@ -17,8 +17,9 @@ def _cluster(
     command = [sys.executable, "-m", "gameserver", "cluster", action, "--data-dir", str(data_dir)]
     if port is not None:
         command += ["--valkey-port", str(port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env_without_settings()
+    )
 
 
 def test_cluster_up_status_and_down(tmp_path: Path) -> None:

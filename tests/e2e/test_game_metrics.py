@@ -10,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.http.sessions import login_kind
 from gameserver.push.match_notifier import GatewayMatchNotifier
@@ -46,7 +47,7 @@ async def observed_worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
     worker process reports to its own."""
     services = gateway.services
     worker = MatchmakingWorker(
-        services.cluster,
+        MatchmakingStore(services.storage),
         services.clock,
         GatewayMatchNotifier(services.messenger),
         "w-metrics",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +14,7 @@ from valkey import Valkey
 
 from gameserver.embedded import find_free_base_port
 from tests.game_client import device_id_for, device_login, game_client
-from tests.gateway_harness import free_port, up_command
+from tests.gateway_harness import env_without_settings, free_port, read_banner, up_command
 
 _READY_TIMEOUT_S = 30.0
 
@@ -24,28 +22,17 @@ _READY_TIMEOUT_S = 30.0
 def _start_up(
     data_dir: Path, port: int, valkey_port: int, *extra: str
 ) -> tuple[subprocess.Popen[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
-    # Up to 200 logins from 127.0.0.1 in a few seconds (the --gateways test).
-    env["GAMESERVER_LOGIN_BURST"] = "1000"
     process = subprocess.Popen(
         up_command(data_dir, port, valkey_port, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        # Up to 200 logins from 127.0.0.1 in a few seconds (the --gateways test).
+        env=env_without_settings(GAMESERVER_LOGIN_BURST="1000"),
     )
-    assert process.stdout is not None
-    deadline = time.monotonic() + _READY_TIMEOUT_S
-    lines: list[str] = []
-    admin_key = ""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("admin key: "):
-            admin_key = line.removeprefix("admin key: ").strip()
-            return process, admin_key
+    lines = read_banner(process, "admin key: ", _READY_TIMEOUT_S)
+    if lines and lines[-1].startswith("admin key: "):
+        return process, lines[-1].removeprefix("admin key: ").strip()
     process.kill()
     process.wait()
     raise AssertionError("gameserver up did not print its banner:\n" + "".join(lines))

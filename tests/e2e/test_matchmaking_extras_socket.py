@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from domain.matchmaking.limits import MatchmakingLimits
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.push.match_notifier import GatewayMatchNotifier
 from gameserver.workers.allocator import HttpAllocator
@@ -27,7 +28,7 @@ async def hosting_worker(gateway: Gateway) -> AsyncIterator[MatchmakingWorker]:
     services = gateway.services
     http = HttpAllocator()
     running = MatchmakingWorker(
-        services.cluster,
+        MatchmakingStore(services.storage),
         services.clock,
         GatewayMatchNotifier(services.messenger),
         "w-hosting",

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import os
 import signal
 import subprocess
 import sys
@@ -31,15 +30,14 @@ from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
-from tests.cluster_helpers import login_env
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
-    SECRET,
     Gateway,
     free_port,
     gateway_process,
     gateway_settings,
+    serve_env,
 )
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -86,12 +84,9 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
 @contextlib.contextmanager
 def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
-    env = dict(os.environ)
     # The cluster runs with ACLs: the worker logs in as the gateways do.
-    env.update(login_env(gateway_settings(seeds, "worker")))
-    env.update(
-        GAMESERVER_SECRET=SECRET.decode(),
-        GAMESERVER_ADMIN_KEY=ADMIN_KEY,
+    env = serve_env(
+        gateway_settings(seeds, "worker"),
         GAMESERVER_PERIOD_CHECK_S="0.1",
         GAMESERVER_PERIOD_LEASE_S="2",
         GAMESERVER_WEBHOOK_BACKOFF_S="0.2",

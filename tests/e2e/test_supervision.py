@@ -28,7 +28,7 @@ from valkey.crc import key_slot
 from gameserver.embedded import EmbeddedCluster, find_free_base_port
 from gameserver.embedded.shards import ShardReport, shard_report
 from tests.game_client import create_session, game_client
-from tests.gateway_harness import ADMIN_KEY, free_port, up_command
+from tests.gateway_harness import ADMIN_KEY, env_without_settings, free_port, up_command
 
 _START_TIMEOUT_S = 60.0
 _RECOVERY_TIMEOUT_S = 40.0
@@ -82,17 +82,12 @@ class Supervised:
             capture_output=True,
             text=True,
             timeout=30,
-            env=_env(),
+            env=env_without_settings(),
         )
 
     def admin(self, port: int) -> Valkey:
         login = self.cluster().credentials.admin
         return Valkey(port=port, username=login.username, password=login.password)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
-    return {**env, **extra}
 
 
 def _wait(what: str, check: Callable[[], bool], timeout_s: float = _RECOVERY_TIMEOUT_S) -> None:
@@ -125,7 +120,7 @@ def _start(tmp: Path, *extra: str, **env: str) -> Supervised:
             [*command, *extra],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_env(
+            env=env_without_settings(
                 GAMESERVER_ADMIN_KEY=ADMIN_KEY,
                 GAMESERVER_LOGIN_BURST="1000",
                 # A short heartbeat bound and first restart delay: the gap shows.

@@ -20,14 +20,14 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.matchmaking.store import PartitionKeys, code_of
-from tests.cluster_helpers import login_env, stop_process
+from tests.cluster_helpers import stop_process
 from tests.game_client import GameClient, game_client
 from tests.gateway_harness import (
     ADMIN_KEY,
-    SECRET,
     free_port,
     gateway_process,
     gateway_settings,
+    serve_env,
 )
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -39,12 +39,9 @@ BOUND_S = 20.0
 
 def start_worker(seeds: Seeds) -> subprocess.Popen[bytes]:
     """A `gameserver worker` logging in as the services do."""
-    env = dict(os.environ)
-    env.update(login_env(gateway_settings(seeds, "worker")))
-    env.update(GAMESERVER_SECRET=SECRET.decode(), GAMESERVER_ADMIN_KEY=ADMIN_KEY)
     return subprocess.Popen(
         [sys.executable, "-m", "gameserver", "worker"],
-        env=env,
+        env=serve_env(gateway_settings(seeds, "worker")),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -3,11 +3,9 @@ TLS and a private admin listener."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -15,19 +13,16 @@ import pytest
 
 from gameserver.embedded import EmbeddedCluster, find_free_base_port
 from gameserver.embedded.lock import DataDirLock
-from tests.gateway_harness import free_port, up_command
+from tests.gateway_harness import env_without_settings, free_port, read_banner, up_command
 from tests.tls_helpers import self_signed_certificate
 
 _READY_TIMEOUT_S = 40.0
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
-    return {**env, **extra}
-
-
 def _refused(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=60)
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env_without_settings(), timeout=60
+    )
 
 
 def _assert_one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -95,20 +90,10 @@ def test_up_with_a_key_certificate_and_admin_port(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=_env(GAMESERVER_ADMIN_KEY=admin_key),
+        env=env_without_settings(GAMESERVER_ADMIN_KEY=admin_key),
     )
-    assert process.stdout is not None
-    banner: list[str] = []
     try:
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            banner.append(line)
-            if line.startswith("Ctrl-C"):
-                break
-        text = "".join(banner)
+        text = "".join(read_banner(process, "Ctrl-C", _READY_TIMEOUT_S))
         assert "Ctrl-C" in text, text
         assert admin_key not in text
         assert f"https://127.0.0.1:{port}" in text and f"wss://127.0.0.1:{port}/v1/ws" in text

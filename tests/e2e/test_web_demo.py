@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from gameserver.embedded import find_free_base_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
-from tests.gateway_harness import free_port
+from tests.gateway_harness import env_without_settings, free_port, read_banner
 
 SDK_DIR = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 _READY_TIMEOUT_S = 60.0
@@ -42,28 +41,19 @@ def _built_sdk() -> None:
 def demo_url(tmp_path: Path) -> Iterator[str]:
     _built_sdk()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMESERVER_", "VALKEY_"))}
-    env["GAMESERVER_ADMIN_KEY"] = "demo-test-admin-key"
+    env = env_without_settings(GAMESERVER_ADMIN_KEY="demo-test-admin-key")
     command = [sys.executable, "-m", "gameserver", "up", "--demo", "--port", str(port)]
     command += ["--valkey-port", str(find_free_base_port()), "--data-dir", str(tmp_path / "d")]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + _READY_TIMEOUT_S
     try:
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            # The banner's last line (the admin key is ours, so `up` does not print it).
-            if line.startswith("Ctrl-C stops everything"):
-                break
-        else:
-            raise AssertionError("gameserver up --demo did not start:\n" + "".join(lines))
-        assert lines and lines[-1].startswith("Ctrl-C stops everything"), "".join(lines)
+        # The banner's last line (the admin key is ours, so `up` does not print it).
+        lines = read_banner(process, "Ctrl-C stops everything", _READY_TIMEOUT_S)
+        assert lines and lines[-1].startswith("Ctrl-C stops everything"), (
+            "gameserver up --demo did not start:\n" + "".join(lines)
+        )
         yield f"http://127.0.0.1:{port}/demo/"
     finally:
         process.send_signal(signal.SIGTERM)

@@ -29,6 +29,7 @@ from domain.matchmaking.models import QueueConfig, SkillWindow
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.store import (
     RATINGS_KEY,
+    MatchmakingStore,
     PartitionKeys,
     partition_code,
     player_ticket_key,
@@ -36,7 +37,7 @@ from domain.matchmaking.store import (
 from domain.matchmaking.worker import MatchmakingWorker
 from domain.sessions.service import SessionService
 from domain.sessions.store import SessionStore, session_key
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 from gameserver.embedded import EmbeddedCluster
 from tests.integration.shard_helpers import shard_of, wait_promoted
 
@@ -72,7 +73,7 @@ async def test_acknowledged_writes_survive_kill_9_of_their_primary(
 ) -> None:
     clock = FixedClock(time.time())
     sessions = SessionService(
-        SessionStore(valkey, writes=WRITES),
+        SessionStore(ShardCaller(valkey), writes=WRITES),
         secret=b"drill",
         clock=clock,
         ttl_s=600,
@@ -81,21 +82,19 @@ async def test_acknowledged_writes_survive_kill_9_of_their_primary(
     )
     boards = LeaderboardService(valkey, clock, WRITES, default_boards=())
     matchmaking = MatchmakingService(
-        valkey,
+        MatchmakingStore(ShardCaller(valkey), writes=WRITES),
         clock,
         sessions,
         queues=(),
         limits=LIMITS,
-        writes=WRITES,
     )
     pushes = Pushes()
     worker = MatchmakingWorker(
-        valkey,
+        MatchmakingStore(ShardCaller(valkey), writes=WRITES),
         clock,
         pushes,
         "drill",
         limits=LIMITS,
-        writes=WRITES,
     )
     for service in (sessions, boards, matchmaking):
         await service.ensure_ready()

@@ -5,8 +5,6 @@ redis-server or valkey-server is installed."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import shutil
 import subprocess
 import time
@@ -14,24 +12,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pytest
 from valkey import Valkey
 from valkey.exceptions import ValkeyClusterException, ValkeyError
 
 from domain.clock import FixedClock
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
+from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.store import QUEUES_KEY, MatchmakingStore
+from domain.matchmaking.ticket_store import TicketStore
+from domain.sessions.store import SessionStore, session_key
+from domain.storage.shard_calls import Call, ShardCaller, WritePolicy
 from gameserver.embedded.ports import find_free_base_port
 from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
 from gameserver.settings import Settings
 from gameserver.valkey_client import cluster_is_ready, connect_cluster
 from tests.cluster_helpers import eventually, stop_process
-
-cryptography = pytest.importorskip("cryptography")
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+from tests.tls_helpers import write_certificate, write_key
 
 pytestmark = pytest.mark.slow
 
@@ -48,54 +46,13 @@ class Pki:
     client_key: Path
 
 
-def _key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key = ec.generate_private_key(ec.SECP256R1())
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-    return key
-
-
-def _certificate(
-    path: Path,
-    name: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-) -> x509.Name:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    issuer_name, signer = issuer if issuer else (subject, key)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
-    )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            False,
-        )
-    path.write_bytes(builder.sign(signer, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
-    return subject
-
-
 def make_pki(folder: Path) -> Pki:
-    ca_key = _key(folder / "ca.key")
-    ca = _certificate(folder / "ca.crt", "test CA", ca_key, None)
+    ca_key = write_key(folder / "ca.key")
+    ca = write_certificate(folder / "ca.crt", "test CA", ca_key, ca=True, for_localhost=False)
     for name in ("server", "client"):
-        _certificate(folder / f"{name}.crt", name, _key(folder / f"{name}.key"), (ca, ca_key))
+        key = write_key(folder / f"{name}.key")
+        issuer = (ca, ca_key)
+        write_certificate(folder / f"{name}.crt", name, key, issuer, ca=False, for_localhost=True)
     return Pki(
         folder / "ca.crt",
         folder / "server.crt",
@@ -211,6 +168,37 @@ async def test_the_services_work_over_tls_with_a_client_certificate(tls_node: Tl
         await boards.submit("global", "p1", 10)
         await boards.submit("global", "p2", 20)
         assert [e.player_id for e in (await boards.top("global")).entries] == ["p2", "p1"]
+    finally:
+        await client.aclose()
+
+
+async def test_store_reads_read_the_same_over_tls(tls_node: TlsNode) -> None:
+    # Over TLS the storage layer sends through valkey-py's own pipeline, not a node link:
+    # the stores' reads (a session's hash, presence, the queue registry) must read the same.
+    # (The node is Debian's Redis 7, which runs only `redis.call` Lua: plain commands here.)
+    client = await connect_cluster(_settings(tls_node))
+    try:
+        storage = ShardCaller(client)
+        key = session_key("p1")
+        fields = ("sid", "s1", "region", "eu", "created", "1.5", "gw", "g1")
+        await storage.write(Call(key, ("HSET", key, *fields)), 0, 0, idempotent=True)
+        await storage.write(
+            Call(
+                QUEUES_KEY,
+                ("HSET", QUEUES_KEY, "duel", orjson.dumps(QueueConfig(name="duel").to_dict())),
+            ),
+            0,
+            0,
+            idempotent=True,
+        )
+        sessions = SessionStore(storage)
+        found = await sessions.get("p1")
+        assert found is not None
+        assert (found[0].session_id, found[0].region, found[0].gateway_id) == ("s1", "eu", "g1")
+        assert await sessions.live_players(["p1", "p2"]) == {"p1"}
+        assert await sessions.gateways_of(["p1", "p2"]) == {"p1": "g1"}
+        queues = await TicketStore(MatchmakingStore(storage)).queues()
+        assert list(queues) == ["duel"]
     finally:
         await client.aclose()
 

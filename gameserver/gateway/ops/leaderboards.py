@@ -25,24 +25,43 @@ def submit_reply(result: SubmitResult) -> dict[str, Any]:
     }
 
 
-# Pages the service reuses whole (no sub-board changed) come back as the same object:
-# their entries are sent again as already encoded JSON (a top 100 is ~35 us to encode),
-# as long as their players' display names are the ones encoded (a rename re-encodes).
-_ENCODED_PAGES: LRUCache[int, tuple[Page, tuple[str | None, ...], orjson.Fragment]] = LRUCache(
-    maxsize=64
-)
+class EncodedPages:
+    """The JSON of the entries of the pages last sent, so a page the service hands out
+    again whole (`BuiltPages` in domain/leaderboards/caches.py: no sub-board changed) is
+    sent without encoding it again (a top 100 is ~35 us to encode).
+
+    Keyed by the page object's id, and each entry holds its page: an id is not reused
+    while its entry lives, and the held page is compared by identity all the same.
+    Invalidated by a new page (a changed board builds another object) and by a display
+    name that differs from the ones encoded (a rename re-encodes). Bound: `size` pages,
+    LRU. Off: every page is encoded anew.
+    """
+
+    def __init__(self, size: int = 64, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._pages: LRUCache[int, tuple[Page, tuple[str | None, ...], orjson.Fragment]]
+        self._pages = LRUCache(maxsize=size)
+
+    async def encoded(self, names: DisplayNames, page: Page) -> orjson.Fragment:
+        """The page's entries as JSON, encoded once per page object and set of names."""
+        shown = tuple(await names_of(names, page.entries))
+        held = self._pages.get(id(page)) if self.enabled else None
+        if held is not None and held[0] is page and held[1] == shown:
+            return held[2]
+        encoded = orjson.Fragment(orjson.dumps(entry_dicts(page.entries, shown)))
+        if self.enabled:
+            self._pages[id(page)] = (page, shown, encoded)
+        return encoded
 
 
-async def encoded_entries(names: DisplayNames, page: Page) -> orjson.Fragment:
-    """The page's entries as JSON, encoded once per page object and set of names."""
-    shown = tuple(await names_of(names, page.entries))
-    held = _ENCODED_PAGES.get(id(page))
-    # An id is reused only once its page is gone: the identity check tells them apart.
-    if held is not None and held[0] is page and held[1] == shown:
-        return held[2]
-    encoded = orjson.Fragment(orjson.dumps(entry_dicts(page.entries, shown)))
-    _ENCODED_PAGES[id(page)] = (page, shown, encoded)
-    return encoded
+ENCODED_PAGES = EncodedPages()
+
+
+async def encoded_entries(
+    names: DisplayNames, page: Page, pages: EncodedPages = ENCODED_PAGES
+) -> orjson.Fragment:
+    """The page's entries as JSON (through `pages`, this gateway's by default)."""
+    return await pages.encoded(names, page)
 
 
 def _player_or_self(ctx: OpContext, body: dict[str, Any]) -> str:

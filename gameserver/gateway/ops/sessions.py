@@ -21,7 +21,7 @@ async def session_get(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def presence_get(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
-    presence = await ctx.services.sessions.presence(body.get("player_ids"))
+    presence = await ctx.services.presence.get(body.get("player_ids"))
     return {"players": {pid: state.value for pid, state in presence.items()}}
 
 

@@ -8,10 +8,11 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.abuse.limits import AddressLimiter, RateLimit
 from domain.abuse.store import AbuseStore, limit_key
 from domain.errors import RateLimited
+from domain.storage.shard_calls import ShardCaller
 
 
 async def _limiter(valkey: ValkeyCluster, rate: float, burst: int) -> AddressLimiter:
-    limiter = AddressLimiter(AbuseStore(valkey), {"login": RateLimit(rate, burst)})
+    limiter = AddressLimiter(AbuseStore(ShardCaller(valkey)), {"login": RateLimit(rate, burst)})
     await limiter.ensure_ready()
     return limiter
 

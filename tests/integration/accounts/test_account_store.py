@@ -10,12 +10,13 @@ from valkey.crc import key_slot
 
 from domain.accounts.models import CredentialKind, Link
 from domain.accounts.store import AccountStore, account_key, credential_key
+from domain.storage.shard_calls import ShardCaller
 
 DEVICE = Link(CredentialKind.DEVICE)
 
 
 async def store_of(valkey: ValkeyCluster) -> AccountStore:
-    store = AccountStore(valkey)
+    store = AccountStore(ShardCaller(valkey))
     await store.load_functions()
     return store
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.period_ends import PeriodEndJob
 from domain.leaderboards.service import LeaderboardService
 from tests.integration.leaderboards.conftest import START
 
@@ -76,14 +77,21 @@ async def test_a_reset_claims_the_archived_label_in_the_same_call(
     ]
 
 
+async def _job_leased_to_w1(service: LeaderboardService, clock: FixedClock) -> PeriodEndJob:
+    """The job of a reset of a new board, taken by worker w1 for 30 s."""
+    await service.create_board(BoardConfig(name="arena"))
+    await service.reset("arena")
+    job = await service.period_ends.take("w1", clock.now(), 30)
+    assert job is not None
+    return job
+
+
 async def test_a_job_is_leased_to_one_worker_until_its_lease_runs_out(
     service: LeaderboardService, clock: FixedClock
 ) -> None:
-    await service.create_board(BoardConfig(name="arena"))
-    await service.reset("arena")
+    job = await _job_leased_to_w1(service, clock)
     outbox = service.period_ends
-    job = await outbox.take("w1", clock.now(), 30)
-    assert job is not None and job.lease == "w1"
+    assert job.lease == "w1"
     assert await outbox.take("w2", clock.now() + 29, 30) is None
     taken = await outbox.take("w2", clock.now() + 30, 30)
     assert taken is not None and taken.id == job.id
@@ -97,11 +105,8 @@ async def test_a_job_is_leased_to_one_worker_until_its_lease_runs_out(
 async def test_a_job_waiting_for_its_retry_is_not_taken_before_it_is_due(
     service: LeaderboardService, clock: FixedClock
 ) -> None:
-    await service.create_board(BoardConfig(name="arena"))
-    await service.reset("arena")
+    job = await _job_leased_to_w1(service, clock)
     outbox = service.period_ends
-    job = await outbox.take("w1", clock.now(), 30)
-    assert job is not None
     job.next_at, job.lease, job.lease_until = clock.now() + 5, "", 0.0
     assert await outbox.save(job, "w1") is True
     assert await outbox.take("w2", clock.now() + 4.9, 30) is None

@@ -67,7 +67,7 @@ async def test_ranks_stay_exact_whatever_the_slot_map_says(
 ) -> None:
     if placement is not None:
         monkeypatch.setattr(ShardCaller, "colocated", placement)
-    # A service of its own: what the slot map said is remembered for a second.
+    # Sibling placement is read from the (patched) slot map on every call.
     service = other_gateway
     rng = random.Random(7)
     model = ModelBoard("desc", "set")

@@ -4,7 +4,7 @@ one sub-board and one of six, and a refused write changes nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -23,6 +23,9 @@ from tests.integration.leaderboards.helpers import players_in_distinct_sub_board
 SHARDS = pytest.mark.parametrize("sub_boards", [1, 6])
 
 
+Refused = Callable[[type[DomainError], Callable[[], Any]], Awaitable[DomainError]]
+
+
 async def refused_and_unchanged(
     valkey: ValkeyCluster,
     error: type[DomainError],
@@ -36,41 +39,41 @@ async def refused_and_unchanged(
     return caught.value
 
 
+@pytest.fixture
+def refused(admin_valkey: ValkeyCluster) -> Refused:
+    """`refused_and_unchanged` on a client that may list every key."""
+    return partial(refused_and_unchanged, admin_valkey)
+
+
 @SHARDS
 async def test_a_score_outside_min_and_max_is_a_bad_request(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
+    service: LeaderboardService, sub_boards: int, refused: Refused
 ) -> None:
     config = BoardConfig("ranged", min_score=-10, max_score=100, sub_boards=sub_boards)
     await service.create_board(config)
     assert (await service.submit("ranged", "a", -10)).score == -10
     assert (await service.submit("ranged", "a", 100)).score == 100
-    await refused_and_unchanged(
-        admin_valkey, BadRequest, lambda: service.submit("ranged", "a", 100.5)
-    )
-    await refused_and_unchanged(
-        admin_valkey, BadRequest, lambda: service.submit("ranged", "b", -10.5)
-    )
+    await refused(BadRequest, lambda: service.submit("ranged", "a", 100.5))
+    await refused(BadRequest, lambda: service.submit("ranged", "b", -10.5))
     # Trusted writes keep to the range too.
-    await refused_and_unchanged(
-        admin_valkey, BadRequest, lambda: service.submit("ranged", "b", 101, trusted=True)
-    )
+    await refused(BadRequest, lambda: service.submit("ranged", "b", 101, trusted=True))
 
 
 @SHARDS
 async def test_an_increment_that_would_leave_the_range_is_a_bad_request(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
+    service: LeaderboardService, sub_boards: int, refused: Refused
 ) -> None:
     config = BoardConfig("coins", operator="incr", max_score=10, sub_boards=sub_boards)
     await service.create_board(config)
     await service.submit("coins", "a", 7)
     assert (await service.submit("coins", "a", 3)).score == 10
-    await refused_and_unchanged(admin_valkey, BadRequest, lambda: service.submit("coins", "a", 1))
+    await refused(BadRequest, lambda: service.submit("coins", "a", 1))
     assert (await service.rank("coins", "a")).score == 10
 
 
 @SHARDS
 async def test_a_step_larger_than_max_step_is_a_bad_request(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
+    service: LeaderboardService, sub_boards: int, refused: Refused
 ) -> None:
     await service.create_board(
         BoardConfig("steps", "desc", "decr", sub_boards=sub_boards, max_step=5)
@@ -78,50 +81,42 @@ async def test_a_step_larger_than_max_step_is_a_bad_request(
     for step, total in ((5, -5), (-5, 0)):  # a step's size counts, either way
         assert (await service.submit("steps", "a", step)).score == total
     for step in (5.5, -6):
-        await refused_and_unchanged(
-            admin_valkey, BadRequest, partial(service.submit, "steps", "a", step)
-        )
+        await refused(BadRequest, partial(service.submit, "steps", "a", step))
 
 
 @SHARDS
 async def test_a_board_closed_to_clients_takes_only_trusted_writes(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
+    service: LeaderboardService, sub_boards: int, refused: Refused
 ) -> None:
     await service.create_board(BoardConfig("servers", client_writes=False, sub_boards=sub_boards))
-    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("servers", "a", 1))
+    await refused(Forbidden, lambda: service.submit("servers", "a", 1))
     assert (await service.submit("servers", "a", 1, trusted=True)).rank == 1
 
 
 @SHARDS
 async def test_writes_are_taken_from_start_at_until_just_before_end_at(
-    service: LeaderboardService,
-    valkey: ValkeyCluster,
-    clock: FixedClock,
-    sub_boards: int,
-    admin_valkey: ValkeyCluster,
+    service: LeaderboardService, clock: FixedClock, sub_boards: int, refused: Refused
 ) -> None:
     start, end = int(START) + 100, int(START) + 200
     config = BoardConfig("cup", start_at=start, end_at=end, sub_boards=sub_boards)
     await service.create_board(config)
     clock.set(start - 0.001)
-    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("cup", "a", 1))
+    await refused(Forbidden, lambda: service.submit("cup", "a", 1))
     clock.set(start)
     await service.submit("cup", "a", 1)
     clock.set(end - 0.001)
     await service.submit("cup", "b", 2)
     clock.set(end)
-    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("cup", "a", 5))
+    await refused(Forbidden, lambda: service.submit("cup", "a", 5))
     # The window holds for trusted servers too; the results stay readable.
-    await refused_and_unchanged(
-        admin_valkey, Forbidden, lambda: service.submit("cup", "c", 5, trusted=True)
-    )
+    await refused(Forbidden, lambda: service.submit("cup", "c", 5, trusted=True))
     top = await service.top("cup")
     assert [(e.player_id, e.rank) for e in top.entries] == [("b", 1), ("a", 2)]
 
 
 @SHARDS
 async def test_attempts_are_counted_per_player_and_a_retry_is_not_one(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
+    service: LeaderboardService, sub_boards: int, refused: Refused
 ) -> None:
     config = BoardConfig("tries", max_attempts=3, sub_boards=sub_boards)
     await service.create_board(config)
@@ -129,7 +124,7 @@ async def test_attempts_are_counted_per_player_and_a_retry_is_not_one(
     assert await service.submit("tries", "a", 10, request_id="r1") == first
     await service.submit("tries", "a", 5)  # not better, still an attempt
     await service.submit("tries", "a", 20)
-    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("tries", "a", 30))
+    await refused(Forbidden, lambda: service.submit("tries", "a", 30))
     # A retry of an accepted attempt still answers after the attempts ran out.
     assert (await service.submit("tries", "a", 10, request_id="r1")).score == 10
     assert (await service.submit("tries", "b", 1)).rank == 2
@@ -151,11 +146,7 @@ async def test_attempts_start_again_in_a_new_period(
 
 @SHARDS
 async def test_more_than_writes_per_minute_by_one_player_is_rate_limited(
-    service: LeaderboardService,
-    valkey: ValkeyCluster,
-    clock: FixedClock,
-    sub_boards: int,
-    admin_valkey: ValkeyCluster,
+    service: LeaderboardService, clock: FixedClock, sub_boards: int, refused: Refused
 ) -> None:
     config = BoardConfig("paced", operator="incr", writes_per_minute=2, sub_boards=sub_boards)
     await service.create_board(config)
@@ -163,24 +154,22 @@ async def test_more_than_writes_per_minute_by_one_player_is_rate_limited(
     clock.set(START + 30)
     await service.submit("paced", "a", 1)
     clock.set(START + 59.999)
-    await refused_and_unchanged(admin_valkey, RateLimited, lambda: service.submit("paced", "a", 1))
+    await refused(RateLimited, lambda: service.submit("paced", "a", 1))
     # Another player, and a trusted server, are not held back by a's writes.
     await service.submit("paced", "b", 1)
     await service.submit("paced", "a", 1, trusted=True)
     clock.set(START + 60)  # a's first write is a minute old: it no longer counts
     assert (await service.submit("paced", "a", 1)).score == 4
-    await refused_and_unchanged(admin_valkey, RateLimited, lambda: service.submit("paced", "a", 1))
+    await refused(RateLimited, lambda: service.submit("paced", "a", 1))
 
 
 @SHARDS
 async def test_a_board_with_join_required_takes_writes_only_from_players_who_joined(
-    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, admin_valkey: ValkeyCluster
+    service: LeaderboardService, sub_boards: int, refused: Refused
 ) -> None:
     await service.create_board(BoardConfig("club", join_required=True, sub_boards=sub_boards))
-    await refused_and_unchanged(admin_valkey, Forbidden, lambda: service.submit("club", "a", 1))
-    await refused_and_unchanged(
-        admin_valkey, Forbidden, lambda: service.submit("club", "a", 1, trusted=True)
-    )
+    await refused(Forbidden, lambda: service.submit("club", "a", 1))
+    await refused(Forbidden, lambda: service.submit("club", "a", 1, trusted=True))
     assert (await service.join("club", "a")).new
     again = await service.join("club", "a")
     assert (again.new, again.players) == (False, 1)
@@ -191,17 +180,16 @@ async def test_a_board_with_join_required_takes_writes_only_from_players_who_joi
 async def test_max_players_holds_board_wide_across_gateways(
     service: LeaderboardService,
     other_gateway: LeaderboardService,
-    valkey: ValkeyCluster,
     sub_boards: int,
-    admin_valkey: ValkeyCluster,
+    refused: Refused,
 ) -> None:
     config = BoardConfig("cap", join_required=True, max_players=2, sub_boards=sub_boards)
     await service.create_board(config)
     a, b, c = players_in_distinct_sub_boards(3, sub_boards)
     await service.join("cap", a)
     assert (await other_gateway.join("cap", b)).players == 2
-    await refused_and_unchanged(admin_valkey, Conflict, lambda: service.join("cap", c))
-    await refused_and_unchanged(admin_valkey, Conflict, lambda: other_gateway.join("cap", c))
+    await refused(Conflict, lambda: service.join("cap", c))
+    await refused(Conflict, lambda: other_gateway.join("cap", c))
     # Joining again when full is fine for a player who holds a seat.
     assert (await other_gateway.join("cap", a)).players == 2
 
@@ -210,15 +198,14 @@ async def test_max_players_holds_board_wide_across_gateways(
 async def test_without_join_required_the_first_write_takes_a_seat(
     service: LeaderboardService,
     other_gateway: LeaderboardService,
-    valkey: ValkeyCluster,
     sub_boards: int,
-    admin_valkey: ValkeyCluster,
+    refused: Refused,
 ) -> None:
     await service.create_board(BoardConfig("cap", max_players=2, sub_boards=sub_boards))
     a, b, c = players_in_distinct_sub_boards(3, sub_boards)
     await service.submit("cap", a, 1)
     await other_gateway.submit("cap", b, 2)
-    await refused_and_unchanged(admin_valkey, Conflict, lambda: service.submit("cap", c, 3))
+    await refused(Conflict, lambda: service.submit("cap", c, 3))
     assert (await other_gateway.submit("cap", a, 5)).rank == 1
 
 

@@ -12,15 +12,17 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig, SkillWindow
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import Cluster
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
+from domain.storage.shard_calls import DEFAULT_WRITES, ShardCaller, WritePolicy
 from tests.allocator_stub import allocator  # noqa: F401 - a fixture both suites use
 
 LIMITS = MatchmakingLimits(lease_s=1.0, tick_s=0.05)
@@ -61,6 +63,11 @@ class RecordingBoards:
         self.scores.append((board, player_id, score))
 
 
+def mm_store(valkey: ValkeyCluster, writes: WritePolicy = DEFAULT_WRITES) -> MatchmakingStore:
+    """Matchmaking's store over storage of its own, as a process of its own would have."""
+    return MatchmakingStore(ShardCaller(valkey), writes=writes)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(time.time())
@@ -82,15 +89,15 @@ def boards() -> RecordingBoards:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def parties(valkey: Cluster, clock: FixedClock) -> PartyService:
-    service = PartyService(PartyStore(valkey), clock)
+async def parties(valkey: ValkeyCluster, clock: FixedClock) -> PartyService:
+    service = PartyService(PartyStore(ShardCaller(valkey)), clock)
     await service.ensure_ready()
     return service
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def service(
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     clock: FixedClock,
     online: OnlinePlayers,
     boards: RecordingBoards,
@@ -105,15 +112,15 @@ async def service(
         QueueConfig(name="regional", window=OPEN_WINDOW, same_region=True),
     )
     svc = MatchmakingService(
-        valkey, clock, online, boards, queues=queues, limits=LIMITS, parties=parties
+        mm_store(valkey), clock, online, boards, queues=queues, limits=LIMITS, parties=parties
     )
     await svc.ensure_ready()
     return svc
 
 
 @pytest.fixture
-def make_worker(valkey: Cluster, clock: FixedClock, notifier: RecordingNotifier) -> Any:
+def make_worker(valkey: ValkeyCluster, clock: FixedClock, notifier: RecordingNotifier) -> Any:
     def make(worker_id: str = "w1", limits: MatchmakingLimits = LIMITS) -> MatchmakingWorker:
-        return MatchmakingWorker(valkey, clock, notifier, worker_id, limits=limits)
+        return MatchmakingWorker(mm_store(valkey), clock, notifier, worker_id, limits=limits)
 
     return make

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import Conflict, Unconfirmed
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.ratings import DEFAULT_RATING, rate
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import Cluster, PartitionKeys, partition_code, player_ticket_key
+from domain.matchmaking.store import PartitionKeys, partition_code, player_ticket_key
 from domain.matchmaking.worker import MatchmakingWorker
 from domain.storage.shard_calls import WritePolicy
 from gameserver.embedded import EmbeddedCluster
@@ -20,6 +21,7 @@ from tests.integration.matchmaking.conftest import (
     OnlinePlayers,
     RecordingBoards,
     RecordingNotifier,
+    mm_store,
 )
 from tests.integration.shard_helpers import frozen, shard_of
 
@@ -27,21 +29,20 @@ OPEN_PARTITION = PartitionKeys(partition_code("open", "any"))
 
 
 def impatient(
-    valkey: Cluster, clock: FixedClock, wait_replicas: int = 2, wait_timeout_ms: int = 50
+    valkey: ValkeyCluster, clock: FixedClock, wait_replicas: int = 2, wait_timeout_ms: int = 50
 ) -> MatchmakingService:
     """A service on the same queues; by default it asks for more replicas than exist."""
     return MatchmakingService(
-        valkey,
+        mm_store(valkey, WritePolicy(wait_replicas, wait_timeout_ms)),
         clock,
         OnlinePlayers(),
         RecordingBoards(),
         queues=(),
         limits=LIMITS,
-        writes=WritePolicy(wait_replicas, wait_timeout_ms),
     )
 
 
-async def player_on_another_shard(valkey: Cluster, avoid: str) -> str:
+async def player_on_another_shard(valkey: ValkeyCluster, avoid: str) -> str:
     """A player id whose live-ticket pointer is on another shard than key `avoid`."""
     primary, _ = await shard_of(valkey, avoid)
     for i in range(100):
@@ -53,7 +54,7 @@ async def player_on_another_shard(valkey: Cluster, avoid: str) -> str:
 
 
 async def test_an_unconfirmed_join_leaves_the_player_free_to_join(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     with pytest.raises(Unconfirmed):
         await impatient(valkey, clock).join("open", "p1")
@@ -61,7 +62,7 @@ async def test_an_unconfirmed_join_leaves_the_player_free_to_join(
 
 
 async def test_a_join_whose_ticket_is_unconfirmed_keeps_its_claim(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock, embedded_cluster: Any
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock, embedded_cluster: Any
 ) -> None:
     patient = impatient(valkey, clock, wait_replicas=1, wait_timeout_ms=300)
     await patient.join("open", "warm")  # registers the partition, confirmed
@@ -80,13 +81,13 @@ async def test_a_join_whose_ticket_is_unconfirmed_keeps_its_claim(
 
 async def test_a_commit_no_replica_confirms_is_pushed_only_once_confirmed(
     service: MatchmakingService,
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     clock: FixedClock,
     notifier: RecordingNotifier,
     embedded_cluster: EmbeddedCluster,
 ) -> None:
     worker = MatchmakingWorker(
-        valkey, clock, notifier, "w1", limits=LIMITS, writes=WritePolicy(1, 300)
+        mm_store(valkey, WritePolicy(1, 300)), clock, notifier, "w1", limits=LIMITS
     )
     t1 = await service.join("open", "p1")
     await worker.run_once()  # takes the partition over; p1 waits alone
@@ -105,7 +106,7 @@ async def test_a_commit_no_replica_confirms_is_pushed_only_once_confirmed(
 
 async def test_an_unconfirmed_result_rates_once_when_reported_again(
     service: MatchmakingService,
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     clock: FixedClock,
     make_worker: Any,
     notifier: RecordingNotifier,
@@ -125,7 +126,7 @@ async def test_an_unconfirmed_result_rates_once_when_reported_again(
 
 
 async def test_an_unconfirmed_cancel_is_confirmed_by_its_repeat(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     ticket = await service.join("open", "p1")
     with pytest.raises(Unconfirmed):
@@ -135,7 +136,7 @@ async def test_an_unconfirmed_cancel_is_confirmed_by_its_repeat(
 
 
 async def test_an_unconfirmed_queue_exists_and_a_second_create_conflicts(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     with pytest.raises(Unconfirmed):
         await impatient(valkey, clock).create_queue(QueueConfig(name="late"))

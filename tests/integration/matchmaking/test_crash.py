@@ -12,14 +12,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from valkey.asyncio.cluster import ValkeyCluster
+
 from domain.clock import SystemClock
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import GROUP, Cluster, PartitionKeys, partition_code
+from domain.matchmaking.store import GROUP, PartitionKeys, partition_code
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.settings import Settings
 from tests.cluster_helpers import eventually, login_env, service_login
-from tests.integration.matchmaking.conftest import LIMITS, OPEN_WINDOW, RecordingNotifier
+from tests.integration.matchmaking.conftest import LIMITS, OPEN_WINDOW, RecordingNotifier, mm_store
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAYERS = 400
@@ -44,7 +46,7 @@ async def start_worker(
     return proc
 
 
-async def pending_entries(valkey: Cluster, stream: str) -> int:
+async def pending_entries(valkey: ValkeyCluster, stream: str) -> int:
     summary = await valkey.execute_command("XPENDING", stream, GROUP)
     return int(summary[0] if isinstance(summary, list | tuple) else summary["pending"])
 
@@ -54,10 +56,10 @@ async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
 
 
 async def test_a_killed_worker_loses_no_ticket_and_doubles_no_player(
-    valkey: Cluster, admin_valkey: Cluster, cluster_seeds: tuple[tuple[str, int], ...]
+    valkey: ValkeyCluster, admin_valkey: ValkeyCluster, cluster_seeds: tuple[tuple[str, int], ...]
 ) -> None:
     service = MatchmakingService(
-        valkey, SystemClock(), queues=(QueueConfig("crash", window=OPEN_WINDOW),)
+        mm_store(valkey), SystemClock(), queues=(QueueConfig("crash", window=OPEN_WINDOW),)
     )
     await service.ensure_ready()
     keys = PartitionKeys(partition_code("crash", "any"))
@@ -94,7 +96,7 @@ async def test_a_killed_worker_loses_no_ticket_and_doubles_no_player(
     assert await matches_made() < PLAYERS // 2 - 20, "the kill should land mid-way"
 
     notifier = RecordingNotifier()
-    heir = MatchmakingWorker(valkey, SystemClock(), notifier, "heir", limits=LIMITS)
+    heir = MatchmakingWorker(mm_store(valkey), SystemClock(), notifier, "heir", limits=LIMITS)
     stop = asyncio.Event()
     running = asyncio.create_task(heir.run(stop))
     try:

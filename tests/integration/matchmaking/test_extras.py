@@ -10,18 +10,18 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import BadRequest, MatchNotFound
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import Cluster
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.workers.allocator import HttpAllocator
 from tests.allocator_stub import Allocator
 from tests.cluster_helpers import eventually
-from tests.integration.matchmaking.conftest import LIMITS, RecordingNotifier
+from tests.integration.matchmaking.conftest import LIMITS, RecordingNotifier, mm_store
 from tests.integration.matchmaking.test_crash import start_worker
 
 ALLOC_LIMITS = MatchmakingLimits(lease_s=2.0, tick_s=0.05, allocator_timeout_s=0.3)
@@ -77,7 +77,7 @@ async def test_a_free_for_all_queue_starts_short_only_after_fill_wait(
 
 
 async def test_a_failing_slow_or_junk_allocator_keeps_the_tickets_until_one_answers(
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     service: MatchmakingService,
     clock: FixedClock,
     notifier: RecordingNotifier,
@@ -90,7 +90,9 @@ async def test_a_failing_slow_or_junk_allocator_keeps_the_tickets_until_one_answ
     t2 = await service.join(name, "h2")
     created = (await service.ticket(t1)).created_at
     http = HttpAllocator()
-    worker = MatchmakingWorker(valkey, clock, notifier, "w1", limits=ALLOC_LIMITS, allocator=http)
+    worker = MatchmakingWorker(
+        mm_store(valkey), clock, notifier, "w1", limits=ALLOC_LIMITS, allocator=http
+    )
     try:
         for attempt in range(4):
             report = await worker.run_once()
@@ -190,7 +192,7 @@ async def test_a_stopped_backfill_takes_nobody(
 
 
 async def test_a_backfill_survives_a_killed_worker(
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     cluster_seeds: tuple[tuple[str, int], ...],
     service: MatchmakingService,
     make_worker: Any,
@@ -219,7 +221,7 @@ async def test_a_backfill_survives_a_killed_worker(
     assert await service.status(first) == "matched"
     assert (await service.match_view(match_id))["state"] == "backfilling"
     second = await service.join(name, "d")
-    heir = MatchmakingWorker(valkey, clock, RecordingNotifier(), "heir", limits=LIMITS)
+    heir = MatchmakingWorker(mm_store(valkey), clock, RecordingNotifier(), "heir", limits=LIMITS)
     await eventually(lambda: _ticked(heir), timeout_s=10)
     await eventually(lambda: filled(4), timeout_s=10)
     view = await service.match_view(match_id)
@@ -247,7 +249,7 @@ class CrashAfterAnswer:
 
 
 async def test_a_worker_dead_between_allocation_and_commit_repeats_only_the_allocation(
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     service: MatchmakingService,
     clock: FixedClock,
     notifier: RecordingNotifier,
@@ -259,13 +261,18 @@ async def test_a_worker_dead_between_allocation_and_commit_repeats_only_the_allo
     http = HttpAllocator()
     try:
         doomed = MatchmakingWorker(
-            valkey, clock, notifier, "doomed", limits=ALLOC_LIMITS, allocator=CrashAfterAnswer(http)
+            mm_store(valkey),
+            clock,
+            notifier,
+            "doomed",
+            limits=ALLOC_LIMITS,
+            allocator=CrashAfterAnswer(http),
         )
         with pytest.raises(asyncio.CancelledError):
             await doomed.run_once()
         assert [await service.status(t) for t in tickets] == ["searching", "searching"]
         heir = MatchmakingWorker(
-            valkey, clock, notifier, "heir", limits=ALLOC_LIMITS, allocator=http
+            mm_store(valkey), clock, notifier, "heir", limits=ALLOC_LIMITS, allocator=http
         )
 
         async def matched() -> bool:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
+from valkey.asyncio.cluster import ValkeyCluster
+from valkey.exceptions import ResponseError
 
 from domain.clock import FixedClock
 from domain.errors import (
@@ -15,14 +18,15 @@ from domain.errors import (
 )
 from domain.matchmaking.models import QueueConfig, Ticket, TicketState
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import Cluster, Scripts, partition_code
+from domain.matchmaking.store import LIBRARY_CODE, PartitionKeys, code_of, partition_code
 from domain.matchmaking.ticket_store import TicketStore
 from domain.parties.service import PartyService
-from tests.integration.matchmaking.conftest import LIMITS, OnlinePlayers
+from domain.storage.function_library import FunctionLibrary
+from tests.integration.matchmaking.conftest import LIMITS, OnlinePlayers, mm_store
 from tests.integration.parties.helpers import party_of
 
 
-async def key_count(valkey: Cluster) -> int:
+async def key_count(valkey: ValkeyCluster) -> int:
     counts = await valkey.execute_command("DBSIZE", target_nodes=valkey.get_primaries())
     return sum(counts.values()) if isinstance(counts, dict) else int(counts)
 
@@ -32,6 +36,21 @@ async def test_a_joined_ticket_is_searching(service: MatchmakingService) -> None
     assert await service.status(ticket) == "searching"
     found = await service.ticket(ticket)
     assert (found.queue, found.players) == ("duel", ("p1",))
+
+
+async def test_a_join_where_the_nodes_lost_the_functions_loads_them_and_stores_one_ticket(
+    service: MatchmakingService, admin_valkey: ValkeyCluster
+) -> None:
+    # What a promoted replica or a new node looks like: no matchmaking library.
+    loaded = FunctionLibrary.from_source(LIBRARY_CODE).name
+    for primary in admin_valkey.get_primaries():
+        with contextlib.suppress(ResponseError):  # not loaded there
+            await admin_valkey.execute_command("FUNCTION", "DELETE", loaded, target_nodes=primary)
+    ticket_id = await service.join("duel", "p1")
+    assert await service.status(ticket_id) == "searching"
+    code = code_of(ticket_id)
+    assert code is not None
+    assert await admin_valkey.xlen(PartitionKeys(code).stream) == 1
 
 
 async def test_a_player_is_never_in_two_live_tickets(
@@ -97,7 +116,10 @@ async def test_a_party_joins_as_one_ticket(
 
 
 async def test_every_party_member_needs_a_live_session(
-    service: MatchmakingService, online: OnlinePlayers, admin_valkey: Cluster, parties: PartyService
+    service: MatchmakingService,
+    online: OnlinePlayers,
+    admin_valkey: ValkeyCluster,
+    parties: PartyService,
 ) -> None:
     party_id = await party_of(parties, "a", "b")
     online.offline.add("b")
@@ -128,7 +150,7 @@ async def test_every_party_member_needs_a_live_session(
 async def test_bad_joins_change_nothing(
     service: MatchmakingService,
     parties: PartyService,
-    admin_valkey: Cluster,
+    admin_valkey: ValkeyCluster,
     queue: object,
     party: object,
     properties: object,
@@ -143,10 +165,10 @@ async def test_bad_joins_change_nothing(
 
 
 async def test_tickets_survive_a_gateway_restart(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock, online: OnlinePlayers
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock, online: OnlinePlayers
 ) -> None:
     ticket = await service.join("duel", "p1")
-    restarted = MatchmakingService(valkey, clock, online, limits=LIMITS)
+    restarted = MatchmakingService(mm_store(valkey), clock, online, limits=LIMITS)
     await restarted.ensure_ready()
     assert await restarted.status(ticket) == "searching"
     with pytest.raises(Conflict):
@@ -167,10 +189,10 @@ async def test_queues_are_created_once(service: MatchmakingService) -> None:
 
 
 async def test_a_dead_joins_claim_holds_the_player_only_briefly(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     # A gateway died after claiming p1 for a ticket it never stored.
-    store = TicketStore(valkey, Scripts(valkey))
+    store = TicketStore(mm_store(valkey))
     code = partition_code("duel", "any")
     dead_id = f"{code}.00000000deadbeef"
     claim = f"{dead_id} {round(clock.now() * 1000)}"

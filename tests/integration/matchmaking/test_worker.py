@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 import pytest
+from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import Conflict
@@ -13,21 +14,21 @@ from domain.matchmaking.models import Match
 from domain.matchmaking.partition_store import Commit, PartitionStore
 from domain.matchmaking.rating_store import encode_match
 from domain.matchmaking.service import MatchmakingService
-from domain.matchmaking.store import Cluster, Scripts, code_of
+from domain.matchmaking.store import code_of
 from domain.parties.service import PartyService
-from tests.integration.matchmaking.conftest import RecordingNotifier
+from tests.integration.matchmaking.conftest import RecordingNotifier, mm_store
 from tests.integration.parties.helpers import party_of
 
 
 async def _two_tickets_read_by_a_ghost(
-    service: MatchmakingService, valkey: Cluster, lease_ms: int
+    service: MatchmakingService, valkey: ValkeyCluster, lease_ms: int
 ) -> tuple[str, str, str, PartitionStore, dict[str, str]]:
     """p1 and p2 join `open`; a worker named "ghost" takes the partition and reads both."""
     t1 = await service.join("open", "p1")
     t2 = await service.join("open", "p2")
     code = code_of(t1)
     assert code is not None
-    store = PartitionStore(valkey, Scripts(valkey))
+    store = PartitionStore(mm_store(valkey))
     assert await store.acquire(code, "ghost", lease_ms)
     read = await store.read(code, "ghost", lease_ms, 10, [])
     assert read is not None
@@ -109,7 +110,7 @@ async def test_a_cancelled_ticket_is_never_matched(
 
 
 async def test_a_commit_fails_whole_when_one_ticket_was_cancelled(
-    service: MatchmakingService, valkey: Cluster, clock: FixedClock
+    service: MatchmakingService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     t1, t2, code, store, sids = await _two_tickets_read_by_a_ghost(service, valkey, 5_000)
     await service.cancel("p1", t1)
@@ -210,7 +211,7 @@ async def test_a_dead_workers_reads_are_reclaimed_after_its_lease(
 
 async def test_pushes_a_dead_worker_committed_but_never_sent_are_sent_by_the_heir(
     service: MatchmakingService,
-    valkey: Cluster,
+    valkey: ValkeyCluster,
     clock: FixedClock,
     make_worker: Any,
     notifier: RecordingNotifier,

@@ -16,7 +16,9 @@ from typing import Any
 
 from domain.clock import SystemClock
 from domain.matchmaking.limits import MatchmakingLimits
+from domain.matchmaking.store import MatchmakingStore
 from domain.matchmaking.worker import MatchmakingWorker
+from domain.storage.shard_calls import ShardCaller
 from gameserver.settings import settings_from_env
 from gameserver.valkey_client import connect_cluster
 
@@ -34,7 +36,13 @@ async def main(seeds: str, worker_id: str, lease_s: float, tick_s: float, batch:
     settings = settings_from_env({**os.environ, "VALKEY_NODES": seeds})
     client = await connect_cluster(settings)
     limits = MatchmakingLimits(lease_s=lease_s, tick_s=tick_s, commit_batch=batch)
-    worker = MatchmakingWorker(client, SystemClock(), SilentNotifier(), worker_id, limits=limits)
+    worker = MatchmakingWorker(
+        MatchmakingStore(ShardCaller(client)),
+        SystemClock(),
+        SilentNotifier(),
+        worker_id,
+        limits=limits,
+    )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)

@@ -11,6 +11,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.clock import FixedClock
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
+from domain.storage.shard_calls import ShardCaller
 from tests.integration.parties.helpers import RecordingEvents
 
 
@@ -28,6 +29,6 @@ def events() -> RecordingEvents:
 async def parties(
     valkey: ValkeyCluster, clock: FixedClock, events: RecordingEvents
 ) -> PartyService:
-    service = PartyService(PartyStore(valkey), clock, events)
+    service = PartyService(PartyStore(ShardCaller(valkey)), clock, events)
     await service.ensure_ready()
     return service

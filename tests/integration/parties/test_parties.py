@@ -12,7 +12,7 @@ from domain.errors import BadRequest, Conflict, Forbidden, NotFound, PartyNotFou
 from domain.parties.rules import MAX_INVITES, MAX_MEMBERS, PartyLimits, make_claim
 from domain.parties.service import PartyService
 from domain.parties.store import PartyStore
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 from tests.integration.parties.helpers import RecordingEvents, party_of
 
 
@@ -87,7 +87,7 @@ async def test_the_party_itself_refuses_a_seat_without_a_running_invite(
     parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     # What the party's slot decides, whatever a gateway read before.
-    store = PartyStore(valkey)
+    store = PartyStore(ShardCaller(valkey))
     party_id = await parties.create("a")
     await parties.invite("a", party_id, "b")
     clock.advance(PartyLimits().invite_ttl_s)
@@ -204,7 +204,7 @@ async def test_accepts_racing_for_the_last_seat_fill_it_once(
     valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     # Several gateways: each its own service and connection pool over the same cluster.
-    gateways = [PartyService(PartyStore(valkey), clock) for _ in range(4)]
+    gateways = [PartyService(PartyStore(ShardCaller(valkey)), clock) for _ in range(4)]
     await gateways[0].ensure_ready()
     party_id = await party_of(gateways[0], "lead", *(f"m{i}" for i in range(1, MAX_MEMBERS - 1)))
     racers = [f"r{i}" for i in range(12)]
@@ -226,7 +226,7 @@ async def test_accepts_racing_for_the_last_seat_fill_it_once(
 async def test_one_player_accepting_two_invites_at_once_joins_one_party(
     parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
-    other = PartyService(PartyStore(valkey), clock)
+    other = PartyService(PartyStore(ShardCaller(valkey)), clock)
     first, second = await parties.create("a"), await parties.create("b")
     await parties.invite("a", first, "p")
     await parties.invite("b", second, "p")
@@ -262,7 +262,7 @@ async def test_a_member_cannot_accept_another_invite(
 async def test_a_dead_joins_claim_holds_the_player_only_briefly(
     parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
-    store = PartyStore(valkey)
+    store = PartyStore(ShardCaller(valkey))
     party_id = await parties.create("a")
     await parties.invite("a", party_id, "p")
     # A gateway claimed p for some party and died before seating them.
@@ -327,7 +327,7 @@ async def test_bad_requests_change_nothing(
 async def test_a_party_reads_the_same_from_another_gateway(
     parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
-    other = PartyService(PartyStore(valkey), clock)
+    other = PartyService(PartyStore(ShardCaller(valkey)), clock)
     party_id = await parties.create("a")
     await parties.invite("a", party_id, "b")
     await other.accept("b", party_id)
@@ -372,7 +372,7 @@ async def test_party_writes_are_acknowledged_only_once_a_replica_has_them(
     parties: PartyService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
     # Each shard has one replica: waiting for two falls short, and says so.
-    impatient = PartyService(PartyStore(valkey, writes=WritePolicy(2, 50)), clock)
+    impatient = PartyService(PartyStore(ShardCaller(valkey), writes=WritePolicy(2, 50)), clock)
     with pytest.raises(Unconfirmed):
         await impatient.create("a")
     # An unconfirmed claim may have run: it holds the player, but only briefly.

@@ -12,13 +12,13 @@ from domain.errors import Unconfirmed
 from domain.sessions.service import SessionService
 from domain.sessions.store import LIBRARY_CODE, SessionStore, session_key
 from domain.storage.function_library import FunctionLibrary
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 from gameserver.embedded import EmbeddedCluster
 from tests.integration.shard_helpers import frozen, shard_of
 
 
 def sessions(valkey: ValkeyCluster, wait_replicas: int, wait_timeout_ms: int) -> SessionService:
-    store = SessionStore(valkey, writes=WritePolicy(wait_replicas, wait_timeout_ms))
+    store = SessionStore(ShardCaller(valkey), writes=WritePolicy(wait_replicas, wait_timeout_ms))
     return SessionService(
         store,
         secret=b"s",

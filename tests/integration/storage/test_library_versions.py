@@ -3,6 +3,9 @@ process heartbeats any more."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.abuse.store import LIBRARY_CODE as ABUSE_LIBRARY
@@ -27,19 +30,31 @@ async def version_answer(caller: ShardCaller) -> bytes:
     return answer
 
 
+@contextlib.asynccontextmanager
+async def two_releases(
+    valkey: ValkeyCluster, settings: Settings, release_n: str, release_n1: str
+) -> AsyncIterator[tuple[ShardCaller, ShardCaller, ValkeyCluster]]:
+    """Two processes: release N's caller on `valkey`, release N+1's on a client of its
+    own (yielded too), both libraries loaded."""
+    other = await connect_cluster(settings)
+    try:
+        caller_n = ShardCaller(valkey, libraries=[release_n])
+        caller_n1 = ShardCaller(other, libraries=[release_n1])
+        await caller_n.load()
+        await caller_n1.load()
+        yield caller_n, caller_n1, other
+    finally:
+        await other.aclose()
+
+
 async def test_two_releases_call_their_own_functions_and_the_unused_one_is_pruned(
     valkey: ValkeyCluster, settings: Settings
 ) -> None:
     old_name = FunctionLibrary.from_source(RELEASE_N).name
     new_name = FunctionLibrary.from_source(RELEASE_N1).name
     assert old_name != new_name and old_name.startswith("opsxtest_v")
-    # Two processes: release N on one client, release N+1 on another.
-    other = await connect_cluster(settings)
-    try:
-        release_n = ShardCaller(valkey, libraries=[RELEASE_N])
-        release_n1 = ShardCaller(other, libraries=[RELEASE_N1])
-        await release_n.load()
-        await release_n1.load()
+    async with two_releases(valkey, settings, RELEASE_N, RELEASE_N1) as releases:
+        release_n, release_n1, other = releases
         assert await version_answer(release_n) == b"N"
         assert await version_answer(release_n1) == b"N+1"
         assert {old_name, new_name} <= await loaded_libraries(valkey)
@@ -63,8 +78,6 @@ async def test_two_releases_call_their_own_functions_and_the_unused_one_is_prune
 
         # A process wrongly judged gone loads its library again on its next call.
         assert await version_answer(release_n) == b"N"
-    finally:
-        await other.aclose()
 
 
 async def test_the_current_abuse_library_and_a_changed_copy_run_side_by_side(
@@ -75,12 +88,8 @@ async def test_the_current_abuse_library_and_a_changed_copy_run_side_by_side(
     assert changed != ABUSE_LIBRARY
     current_name = FunctionLibrary.from_source(ABUSE_LIBRARY).name
     changed_name = FunctionLibrary.from_source(changed).name
-    other = await connect_cluster(settings)
-    try:
-        release_n = ShardCaller(valkey, libraries=[ABUSE_LIBRARY])
-        release_n1 = ShardCaller(other, libraries=[changed])
-        await release_n.load()
-        await release_n1.load()
+    async with two_releases(valkey, settings, ABUSE_LIBRARY, changed) as releases:
+        release_n, release_n1, other = releases
         key = "abuse:{login:203.0.113.9}"
         call = Call(key, ("FCALL", "abuse_take", 1, key, 1000, 100))
         assert await release_n.write(call, 0, 0, idempotent=True) == [1, 0]
@@ -95,5 +104,3 @@ async def test_the_current_abuse_library_and_a_changed_copy_run_side_by_side(
         loaded = await loaded_libraries(valkey)
         assert current_name in loaded and changed_name not in loaded
         assert await release_n.write(call, 0, 0, idempotent=True) == [1, 0]
-    finally:
-        await other.aclose()

@@ -1,28 +1,37 @@
-"""The shared shard caller on the real cluster: WAIT, lost replies, missing scripts."""
+"""The shared shard caller on the real cluster: WAIT, lost replies, missing functions."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 import valkey.asyncio as valkey_asyncio
 from valkey.asyncio.cluster import ClusterNode, ValkeyCluster
+from valkey.exceptions import ResponseError
 
 from domain.errors import Unconfirmed
 from domain.storage.function_library import FunctionLibrary
-from domain.storage.shard_calls import Call, ShardCaller, script_sha
+from domain.storage.shard_calls import Call, ShardCaller
 from gameserver.embedded import EmbeddedCluster
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
 from tests.cluster_helpers import eventually
 from tests.integration.shard_helpers import frozen, shard_of
 
-INCR_SCRIPT = "return server.call('INCR', KEYS[1])"
 PROBE_LIBRARY = """#!lua name=shard_calls_probe
 server.register_function('shard_calls_probe_incr', function(keys)
   return server.call('INCR', keys[1])
+end)
+"""
+
+# Writes, then fails: what ran and failed must never run again.
+FAILING_LIBRARY = """#!lua name=shard_calls_failing
+server.register_function('shard_calls_failing_incr', function(keys)
+  server.call('INCR', keys[1])
+  return server.error_reply('ERR refused after a write')
 end)
 """
 
@@ -129,15 +138,6 @@ async def test_an_idempotent_write_whose_reply_is_lost_is_sent_again(
     assert await valkey.get("k5") == b"v"
 
 
-async def test_a_script_the_node_lacks_is_loaded_and_run_once(valkey: ValkeyCluster) -> None:
-    caller = ShardCaller(valkey, scripts=[INCR_SCRIPT])
-    primary, _ = await shard_of(valkey, "k6")
-    await primary.execute_command("SCRIPT", "FLUSH")
-    call = Call("k6", ("EVALSHA", script_sha(INCR_SCRIPT), 1, "k6"))
-    assert await caller.write(call, 1, 2000, idempotent=False) == 1
-    assert await valkey.get("k6") == b"1"
-
-
 async def test_a_function_library_the_node_lacks_is_loaded_and_run_once(
     valkey: ValkeyCluster,
 ) -> None:
@@ -174,3 +174,45 @@ async def test_two_releases_of_a_library_run_side_by_side(valkey: ValkeyCluster)
             name = FunctionLibrary.from_source(code).name
             for primary in valkey.get_primaries():
                 await primary.execute_command("FUNCTION", "DELETE", name)
+
+
+async def test_a_call_that_ran_and_failed_is_raised_and_never_sent_again(
+    valkey: ValkeyCluster,
+) -> None:
+    caller = ShardCaller(valkey, libraries=[FAILING_LIBRARY])
+    call = Call("k9", ("FCALL", "shard_calls_failing_incr", 1, "k9"))
+    try:
+        await caller.load()
+        # Even a write its caller calls idempotent: it ran, and its error is the answer.
+        with pytest.raises(ResponseError, match="refused after a write"):
+            await caller.write(call, 1, 2000, idempotent=True)
+        assert await valkey.get("k9") == b"1"
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await caller.read_one("k9", "HGET", "k9", "field")
+    finally:
+        name = FunctionLibrary.from_source(FAILING_LIBRARY).name
+        for primary in valkey.get_primaries():
+            await primary.execute_command("FUNCTION", "DELETE", name)
+
+
+async def test_stores_sharing_one_caller_each_keep_their_own_library(
+    valkey: ValkeyCluster,
+) -> None:
+    caller = ShardCaller(valkey, libraries=[FAILING_LIBRARY])
+    probe = caller.use_library(PROBE_LIBRARY)
+    # A second store of the same feature on the same caller: the same library, once.
+    assert caller.use_library(PROBE_LIBRARY) is probe
+    # Function names are global in Valkey: another library may not register one again.
+    clash = PROBE_LIBRARY.replace("name=shard_calls_probe", "name=shard_calls_clash")
+    with pytest.raises(ValueError, match="registered by two libraries"):
+        caller.use_library(clash)
+    call = Call("k10", ("FCALL", "shard_calls_probe_incr", 1, "k10"))
+    try:
+        await caller.load(probe)
+        assert await caller.write(call, 1, 2000, idempotent=False) == 1
+    finally:
+        failing = FunctionLibrary.from_source(FAILING_LIBRARY).name
+        for primary in valkey.get_primaries():
+            await primary.execute_command("FUNCTION", "DELETE", probe.name)
+            with contextlib.suppress(ResponseError):  # loaded only if a node lacked probe
+                await primary.execute_command("FUNCTION", "DELETE", failing)

@@ -17,6 +17,9 @@ def test_a_new_player_id_is_16_random_lowercase_letters_and_digits() -> None:
     ids = {rules.new_player_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(re.fullmatch(r"[a-z0-9]{16}", i) for i in ids)
+    # Every character drawn from the whole alphabet, in every position.
+    assert set("".join(ids)) == set(rules.PLAYER_ID_ALPHABET)
+    assert all(len({i[k] for i in ids}) > 20 for k in range(rules.PLAYER_ID_CHARS))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 import gameserver.gateway.connection as connection_module
 from gameserver.errors import CLOSE_SLOW_CONSUMER
-from gameserver.gateway.asgi_socket import GameWebSocket
+from gameserver.gateway.asgi_socket import SEND_NOW_EXTENSION, GameWebSocket
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.rate_limit import TokenBucket
 
@@ -136,35 +136,44 @@ async def test_a_reply_a_keeping_up_client_takes_is_written_inline() -> None:
     await connection.stop()
 
 
-class UvicornLikeProtocol:
-    """What `GameWebSocket.try_send_text` relies on in uvicorn: `send` waits at a gate
-    (set unless the write buffer is over its high-water mark), then writes."""
+class SendNowServer:
+    """A server offering the send-now extension (as GameSocketProtocol does): it takes a
+    frame at once unless its writing is paused."""
 
     def __init__(self) -> None:
-        self.writable = asyncio.Event()
+        self.paused = True
         self.written: list[str] = []
 
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.writable.wait()
-        self.written.append(message["text"])
+    def send_text_now(self, text: str) -> bool:
+        if self.paused:
+            return False
+        self.written.append(text)
+        return True
+
+    def scope(self) -> dict[str, Any]:
+        return {"extensions": {SEND_NOW_EXTENSION: {"send_text_now": self.send_text_now}}}
 
 
-async def test_a_frame_is_written_at_once_only_while_the_gate_is_open() -> None:
-    protocol = UvicornLikeProtocol()
-    socket = GameWebSocket(cast(Any, None), {}, cast(Any, None), protocol.send)
+async def test_a_frame_is_written_at_once_only_while_the_server_takes_it() -> None:
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError("a frame written at once is not sent again")
+
+    server = SendNowServer()
+    socket = GameWebSocket(cast(Any, None), server.scope(), cast(Any, None), send)
     assert not socket.try_send_text("held")
-    assert protocol.written == []
-    protocol.writable.set()
+    assert server.written == []
+    server.paused = False
     assert socket.try_send_text("now")
-    assert protocol.written == ["now"]
+    assert server.written == ["now"]
 
 
-async def test_a_server_without_the_gate_is_always_awaited() -> None:
+async def test_a_server_without_the_extension_is_always_awaited() -> None:
     async def send(message: dict[str, Any]) -> None:
         raise AssertionError("try_send_text must not call it")
 
-    socket = GameWebSocket(cast(Any, None), {}, cast(Any, None), send)
+    socket = GameWebSocket(cast(Any, None), {"extensions": {}}, cast(Any, None), send)
     assert not socket.try_send_text("x")
+    assert not GameWebSocket(cast(Any, None), {}, cast(Any, None), send).try_send_text("x")
 
 
 async def test_an_idle_connection_holds_no_queue_and_no_event() -> None:

@@ -10,7 +10,7 @@ import orjson
 from domain.leaderboards.models import Page, RankedEntry
 from gameserver.board_entries import named_entries
 from gameserver.gateway.envelope import reply_ok
-from gameserver.gateway.ops.leaderboards import encoded_entries
+from gameserver.gateway.ops.leaderboards import EncodedPages, encoded_entries
 
 
 class Names:
@@ -55,3 +55,16 @@ async def test_a_renamed_player_shows_in_a_reused_page() -> None:
     assert [e["display_name"] for e in await sent(page, names)] == [None, "Bo"]
     names.names["p1"] = "Bob"
     assert [e["display_name"] for e in await sent(page, names)] == [None, "Bob"]
+
+
+async def test_kept_encodings_send_exactly_what_encoding_every_time_sends() -> None:
+    kept, fresh = EncodedPages(), EncodedPages(enabled=False)
+    pages, names = [page_of(30, 20), page_of(31, 20), page_of(5)], Names(p0="Ann")
+    for step in range(12):
+        page = pages[step % 3]
+        if step == 5:
+            names.names["p0"] = "Anna"
+        if step == 8:
+            pages[0] = page_of(30, 20)  # the same entries in a new page
+        sent_kept = orjson.dumps(await encoded_entries(names, page, kept))
+        assert sent_kept == orjson.dumps(await encoded_entries(names, page, fresh)), step

@@ -9,7 +9,9 @@ import pytest
 
 DOMAIN = Path(__file__).resolve().parents[3] / "domain"
 STORAGE = DOMAIN / "storage"
-FEATURES = ("leaderboards", "matchmaking", "sessions")
+FEATURES = ("leaderboards", "matchmaking", "sessions", "accounts", "parties", "abuse")
+# The features whose stores take the process's one storage object and nothing else.
+OVER_STORAGE = ("matchmaking", "sessions", "accounts", "parties", "abuse")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -39,3 +41,14 @@ def test_every_feature_reaches_the_shards_through_the_shared_caller(feature: str
         if "domain.storage.shard_calls" in imported_modules(path)
     ]
     assert users, f"no module of {feature} uses domain.storage.shard_calls"
+
+
+@pytest.mark.parametrize("feature", OVER_STORAGE)
+def test_a_feature_reaches_valkey_only_through_the_storage_layer(feature: str) -> None:
+    for path in sorted((DOMAIN / feature).glob("*.py")):
+        direct = sorted(
+            name
+            for name in imported_modules(path)
+            if name == "valkey" or name.startswith("valkey.")
+        )
+        assert not direct, f"{feature}/{path.name} imports {direct}: use domain.storage instead"
