@@ -26,9 +26,11 @@ class ClientConnection:
     """Everything sent to a client goes through `send` (or `reply`), which never blocks.
 
     A client whose queue is full is closed instead of slowing the gateway or silently
-    losing pushes (the same choice as Nakama's SendBytes). An idle socket holds no task
-    and no queue object: a sender task exists only while frames wait to go out (with
-    20,000 sockets per process, per-socket objects are the gateway's memory).
+    losing pushes (the same choice as Nakama's SendBytes). An idle socket holds no task,
+    no queue and no event: a sender task and its queue exist only while frames wait to go
+    out, the `closed` event only once someone waits for it (with 20,000 sockets per
+    process, per-socket objects are the gateway's memory: a deque or an `asyncio.Event`
+    is ~0.8 KiB each).
     """
 
     # Slots: tens of thousands of these live at once (no per-instance dict).
@@ -44,7 +46,8 @@ class ClientConnection:
         "_sender",
         "_close_code",
         "close_after_reply",
-        "closed",
+        "_closed",
+        "_ended",
     )
 
     def __init__(
@@ -65,36 +68,52 @@ class ClientConnection:
         self.rate_limiter = rate_limiter
         self._on_slow_consumer = on_slow_consumer
         self._limit = queue_limit
-        self._outbox: deque[bytes] = deque()
+        # Frames waiting for the sender task; None while nothing waits.
+        self._outbox: deque[bytes] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._close_code: int | None = None
         # Set by an op that ends the socket once its own reply is out (session.logout).
         self.close_after_reply: int | None = None
-        self.closed = asyncio.Event()
+        self._closed: asyncio.Event | None = None
+        # The close handshake is over (or was abandoned).
+        self._ended = False
+
+    @property
+    def closed(self) -> asyncio.Event:
+        """Set once the socket is closed; made on first use (most sockets never ask)."""
+        if self._closed is None:
+            self._closed = asyncio.Event()
+            if self._ended:
+                self._closed.set()
+        return self._closed
 
     def send(self, payload: bytes) -> bool:
         """Queue a frame; False (and the socket is being closed) when the client lags."""
         if self._close_code is not None:
             return False
-        if len(self._outbox) >= self._limit:
+        outbox = self._outbox
+        queued = 0 if outbox is None else len(outbox)
+        if queued >= self._limit:
             log.warning("closing slow consumer %s", self.player_id)
             if self._on_slow_consumer is not None:
                 self._on_slow_consumer()
             # The queue is full of frames the client isn't reading: drop them and close.
             self._close_code = CLOSE_SLOW_CONSUMER
-            self._outbox.clear()
+            self._outbox = None
             if self._sender is not None:
                 self._sender.cancel()
             self._sender = asyncio.create_task(self._close_now(CLOSE_SLOW_CONSUMER))
             return False
-        if self._sender is None and not self._outbox:
+        if self._sender is None and not queued:
             try:
                 if self.websocket.try_send_text(payload.decode()):
                     return True
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.close(1000)
                 return False
-        self._outbox.append(payload)
+        if outbox is None:
+            outbox = self._outbox = deque()
+        outbox.append(payload)
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_queued())
         return True
@@ -141,12 +160,14 @@ class ClientConnection:
         return bool(self._outbox)
 
     async def _send_queued(self) -> None:
-        outbox = self._outbox
         try:
-            while outbox:
+            # `send` appends to the queue while this awaits; it is gone once drained.
+            while outbox := self._outbox:
                 await self.websocket.send_text(outbox.popleft().decode())
+                if not outbox:
+                    self._outbox = None
         except (WebSocketDisconnect, RuntimeError, OSError):
-            outbox.clear()
+            self._outbox = None
             if self._close_code is None:
                 self._close_code = 1000
         self._sender = None
@@ -156,13 +177,15 @@ class ClientConnection:
     async def _close_now(self, code: int) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.websocket.close(code=code), _CLOSE_TIMEOUT_S)
-        self.closed.set()
+        self._ended = True
+        if self._closed is not None:
+            self._closed.set()
 
     async def stop(self) -> None:
         """Stop sending after the socket ended from the client's side."""
         if self._close_code is None:
             self._close_code = 1000
-        self._outbox.clear()
+        self._outbox = None
         sender = self._sender
         if sender is not None and not sender.done():
             sender.cancel()

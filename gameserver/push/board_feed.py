@@ -1,11 +1,14 @@
-"""One board's live pushes on this gateway: its local subscribers and their flusher.
+"""One board's live pushes on this gateway: the I/O around its `BoardState`.
 
-Change events move the ranks of the subscribers they pass, or mark them (and the top)
-for a re-query (`BoardMarks`); the flusher re-queries the marked ones' exact ranks in
-one batch and pushes `rank.changed` to those whose rank differs from the last one they
-were told, and `board.top` to those whose top slice changed, paced by `FlushSchedule`.
-After the board goes quiet every subscriber is re-queried once, so a lost pub/sub
-message can't leave a stale rank behind.
+The board's state (each subscription's rank, the top, the period) lives in one
+`BoardState`, which alone changes it; this feed does the I/O that state asks for. The
+pub/sub callback hands it the board's change events; the flusher, one task per board,
+re-queries the stale ranks in one batch, reads the top, checks the period, and writes
+the pushes the state answers: `rank.changed` to those whose rank differs from the last
+one they were told, `board.top` to those whose top slice changed (one encoded frame per
+top length), paced by `FlushSchedule`. Every frame goes through the socket's one writer,
+`ClientConnection.send`. After the board goes quiet every subscriber is re-queried
+once, so a lost pub/sub message can't leave a stale rank behind.
 """
 
 from __future__ import annotations
@@ -15,19 +18,25 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from domain.errors import BoardNotFound, Unavailable
-from domain.leaderboards.models import PlayerRank
 from domain.leaderboards.service import LeaderboardService
 from gameserver.board_entries import DisplayNames, named_entries
 from gameserver.gateway.connection import ClientConnection
 from gameserver.metrics import Metrics
-from gameserver.push.board_marks import BoardMarks
-from gameserver.push.board_schedule import FlushSchedule, PushPacing
+from gameserver.push.board_schedule import PushPacing
+from gameserver.push.board_state import (
+    BoardLife,
+    BoardState,
+    RankPush,
+    RankState,
+    Subscription,
+    TopPush,
+)
 from gameserver.push.events import push_event
 from gameserver.push.hub import PushHub
+
+__all__ = ["BoardFeed", "Subscription"]
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +45,6 @@ _RETRY_S = 0.5
 # A flush hands the event loop back after this many subscribers: pushes are written
 # inline, and thousands of them must not hold up every other socket's replies.
 _YIELD_EVERY = 256
-
-
-@dataclass(eq=False)
-class Subscription:
-    connection: ClientConnection
-    top: int
-    # False until the subscribe reply is on its way: no push may overtake it.
-    ready: bool = False
-    # What the subscriber was last told (subscribe reply or push).
-    rank: int | None = None
-    shown_top: list[dict[str, Any]] | None = None
-
 
 Retire = Callable[["BoardFeed"], Awaitable[None]]
 
@@ -65,30 +62,37 @@ class BoardFeed:
     ) -> None:
         self.name = name
         self._names = names
-        self.subscriptions: dict[str, Subscription] = {}
         # Set once the feed is being retired: new subscribers must open a new feed.
         self.closing = False
         self._leaderboards = leaderboards
         self._hub = hub
         self._metrics = metrics
         self._pushed = metrics.board_push_counter(name)
-        self._schedule = FlushSchedule(pacing, time.monotonic())
+        self._pacing = pacing
         self._retire = retire
-        self._marks = BoardMarks("desc", "")
+        self._state = BoardState("desc", "", pacing=pacing, now=time.monotonic())
         self._channels: list[str] = []
         self._listening = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
+    def subscriptions(self) -> dict[str, Subscription]:
+        """Player id -> subscription (read only: `BoardState` changes it)."""
+        return self._state.subscriptions
+
+    @property
     def empty(self) -> bool:
-        return not self.subscriptions
+        return not self._state.subscriptions
 
     async def open(self) -> None:
         """Listen to the board's channels (`BoardNotFound` if it doesn't exist)."""
         board = await self._leaderboards.get_board(self.name)
         period = await self._leaderboards.live_period(self.name)
-        self._marks = BoardMarks(board.config.order, period, board.config.sub_boards)
+        config = board.config
+        self._state = BoardState(
+            config.order, period, config.sub_boards, pacing=self._pacing, now=time.monotonic()
+        )
         self._channels = await self._leaderboards.channels(self.name)
         self._listening = True
         try:
@@ -121,50 +125,22 @@ class BoardFeed:
 
     async def join(self, player_id: str, connection: ClientConnection, top: int) -> int | None:
         """Add or replace the player's subscription; its current rank (None if absent)."""
-        subscription = Subscription(connection, top)
-        previous = self.subscriptions.get(player_id)
-        self.subscriptions[player_id] = subscription
-        marks = self._marks
-        seq, since = marks.seq(player_id), marks.begin_query()
+        state = self._state
+        joining = state.join(player_id, connection, top)
         try:
-            try:
-                found = (await self._leaderboards.ranks_of(self.name, [player_id])).get(player_id)
-            except BaseException:
-                if self.subscriptions.get(player_id) is subscription:
-                    if previous is None:
-                        del self.subscriptions[player_id]
-                        marks.forget(player_id)
-                    else:
-                        self.subscriptions[player_id] = previous
-                raise
-            if self.subscriptions.get(player_id) is not subscription:
-                return found.rank if found else None  # another socket of the player took over
-            # Events that arrived during the query are replayed on its answer.
-            applied = marks.requeried(player_id, found, seq, since)
-        finally:
-            marks.end_query()
-        # An own write that overtook the query: its answer, exact when read, until the
-        # re-query this write asked for.
-        if applied:
-            subscription.rank = marks.ranks.get(player_id)
-        else:
-            subscription.rank = found.rank if found else None
-        subscription.ready = True
-        if top:
-            marks.top_dirty = True
+            found = (await self._leaderboards.ranks_of(self.name, [player_id])).get(player_id)
+        except BaseException:
+            state.join_failed(joining)
+            raise
+        rank = state.joined(joining, found)
         self._wake.set()
-        return subscription.rank
+        return rank
 
     def remove(self, player_id: str, connection: ClientConnection) -> bool:
         """Drop the player's subscription if `connection` holds it."""
-        subscription = self.subscriptions.get(player_id)
-        if subscription is None or subscription.connection is not connection:
-            return False
-        del self.subscriptions[player_id]
-        self._marks.forget(player_id)
-        return True
+        return self._state.leave(player_id, connection)
 
-    # Events (called by the push hub, synchronously: only marks, never awaits).
+    # Events (called by the push hub, synchronously: handed to the state, never awaits).
 
     def _on_message(self, raw: bytes) -> None:
         try:
@@ -172,25 +148,22 @@ class BoardFeed:
         except ValueError:
             log.warning("board %s: ignoring a malformed event %r", self.name, raw[:80])
             return
-        self._schedule.event_seen(time.monotonic())
-        self._marks.apply(event, self.subscriptions)
+        self._state.on_change(event, time.monotonic())
         if event.kind in ("reset", "delete"):
             self._leaderboards.invalidate(self.name)
         self._wake.set()
 
     def _on_gap(self) -> None:
-        """A channel was subscribed again: its events in between are lost, and ranks
-        moved by events may miss some. Re-query everyone and check the period (a reset
-        event may be among the lost)."""
-        self._marks.mark_all(self.subscriptions)
-        self._marks.period_in_doubt = True
+        """A channel was subscribed again: its events in between are lost."""
+        self._state.on_gap()
         self._wake.set()
 
-    # The flusher.
+    # The flusher: the one task that queries and pushes for this board.
 
     async def _run(self) -> None:
+        state = self._state
         while not self.closing:
-            delay = self._next_deadline() - time.monotonic()
+            delay = state.next_deadline() - time.monotonic()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
@@ -198,188 +171,117 @@ class BoardFeed:
             try:
                 await self._step()
             except BoardNotFound:
-                self._marks.deleted = True
+                state.board_deleted()
             except Exception:
                 log.warning("board %s: pushes delayed", self.name, exc_info=True)
                 await asyncio.sleep(_RETRY_S)
-            if self._marks.deleted:
-                self._tell_deleted()
+            if state.life is BoardLife.DELETED:
+                ranks, tops = state.farewells()
+                await self._deliver_ranks(ranks)
+                await self._deliver_tops(tops)
                 await self._retire(self)
                 return
 
-    def _next_deadline(self) -> float:
-        marks = self._marks
-        if marks.deleted or marks.period_in_doubt:
-            return 0.0
-        return self._schedule.next_deadline(
-            ranks_dirty=bool(marks.dirty or marks.shifted), top_dirty=marks.top_dirty
-        )
-
     async def _step(self) -> None:
-        schedule, marks = self._schedule, self._marks
-        now = time.monotonic()
-        if marks.period_in_doubt or schedule.period_check_due(now):
+        state = self._state
+        schedule = state.schedule
+        if state.period_check_due(time.monotonic()):
             await self._check_period()
-        if schedule.take_full_refresh(now):
-            marks.mark_all(self.subscriptions)
-        if (marks.dirty or marks.shifted) and schedule.ranks_due(now):
-            await self._push_shifted()
-            if marks.dirty:
+        state.refresh_if_due(time.monotonic())
+        if state.ranks_due(time.monotonic()):
+            for count, pushes in enumerate(state.take_moved(_YIELD_EVERY)):
+                if count:
+                    await asyncio.sleep(0)
+                for push in pushes:
+                    self._deliver_rank(push)
+            if state.stale:
                 await self._flush_ranks()
             else:
                 schedule.ranks_flushed(time.monotonic())
-        if marks.top_dirty and schedule.top_due(time.monotonic()):
+        if state.top_due(time.monotonic()):
             await self._flush_top()
 
     async def _check_period(self) -> None:
-        marks = self._marks
-        in_doubt, marks.period_in_doubt = marks.period_in_doubt, False
-        if in_doubt:
-            # A write of a period we don't know: a reset whose event we missed, or a new
-            # period that began; an old period's write racing a reset changes nothing.
+        state = self._state
+        if state.start_period_check(time.monotonic()):
+            # A write of a period we don't know: the cached board may be stale too.
             self._leaderboards.invalidate(self.name)
-        self._schedule.period_checked(time.monotonic())
         try:
             period = await self._leaderboards.live_period(self.name)
-        except Exception:
-            marks.period_in_doubt = in_doubt
+        except BaseException:
+            state.period_check_failed()
             raise
-        if period != marks.period:
-            marks.period = period
-            marks.mark_all(self.subscriptions, forget_ranks=True)
+        state.period_read(period)
 
     async def _flush_ranks(self) -> None:
-        marks = self._marks
-        wanted = {
-            player_id: subscription
-            for player_id in marks.dirty
-            if (subscription := self.subscriptions.get(player_id)) is not None
-            and subscription.ready
-        }
-        # Players still joining stay dirty; players gone are forgotten.
-        marks.dirty = {p for p in marks.dirty if p in self.subscriptions and p not in wanted}
-        seqs = {player_id: marks.seq(player_id) for player_id in wanted}
-        since = marks.begin_query()
+        state = self._state
+        requery = state.start_requery()
         try:
-            found = await self._leaderboards.ranks_of(self.name, list(wanted))
-            for count, (player_id, subscription) in enumerate(wanted.items(), 1):
-                self._settle_rank(player_id, subscription, seqs[player_id], since, found)
-                if count % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-        except BaseException:
-            marks.dirty.update(p for p in wanted if p in self.subscriptions)
-            raise
+            try:
+                found = await self._leaderboards.ranks_of(
+                    self.name, [s.player_id for s in requery.subscriptions]
+                )
+                for count, subscription in enumerate(requery.subscriptions, 1):
+                    push = state.settle(requery, subscription, found.get(subscription.player_id))
+                    if push is not None:
+                        self._deliver_rank(push)
+                    if count % _YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+            except BaseException:
+                state.requery_failed(requery)
+                raise
+            finally:
+                state.end_requery(requery)
         finally:
-            marks.end_query()
-            self._schedule.ranks_flushed(time.monotonic())
-
-    def _settle_rank(
-        self,
-        player_id: str,
-        subscription: Subscription,
-        seq: int,
-        since: int,
-        found: dict[str, PlayerRank],
-    ) -> None:
-        if self.subscriptions.get(player_id) is not subscription:
-            return
-        if self._marks.requeried(player_id, found.get(player_id), seq, since):
-            self._push_rank(player_id, subscription)
-
-    async def _push_shifted(self) -> None:
-        """Push the ranks that events moved since they were last pushed. A subscriber
-        whose earlier frames are still queued gets its rank at a later flush, coalesced:
-        a socket slower than the board never piles up stale ranks. One about to be
-        re-queried waits for its answer: one push per subscriber and flush."""
-        marks = self._marks
-        shifted, marks.shifted = marks.shifted, set()
-        for count, player_id in enumerate(shifted, 1):
-            if count % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            subscription = self.subscriptions.get(player_id)
-            if subscription is None or not subscription.ready or player_id in marks.dirty:
-                continue
-            if subscription.connection.busy:
-                marks.shifted.add(player_id)
-            else:
-                self._push_rank(player_id, subscription)
-
-    def _push_rank(self, player_id: str, subscription: Subscription) -> None:
-        rank = self._marks.ranks.get(player_id)
-        if rank == subscription.rank:
-            return
-        payload = push_event(
-            "rank.changed",
-            board=self.name,
-            rank=rank,
-            previous_rank=subscription.rank,
-            score=None if rank is None else self._marks.score(player_id),
-        )
-        subscription.rank = rank
-        self._deliver(subscription, "rank.changed", payload)
+            state.schedule.ranks_flushed(time.monotonic())
 
     async def _flush_top(self) -> None:
-        marks = self._marks
-        limit = max((s.top for s in self.subscriptions.values()), default=0)
-        marks.top_dirty = False
+        state = self._state
+        limit = state.start_top()
         if limit == 0:
             return
         try:
-            marks.top_fetching = True
             try:
                 page = await self._leaderboards.top(self.name, limit)
             except BaseException:
-                marks.top_dirty = True
+                state.top_failed()
                 raise
-            finally:
-                marks.top_fetching = False
-            marks.top_seen(page.entries, limit)
-            await self._push_top(await named_entries(self._names, page.entries), limit)
+            state.top_read(page.entries, limit)
+            entries = await named_entries(self._names, page.entries)
+            await self._deliver_tops(state.take_top(entries, limit))
         finally:
-            self._schedule.top_flushed(time.monotonic())
+            state.schedule.top_flushed(time.monotonic())
 
-    async def _push_top(self, entries: list[dict[str, Any]], limit: int) -> None:
-        by_length: dict[int, tuple[list[dict[str, Any]], bytes]] = {}
-        for count, subscription in enumerate(list(self.subscriptions.values()), 1):
+    # Writes: every frame through the socket's one writer, `ClientConnection.send`.
+
+    async def _deliver_ranks(self, pushes: list[RankPush]) -> None:
+        for count, push in enumerate(pushes, 1):
+            self._deliver_rank(push)
             if count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            if not subscription.ready or not subscription.top:
-                continue
-            if subscription.top > limit:
-                self._marks.top_dirty = True  # joined during the fetch with a longer top
-                continue
-            shown, payload = by_length.get(subscription.top) or (None, b"")
-            if shown is None:
-                # Subscribers of one top length share the slice and its encoded frame.
-                shown = entries[: subscription.top]
-                payload = push_event("board.top", board=self.name, entries=shown)
-                by_length[subscription.top] = (shown, payload)
-            if shown != subscription.shown_top:
-                if subscription.connection.busy:
-                    self._marks.top_dirty = True  # coalesced into a later flush
-                    continue
-                subscription.shown_top = shown
-                self._deliver(subscription, "board.top", payload)
 
-    def _tell_deleted(self) -> None:
-        """The board is gone: every rank is now null and every top empty."""
-        for subscription in self.subscriptions.values():
-            if not subscription.ready:
-                continue
-            if subscription.rank is not None:
-                payload = push_event(
-                    "rank.changed",
-                    board=self.name,
-                    rank=None,
-                    previous_rank=subscription.rank,
-                    score=None,
-                )
-                subscription.rank = None
-                self._deliver(subscription, "rank.changed", payload)
-            if subscription.top and subscription.shown_top:
-                subscription.shown_top = []
-                payload = push_event("board.top", board=self.name, entries=[])
-                self._deliver(subscription, "board.top", payload)
+    def _deliver_rank(self, push: RankPush) -> None:
+        if push.subscription.state is RankState.GONE:
+            return  # left while the flush handed the event loop back
+        payload = push_event(
+            "rank.changed",
+            board=self.name,
+            rank=push.rank,
+            previous_rank=push.previous_rank,
+            score=push.score,
+        )
+        self._deliver(push.subscription, "rank.changed", payload)
+
+    async def _deliver_tops(self, pushes: list[TopPush]) -> None:
+        count = 0
+        for push in pushes:
+            payload = push_event("board.top", board=self.name, entries=push.entries)
+            for subscription in push.subscriptions:
+                count += 1
+                if count % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                if subscription.state is not RankState.GONE:
+                    self._deliver(subscription, "board.top", payload)
 
     def _deliver(self, subscription: Subscription, event: str, payload: bytes) -> None:
         if subscription.connection.send(payload):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from typing import Any, cast
 
 import pytest
@@ -173,3 +174,48 @@ async def test_a_server_without_the_extension_is_always_awaited() -> None:
     socket = GameWebSocket(cast(Any, None), {"extensions": {}}, cast(Any, None), send)
     assert not socket.try_send_text("x")
     assert not GameWebSocket(cast(Any, None), {}, cast(Any, None), send).try_send_text("x")
+
+
+async def test_an_idle_connection_holds_no_queue_and_no_event() -> None:
+    # 20,000 sockets per process: a deque or an asyncio.Event is ~0.8 KiB per socket.
+    sockets = [PromptWebSocket() for _ in range(200)]
+    buckets = [TokenBucket(1, 1) for _ in range(200)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        connections = [
+            ClientConnection(
+                cast(GameWebSocket, s), "p1", "s1", None, queue_limit=4, rate_limiter=b
+            )
+            for s, b in zip(sockets, buckets, strict=True)
+        ]
+        grown = sum(
+            stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename")
+        )
+    finally:
+        tracemalloc.stop()
+    assert grown / len(connections) < 400
+
+
+async def test_frames_queued_again_after_the_queue_drained_go_out_in_order() -> None:
+    socket = ReadingWebSocket()
+    connection = _connection(socket, limit=100)
+    for round_ in range(3):
+        for i in range(5):
+            assert connection.send(f"{round_}.{i}".encode())
+        assert connection.busy
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not connection.busy
+    assert socket.sent == [f"{r}.{i}" for r in range(3) for i in range(5)]
+    await connection.stop()
+
+
+async def test_closed_is_set_when_first_asked_after_the_close_ended() -> None:
+    socket = ReadingWebSocket()
+    connection = _connection(socket)
+    connection.close(1000)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert socket.close_codes == [1000]
+    assert connection.closed.is_set()
