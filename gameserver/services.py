@@ -109,7 +109,7 @@ async def build_services(
         dev_login=settings.dev_login,
     )
     leaderboards = LeaderboardService(
-        cluster,
+        storage,
         clock,
         settings.write_policy("scores"),
         default_boards=[BoardConfig.from_mapping(raw) for raw in startup.boards],

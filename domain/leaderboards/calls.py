@@ -1,4 +1,5 @@
-"""How leaderboards use the shared shard caller: their function library and `lb_multi`.
+"""How leaderboards use the shared shard caller: their function library and `lb_multi`
+(`LeaderboardStore` registers both on the process's one caller).
 
 The reads of one round bound for one primary go as a single `lb_multi` call, which runs
 each sub-board's read function in turn (see leaderboards.lua). The calls themselves are
@@ -11,15 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from valkey.asyncio.cluster import ValkeyCluster
-
-from domain.storage.shard_calls import Call, ReadMerge, ShardCaller
+from domain.storage.shard_calls import Call, ReadMerge
 
 LIBRARY_CODE = (Path(__file__).parent / "leaderboards.lua").read_text()
 
 
 def _is_function_read(call: Call) -> bool:
-    return bool(call.args[0] == "FCALL_RO")
+    """A read of this library's functions: the caller is shared with other features."""
+    return call.args[0] == "FCALL_RO" and str(call.args[1]).startswith("lb_")
 
 
 def _combine(calls: Sequence[Call]) -> Call:
@@ -31,8 +31,3 @@ def _combine(calls: Sequence[Call]) -> Call:
 
 
 FUNCTION_READS = ReadMerge(accepts=_is_function_read, combine=_combine)
-
-
-def leaderboard_caller(cluster: ValkeyCluster, failover_window_s: float = 6.0) -> ShardCaller:
-    """A shard caller that keeps the leaderboards library loaded and merges its reads."""
-    return ShardCaller(cluster, failover_window_s, libraries=[LIBRARY_CODE], merge=FUNCTION_READS)

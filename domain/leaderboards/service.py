@@ -67,8 +67,8 @@ from domain.leaderboards.rules import (
     require_score,
     window_refusal,
 )
-from domain.leaderboards.store import Cluster, LeaderboardStore, encode_rules
-from domain.storage.shard_calls import DEFAULT_WRITES, WritePolicy
+from domain.leaderboards.store import LeaderboardStore, encode_rules
+from domain.storage.shard_calls import DEFAULT_WRITES, ShardCaller, WritePolicy
 
 _STALE_RETRIES = 3
 REQUEST_TTL_S = 24 * 3600
@@ -79,7 +79,7 @@ RefusalHook = Callable[[str, str], None]
 class LeaderboardService:
     def __init__(
         self,
-        cluster: Cluster,
+        storage: ShardCaller,
         clock: Clock,
         writes: WritePolicy = DEFAULT_WRITES,
         *,
@@ -97,7 +97,7 @@ class LeaderboardService:
         self._default_boards = tuple(default_boards)
         self._request_ttl_ms = request_ttl_s * 1000
         parts = PageParts(enabled=caches)
-        self._store = LeaderboardStore(cluster, writes.failover_window_s, page_parts=parts)
+        self._store = LeaderboardStore(storage, page_parts=parts)
         self._registry = BoardRegistry(self._store.caller, self._wait, config_ttl_s)
         self._ranker = Ranker(self._store, KnownPositions(enabled=caches))
         # Ended periods waiting for their pushes and webhook (the worker's side).

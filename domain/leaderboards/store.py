@@ -13,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from valkey.asyncio.cluster import ValkeyCluster
-
 from domain.leaderboards import keys
 from domain.leaderboards.caches import PageParts
-from domain.leaderboards.calls import leaderboard_caller
+from domain.leaderboards.calls import FUNCTION_READS, LIBRARY_CODE
 from domain.leaderboards.functions import (
     Archive,
     Count,
@@ -41,13 +39,10 @@ from domain.leaderboards.functions import (
 )
 from domain.leaderboards.models import RULE_FIELDS, Board, BoardConfig, Position
 from domain.storage.auto_pipeline import Wait
-from domain.storage.shard_calls import Call
+from domain.storage.shard_calls import Call, ShardCaller
 
 # (sub-board index, its sorted set, its state key) of each sibling sub-board.
 Siblings = tuple[tuple[int, str, str], ...]
-
-# The client type, for the modules of this feature that must not import valkey.
-Cluster = ValkeyCluster
 
 
 def encode_rules(config: BoardConfig, client: bool, now: float) -> str:
@@ -104,14 +99,11 @@ def _others(
 
 
 class LeaderboardStore:
-    def __init__(
-        self,
-        cluster: ValkeyCluster,
-        failover_window_s: float = 6.0,
-        *,
-        page_parts: PageParts | None = None,
-    ) -> None:
-        self.caller = leaderboard_caller(cluster, failover_window_s)
+    def __init__(self, storage: ShardCaller, *, page_parts: PageParts | None = None) -> None:
+        """Over the process's one `storage` (domain/storage/shard_calls.py), on which it
+        keeps the leaderboards library loaded and merges its reads."""
+        storage.use_library(LIBRARY_CODE, merge=FUNCTION_READS)
+        self.caller = storage
         self._parts = PageParts() if page_parts is None else page_parts
 
     def subs(self, board: Board) -> tuple[keys.SubBoardKeys, ...]:

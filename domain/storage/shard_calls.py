@@ -127,28 +127,31 @@ class ShardCaller:
         failover_window_s: float = 6.0,
         *,
         libraries: Iterable[str] = (),
-        merge: ReadMerge | None = None,
     ) -> None:
         self._cluster = cluster
         self._window_s = failover_window_s
         self._libraries: list[FunctionLibrary] = []
         self._functions: dict[str, str] = {}
+        # How each library that wants it folds its reads bound for one node into one call.
+        self._merges: list[ReadMerge] = []
         for code in libraries:
             self.use_library(code)
-        self._merge = merge
         self._pipeline = auto_pipeline_for(cluster)
         self._refresh_lock = asyncio.Lock()
         self._refreshed_at = 0.0
 
-    def use_library(self, code: str) -> FunctionLibrary:
+    def use_library(self, code: str, merge: ReadMerge | None = None) -> FunctionLibrary:
         """Keep the library of `code` loaded from now on and send its functions' calls
-        under their loaded names; its loaded form (see `load`)."""
+        under their loaded names; its loaded form (see `load`). `merge` folds the reads
+        of its functions bound for one node into one call (it must accept only those)."""
         library = FunctionLibrary.from_source(code)
         for known in self._libraries:
             if known.name == library.name:
                 return known
         self._functions = function_names([*self._libraries, library])
         self._libraries.append(library)
+        if merge is not None:
+            self._merges.append(merge)
         mark_in_use(self._cluster, [library])
         return library
 
@@ -182,7 +185,7 @@ class ShardCaller:
         results: list[Any] = [None] * len(calls)
         pending = list(range(len(calls)))
         asking: dict[int, ClusterNode] = {}
-        merging = self._merge is not None
+        merges: Sequence[ReadMerge] = self._merges
         deadline = time.monotonic() + self._window_s
         for attempt in range(_MAX_ATTEMPTS):
             try:
@@ -193,8 +196,7 @@ class ShardCaller:
                 continue
             asking = {}
             batches = [
-                (node, _batch(calls, idx, self._merge if merging and not ask else None), ask)
-                for node, idx, ask in groups
+                (node, _batch(calls, idx, () if ask else merges), ask) for node, idx, ask in groups
             ]
             # Every node's batch is queued before the first await: one round, no tasks.
             sent = [self._send(node, [c for c, _ in batch], ask) for node, batch, ask in batches]
@@ -214,7 +216,8 @@ class ShardCaller:
                 for (_, idx), reply in zip(batch, outcome, strict=True):
                     if len(idx) > 1 and isinstance(reply, ResponseError):
                         kind, _ = await self._judge(node, reply)
-                        merging = merging and _worth_retrying(kind)
+                        if not _worth_retrying(kind):
+                            merges = ()  # one by one from now on: each gets its own answer
                         retry.extend(idx)
                         continue
                     for i, result in zip(idx, reply if len(idx) > 1 else [reply], strict=True):
@@ -407,16 +410,17 @@ def _worth_retrying(failure: Failure) -> bool:
 
 
 def _batch(
-    calls: Sequence[Call], idx: list[int], merge: ReadMerge | None
+    calls: Sequence[Call], idx: list[int], merges: Sequence[ReadMerge]
 ) -> list[tuple[Call, list[int]]]:
-    """The commands for one node: the calls `merge` accepts folded into one."""
-    if merge is None:
-        return [(calls[i], [i]) for i in idx]
-    merged = [i for i in idx if merge.accepts(calls[i])]
-    if len(merged) < 2:
-        return [(calls[i], [i]) for i in idx]
-    combined = merge.combine([calls[i] for i in merged])
-    return [(combined, merged)] + [(calls[i], [i]) for i in idx if i not in merged]
+    """The commands for one node: for each merge, the calls it accepts folded into one."""
+    batch: list[tuple[Call, list[int]]] = []
+    rest = idx
+    for merge in merges:
+        merged = [i for i in rest if merge.accepts(calls[i])]
+        if len(merged) >= 2:
+            batch.append((merge.combine([calls[i] for i in merged]), merged))
+            rest = [i for i in rest if i not in merged]
+    return batch + [(calls[i], [i]) for i in rest]
 
 
 def _without_asking(replies: list[Any], ask: bool) -> list[Any]:

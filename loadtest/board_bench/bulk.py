@@ -126,7 +126,7 @@ async def check_matches_store(
     sample: Sequence[tuple[str, float]],
 ) -> None:
     """Raise unless `calls` builds exactly the store's call for every sampled player."""
-    store = LeaderboardStore(cluster)
+    store = LeaderboardStore(ShardCaller(cluster))
     recorder = _RecordingCaller()
     store.caller = cast(ShardCaller, recorder)
     for player_id, score in sample:

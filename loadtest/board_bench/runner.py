@@ -19,6 +19,7 @@ from domain.leaderboards import keys
 from domain.leaderboards.models import DEFAULT_BUCKETS, MAX_BUCKETS, BoardConfig
 from domain.leaderboards.periods import key_ttl_s, live_label
 from domain.leaderboards.service import LeaderboardService
+from domain.storage.shard_calls import ShardCaller
 from gameserver.settings import Settings
 from gameserver.valkey_client import connect_cluster
 from loadtest.board_bench import bulk, nodes
@@ -97,7 +98,7 @@ async def run_bench(
     name = f"bench-{secrets.token_hex(4)}"
     raw_key = f"rawbench:{{z}}:{name}"
     service = LeaderboardService(
-        cluster,
+        ShardCaller(cluster),
         SystemClock(),
         settings.write_policy(),
         default_boards=(),

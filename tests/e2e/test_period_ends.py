@@ -216,7 +216,7 @@ async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gat
 async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> None:
     day = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
     clock = FixedClock(day + 3600)
-    leaderboards = LeaderboardService(gateway.services.cluster, clock, default_boards=())
+    leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
     await leaderboards.create_board(BoardConfig(name="daily", reset="daily"))
     await leaderboards.submit("daily", "ann", 40, trusted=True)
     await leaderboards.submit("daily", "bob", 50, trusted=True)
@@ -298,7 +298,7 @@ async def test_the_webhook_is_retried_until_it_answers_2xx_and_delivered_once_si
 ) -> None:
     start = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
     clock = FixedClock(start)
-    leaderboards = LeaderboardService(gateway.services.cluster, clock, default_boards=())
+    leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
     async with running_receiver(Receiver(failures=2)) as receiver:
         config = BoardConfig(
             name="cup", end_at=int(start) + 60, on_period_end=receiver.url, on_period_end_top=2

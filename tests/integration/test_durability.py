@@ -80,7 +80,7 @@ async def test_acknowledged_writes_survive_kill_9_of_their_primary(
         token_lifetime_s=3600,
         values_max_bytes=4096,
     )
-    boards = LeaderboardService(valkey, clock, WRITES, default_boards=())
+    boards = LeaderboardService(ShardCaller(valkey), clock, WRITES, default_boards=())
     matchmaking = MatchmakingService(
         MatchmakingStore(ShardCaller(valkey), writes=WRITES),
         clock,

@@ -163,7 +163,9 @@ async def test_the_services_work_over_tls_with_a_client_certificate(tls_node: Tl
     client = await connect_cluster(_settings(tls_node))
     try:
         assert await cluster_is_ready(client)
-        boards = LeaderboardService(client, FixedClock(2_000_000_000), WritePolicy(0, 1000))
+        boards = LeaderboardService(
+            ShardCaller(client), FixedClock(2_000_000_000), WritePolicy(0, 1000)
+        )
         await boards.ensure_ready()
         await boards.submit("global", "p1", 10)
         await boards.submit("global", "p2", 20)

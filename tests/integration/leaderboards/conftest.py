@@ -9,7 +9,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 
 # A Wednesday noon, UTC, in the future so that period TTLs stay positive.
 START = datetime(2031, 3, 5, 12, 0, tzinfo=UTC).timestamp()
@@ -22,7 +22,7 @@ async def clock() -> FixedClock:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def service(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardService:
-    leaderboards = LeaderboardService(valkey, clock, WritePolicy(1, 2000))
+    leaderboards = LeaderboardService(ShardCaller(valkey), clock, WritePolicy(1, 2000))
     await leaderboards.ensure_ready()
     return leaderboards
 
@@ -30,4 +30,4 @@ async def service(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardServic
 @pytest_asyncio.fixture(loop_scope="session")
 async def other_gateway(valkey: ValkeyCluster, clock: FixedClock) -> LeaderboardService:
     """A second gateway's service on the same cluster: its own caches, no default boards."""
-    return LeaderboardService(valkey, clock, WritePolicy(1, 2000), default_boards=())
+    return LeaderboardService(ShardCaller(valkey), clock, WritePolicy(1, 2000), default_boards=())

@@ -13,13 +13,13 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 from tests.integration.leaderboards.helpers import MirroredBoard
 
 
 def _gateway(valkey: ValkeyCluster, clock: FixedClock, caches: bool) -> LeaderboardService:
     return LeaderboardService(
-        valkey,
+        ShardCaller(valkey),
         clock,
         WritePolicy(1, 2000),
         default_boards=(),

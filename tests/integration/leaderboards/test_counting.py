@@ -14,6 +14,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.leaderboards.store import LeaderboardStore
+from domain.storage.shard_calls import ShardCaller
 
 
 async def test_many_positions_at_once_count_like_each_alone(
@@ -26,7 +27,7 @@ async def test_many_positions_at_once_count_like_each_alone(
         # Few distinct scores: most positions tie with many entries.
         await service.submit("counted", player, float(rng.randint(0, 12)))
     board = await service.get_board("counted")
-    store = LeaderboardStore(valkey)
+    store = LeaderboardStore(ShardCaller(valkey))
     found = await store.find(board, "all", players, with_meta=False)
     positions = [found[p].entry.position for p in players]
     rng.shuffle(positions)

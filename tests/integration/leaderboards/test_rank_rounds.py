@@ -43,7 +43,7 @@ async def test_the_primary_of_a_player_counts_its_other_sub_board(
     for i in range(40):
         await service.submit("spread", f"sib{i}", i % 7)
     board = await service.get_board("spread")
-    store = LeaderboardStore(valkey)
+    store = LeaderboardStore(ShardCaller(valkey))
     for index in range(6):
         assert len(store.siblings(board, "all", index)) == 1
     found = await store.find(board, "all", [f"sib{i}" for i in range(40)], with_meta=False)

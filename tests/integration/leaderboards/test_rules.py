@@ -16,7 +16,7 @@ from domain.errors import BadRequest, Conflict, DomainError, Forbidden, RateLimi
 from domain.leaderboards import keys
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 from tests.integration.leaderboards.conftest import START
 from tests.integration.leaderboards.helpers import players_in_distinct_sub_boards, snapshot
 
@@ -239,7 +239,11 @@ async def test_refused_writes_are_reported_by_board_and_reason(
 ) -> None:
     seen: list[tuple[str, str]] = []
     service = LeaderboardService(
-        valkey, clock, WritePolicy(1, 2000), default_boards=(), on_refused=lambda *r: seen.append(r)
+        ShardCaller(valkey),
+        clock,
+        WritePolicy(1, 2000),
+        default_boards=(),
+        on_refused=lambda *r: seen.append(r),
     )
     await service.ensure_ready()
     await service.create_board(BoardConfig("cup", max_score=10, max_players=1))

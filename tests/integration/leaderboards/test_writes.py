@@ -9,7 +9,7 @@ from domain.clock import FixedClock
 from domain.errors import BadRequest, Unavailable
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
-from domain.storage.shard_calls import WritePolicy
+from domain.storage.shard_calls import ShardCaller, WritePolicy
 
 
 async def test_a_retried_submit_applies_once(service: LeaderboardService) -> None:
@@ -30,7 +30,9 @@ async def test_a_write_no_replica_confirms_is_unavailable_and_its_retry_applies_
 ) -> None:
     await service.create_board(BoardConfig("coins", operator="incr"))
     # Each shard has one replica: waiting for two times out.
-    impatient = LeaderboardService(valkey, clock, WritePolicy(wait_replicas=2, wait_timeout_ms=50))
+    impatient = LeaderboardService(
+        ShardCaller(valkey), clock, WritePolicy(wait_replicas=2, wait_timeout_ms=50)
+    )
     with pytest.raises(Unavailable):
         await impatient.submit("coins", "a", 7, request_id="r1")
     retried = await service.submit("coins", "a", 7, request_id="r1")
@@ -41,7 +43,9 @@ async def test_a_write_no_replica_confirms_is_unavailable_and_its_retry_applies_
 async def test_waiting_for_replicas_can_be_turned_off(
     service: LeaderboardService, valkey: ValkeyCluster, clock: FixedClock
 ) -> None:
-    fast = LeaderboardService(valkey, clock, WritePolicy(wait_replicas=0, wait_timeout_ms=0))
+    fast = LeaderboardService(
+        ShardCaller(valkey), clock, WritePolicy(wait_replicas=0, wait_timeout_ms=0)
+    )
     assert (await fast.submit("global", "a", 3)).rank == 1
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from domain.errors import BadRequest
 from domain.leaderboards import functions
-from domain.leaderboards.calls import LIBRARY_CODE
+from domain.leaderboards.calls import FUNCTION_READS, LIBRARY_CODE
 from domain.leaderboards.functions import (
     FunctionCall,
     StaleBoard,
@@ -19,6 +19,7 @@ from domain.leaderboards.functions import (
 )
 from domain.leaderboards.models import Position
 from domain.leaderboards.rules import member_of
+from domain.storage.shard_calls import Call
 
 _REGISTERED = re.compile(
     r"function_name = '(\w+)', callback = (\w+)(?:, flags = (\w+))?", re.MULTILINE
@@ -108,3 +109,13 @@ def test_a_submit_reply_reads_positions_and_each_siblings_counts() -> None:
 def test_a_refused_submit_raises_what_refused_it(raw: list[bytes], error: type[Exception]) -> None:
     with pytest.raises(error):
         SubmitReply.decode(raw)
+
+
+def test_only_this_librarys_reads_fold_into_lb_multi() -> None:
+    # The process's one shard caller also carries other features' function reads.
+    own = Call("lb:{g.0.1}:s", ("FCALL_RO", "lb_count", 1, "lb:{g.0.1}:1:all:z", "0"))
+    other = Call("sess:{p1}", ("FCALL_RO", "session_get", 1, "sess:{p1}"))
+    write = Call("lb:{g.0.1}:s", ("FCALL", "lb_submit", 1, "lb:{g.0.1}:1:all:z"))
+    assert FUNCTION_READS.accepts(own)
+    assert not FUNCTION_READS.accepts(other)
+    assert not FUNCTION_READS.accepts(write)
