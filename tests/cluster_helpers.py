@@ -219,3 +219,9 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(interval_s)
+
+
+async def spublish(cluster: ValkeyCluster, channel: bytes | str, data: bytes | str) -> int:
+    """Publish on a shard channel as a feature's store does; the subscriber count of the
+    node that took it (right after a failover a stale slot map may pick a replica: 0)."""
+    return int(await cluster.execute_command("SPUBLISH", channel, data))

@@ -39,15 +39,6 @@ _INHERITED_KWARGS = (
 ).split()
 
 
-async def spublish(cluster: ValkeyCluster, channel: bytes | str, data: bytes | str) -> int:
-    """Publish on a shard channel; returns the subscriber count of the node that took it.
-
-    The whole shard delivers the message, but right after a failover a stale slot map may
-    send it to a replica, which then counts 0.
-    """
-    return int(await cluster.execute_command("SPUBLISH", channel, data))
-
-
 @dataclass(eq=False)
 class _Link:
     """One subscriber connection to one primary."""

@@ -13,8 +13,8 @@ from valkey.exceptions import ValkeyError
 
 from gameserver.embedded import EmbeddedCluster
 from gameserver.embedded.formation import probe
-from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
-from tests.cluster_helpers import eventually
+from gameserver.push.sharded_subscriber import ShardedSubscriber
+from tests.cluster_helpers import eventually, spublish
 
 FAILOVER_WAIT_S = 15.0
 

@@ -25,10 +25,10 @@ from domain.matchmaking.ticket_store import TicketStore
 from domain.sessions.store import SessionStore, session_key
 from domain.storage.shard_calls import Call, ShardCaller, WritePolicy
 from gameserver.embedded.ports import find_free_base_port
-from gameserver.push.sharded_subscriber import ShardedSubscriber, spublish
+from gameserver.push.sharded_subscriber import ShardedSubscriber
 from gameserver.settings import Settings
 from gameserver.valkey_client import cluster_is_ready, connect_cluster
-from tests.cluster_helpers import eventually, stop_process
+from tests.cluster_helpers import eventually, spublish, stop_process
 from tests.tls_helpers import write_certificate, write_key
 
 pytestmark = pytest.mark.slow
