@@ -240,3 +240,48 @@ def test_an_exchange_of_two_for_two_evens_what_single_swaps_cannot() -> None:
 def test_expired_tickets_are_those_at_or_past_the_maximum_wait() -> None:
     pool = [solo("a", 25.0, 59.9), solo("b", 25.0, 60.0), solo("c", 25.0, 61.0)]
     assert [c.ticket_id for c in expired(pool, NOW, 60.0)] == ["b", "c"]
+
+
+def _free_for_all(window: SkillWindow) -> QueueConfig:
+    return QueueConfig(
+        name="ffa",
+        team_size=1,
+        teams=4,
+        max_players=4,
+        min_players=2,
+        fill_wait_s=30.0,
+        window=window,
+    )
+
+
+def test_a_neighbour_of_the_anchors_very_skill_is_taken_with_none_in_reach_beyond() -> None:
+    # Only the anchor has waited out the fill wait, so only its turn can make a short match.
+    queue = _free_for_all(SkillWindow(5.0, 0.0, 5.0))
+    young, old = solo("young", 25.0, waited=0.0), solo("old", 25.0, waited=40.0)
+    for pool in ([young, old], [old, young]):  # the neighbour left, then right of it
+        [plan] = form_matches(queue, pool, NOW)
+        assert {c.ticket_id for c in plan.tickets} == {"young", "old"}
+
+
+def test_the_scan_limit_counts_every_rejected_neighbour() -> None:
+    # The anchor's two nearest neighbours are fresh, their windows too narrow for it; the
+    # third one suits it. Only the anchor has waited out the fill wait.
+    queue = _free_for_all(SkillWindow(1.0, 10.0, 100.0))
+    pool = [
+        solo("anchor", 50.0, waited=40.0),
+        solo("fresh1", 55.0),
+        solo("fresh2", 60.0),
+        solo("ripe", 65.0, waited=5.0),
+    ]
+    assert form_matches(queue, pool, NOW, scan_limit=2) == []
+    [plan] = form_matches(queue, pool, NOW, scan_limit=3)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "ripe"}
+
+
+def test_an_anchor_whose_tickets_make_no_exact_teams_leaves_later_anchors_their_turn() -> None:
+    # Three duos cannot make two teams of three; six younger solos out of their reach can.
+    queue = QueueConfig(name="three", team_size=3, window=SkillWindow(5.0, 0.0, 5.0))
+    duos = [party(f"duo{i}", [25.0, 25.0], waited=20.0) for i in range(3)]
+    solos = [solo(f"s{i}", 40.0 + i * 0.1, waited=1.0) for i in range(6)]
+    [plan] = form_matches(queue, [*duos, *solos], NOW)
+    assert {c.ticket_id for c in plan.tickets} == {f"s{i}" for i in range(6)}
