@@ -136,7 +136,8 @@ def _exchange(lineup: list[list[Ticket]], pairs: bool) -> bool:
     strong = lineup[strengths.index(max(strengths))]
     weak = lineup[strengths.index(min(strengths))]
     gap = max(strengths) - min(strengths)
-    best, chosen = gap, None
+    best = gap
+    chosen: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     for x, a in enumerate(strong):
         for y, b in enumerate(weak):
             d = abs(gap - 2 * (a.mu_sum - b.mu_sum))
