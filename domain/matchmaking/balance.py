@@ -45,6 +45,8 @@ def assign_teams(
 ) -> list[list[M]] | None:
     """Split `members` into `teams` teams of exactly `team_size` players, or None.
 
+    `members` hold `teams * team_size` players in all, as the pass chooses them.
+
     The start is greedy: tickets largest, then strongest first (in their given order when
     equal), each to the weakest team with room (the first of equally weak ones). When that
     leaves a ticket without room, a search tries the other teams, giving up (None) after

@@ -21,6 +21,10 @@ class Ticket:
 quarters = st.integers(0, 200).map(lambda q: q / 4)
 
 
+def _tickets(*sizes_and_mus: tuple[int, float]) -> list[Ticket]:
+    return [Ticket(f"t{i}", size, mu) for i, (size, mu) in enumerate(sizes_and_mus)]
+
+
 def _strength(team: list[Ticket]) -> float:
     return sum(t.mu_sum for t in team)
 
@@ -72,6 +76,9 @@ def parties(draw: st.DrawFn) -> tuple[list[Ticket], int, int]:
 
 @settings(max_examples=120, deadline=None)
 @given(parties())
+# The greedy start leaves the last 2 without room; the search must pass over a full team
+# that is weaker than one with room.
+@example((_tickets((2, 2.0), (2, 16.0), (3, 6.0), (2, 10.0), (3, 9.0)), 2, 6))
 def test_parties_are_split_whole_into_exact_teams_whenever_that_is_possible(
     case: tuple[list[Ticket], int, int],
 ) -> None:
@@ -172,10 +179,6 @@ def lineups(draw: st.DrawFn, solo: bool) -> tuple[list[Ticket], int, int]:
 
 def _solo(*mus: float) -> list[Ticket]:
     return [Ticket(f"p{i}", 1, mu) for i, mu in enumerate(mus)]
-
-
-def _tickets(*sizes_and_mus: tuple[int, float]) -> list[Ticket]:
-    return [Ticket(f"t{i}", size, mu) for i, (size, mu) in enumerate(sizes_and_mus)]
 
 
 @settings(max_examples=200, deadline=None)
