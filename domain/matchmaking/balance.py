@@ -110,9 +110,8 @@ def _two_solo_teams(members: Sequence[M], team_size: int, rounds: int) -> list[l
 
 def _swap_pairs(strong: list[M], weak: list[M], gap: float) -> float:
     """The best exchange of two players for two when no single exchange helps; 0 if none."""
-    best, best_delta = gap, 0.0
-    best_x: tuple[int, int] = (0, 0)
-    best_y: tuple[int, int] = (0, 0)
+    best = gap
+    chosen: tuple[int, int, int, int, float] | None = None
     weak_pairs = [
         (y1, y2, weak[y1].mu_sum + weak[y2].mu_sum)
         for y1, y2 in itertools.combinations(range(len(weak)), 2)
@@ -122,11 +121,13 @@ def _swap_pairs(strong: list[M], weak: list[M], gap: float) -> float:
         for y1, y2, mu_y in weak_pairs:
             d = abs(gap - 2.0 * (mu_x - mu_y))
             if d < best:
-                best, best_delta, best_x, best_y = d, mu_x - mu_y, (x1, x2), (y1, y2)
-    if best_delta != 0.0:
-        for x, y in zip(best_x, best_y, strict=True):
-            strong[x], weak[y] = weak[y], strong[x]
-    return best_delta
+                best, chosen = d, (x1, x2, y1, y2, mu_x - mu_y)
+    if chosen is None:
+        return 0.0
+    x1, x2, y1, y2, delta = chosen
+    strong[x1], weak[y1] = weak[y1], strong[x1]
+    strong[x2], weak[y2] = weak[y2], strong[x2]
+    return delta
 
 
 def _greedy_pack(
