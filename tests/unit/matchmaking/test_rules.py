@@ -285,3 +285,11 @@ def test_an_anchor_whose_tickets_make_no_exact_teams_leaves_later_anchors_their_
     solos = [solo(f"s{i}", 40.0 + i * 0.1, waited=1.0) for i in range(6)]
     [plan] = form_matches(queue, [*duos, *solos], NOW)
     assert {c.ticket_id for c in plan.tickets} == {f"s{i}" for i in range(6)}
+
+
+def test_the_host_region_is_one_every_member_accepts_even_if_another_suits_the_rest() -> None:
+    queue = QueueConfig(name="duel", max_latency_ms=100.0, window=SkillWindow(5.0, 0.0, 5.0))
+    eu_only = solo("eu_only", 26.0, regions=frozenset({"eu"}), latency_ms={"eu": 20.0})
+    both = solo("both", 25.0, regions=frozenset({"eu", "us"}), latency_ms={"eu": 90.0, "us": 5.0})
+    [plan] = form_matches(queue, [eu_only, both], NOW)
+    assert plan.region == "eu"
