@@ -262,10 +262,10 @@ def test_two_for_two_exchanges_close_a_gap_only_above_pair_swap_gap() -> None:
 
 
 def test_the_packing_search_tries_one_of_two_interchangeable_teams_within_its_budget() -> None:
-    # The greedy start puts the 3s in different teams, then a 2 in each: the last 2 has no
-    # room. The search takes back the second 2 (the other team holds another 3 and 2: the
-    # same room and strength, not tried again), then the first 2, then puts the second 3
-    # with the first: 8 placements in all.
+    # The greedy start puts the 3s in different teams and a 2 in each; the last 2 has no
+    # room (5 placements). The second 2 has nowhere else to go; the first 2 is not tried
+    # in the other team, whose room and strength equal those of the one it left; the
+    # second 3 joins the first and the 2s fill the other team: 3 more, 8 in all.
     sizes_and_mus = [(3, 9.0), (3, 9.0), (2, 2.0), (2, 2.0), (2, 2.0)]
     members = [Ticket(f"t{i}", size, mu) for i, (size, mu) in enumerate(sizes_and_mus)]
     lineup = assign_teams(members, 2, 6, pack_budget=8)
