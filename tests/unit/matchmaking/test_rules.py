@@ -179,6 +179,13 @@ def test_the_oldest_ticket_is_served_first_with_its_nearest_rival() -> None:
     assert {c.ticket_id for c in plan.tickets} == {"old", "near"}
 
 
+def test_the_oldest_tickets_nearest_rival_may_be_below_it() -> None:
+    queue = QueueConfig(name="duel", window=SkillWindow(5.0, 0.0, 5.0))
+    pool = [solo("old", 24.0, 9.0), solo("below", 23.9, 1.0), solo("above", 24.5, 1.0)]
+    [plan] = form_matches(queue, pool, NOW)
+    assert {c.ticket_id for c in plan.tickets} == {"old", "below"}
+
+
 def test_parties_stay_whole_on_one_team() -> None:
     queue = QueueConfig(name="two", team_size=2, window=SkillWindow(10.0, 0.0, 10.0))
     pool = [party("duo", [30.0, 20.0]), solo("a", 26.0), solo("b", 24.0)]
