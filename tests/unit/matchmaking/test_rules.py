@@ -300,3 +300,13 @@ def test_the_host_region_is_one_every_member_accepts_even_if_another_suits_the_r
     both = solo("both", 25.0, regions=frozenset({"eu", "us"}), latency_ms={"eu": 90.0, "us": 5.0})
     [plan] = form_matches(queue, [eu_only, both], NOW)
     assert plan.region == "eu"
+
+
+def test_a_duels_scan_limit_counts_every_rejected_neighbour_once() -> None:
+    # The anchor's nearest neighbour is fresh, its window too narrow for the anchor; the
+    # next one suits it.
+    queue = QueueConfig(name="duel", window=SkillWindow(0.5, 1.0, 10.0))
+    pool = [solo("anchor", 50.0, 20.0), solo("fresh", 51.0), solo("ripe", 52.0, 5.0)]
+    assert form_matches(queue, pool, NOW, scan_limit=1) == []
+    [plan] = form_matches(queue, pool, NOW, scan_limit=2)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "ripe"}
