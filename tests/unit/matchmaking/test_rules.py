@@ -310,3 +310,20 @@ def test_a_duels_scan_limit_counts_every_rejected_neighbour_once() -> None:
     assert form_matches(queue, pool, NOW, scan_limit=1) == []
     [plan] = form_matches(queue, pool, NOW, scan_limit=2)
     assert {c.ticket_id for c in plan.tickets} == {"anchor", "ripe"}
+
+
+def test_an_anchor_grows_its_match_from_its_nearest_neighbours_below_it_too() -> None:
+    queue = QueueConfig(name="two", team_size=2, window=SkillWindow(5.0, 0.0, 5.0))
+    below = [solo(f"b{i}", 50.0 - 0.1 * i) for i in range(1, 4)]
+    above = [solo(f"a{i}", 50.4 + 0.1 * i) for i in range(1, 4)]
+    [plan] = form_matches(queue, [solo("anchor", 50.0, 9.0), *below, *above], NOW)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "b1", "b2", "b3"}
+
+
+def test_a_ticket_accepting_two_regions_meets_a_ticket_of_either() -> None:
+    queue = QueueConfig(name="duel", max_latency_ms=100.0, window=SkillWindow(5.0, 0.0, 5.0))
+    both = solo("both", 25.0, regions=frozenset({"eu", "us"}))
+    for region in ("eu", "us"):
+        other = solo(region, 25.0, regions=frozenset({region}))
+        [plan] = form_matches(queue, [both, other], NOW)
+        assert plan.region == region
