@@ -201,7 +201,8 @@ def test_the_greedy_start_puts_each_ticket_on_the_weakest_team_with_room(
 @given(st.booleans().flatmap(lineups), st.integers(0, 3))
 # Cases drawn rarely: a round after a pair exchange still finds a single exchange that
 # helps; the best pair exchange is not the one whose delta is nearest a third of the gap;
-# two teams with parties where the first is the stronger, and where the second is.
+# two teams with parties where the first is the stronger, where the second is, and where
+# two rounds make an exchange each.
 @example(
     (_solo(39.75, 26.5, 18.0, 17.5, 28.25, 4.0, 7.0, 20.75, 28.5, 43.5, 43.25, 18.25), 2, 6), 2
 )
@@ -210,6 +211,9 @@ def test_the_greedy_start_puts_each_ticket_on_the_weakest_team_with_room(
 )
 @example((_tickets((1, 44.25), (3, 132.75), (3, 25.5), (2, 10.0), (1, 38.25)), 2, 5), 0)
 @example((_tickets((1, 0.5), (1, 8.0), (2, 10.0), (1, 9.75), (1, 9.5)), 2, 3), 0)
+@example(
+    (_tickets((1, 0.75), (1, 9.75), (1, 4.25), (1, 5.5), (1, 9.5), (2, 3.0), (1, 5.25)), 2, 4), 0
+)
 def test_each_swap_round_makes_the_best_exchange_between_strongest_and_weakest_team(
     case: tuple[list[Ticket], int, int], rounds: int
 ) -> None:
