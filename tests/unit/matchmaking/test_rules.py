@@ -327,3 +327,18 @@ def test_a_ticket_accepting_two_regions_meets_a_ticket_of_either() -> None:
         other = solo(region, 25.0, regions=frozenset({region}))
         [plan] = form_matches(queue, [both, other], NOW)
         assert plan.region == region
+
+
+def test_a_narrow_window_of_one_member_bounds_the_reach_of_the_whole_match() -> None:
+    # The anchor takes the fresh ticket (window 1) first, then a wide one: the match may
+    # still not reach beyond 51, where the fresh ticket's window ends.
+    queue = QueueConfig(name="two", team_size=2, window=SkillWindow(1.0, 1.0, 10.0))
+    pool = [
+        solo("anchor", 50.5, 10.0),
+        solo("fresh", 50.0),
+        solo("wide", 49.8, 9.0),
+        solo("beyond", 51.5, 9.0),
+        solo("further", 52.0, 9.0),
+    ]
+    [plan] = form_matches(queue, pool, NOW)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "wide", "beyond", "further"}
