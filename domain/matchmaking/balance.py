@@ -2,9 +2,10 @@
 
 Two teams win equally often when their summed mu are equal: the denominator of the
 Plackett-Luce prediction is the same for every split of one set of players. So balancing
-is number partitioning on summed mu, with tickets as indivisible items. A greedy fill
-(strongest ticket to the weakest team with room) followed by improving swaps of
-equal-sized tickets gets within a fraction of one player's mu of the best split.
+is number partitioning on summed mu, with tickets as indivisible items. A greedy start
+(largest, then strongest ticket first, each to the weakest team with room) followed by
+improving exchanges of equal-sized tickets gets within a fraction of one player's mu of
+the best split.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import itertools
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-# Search budget of the exact packer; only parties of awkward sizes ever need more than a
-# handful of steps, and giving up just leaves the anchor for the next tick.
+# Search budget of the exact packer, in placements tried; only parties of awkward sizes
+# ever need more than one per ticket, and giving up just leaves the anchor for the next
+# tick.
 PACK_BUDGET = 2_000
+# Rounds of exchanges after the greedy start; a round is one exchange per team but one.
 SWAP_ROUNDS = 8
 # Below this mu gap a 5v5 is within a hair of even; exchanging pairs is not worth its cost.
 PAIR_SWAP_GAP = 0.25
@@ -32,29 +35,44 @@ class Member(Protocol):
 M = TypeVar("M", bound=Member)
 
 
-def assign_teams(members: Sequence[M], teams: int, team_size: int) -> list[list[M]] | None:
-    """Split `members` into `teams` teams of exactly `team_size` players, or None."""
+def assign_teams(
+    members: Sequence[M],
+    teams: int,
+    team_size: int,
+    *,
+    swap_rounds: int = SWAP_ROUNDS,
+    pack_budget: int = PACK_BUDGET,
+) -> list[list[M]] | None:
+    """Split `members` into `teams` teams of exactly `team_size` players, or None.
+
+    `members` hold `teams * team_size` players in all, as the pass chooses them.
+
+    The start is greedy: tickets largest, then strongest first (in their given order when
+    equal), each to the weakest team with room (the first of equally weak ones). When that
+    leaves a ticket without room, a search tries the other teams, giving up (None) after
+    `pack_budget` placements. Then each of `swap_rounds` rounds makes, once per team but
+    one, the exchange of equal-sized tickets between the strongest and the weakest team
+    that narrows their gap most (the first found of equally good ones; for two teams of
+    single players from 4v4 up, two players for two when no single exchange helps and the
+    gap is above PAIR_SWAP_GAP). The rounds stop early once no exchange helps.
+    """
     if team_size == 1:
         return [[m] for m in sorted(members, key=lambda m: -m.mu_sum)]
+    if teams == 2 and all(m.size == 1 for m in members):
+        return _two_solo_teams(members, team_size, swap_rounds)
     lineup: list[list[M]] = [[] for _ in range(teams)]
     strength = [0.0] * teams
-    solo = all(m.size == 1 for m in members)
-    if solo and teams == 2:
-        return _two_solo_teams(members, team_size)
-    if solo:
-        _fill_solo(sorted(members, key=lambda m: -m.mu_sum), lineup, team_size, strength)
-    else:
-        order = sorted(members, key=lambda m: (-m.size, -m.mu_sum))
-        if not _greedy_pack(order, lineup, team_size, strength):
-            lineup = [[] for _ in range(teams)]
-            strength = [0.0] * teams
-            if not _pack(order, 0, lineup, [team_size] * teams, strength, [PACK_BUDGET]):
-                return None
-    _improve(lineup, strength)
+    order = sorted(members, key=lambda m: (-m.size, -m.mu_sum))
+    if not _greedy_pack(order, lineup, team_size, strength):
+        lineup = [[] for _ in range(teams)]
+        strength = [0.0] * teams
+        if not _pack(order, 0, lineup, [team_size] * teams, strength, [pack_budget]):
+            return None
+    _improve(lineup, strength, swap_rounds * (teams - 1))
     return lineup
 
 
-def _two_solo_teams(members: Sequence[M], team_size: int) -> list[list[M]]:
+def _two_solo_teams(members: Sequence[M], team_size: int, rounds: int) -> list[list[M]]:
     """The common case (1v1 aside: 2 teams of single players), kept lean for speed."""
     order = sorted(members, key=lambda m: -m.mu_sum)
     a: list[M] = []
@@ -67,10 +85,8 @@ def _two_solo_teams(members: Sequence[M], team_size: int) -> list[list[M]]:
         else:
             b.append(m)
             gap -= m.mu_sum
-    for _ in range(SWAP_ROUNDS):
+    for _ in range(rounds):
         strong, weak, g = (a, b, gap) if gap > 0.0 else (b, a, -gap)
-        if g == 0.0:
-            break
         best, bx, by = g, -1, -1
         for x, s in enumerate(strong):
             mu_s = s.mu_sum
@@ -81,9 +97,10 @@ def _two_solo_teams(members: Sequence[M], team_size: int) -> list[list[M]]:
         if bx >= 0:
             delta = strong[bx].mu_sum - weak[by].mu_sum
             strong[bx], weak[by] = weak[by], strong[bx]
-        elif team_size >= 3 and g > PAIR_SWAP_GAP:
+        elif team_size >= 4 and g > PAIR_SWAP_GAP:
+            # In a 3v3 a pair exchange is the single exchange of the other two players.
             delta = _swap_pairs(strong, weak, g)
-            if delta == 0.0:
+            if not delta:
                 break
         else:
             break
@@ -93,9 +110,8 @@ def _two_solo_teams(members: Sequence[M], team_size: int) -> list[list[M]]:
 
 def _swap_pairs(strong: list[M], weak: list[M], gap: float) -> float:
     """The best exchange of two players for two when no single exchange helps; 0 if none."""
-    best, best_delta = gap, 0.0
-    best_x: tuple[int, int] = (0, 0)
-    best_y: tuple[int, int] = (0, 0)
+    best = gap
+    chosen: tuple[int, int, int, int, float] | None = None
     weak_pairs = [
         (y1, y2, weak[y1].mu_sum + weak[y2].mu_sum)
         for y1, y2 in itertools.combinations(range(len(weak)), 2)
@@ -105,28 +121,19 @@ def _swap_pairs(strong: list[M], weak: list[M], gap: float) -> float:
         for y1, y2, mu_y in weak_pairs:
             d = abs(gap - 2.0 * (mu_x - mu_y))
             if d < best:
-                best, best_delta, best_x, best_y = d, mu_x - mu_y, (x1, x2), (y1, y2)
-    if best_delta != 0.0:
-        for x, y in zip(best_x, best_y, strict=True):
-            strong[x], weak[y] = weak[y], strong[x]
-    return best_delta
-
-
-def _fill_solo(
-    order: Sequence[M], lineup: list[list[M]], team_size: int, strength: list[float]
-) -> None:
-    """Strongest first, each to the weakest team that still has room; never fails."""
-    teams = range(len(lineup))
-    for m in order:
-        t = min((t for t in teams if len(lineup[t]) < team_size), key=strength.__getitem__)
-        lineup[t].append(m)
-        strength[t] += m.mu_sum
+                best, chosen = d, (x1, x2, y1, y2, mu_x - mu_y)
+    if chosen is None:
+        return 0.0
+    x1, x2, y1, y2, delta = chosen
+    strong[x1], weak[y1] = weak[y1], strong[x1]
+    strong[x2], weak[y2] = weak[y2], strong[x2]
+    return delta
 
 
 def _greedy_pack(
     order: Sequence[M], lineup: list[list[M]], team_size: int, strength: list[float]
 ) -> bool:
-    """Largest parties first, each to the weakest team with room; may fail where _pack won't."""
+    """_pack's first descent without its bookkeeping, for speed; False where it would search."""
     room = [team_size] * len(lineup)
     for m in order:
         size = m.size
@@ -150,6 +157,11 @@ def _pack(
     strength: list[float],
     budget: list[int],
 ) -> bool:
+    """Place order[i:], each to the weakest team with room first; backtrack when stuck.
+
+    Its first descent is the greedy start; it searches further only when that leaves a
+    ticket without room, and gives up once `budget[0]` placements have been tried.
+    """
     if i == len(order):
         return True
     budget[0] -= 1
@@ -174,18 +186,16 @@ def _pack(
     return False
 
 
-def _improve(lineup: list[list[M]], strength: list[float]) -> None:
-    """Swap equal-sized tickets between the strongest and weakest team while it helps."""
+def _improve(lineup: list[list[M]], strength: list[float], exchanges: int) -> None:
+    """Exchange equal-sized tickets between the strongest and weakest team while it helps."""
     k = len(lineup)
-    for _ in range(SWAP_ROUNDS * max(1, k - 1)):
+    for _ in range(exchanges):
         if k == 2:
             hi, lo = (0, 1) if strength[0] >= strength[1] else (1, 0)
         else:
             hi = max(range(k), key=strength.__getitem__)
             lo = min(range(k), key=strength.__getitem__)
         gap = strength[hi] - strength[lo]
-        if gap <= 0.0:
-            return
         best, bx, by = gap, -1, -1
         weak = lineup[lo]
         for x, a in enumerate(lineup[hi]):

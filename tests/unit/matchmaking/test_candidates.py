@@ -37,6 +37,13 @@ def test_a_candidate_without_latencies_may_be_hosted_anywhere() -> None:
     assert c.region is None
     assert c.regions is None
     assert c.latency_ms is None
+    assert c.carried is None
+
+
+def test_a_candidate_carries_the_tickets_other_properties_into_its_match() -> None:
+    props = TicketProperties(carried={"mode": "ranked", "map": "dust"})
+    c = Candidate.from_ticket(_ticket(props), QueueConfig(name="q", team_size=2))
+    assert c.carried == {"mode": "ranked", "map": "dust"}
 
 
 def test_a_plan_lists_its_tickets_and_players_team_by_team() -> None:

@@ -155,6 +155,40 @@ def test_a_backfill_respects_the_matchs_host_region() -> None:
     assert [c.ticket_id for _, c in added] == ["any"]
 
 
+def test_a_backfill_takes_a_ticket_at_the_very_edge_of_its_window_not_past_it() -> None:
+    queue = QueueConfig(name="q", team_size=3, window=SkillWindow(1.0, 1.0, 10.0))
+    # Waited 1 s: a window of 2. A fresh ticket's window is 1, however long others waited.
+    edge = solo("edge", skill=27.0, waited=1.0)
+    fresh = solo("fresh", skill=23.5)
+    added, left = plan_backfill(queue, [(0, 2)], 25.0, None, [edge, fresh], NOW)
+    assert [c.ticket_id for _, c in added] == ["edge"]
+    assert left == [(0, 1)]
+
+
+def test_a_backfill_passes_over_a_party_too_big_and_takes_a_later_ticket_that_fits() -> None:
+    queue = QueueConfig(name="q", team_size=3, window=WIDE)
+    big = Candidate("big", ("a", "b"), 50.0, 18.0, NOW - 9.0)
+    added, left = plan_backfill(queue, [(0, 1)], 25.0, None, [big, solo("small")], NOW)
+    assert [c.ticket_id for _, c in added] == ["small"]
+    assert left == []
+
+
+def test_a_backfill_fills_the_team_with_most_room_first_the_lower_on_a_tie() -> None:
+    queue = QueueConfig(name="q", team_size=3, window=WIDE)
+    oldest_first = [solo(f"t{i}", waited=10.0 - i) for i in range(4)]
+    added, left = plan_backfill(queue, [(0, 1), (1, 2), (2, 1)], 25.0, None, oldest_first, NOW)
+    assert [(t, c.ticket_id) for t, c in added] == [(1, "t0"), (0, "t1"), (1, "t2"), (2, "t3")]
+    assert left == []
+
+
+def test_a_backfill_adds_up_the_slots_a_team_is_given_twice() -> None:
+    queue = QueueConfig(name="q", team_size=3, window=WIDE)
+    oldest_first = [solo(f"t{i}", waited=10.0 - i) for i in range(3)]
+    added, left = plan_backfill(queue, [(1, 1), (1, 1)], 25.0, None, oldest_first, NOW)
+    assert [(t, c.ticket_id) for t, c in added] == [(1, "t0"), (1, "t1")]
+    assert left == []
+
+
 def test_a_backfill_opens_slots_on_a_team_of_the_match_only() -> None:
     teams = [["a", "b"], ["c"]]
     assert parse_backfill_open([{"team": 1, "slots": 1}, {"team": 1, "slots": 1}], teams) == [

@@ -179,6 +179,13 @@ def test_the_oldest_ticket_is_served_first_with_its_nearest_rival() -> None:
     assert {c.ticket_id for c in plan.tickets} == {"old", "near"}
 
 
+def test_the_oldest_tickets_nearest_rival_may_be_below_it() -> None:
+    queue = QueueConfig(name="duel", window=SkillWindow(5.0, 0.0, 5.0))
+    pool = [solo("old", 24.0, 9.0), solo("below", 23.9, 1.0), solo("above", 24.5, 1.0)]
+    [plan] = form_matches(queue, pool, NOW)
+    assert {c.ticket_id for c in plan.tickets} == {"old", "below"}
+
+
 def test_parties_stay_whole_on_one_team() -> None:
     queue = QueueConfig(name="two", team_size=2, window=SkillWindow(10.0, 0.0, 10.0))
     pool = [party("duo", [30.0, 20.0]), solo("a", 26.0), solo("b", 24.0)]
@@ -240,3 +247,98 @@ def test_an_exchange_of_two_for_two_evens_what_single_swaps_cannot() -> None:
 def test_expired_tickets_are_those_at_or_past_the_maximum_wait() -> None:
     pool = [solo("a", 25.0, 59.9), solo("b", 25.0, 60.0), solo("c", 25.0, 61.0)]
     assert [c.ticket_id for c in expired(pool, NOW, 60.0)] == ["b", "c"]
+
+
+def _free_for_all(window: SkillWindow) -> QueueConfig:
+    return QueueConfig(
+        name="ffa",
+        team_size=1,
+        teams=4,
+        max_players=4,
+        min_players=2,
+        fill_wait_s=30.0,
+        window=window,
+    )
+
+
+def test_a_neighbour_of_the_anchors_very_skill_is_taken_with_none_in_reach_beyond() -> None:
+    # Only the anchor has waited out the fill wait, so only its turn can make a short match.
+    queue = _free_for_all(SkillWindow(5.0, 0.0, 5.0))
+    young, old = solo("young", 25.0, waited=0.0), solo("old", 25.0, waited=40.0)
+    for pool in ([young, old], [old, young]):  # the neighbour left, then right of it
+        [plan] = form_matches(queue, pool, NOW)
+        assert {c.ticket_id for c in plan.tickets} == {"young", "old"}
+
+
+def test_the_scan_limit_counts_every_rejected_neighbour() -> None:
+    # The anchor's two nearest neighbours are fresh, their windows too narrow for it; the
+    # third one suits it. Only the anchor has waited out the fill wait.
+    queue = _free_for_all(SkillWindow(1.0, 10.0, 100.0))
+    pool = [
+        solo("anchor", 50.0, waited=40.0),
+        solo("fresh1", 55.0),
+        solo("fresh2", 60.0),
+        solo("ripe", 65.0, waited=5.0),
+    ]
+    assert form_matches(queue, pool, NOW, scan_limit=2) == []
+    [plan] = form_matches(queue, pool, NOW, scan_limit=3)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "ripe"}
+
+
+def test_an_anchor_whose_tickets_make_no_exact_teams_leaves_later_anchors_their_turn() -> None:
+    # Three duos cannot make two teams of three; six younger solos out of their reach can.
+    queue = QueueConfig(name="three", team_size=3, window=SkillWindow(5.0, 0.0, 5.0))
+    duos = [party(f"duo{i}", [25.0, 25.0], waited=20.0) for i in range(3)]
+    solos = [solo(f"s{i}", 40.0 + i * 0.1, waited=1.0) for i in range(6)]
+    [plan] = form_matches(queue, [*duos, *solos], NOW)
+    assert {c.ticket_id for c in plan.tickets} == {f"s{i}" for i in range(6)}
+
+
+def test_the_host_region_is_one_every_member_accepts_even_if_another_suits_the_rest() -> None:
+    queue = QueueConfig(name="duel", max_latency_ms=100.0, window=SkillWindow(5.0, 0.0, 5.0))
+    eu_only = solo("eu_only", 26.0, regions=frozenset({"eu"}), latency_ms={"eu": 20.0})
+    both = solo("both", 25.0, regions=frozenset({"eu", "us"}), latency_ms={"eu": 90.0, "us": 5.0})
+    [plan] = form_matches(queue, [eu_only, both], NOW)
+    assert plan.region == "eu"
+
+
+def test_a_duels_scan_limit_counts_every_rejected_neighbour_once() -> None:
+    # The anchor's nearest neighbour is fresh, its window too narrow for the anchor; the
+    # next one suits it.
+    queue = QueueConfig(name="duel", window=SkillWindow(0.5, 1.0, 10.0))
+    pool = [solo("anchor", 50.0, 20.0), solo("fresh", 51.0), solo("ripe", 52.0, 5.0)]
+    assert form_matches(queue, pool, NOW, scan_limit=1) == []
+    [plan] = form_matches(queue, pool, NOW, scan_limit=2)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "ripe"}
+
+
+def test_an_anchor_grows_its_match_from_its_nearest_neighbours_below_it_too() -> None:
+    queue = QueueConfig(name="two", team_size=2, window=SkillWindow(5.0, 0.0, 5.0))
+    below = [solo(f"b{i}", 50.0 - 0.1 * i) for i in range(1, 4)]
+    above = [solo(f"a{i}", 50.4 + 0.1 * i) for i in range(1, 4)]
+    [plan] = form_matches(queue, [solo("anchor", 50.0, 9.0), *below, *above], NOW)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "b1", "b2", "b3"}
+
+
+def test_a_ticket_accepting_two_regions_meets_a_ticket_of_either() -> None:
+    queue = QueueConfig(name="duel", max_latency_ms=100.0, window=SkillWindow(5.0, 0.0, 5.0))
+    both = solo("both", 25.0, regions=frozenset({"eu", "us"}))
+    for region in ("eu", "us"):
+        other = solo(region, 25.0, regions=frozenset({region}))
+        [plan] = form_matches(queue, [both, other], NOW)
+        assert plan.region == region
+
+
+def test_a_narrow_window_of_one_member_bounds_the_reach_of_the_whole_match() -> None:
+    # The anchor takes the fresh ticket (window 1) first, then a wide one: the match may
+    # still not reach beyond 51, where the fresh ticket's window ends.
+    queue = QueueConfig(name="two", team_size=2, window=SkillWindow(1.0, 1.0, 10.0))
+    pool = [
+        solo("anchor", 50.5, 10.0),
+        solo("fresh", 50.0),
+        solo("wide", 49.8, 9.0),
+        solo("beyond", 51.5, 9.0),
+        solo("further", 52.0, 9.0),
+    ]
+    [plan] = form_matches(queue, pool, NOW)
+    assert {c.ticket_id for c in plan.tickets} == {"anchor", "wide", "beyond", "further"}
