@@ -102,7 +102,11 @@ class Touched(IntEnum):
 
     @classmethod
     def decode(cls, raw: Any) -> Touched:
-        return cls(int(raw))
+        return _TOUCHED[int(raw)]
+
+
+# Decoding by a dict lookup: a keepalive decodes one per socket.
+_TOUCHED = {touched.value: touched for touched in Touched}
 
 
 @dataclass(frozen=True, slots=True)
