@@ -17,7 +17,7 @@ class FunctionCall:
     """A call of one library function: its name, whether it only reads, keys and args.
 
     The call goes to the slot of its first key (every key of a call shares its slot,
-    except the sibling sub-boards some leaderboard functions are allowed to read)."""
+    except keys a function is allowed to read from other slots the node serves)."""
 
     __slots__ = ()
 
