@@ -2,8 +2,11 @@
 -- Per-address rate limits (GCRA). KEYS[1] is the limit's key `abuse:{<kind>:<address>}`,
 -- holding the theoretical arrival time (Unix ms) of the next request; it expires once
 -- the bucket is full again, so an idle address holds no key.
+-- Each function's header names the request and reply of domain/abuse/functions.py
+-- that mirror its key, arguments and answer: change both together.
 
--- take: ARGV rate_per_s, burst -> {1, 0} if allowed (and counted), else {0, retry_after_ms}.
+-- functions.Take -> functions.Taken
+-- ARGV: rate_per_s, burst -> {1, 0} if allowed (and counted), else {0, retry_after_ms}.
 -- The clock is the server's (TIME), so every gateway judges by the same time.
 local function take(keys, argv)
   local rate = tonumber(argv[1])

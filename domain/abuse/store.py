@@ -1,14 +1,16 @@
 """The Valkey side of abuse limits: every key and function of the feature lives here.
 
-A take is one FCALL of abuse.lua on the address's own slot. It goes without WAIT: a
-limit counter lost in a failover only lets an address start over with a full bucket.
+A take is one FCALL of abuse.lua on the address's own slot, through its typed request
+and reply (functions.py). It goes without WAIT: a limit counter lost in a failover only
+lets an address start over with a full bucket.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 
-from domain.storage.shard_calls import Call, ShardCaller
+from domain.abuse.functions import Take, Taken
+from domain.storage.shard_calls import ShardCaller
 
 # The kind and the address are the hash tag: addresses spread over the whole cluster.
 _LIMIT_KEY = "abuse:{{{kind}:{address}}}"
@@ -30,8 +32,6 @@ class AbuseStore:
 
     async def take(self, kind: str, address: str, rate_per_s: float, burst: int) -> float:
         """Count one request; 0.0 if allowed, else the seconds until one would be."""
-        key = limit_key(kind, address)
-        call = Call(key, ("FCALL", "abuse_take", 1, key, rate_per_s, burst))
+        call = Take(limit_key(kind, address), rate_per_s, burst).call()
         # A retry after an unknown outcome at worst counts one request twice.
-        allowed, retry_after_ms = await self._caller.write(call, 0, 0, idempotent=True)
-        return 0.0 if int(allowed) else int(retry_after_ms) / 1000
+        return Taken.decode(await self._caller.write(call, 0, 0, idempotent=True)).retry_after_s

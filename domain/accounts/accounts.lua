@@ -4,8 +4,11 @@
 --     keyed hash of the credential (the credential itself is never stored);
 --   account `acct:{<player>}`: hash {created, name, ban, ban_until, ban_reason,
 --     l:device = digest, l:provider:<name> = digest}.
+-- Each function's header names the request and reply of domain/accounts/functions.py
+-- that mirror its key, arguments and answer: change both together.
 
--- cred_resolve: ARGV candidate player id, now -> {player, created 0/1}.
+-- functions.CredResolve -> functions.Resolved
+-- ARGV: candidate (a player id), now -> {player, created 0/1}.
 -- A credential's first use registers it for the candidate (a fresh random id).
 local function cred_resolve(keys, argv)
   local player = server.call('HGET', keys[1], 'p')
@@ -14,7 +17,8 @@ local function cred_resolve(keys, argv)
   return {argv[1], 1}
 end
 
--- cred_claim: ARGV player, now -> the owner after the call (the caller's id if it was
+-- functions.CredClaim -> functions.Claimed
+-- ARGV: player, now -> the owner after the call (the caller's id if it was
 -- free or already theirs; another id means the credential belongs to someone else).
 local function cred_claim(keys, argv)
   local owner = server.call('HGET', keys[1], 'p')
@@ -23,7 +27,8 @@ local function cred_claim(keys, argv)
   return argv[1]
 end
 
--- cred_release: ARGV player -> 1 if the credential was this player's and is gone.
+-- functions.CredRelease -> functions.Applied
+-- ARGV: player -> 1 if the credential was this player's and is gone.
 local function cred_release(keys, argv)
   if server.call('HGET', keys[1], 'p') ~= argv[1] then return 0 end
   server.call('DEL', keys[1])
@@ -36,8 +41,10 @@ local function ban_reply(key)
   return {1, ban[2] or '', ban[3] or ''}
 end
 
--- account_ensure: ARGV now, name ('' none), set_name_always (0/1), link field ('' none),
--- digest -> {created 0/1, banned 0/1, ban_until ('' = until lifted), ban_reason}.
+-- functions.AccountEnsure -> functions.Ensured
+-- ARGV: now, name ('' none), rename (0/1), link (a link field, '' none), digest
+-- -> {created 0/1, banned 0/1, ban_until ('' = until lifted), ban_reason}.
+-- `rename` sets the name even on an existing account.
 -- Creates the account if absent; a new account takes the name and the link.
 local function account_ensure(keys, argv)
   local created = 0
@@ -53,14 +60,16 @@ local function account_ensure(keys, argv)
   return {created, ban[1], ban[2], ban[3]}
 end
 
--- account_set_name: ARGV name -> 0 if there is no account.
+-- functions.AccountSetName -> functions.Applied
+-- ARGV: name -> 0 if there is no account.
 local function account_set_name(keys, argv)
   if server.call('EXISTS', keys[1]) == 0 then return 0 end
   server.call('HSET', keys[1], 'name', argv[1])
   return 1
 end
 
--- account_link: ARGV field, digest -> false if there is no account, else the digest the
+-- functions.AccountLink -> functions.Linked
+-- ARGV: field, digest -> false if there is no account, else the digest the
 -- field held before ('' if none): a replaced device credential is released by the caller.
 local function account_link(keys, argv)
   if server.call('EXISTS', keys[1]) == 0 then return false end
@@ -69,7 +78,8 @@ local function account_link(keys, argv)
   return old
 end
 
--- account_unlink: ARGV field -> the digest unlinked; -1 not linked, -2 the last
+-- functions.AccountUnlink -> functions.Unlinked
+-- ARGV: field -> the digest unlinked; -1 not linked, -2 the last
 -- credential (an account keeps at least one), -3 no account.
 local function account_unlink(keys, argv)
   local all = server.call('HGETALL', keys[1])
@@ -85,21 +95,24 @@ local function account_unlink(keys, argv)
   return digest
 end
 
--- account_ban: ARGV until ('' = until lifted), reason -> 0 if there is no account.
+-- functions.AccountBan -> functions.Applied
+-- ARGV: until ('' = until lifted), reason -> 0 if there is no account.
 local function account_ban(keys, argv)
   if server.call('EXISTS', keys[1]) == 0 then return 0 end
   server.call('HSET', keys[1], 'ban', '1', 'ban_until', argv[1], 'ban_reason', argv[2])
   return 1
 end
 
--- account_unban -> 0 if there is no account.
+-- functions.AccountUnban -> functions.Applied
+-- No ARGV -> 0 if there is no account.
 local function account_unban(keys, argv)
   if server.call('EXISTS', keys[1]) == 0 then return 0 end
   server.call('HDEL', keys[1], 'ban', 'ban_until', 'ban_reason')
   return 1
 end
 
--- account_erase -> false if there is no account, else the digests of its credentials
+-- functions.AccountErase -> functions.Erased
+-- No ARGV -> false if there is no account, else the digests of its credentials
 -- (the caller releases them); the account is gone.
 local function account_erase(keys, argv)
   local all = server.call('HGETALL', keys[1])

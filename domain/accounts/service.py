@@ -66,8 +66,8 @@ class AccountService:
         credential = await self._credential(body)
         digest = rules.credential_digest(self._hash_key, credential)
         now = self._clock.now()
-        player_id, _ = await self._store.resolve_credential(digest, rules.new_player_id(), now)
-        return await self._open(player_id, name, False, credential.link, digest)
+        resolved = await self._store.resolve_credential(digest, rules.new_player_id(), now)
+        return await self._open(resolved.player_id, name, False, credential.link, digest)
 
     async def trusted_login(self, player_id: object, display_name: object = None) -> Login:
         """A trusted game server's login for its own authentication (custom auth)."""

@@ -3,7 +3,8 @@
 An account is one hash, `acct:{<player>}`, in its player's slot (the session hash
 `sess:{<player>}` shares it). A credential is one hash, `acct:cred:{<digest>}`, in the
 slot of its keyed hash, so a login resolves its credential in ONE call to one shard
-(`cred_resolve`, which also registers a first use). The functions are in accounts.lua.
+(`cred_resolve`, which also registers a first use). The functions are in accounts.lua,
+called through their typed requests and replies (functions.py).
 Every call goes through the process's one storage object (domain/storage/shard_calls.py).
 Writes a client is told succeeded wait for a replica like every store's.
 """
@@ -11,11 +12,32 @@ Writes a client is told succeeded wait for a replica like every store's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from domain.accounts.models import Account, Ban, CredentialKind, Link
+from domain.accounts.functions import (
+    AccountBan,
+    AccountEnsure,
+    AccountErase,
+    AccountLink,
+    AccountSetName,
+    AccountUnban,
+    AccountUnlink,
+    Applied,
+    Claimed,
+    CredClaim,
+    CredRelease,
+    CredResolve,
+    Ensured,
+    Erased,
+    Linked,
+    Resolved,
+    Unlinked,
+    UnlinkRefused,
+    decode_ban,
+)
+from domain.accounts.models import Account, CredentialKind, Link
+from domain.storage.function_call import FunctionCall
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 _ACCOUNT_KEY = "acct:{{{player}}}"
@@ -54,19 +76,6 @@ def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
-@dataclass(frozen=True)
-class Ensured:
-    created: bool
-    ban: Ban | None
-
-
-def _ban(flag: Any, until: Any, reason: Any) -> Ban | None:
-    if _text(flag) != "1":
-        return None
-    until_text = _text(until or b"")
-    return Ban(float(until_text) if until_text else None, _text(reason or b""))
-
-
 class AccountStore:
     def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
         self._caller = storage
@@ -80,26 +89,22 @@ class AccountStore:
         key = account_key(player_id)
         return await self._caller.read_one(key, "HGETALL", key)
 
-    async def _fcall(self, function: str, key: str, *args: Any, idempotent: bool) -> Any:
-        call = Call(key, ("FCALL", function, 1, key, *args))
-        return await self._caller.write(call, *self._wait, idempotent=idempotent)
+    async def _write(self, request: FunctionCall, *, idempotent: bool) -> Any:
+        return await self._caller.write(request.call(), *self._wait, idempotent=idempotent)
 
-    async def resolve_credential(self, digest: str, candidate: str, now: float) -> tuple[str, bool]:
+    async def resolve_credential(self, digest: str, candidate: str, now: float) -> Resolved:
         """The player a credential belongs to; a first use registers it for `candidate`."""
-        reply = await self._fcall(
-            "cred_resolve", credential_key(digest), candidate, now, idempotent=True
-        )
-        return _text(reply[0]), int(reply[1]) == 1
+        request = CredResolve(credential_key(digest), candidate, now)
+        return Resolved.decode(await self._write(request, idempotent=True))
 
     async def claim_credential(self, digest: str, player_id: str, now: float) -> str:
         """The credential's owner once claimed for `player_id` (another id: not theirs)."""
-        reply = await self._fcall(
-            "cred_claim", credential_key(digest), player_id, now, idempotent=True
-        )
-        return _text(reply)
+        request = CredClaim(credential_key(digest), player_id, now)
+        return Claimed.decode(await self._write(request, idempotent=True)).owner
 
     async def release_credential(self, digest: str, player_id: str) -> None:
-        await self._fcall("cred_release", credential_key(digest), player_id, idempotent=True)
+        request = CredRelease(credential_key(digest), player_id)
+        Applied.decode(await self._write(request, idempotent=True))
 
     async def ensure_account(
         self,
@@ -111,17 +116,9 @@ class AccountStore:
         link: Link | None,
         digest: str,
     ) -> Ensured:
-        reply = await self._fcall(
-            "account_ensure",
-            account_key(player_id),
-            now,
-            name or "",
-            "1" if rename else "0",
-            "" if link is None else link_field(link),
-            digest,
-            idempotent=True,
-        )
-        return Ensured(int(reply[0]) == 1, _ban(reply[1], reply[2], reply[3]))
+        field = "" if link is None else link_field(link)
+        request = AccountEnsure(account_key(player_id), now, name or "", rename, field, digest)
+        return Ensured.decode(await self._write(request, idempotent=True))
 
     async def account(self, player_id: str) -> Account | None:
         fields = await self._fields(player_id)
@@ -137,7 +134,7 @@ class AccountStore:
             display_name=None if name is None else _text(name),
             created_at=float(_text(raw.get("created", b"0"))),
             links=links,
-            ban=_ban(raw.get("ban", b""), raw.get("ban_until"), raw.get("ban_reason")),
+            ban=decode_ban(raw.get("ban", b""), raw.get("ban_until"), raw.get("ban_reason")),
         )
 
     async def credential_digests(self, player_id: str) -> list[str]:
@@ -146,43 +143,35 @@ class AccountStore:
         return [_text(v) for k, v in (fields or {}).items() if _text(k).startswith(_LINK_PREFIX)]
 
     async def set_name(self, player_id: str, name: str) -> bool:
-        reply = await self._fcall("account_set_name", account_key(player_id), name, idempotent=True)
-        return int(reply) == 1
+        request = AccountSetName(account_key(player_id), name)
+        return Applied.decode(await self._write(request, idempotent=True)).applied
 
     async def link(self, player_id: str, link: Link, digest: str) -> str | None:
         """None if there is no account, else the digest the link replaced ('' if none)."""
-        reply = await self._fcall(
-            "account_link", account_key(player_id), link_field(link), digest, idempotent=True
-        )
-        return None if reply is None else _text(reply)
+        request = AccountLink(account_key(player_id), link_field(link), digest)
+        linked = Linked.decode(await self._write(request, idempotent=True))
+        return None if linked is None else linked.replaced
 
-    async def unlink(self, player_id: str, link: Link) -> str | int:
-        """The digest unlinked, or -1 not linked, -2 the last credential, -3 no account."""
-        reply = await self._fcall(
-            "account_unlink", account_key(player_id), link_field(link), idempotent=False
-        )
-        return int(reply) if isinstance(reply, int) else _text(reply)
+    async def unlink(self, player_id: str, link: Link) -> str | UnlinkRefused:
+        """The digest unlinked, or why not (-1 not linked, -2 the last credential, -3 no
+        account)."""
+        request = AccountUnlink(account_key(player_id), link_field(link))
+        unlinked = Unlinked.decode(await self._write(request, idempotent=False))
+        return unlinked if isinstance(unlinked, UnlinkRefused) else unlinked.digest
 
     async def ban(self, player_id: str, until: float | None, reason: str) -> bool:
-        reply = await self._fcall(
-            "account_ban",
-            account_key(player_id),
-            "" if until is None else repr(until),
-            reason,
-            idempotent=True,
-        )
-        return int(reply) == 1
+        request = AccountBan(account_key(player_id), until, reason)
+        return Applied.decode(await self._write(request, idempotent=True)).applied
 
     async def unban(self, player_id: str) -> bool:
-        reply = await self._fcall("account_unban", account_key(player_id), idempotent=True)
-        return int(reply) == 1
+        request = AccountUnban(account_key(player_id))
+        return Applied.decode(await self._write(request, idempotent=True)).applied
 
     async def erase(self, player_id: str) -> list[str] | None:
         """The digests of the erased account's credentials; None if there was no account."""
-        reply = await self._fcall("account_erase", account_key(player_id), idempotent=False)
-        if reply is None:
-            return None
-        return [_text(d) for d in reply]
+        request = AccountErase(account_key(player_id))
+        erased = Erased.decode(await self._write(request, idempotent=False))
+        return None if erased is None else erased.digests
 
     async def names(self, player_ids: Sequence[str]) -> dict[str, str | None]:
         """Each player's display name (None if unset or no account), one pipelined round."""

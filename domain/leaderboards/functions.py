@@ -23,7 +23,7 @@ from domain.leaderboards.rules import (
     member_of,
     position_of,
 )
-from domain.storage.shard_calls import Call
+from domain.storage.function_call import FunctionCall
 
 
 class StaleBoard(Exception):
@@ -45,27 +45,6 @@ _STALE = b"STALE"
 def _raise_if_stale(raw: Any) -> None:
     if raw[0] == _STALE:
         raise StaleBoard("the board was reset or deleted since its config was read")
-
-
-class FunctionCall:
-    """A call of one library function: its name, whether it only reads, keys and args.
-
-    The call goes to the slot of its first key (every key of a call shares its slot,
-    except the sibling sub-boards some functions are allowed to read)."""
-
-    function: ClassVar[str]
-    read_only: ClassVar[bool] = False
-
-    def keys(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def args(self) -> tuple[Any, ...]:
-        raise NotImplementedError
-
-    def call(self) -> Call:
-        keys = self.keys()
-        command = "FCALL_RO" if self.read_only else "FCALL"
-        return Call(keys[0], (command, self.function, len(keys), *keys, *self.args()))
 
 
 def _flag(value: bool) -> str:

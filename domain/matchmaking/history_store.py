@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from domain.errors import Unavailable
+from domain.matchmaking.functions import Applied, ReplaceField, ReplaceValue
 from domain.matchmaking.redaction import redacted
 from domain.matchmaking.store import (
     MatchmakingStore,
@@ -66,8 +67,8 @@ class HistoryStore:
             if raw is None:
                 return
             new = orjson.dumps(redacted(orjson.loads(raw), player_id))
-            if new == raw or await self._store.run(
-                "replace_value", [key], [raw, new], idempotent=True, confirm=True
+            if new == raw or Applied.decode(
+                await self._store.run(ReplaceValue(key, raw, new), idempotent=True, confirm=True)
             ):
                 return
         raise Unavailable(f"the result of match {match_id} kept changing; erase again")
@@ -92,8 +93,10 @@ class HistoryStore:
                 await self._store.command(key, "DEL", key, idempotent=True, confirm=True)
                 return
             new = orjson.dumps(redacted(record, player_id))
-            if new == raw or await self._store.run(
-                "replace_field", [key], [field, raw, new], idempotent=True, confirm=True
+            if new == raw or Applied.decode(
+                await self._store.run(
+                    ReplaceField(key, field, raw, new), idempotent=True, confirm=True
+                )
             ):
                 return
         raise Unavailable(f"{key} kept changing; erase again")

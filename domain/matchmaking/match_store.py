@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from domain.matchmaking.functions import Applied, BackfillClose, BackfillOpen
 from domain.matchmaking.store import MatchmakingStore, PartitionKeys, code_of
 
 
@@ -28,23 +29,15 @@ class MatchStore:
         """Open (or replace) the match's backfill, confirmed; False if there is no match."""
         keys = PartitionKeys(code_of(match_id) or "0000000000")
         # Idempotent: the same backfill written twice is the same state.
-        done = await self._store.run(
-            "backfill_open",
-            [keys.match(match_id), keys.backfills],
-            [match_id, orjson.dumps(backfill)],
-            idempotent=True,
-            confirm=True,
+        request = BackfillOpen(
+            keys.match(match_id), keys.backfills, match_id, orjson.dumps(backfill)
         )
-        return bool(done)
+        done = await self._store.run(request, idempotent=True, confirm=True)
+        return Applied.decode(done).applied
 
     async def close_backfill(self, match_id: str) -> bool:
         """Stop the match's backfill, confirmed; False if there is no match."""
         keys = PartitionKeys(code_of(match_id) or "0000000000")
-        done = await self._store.run(
-            "backfill_close",
-            [keys.match(match_id), keys.backfills],
-            [match_id],
-            idempotent=True,
-            confirm=True,
-        )
-        return bool(done)
+        request = BackfillClose(keys.match(match_id), keys.backfills, match_id)
+        done = await self._store.run(request, idempotent=True, confirm=True)
+        return Applied.decode(done).applied

@@ -5,10 +5,14 @@
 -- registry's `{mm}`.
 -- Ticket hash fields: state, created (ms), data (JSON snapshot), sid (stream entry id),
 -- match (match id once matched).
+-- Each function's header names the request and reply of domain/matchmaking/functions.py
+-- that mirror its keys, arguments and answer: change both together.
 
--- keys: the player's live-ticket pointer, the player's history. argv: claim
--- ('<ticket id> <created ms>'), ttl_ms, replaceable (a claim the caller found finished,
--- or ''), history_ms (how long the history key lives).
+-- functions.ClaimPlayer -> functions.Holder
+-- KEYS: pointer (the player's live ticket), history (the player's)
+-- ARGV: claim, ttl_ms, replaceable, history_ms
+-- `claim` is '<ticket id> <created ms>', `replaceable` a claim the caller found finished
+-- (or ''), `history_ms` how long the history key lives.
 -- Takes the pointer if it is free or held by `replaceable`, and notes the ticket in the
 -- history until the ticket's own retention ends. -> '' or the current claim.
 local function claim_player(keys, argv)
@@ -22,8 +26,10 @@ local function claim_player(keys, argv)
   return ''
 end
 
--- keys: the player's current-match pointer, the player's history. argv: match id,
--- in_match_ms, now_ms, history_ms (the result's retention: the longest of a match's).
+-- functions.NoteMatch -> functions.Applied
+-- KEYS: pointer (the player's current match), history (the player's)
+-- ARGV: match_id, in_match_ms, now_ms, history_ms (the result's retention: the longest
+-- of a match's).
 -- Points the player at the match and notes it in the history.
 local function note_match(keys, argv)
   server.call('SET', keys[1], argv[1], 'PX', argv[2])
@@ -33,30 +39,35 @@ local function note_match(keys, argv)
   return 1
 end
 
--- keys: a hash. argv: field, the value read, its replacement -> 1 if replaced, 0 if the
--- value changed since it was read (read again and retry). The key's expiry stays.
+-- functions.ReplaceField -> functions.Applied
+-- KEYS: a hash; ARGV: field, read (the value read), replacement -> 1 if replaced, 0 if
+-- the value changed since it was read (read again and retry). The key's expiry stays.
 local function replace_field(keys, argv)
   if server.call('HGET', keys[1], argv[1]) ~= argv[2] then return 0 end
   server.call('HSET', keys[1], argv[1], argv[3])
   return 1
 end
 
--- keys: a string. argv: the value read, its replacement -> 1 if replaced, 0 if it changed
--- since it was read. The key's expiry stays.
+-- functions.ReplaceValue -> functions.Applied
+-- KEYS: a string; ARGV: read (the value read), replacement -> 1 if replaced, 0 if it
+-- changed since it was read. The key's expiry stays.
 local function replace_value(keys, argv)
   if server.call('GET', keys[1]) ~= argv[1] then return 0 end
   server.call('SET', keys[1], argv[2], 'KEEPTTL')
   return 1
 end
 
--- keys: a player pointer (ticket or match). argv: the value we set -> 1 if deleted.
+-- functions.ReleasePlayer -> functions.Applied
+-- KEYS: a player pointer (ticket or match); ARGV: value (the one we set) -> 1 if deleted.
 local function release_player(keys, argv)
   if server.call('GET', keys[1]) == argv[1] then return server.call('DEL', keys[1]) end
   return 0
 end
 
--- keys: ticket, stream, waiting. argv: ticket_id, created_ms, now_ms, claim_limit_ms,
--- data, ttl_ms. Stores the ticket searching and appends it to the partition's stream;
+-- functions.Enqueue -> functions.Applied
+-- KEYS: ticket, stream, waiting
+-- ARGV: ticket_id, created_ms, now_ms, claim_limit_ms, data, ttl_ms
+-- Stores the ticket searching and appends it to the partition's stream;
 -- 0 if the id is taken or the members' claims are too old to count any more.
 -- Idempotent: ticket ids are random per join, so a ticket with this id and this data is
 -- this join's own earlier attempt; it answers 1 again and writes, so that the caller's
@@ -77,7 +88,8 @@ local function enqueue(keys, argv)
   return 1
 end
 
--- keys: ticket, stream, waiting, stats. argv: ticket_id, player_id.
+-- functions.Cancel -> functions.Cancelled
+-- KEYS: ticket, stream, waiting, stats; ARGV: ticket_id, player_id
 -- -> 'missing' | 'forbidden' | 'cancelled' | the finished state ('matched', 'expired').
 local function cancel(keys, argv)
   local t = server.call('HMGET', keys[1], 'state', 'data', 'sid')
@@ -103,8 +115,9 @@ local function cancel(keys, argv)
   return t[1]
 end
 
--- keys: lease, stream, outbox, backfills, match key prefix. argv: owner, lease_ms, group,
--- count, backfill count, done outbox ids...
+-- functions.ReadEntries -> functions.Entries
+-- KEYS: lease, stream, outbox, backfills, match key prefix
+-- ARGV: owner, lease_ms, group, count, backfill_count, done_outbox...
 -- Renews the lease (false if another worker holds it), forgets delivered outbox entries
 -- and returns {the entries of the stream never delivered to any worker, the open
 -- backfills as {match id, match record, backfill}}.
@@ -137,7 +150,8 @@ local function read_entries(keys, argv)
   return {got[1][2], bfs}
 end
 
--- keys: lease, stream. argv: owner, group, count, start_id.
+-- functions.Takeover -> functions.TakenOver
+-- KEYS: lease, stream; ARGV: owner, group, count, start_id
 -- Moves to the new owner what earlier owners read and never acknowledged.
 -- -> {next_start_id, entries} or false if the lease is not ours.
 local function takeover(keys, argv)
@@ -148,7 +162,9 @@ local function takeover(keys, argv)
   return {claimed[1], claimed[2]}
 end
 
--- keys: lease, stream. argv: owner, group, entry ids... Finished entries leave the stream.
+-- functions.Ack -> functions.LeaseHeld
+-- KEYS: lease, stream; ARGV: owner, group, entry_ids... -> 1, false if the lease is not
+-- ours. Finished entries leave the stream.
 local function ack(keys, argv)
   if server.call('GET', keys[1]) ~= argv[1] then return false end
   if #argv > 2 then
@@ -158,8 +174,9 @@ local function ack(keys, argv)
   return 1
 end
 
--- keys: lease, stream, waiting, stats, waits, outbox, then the keys the plan points at.
--- argv: owner, group, now_ms, plan JSON:
+-- functions.Settle -> functions.Settled
+-- KEYS: lease, stream, waiting, stats, waits, outbox, then the keys the plan points at
+-- ARGV: owner, group, now_ms, plan (JSON):
 --   {m = {{k = match_key_index, id, gap, p = payload, t = {{k, id, sid}, ...}}, ...},
 --    e = {{k, id, sid, max_ms, p = payload}, ...}, ttl, retention, keep}
 -- Commits each match atomically (every ticket still searching, or nothing changes),
@@ -226,8 +243,9 @@ local function settle(keys, argv)
   return {results, outbox}
 end
 
--- keys: lease, stream, waiting, stats, waits, outbox, match, backfills, then the tickets.
--- argv: owner, group, now_ms, plan JSON:
+-- functions.BackfillFill -> functions.Filled
+-- KEYS: lease, stream, waiting, stats, waits, outbox, match, backfills, then the tickets
+-- ARGV: owner, group, now_ms, plan (JSON):
 --   {match, id = backfill id, data = new match record, open = backfill left ('' = done),
 --    push = outbox payload, keep, retention, t = {{k, id, sid}, ...}}
 -- Adds the tickets to the match if the backfill is still the one planned for and every
@@ -271,7 +289,8 @@ local function backfill_fill(keys, argv)
   return {'ok', server.call('XADD', keys[6], '*', 'k', 'b', 'd', plan.push)}
 end
 
--- keys: match, backfills. argv: match id, backfill JSON -> 0 if no such match, else 1.
+-- functions.BackfillOpen -> functions.Applied
+-- KEYS: match, backfills; ARGV: match_id, backfill (JSON) -> 0 if no such match, else 1.
 -- Replaces any backfill open on the match.
 local function backfill_open(keys, argv)
   if server.call('EXISTS', keys[1]) == 0 then return 0 end
@@ -280,7 +299,8 @@ local function backfill_open(keys, argv)
   return 1
 end
 
--- keys: match, backfills. argv: match id -> 0 if no such match, else 1.
+-- functions.BackfillClose -> functions.Applied
+-- KEYS: match, backfills; ARGV: match_id -> 0 if no such match, else 1.
 local function backfill_close(keys, argv)
   if server.call('EXISTS', keys[1]) == 0 then return 0 end
   server.call('HDEL', keys[1], 'bf')
@@ -288,7 +308,8 @@ local function backfill_close(keys, argv)
   return 1
 end
 
--- keys: lease, outbox. argv: owner, lease_ms, count.
+-- functions.Outbox -> functions.Pushes
+-- KEYS: lease, outbox; ARGV: owner, lease_ms, count
 -- The pushes committed and not yet delivered; false if the lease is not ours. Renewing
 -- the lease is a write, so a WAIT after this call covers every commit that queued them.
 local function outbox(keys, argv)
@@ -297,14 +318,16 @@ local function outbox(keys, argv)
   return server.call('XRANGE', keys[2], '-', '+', 'COUNT', argv[3])
 end
 
--- keys: lease. argv: owner -> 1 if released.
+-- functions.LeaseRelease -> functions.Applied
+-- KEYS: lease; ARGV: owner -> 1 if released.
 local function lease_release(keys, argv)
   if server.call('GET', keys[1]) == argv[1] then return server.call('DEL', keys[1]) end
   return 0
 end
 
--- keys: ratings hash, result key. argv: ttl_ms, result_json, n, n players,
--- n ratings as read ('' = none yet), n new ratings.
+-- functions.SaveResult -> functions.Saved
+-- KEYS: ratings (hash), result; ARGV: ttl_ms, result_json, n, n players, n ratings as
+-- read ('' = none yet), n new ratings.
 -- Applies all new ratings at once if none changed since they were read, and records the
 -- result so a repeat gets it back. -> {1, result} applied, {0, result} already rated,
 -- {2} someone else's result changed a rating meanwhile (recompute and retry).
@@ -324,8 +347,10 @@ local function save_result(keys, argv)
   return {1, argv[2]}
 end
 
--- keys: live workers, partitions, queues (the registry, `{mm}`). argv: worker id, now_ms,
--- stale_ms. Notes the worker alive and forgets workers silent for `stale_ms`.
+-- functions.Heartbeat -> functions.Registry
+-- KEYS: workers (live ones), partitions, queues (the registry, `{mm}`)
+-- ARGV: worker_id, now_ms, stale_ms
+-- Notes the worker alive and forgets workers silent for `stale_ms`.
 -- -> {live workers, partitions as field/value pairs, queues as field/value pairs}.
 local function heartbeat(keys, argv)
   server.call('ZADD', keys[1], argv[2], argv[1])

@@ -1,4 +1,7 @@
-"""The Valkey side of the workers: leases, partition streams, commits and the outbox."""
+"""The Valkey side of the workers: leases, partition streams, commits and the outbox.
+
+Entry, OpenBackfill and Registry are replies of matchmaking.lua (functions.py).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,26 @@ from typing import Any
 
 import orjson
 
-from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.functions import (
+    Ack,
+    Applied,
+    BackfillFill,
+    Entries,
+    Entry,
+    Filled,
+    Heartbeat,
+    LeaseHeld,
+    LeaseRelease,
+    OpenBackfill,
+    Outbox,
+    Pushes,
+    ReadEntries,
+    Registry,
+    Settle,
+    Settled,
+    TakenOver,
+    Takeover,
+)
 from domain.matchmaking.store import (
     GROUP,
     PARTITIONS_KEY,
@@ -16,20 +38,7 @@ from domain.matchmaking.store import (
     WORKERS_KEY,
     MatchmakingStore,
     PartitionKeys,
-    text,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A stream entry: a ticket that started searching ('j') or was cancelled ('c')."""
-
-    entry_id: str
-    kind: str
-    ticket_id: str
-    data: bytes | None = None
-    # For a cancel, the entry id of the ticket's own join entry.
-    join_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +58,6 @@ class Expiry:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenBackfill:
-    """A match of the partition with a backfill open: its record and the backfill."""
-
-    match_id: str
-    record: dict[str, Any]
-    backfill: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Fill:
     """Tickets a backfill adds to its match, with the record and backfill they leave."""
 
@@ -69,36 +69,6 @@ class Fill:
     tickets: Sequence[tuple[str, str]]  # (ticket id, its stream entry id)
 
 
-@dataclass(frozen=True, slots=True)
-class Registry:
-    live_workers: int
-    partitions: dict[str, tuple[str, str]]
-    queues: dict[str, QueueConfig]
-
-
-def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
-    """A function's HGETALL reply, field/value pairs in a flat list, as pairs."""
-    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-
-
-def _entries(raw: Sequence[Any]) -> list[Entry]:
-    out: list[Entry] = []
-    for entry_id, flat in raw:
-        if not flat:  # an entry deleted while pending shows up without fields
-            continue
-        fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
-        out.append(
-            Entry(
-                entry_id=text(entry_id),
-                kind=text(fields["k"]),
-                ticket_id=text(fields["t"]),
-                data=fields.get("d"),
-                join_id=text(fields["s"]) if fields.get("s") else None,
-            )
-        )
-    return out
-
-
 class PartitionStore:
     def __init__(self, store: MatchmakingStore) -> None:
         self._store = store
@@ -106,20 +76,8 @@ class PartitionStore:
     async def heartbeat(self, worker_id: str, now_ms: int, stale_ms: int) -> Registry:
         """Say this worker is alive; read the live workers, partitions and queues."""
         # No WAIT: a heartbeat lost in a failover is repeated next tick.
-        live, partitions, queues = await self._store.run(
-            "heartbeat",
-            [WORKERS_KEY, PARTITIONS_KEY, QUEUES_KEY],
-            [worker_id, now_ms, stale_ms],
-            idempotent=True,
-        )
-        return Registry(
-            live_workers=int(live),
-            partitions={
-                text(code): (value["queue"], value["partition"])
-                for code, value in ((c, orjson.loads(v)) for c, v in _pairs(partitions))
-            },
-            queues={text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in _pairs(queues)},
-        )
+        request = Heartbeat(WORKERS_KEY, PARTITIONS_KEY, QUEUES_KEY, worker_id, now_ms, stale_ms)
+        return Registry.decode(await self._store.run(request, idempotent=True))
 
     async def leave(self, worker_id: str) -> None:
         await self._store.command(
@@ -136,9 +94,8 @@ class PartitionStore:
         return bool(taken)
 
     async def release(self, code: str, owner: str) -> None:
-        await self._store.run(
-            "lease_release", [PartitionKeys(code).lease], [owner], idempotent=True
-        )
+        request = LeaseRelease(PartitionKeys(code).lease, owner)
+        Applied.decode(await self._store.run(request, idempotent=True))
 
     async def read(
         self,
@@ -152,17 +109,21 @@ class PartitionStore:
         """Renew the lease, read new entries and the open backfills; None if the lease is
         no longer ours."""
         keys = PartitionKeys(code)
-        raw = await self._store.run(
-            "read",
-            [keys.lease, keys.stream, keys.outbox, keys.backfills, keys.match("")],
-            [owner, lease_ms, GROUP, count, backfills, *done_outbox],
+        request = ReadEntries(
+            keys.lease,
+            keys.stream,
+            keys.outbox,
+            keys.backfills,
+            keys.match(""),
+            owner,
+            lease_ms,
+            GROUP,
+            count,
+            backfills,
+            tuple(done_outbox),
         )
-        if raw is None:
-            return None
-        open_backfills = [
-            OpenBackfill(text(m), orjson.loads(data), orjson.loads(bf)) for m, data, bf in raw[1]
-        ]
-        return _entries(raw[0]), open_backfills
+        read = Entries.decode(await self._store.run(request))
+        return None if read is None else (read.entries, read.open_backfills)
 
     async def fill(
         self, code: str, owner: str, now_ms: int, fill: Fill, retention_ms: int, waits_kept: int
@@ -170,20 +131,12 @@ class PartitionStore:
         """Add a backfill's tickets to its match, confirmed. None if the lease is lost, else
         ('ok', [outbox id]), ('closed', []) or ('gone', ids of tickets no longer searching)."""
         keys = PartitionKeys(code)
-        all_keys = [
-            keys.lease,
-            keys.stream,
-            keys.waiting,
-            keys.stats,
-            keys.waits,
-            keys.outbox,
-            keys.match(fill.match_id),
-            keys.backfills,
+        # A ticket's `k` is its key's place among all the call's keys (from 1).
+        ticket_keys = tuple(keys.ticket(ticket_id) for ticket_id, _ in fill.tickets)
+        tickets = [
+            {"k": BackfillFill.first_ticket + i, "id": ticket_id, "sid": sid}
+            for i, (ticket_id, sid) in enumerate(fill.tickets)
         ]
-        tickets = []
-        for ticket_id, sid in fill.tickets:
-            all_keys.append(keys.ticket(ticket_id))
-            tickets.append({"k": len(all_keys), "id": ticket_id, "sid": sid})
         plan = {
             "match": fill.match_id,
             "id": fill.backfill_id,
@@ -195,31 +148,37 @@ class PartitionStore:
             "t": tickets,
         }
         # Not idempotent: run again, it would find its own tickets matched.
-        reply = await self._store.run(
-            "backfill_fill", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)], confirm=True
+        request = BackfillFill(
+            keys.lease,
+            keys.stream,
+            keys.waiting,
+            keys.stats,
+            keys.waits,
+            keys.outbox,
+            keys.match(fill.match_id),
+            keys.backfills,
+            ticket_keys,
+            owner,
+            GROUP,
+            now_ms,
+            orjson.dumps(plan),
         )
-        if reply is None:
-            return None
-        return text(reply[0]), [text(x) for x in reply[1:]]
+        filled = Filled.decode(await self._store.run(request, confirm=True))
+        return None if filled is None else (filled.status, filled.ids)
 
     async def takeover(
         self, code: str, owner: str, count: int, start: str
     ) -> tuple[str, list[Entry]] | None:
         """Claim entries read but never acknowledged by earlier owners, from `start` on."""
         keys = PartitionKeys(code)
-        raw = await self._store.run(
-            "takeover", [keys.lease, keys.stream], [owner, GROUP, count, start]
-        )
-        if raw is None:
-            return None
-        return text(raw[0]), _entries(raw[1])
+        request = Takeover(keys.lease, keys.stream, owner, GROUP, count, start)
+        taken = TakenOver.decode(await self._store.run(request))
+        return None if taken is None else (taken.next_start_id, taken.entries)
 
     async def ack(self, code: str, owner: str, entry_ids: Sequence[str]) -> bool:
         keys = PartitionKeys(code)
-        result = await self._store.run(
-            "ack", [keys.lease, keys.stream], [owner, GROUP, *entry_ids], idempotent=True
-        )
-        return result is not None
+        request = Ack(keys.lease, keys.stream, owner, GROUP, tuple(entry_ids))
+        return LeaseHeld.decode(await self._store.run(request, idempotent=True)).held
 
     async def settle(
         self,
@@ -241,11 +200,12 @@ class PartitionStore:
         `Unconfirmed` when they did not, and the pushes wait in the outbox.
         """
         keys = PartitionKeys(code)
-        all_keys = [keys.lease, keys.stream, keys.waiting, keys.stats, keys.waits, keys.outbox]
+        # A key's `k` in the plan is its place among all the call's keys (from 1).
+        plan_keys: list[str] = []
 
         def index(key: str) -> int:
-            all_keys.append(key)
-            return len(all_keys)
+            plan_keys.append(key)
+            return Settle.first_plan_key + len(plan_keys) - 1
 
         plan: dict[str, Any] = {
             "m": [
@@ -274,15 +234,21 @@ class PartitionStore:
             "af": allocator_failures,
         }
         # Not idempotent: run again, it would find its own tickets matched and forget them.
-        reply = await self._store.run(
-            "settle", all_keys, [owner, GROUP, now_ms, orjson.dumps(plan)], confirm=True
+        request = Settle(
+            keys.lease,
+            keys.stream,
+            keys.waiting,
+            keys.stats,
+            keys.waits,
+            keys.outbox,
+            tuple(plan_keys),
+            owner,
+            GROUP,
+            now_ms,
+            orjson.dumps(plan),
         )
-        if reply is None:
-            return None
-        results: list[str | list[str]] = [
-            text(r) if isinstance(r, bytes) else [text(x) for x in r] for r in reply[0]
-        ]
-        return results, [text(x) for x in reply[1]]
+        settled = Settled.decode(await self._store.run(request, confirm=True))
+        return None if settled is None else (settled.results, settled.outbox_ids)
 
     async def forget_delivered(self, code: str, entry_ids: Sequence[str]) -> None:
         if entry_ids:
@@ -297,17 +263,6 @@ class PartitionStore:
         """Undelivered pushes: (entry id, 'f' found or 'e' expired, payload), once
         replicas confirm the commits that queued them; None if the lease is lost."""
         keys = PartitionKeys(code)
-        raw = await self._store.run(
-            "outbox",
-            [keys.lease, keys.outbox],
-            [owner, lease_ms, count],
-            idempotent=True,
-            confirm=True,
-        )
-        if raw is None:
-            return None
-        out: list[tuple[str, str, bytes]] = []
-        for entry_id, flat in raw:
-            fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
-            out.append((text(entry_id), text(fields["k"]), fields["d"]))
-        return out
+        request = Outbox(keys.lease, keys.outbox, owner, lease_ms, count)
+        pushes = Pushes.decode(await self._store.run(request, idempotent=True, confirm=True))
+        return None if pushes is None else pushes.pushes

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from domain.matchmaking.functions import Applied, NoteMatch, ReleasePlayer, Saved, SaveResult
 from domain.matchmaking.models import Match
 from domain.matchmaking.ratings import DEFAULT_RATING, Rating
 from domain.matchmaking.store import (
@@ -115,15 +116,18 @@ class RatingStore:
         ttl_ms: int,
     ) -> tuple[int, dict[str, Any] | None]:
         """(1, result) applied; (0, earlier result) rated before; (2, None) ratings moved."""
-        n = len(players)
-        args: list[Any] = [ttl_ms, orjson.dumps(result), n, *players, *read]
-        args += [encode_rating(r) for r in new]
-        # Idempotent: a repeat finds the recorded result and answers it again.
-        reply = await self._store.run(
-            "save_result", [RATINGS_KEY, result_key(match_id)], args, idempotent=True, confirm=True
+        request = SaveResult(
+            RATINGS_KEY,
+            result_key(match_id),
+            ttl_ms,
+            orjson.dumps(result),
+            tuple(players),
+            tuple(read),
+            tuple(encode_rating(r) for r in new),
         )
-        status = int(reply[0])
-        return status, (dict(orjson.loads(reply[1])) if status != 2 else None)
+        # Idempotent: a repeat finds the recorded result and answers it again.
+        saved = Saved.decode(await self._store.run(request, idempotent=True, confirm=True))
+        return saved.status, saved.result
 
     async def mark_in_match(
         self, pairs: Sequence[tuple[str, str]], ttl_ms: int, now_ms: int, history_ms: int
@@ -132,11 +136,15 @@ class RatingStore:
         in the player's history for `history_ms` (for erasure), all at once."""
         await asyncio.gather(
             *(
-                self._store.run(
-                    "note_match",
-                    [player_match_key(player_id), player_history_key(player_id)],
-                    [match_id, ttl_ms, now_ms, history_ms],
-                    idempotent=True,
+                self._note_match(
+                    NoteMatch(
+                        player_match_key(player_id),
+                        player_history_key(player_id),
+                        match_id,
+                        ttl_ms,
+                        now_ms,
+                        history_ms,
+                    )
                 )
                 for player_id, match_id in pairs
             )
@@ -145,13 +153,14 @@ class RatingStore:
     async def clear_in_match(self, player_ids: Sequence[str], match_id: str) -> None:
         """Only where the player's current match is still this one."""
         await asyncio.gather(
-            *(
-                self._store.run(
-                    "release_player", [player_match_key(p)], [match_id], idempotent=True
-                )
-                for p in player_ids
-            )
+            *(self._release(ReleasePlayer(player_match_key(p), match_id)) for p in player_ids)
         )
+
+    async def _note_match(self, request: NoteMatch) -> None:
+        Applied.decode(await self._store.run(request, idempotent=True))
+
+    async def _release(self, request: ReleasePlayer) -> None:
+        Applied.decode(await self._store.run(request, idempotent=True))
 
     async def forget(self, player_id: str) -> None:
         """Drop the player's rating and current-match pointer (erasure), confirmed."""

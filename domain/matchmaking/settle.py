@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from domain.matchmaking.functions import OpenBackfill
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import Match, QueueConfig
-from domain.matchmaking.partition_store import Commit, Expiry, Fill, OpenBackfill, PartitionStore
+from domain.matchmaking.partition_store import Commit, Expiry, Fill, PartitionStore
 from domain.matchmaking.ports import ServerAllocator
 from domain.matchmaking.rating_store import match_record
 from domain.matchmaking.rules import Candidate, MatchPlan, expired, form_matches, plan_backfill

@@ -12,7 +12,8 @@ Hash tags decide what can change together atomically:
   players of a match at once.
 
 Multi-key changes are functions of the `matchmaking` library (matchmaking.lua, each
-`mm_<name>`), run with FCALL on the primary of their keys' slot. Every call, function,
+`mm_<name>`), run with FCALL on the primary of their keys' slot through their typed
+requests and replies (functions.py). Every call, function,
 plain write or read, goes through the process's one storage object
 (domain/storage/shard_calls.py) and its error model. The writes a client or a push is
 told succeeded run with `confirm=True`: a WAIT on the same connection (the write policy)
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from domain.storage.function_call import FunctionCall
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 LIBRARY_CODE = resources.files("domain.matchmaking").joinpath("matchmaking.lua").read_text()
@@ -119,18 +121,11 @@ class MatchmakingStore:
         await self._storage.load(self._library)
 
     async def run(
-        self,
-        name: str,
-        keys: Sequence[str],
-        args: Sequence[Any],
-        *,
-        idempotent: bool = False,
-        confirm: bool = False,
+        self, request: FunctionCall, *, idempotent: bool = False, confirm: bool = False
     ) -> Any:
-        """Run function `mm_<name>` in its keys' slot; with `confirm`, only once replicas
-        have it."""
-        call = Call(keys[0], ("FCALL", f"mm_{name}", len(keys), *keys, *args))
-        return await self._write(call, idempotent, confirm)
+        """Run a function of matchmaking.lua (a request of functions.py) in its keys' slot;
+        with `confirm`, only once replicas have it. The caller decodes the reply."""
+        return await self._write(request.call(), idempotent, confirm)
 
     async def command(self, key: str, *args: Any, idempotent: bool, confirm: bool) -> Any:
         """A plain write command on `key`'s primary (its first argument is the command)."""

@@ -8,6 +8,15 @@ from typing import Any
 
 import orjson
 
+from domain.matchmaking.functions import (
+    Applied,
+    Cancel,
+    Cancelled,
+    ClaimPlayer,
+    Enqueue,
+    Holder,
+    ReleasePlayer,
+)
 from domain.matchmaking.models import QueueConfig, Ticket, TicketProperties, TicketState
 from domain.matchmaking.ratings import Rating
 from domain.matchmaking.store import (
@@ -132,14 +141,15 @@ class TicketStore:
         is noted in the player's history (for erasure), which lives `history_ms`.
         """
         # Confirmed: a claim lost in a failover would let the player join twice.
-        holder = await self._store.run(
-            "claim_player",
-            [player_ticket_key(player_id), player_history_key(player_id)],
-            [claim, ttl_ms, replaceable, history_ms],
-            idempotent=True,
-            confirm=True,
+        request = ClaimPlayer(
+            player_ticket_key(player_id),
+            player_history_key(player_id),
+            claim,
+            ttl_ms,
+            replaceable,
+            history_ms,
         )
-        return text(holder) or None
+        return Holder.decode(await self._store.run(request, idempotent=True, confirm=True)).claim
 
     async def player_claim(self, player_id: str) -> str | None:
         """The claim ('<ticket id> <created ms>') the player's ticket pointer holds."""
@@ -148,24 +158,25 @@ class TicketStore:
         return None if raw is None else text(raw)
 
     async def release_player(self, player_id: str, claim: str) -> None:
-        await self._store.run(
-            "release_player", [player_ticket_key(player_id)], [claim], idempotent=True
-        )
+        request = ReleasePlayer(player_ticket_key(player_id), claim)
+        Applied.decode(await self._store.run(request, idempotent=True))
 
     async def enqueue(self, ticket: Ticket, now_ms: int, claim_limit_ms: int, ttl_ms: int) -> bool:
         """Store the ticket searching and put it on its partition's stream, confirmed."""
         keys = PartitionKeys(ticket.ticket_id.split(".", 1)[0])
-        args = [
+        request = Enqueue(
+            keys.ticket(ticket.ticket_id),
+            keys.stream,
+            keys.waiting,
             ticket.ticket_id,
             round(ticket.created_at * 1000),
             now_ms,
             claim_limit_ms,
             encode_ticket(ticket),
             ttl_ms,
-        ]
-        key_list = [keys.ticket(ticket.ticket_id), keys.stream, keys.waiting]
-        stored = await self._store.run("enqueue", key_list, args, idempotent=True, confirm=True)
-        return bool(stored)
+        )
+        stored = await self._store.run(request, idempotent=True, confirm=True)
+        return Applied.decode(stored).applied
 
     async def cancel(self, ticket_id: str, player_id: str) -> str:
         """'missing', 'forbidden', 'cancelled', or the state that made it too late."""
@@ -173,14 +184,10 @@ class TicketStore:
         if code is None:
             return "missing"
         keys = PartitionKeys(code)
-        result = await self._store.run(
-            "cancel",
-            [keys.ticket(ticket_id), keys.stream, keys.waiting, keys.stats],
-            [ticket_id, player_id],
-            idempotent=True,
-            confirm=True,
+        request = Cancel(
+            keys.ticket(ticket_id), keys.stream, keys.waiting, keys.stats, ticket_id, player_id
         )
-        return text(result)
+        return Cancelled.decode(await self._store.run(request, idempotent=True, confirm=True)).state
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         code = code_of(ticket_id)

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from domain.clock import Clock
 from domain.errors import Unavailable
 from domain.matchmaking.delivery import Delivery
+from domain.matchmaking.functions import Entry, OpenBackfill, Registry
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
-from domain.matchmaking.partition_store import Entry, OpenBackfill, PartitionStore, Registry
+from domain.matchmaking.partition_store import PartitionStore
 from domain.matchmaking.ports import MatchNotifier, MatchObserver, ServerAllocator
 from domain.matchmaking.rating_store import RatingStore
 from domain.matchmaking.rules import Candidate

@@ -11,6 +11,8 @@
 -- record is a join in progress or left over by a crash: it counts only while young, and
 -- a party takes a member only while their claim is younger than the claim limit.
 -- Party functions reply {status, party JSON or '', claim of a removed member or ''}.
+-- Each function's header names the request and reply of domain/parties/functions.py
+-- that mirror its key, arguments and answer: change both together.
 
 local function load(key)
   local raw = server.call('GET', key)
@@ -52,7 +54,8 @@ local function claim_ms(claim)
   return tonumber(string.match(claim, ' (%d+)$') or '0')
 end
 
--- create: ARGV player, claim, now_ms, claim_limit_ms.
+-- functions.Create -> functions.PartyChange
+-- ARGV: player, claim, now_ms, claim_limit_ms
 -- Party ids are random per create, so an existing party led by this claim is this
 -- create's own earlier attempt: it answers ok again and writes, so that the caller's
 -- WAIT also covers that attempt.
@@ -69,7 +72,9 @@ local function create(keys, argv)
   return commit(keys[1], party)
 end
 
--- invite: ARGV leader, invitee, now_ms, until_ms, max_invites. Inviting again renews.
+-- functions.SendInvite -> functions.PartyChange
+-- ARGV: leader, invitee, now_ms, until_ms, max_invites
+-- Inviting again renews.
 local function invite(keys, argv)
   local party = load(keys[1])
   if not party then return reply('missing') end
@@ -84,7 +89,8 @@ local function invite(keys, argv)
   return commit(keys[1], party)
 end
 
--- accept: ARGV player, claim, now_ms, claim_limit_ms, max_members.
+-- functions.Accept -> functions.PartyChange
+-- ARGV: player, claim, now_ms, claim_limit_ms, max_members
 -- A member whose recorded claim is this one is this accept's own earlier attempt.
 local function accept(keys, argv)
   local party = load(keys[1])
@@ -106,7 +112,9 @@ local function accept(keys, argv)
   return commit(keys[1], party)
 end
 
--- decline: ARGV player, now_ms. Also how an erased player's invite is dropped.
+-- functions.Decline -> functions.PartyChange
+-- ARGV: player, now_ms
+-- Also how an erased player's invite is dropped.
 local function decline(keys, argv)
   local party = load(keys[1])
   if not party then return reply('missing') end
@@ -128,7 +136,9 @@ local function remove(key, party, player)
   return commit(key, party, claim)
 end
 
--- leave: ARGV player, now_ms. A leaving leader's place goes to the next in line.
+-- functions.Leave -> functions.PartyChange
+-- ARGV: player, now_ms
+-- A leaving leader's place goes to the next in line.
 local function leave(keys, argv)
   local party = load(keys[1])
   if not party then return reply('missing') end
@@ -137,7 +147,8 @@ local function leave(keys, argv)
   return remove(keys[1], party, argv[1])
 end
 
--- kick: ARGV leader, player, now_ms.
+-- functions.Kick -> functions.PartyChange
+-- ARGV: leader, player, now_ms
 local function kick(keys, argv)
   local party = load(keys[1])
   if not party then return reply('missing') end
@@ -149,9 +160,10 @@ local function kick(keys, argv)
   return remove(keys[1], party, argv[2])
 end
 
--- claim: KEYS the player's claim. ARGV claim, replaceable (a claim the caller found no
--- longer holds the player, or ''). Takes it if free, ours or `replaceable`.
--- -> '' or the claim that holds the player.
+-- functions.Claim -> functions.Held
+-- KEYS: the player's claim; ARGV: claim, replaceable -> '' or the claim that holds the
+-- player. Takes it if free, ours or `replaceable` (a claim the caller found no longer
+-- holds the player, or '').
 local function claim(keys, argv)
   local cur = server.call('GET', keys[1])
   if cur and cur ~= argv[1] and cur ~= argv[2] then return cur end
@@ -159,14 +171,16 @@ local function claim(keys, argv)
   return ''
 end
 
--- release: KEYS the player's claim. ARGV claim -> 1 if it was that claim and is gone.
+-- functions.Release -> functions.Released
+-- KEYS: the player's claim; ARGV: claim -> 1 if it was that claim and is gone.
 local function release(keys, argv)
   if server.call('GET', keys[1]) == argv[1] then return server.call('DEL', keys[1]) end
   return 0
 end
 
--- note_invite: KEYS the player's invite set. ARGV party id, ttl_ms. Every invite lasts
--- as long, so the set lives as long as its latest invite.
+-- functions.NoteInvite -> functions.Noted
+-- KEYS: the player's invite set; ARGV: party_id, ttl_ms
+-- Every invite lasts as long, so the set lives as long as its latest invite.
 local function note_invite(keys, argv)
   server.call('SADD', keys[1], argv[1])
   server.call('PEXPIRE', keys[1], argv[2])

@@ -38,6 +38,7 @@ from domain.errors import (
     Unconfirmed,
 )
 from domain.ids import require_id
+from domain.parties.functions import PartyChange
 from domain.parties.ports import PartyEvents
 from domain.parties.rules import (
     MAX_INVITES,
@@ -50,7 +51,7 @@ from domain.parties.rules import (
     parse_claim,
     require_party_id,
 )
-from domain.parties.store import PartyChange, PartyStore
+from domain.parties.store import PartyStore
 
 log = logging.getLogger(__name__)
 

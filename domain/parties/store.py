@@ -10,19 +10,35 @@ Keys (all under `party:`):
 
 A party and its members' claims sit on different slots; domain/parties/service.py says
 why taking the claim first and the party's seat second is safe. Every change a client is
-told succeeded is confirmed by WAIT on the same connection before it returns.
+told succeeded is confirmed by WAIT on the same connection before it returns. The
+functions of parties.lua are called through their typed requests and replies
+(functions.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import orjson
-
-from domain.parties.rules import Invite, Party
+from domain.parties.functions import (
+    Accept,
+    Claim,
+    Create,
+    Decline,
+    Held,
+    Kick,
+    Leave,
+    Noted,
+    NoteInvite,
+    PartyChange,
+    Release,
+    Released,
+    SendInvite,
+    decode_party,
+)
+from domain.parties.rules import Party
+from domain.storage.function_call import FunctionCall, KeyCall
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 LIBRARY_CODE = resources.files("domain.parties").joinpath("parties.lua").read_text()
@@ -42,27 +58,6 @@ def invites_key(player_id: str) -> str:
 
 def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def decode_party(party_id: str, raw: bytes | str) -> Party:
-    data = orjson.loads(raw)
-    # Lua's cjson writes an empty object for an empty table, whatever it stood for.
-    invites = data.get("i") or {}
-    return Party(
-        party_id=party_id,
-        members=tuple(data["m"]),
-        claims=dict(data.get("c") or {}),
-        invites={p: Invite(int(until), str(by)) for p, (until, by) in invites.items()},
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PartyChange:
-    """What a party function did: its status, the party after it, a removed claim."""
-
-    status: str
-    party: Party | None
-    removed_claim: str | None = None
 
 
 class PartyStore:
@@ -85,30 +80,26 @@ class PartyStore:
         calls = [Call(claim_key(p), ("GET", claim_key(p))) for p in player_ids]
         return [None if raw is None else _text(raw) for raw in await self._caller.read(calls)]
 
-    async def _party_call(
-        self, name: str, party_id: str, *args: Any, idempotent: bool
-    ) -> PartyChange:
-        key = party_key(party_id)
-        call = Call(key, ("FCALL", f"party_{name}", 1, key, *args))
-        status, raw, claim = await self._caller.write(call, *self._wait, idempotent=idempotent)
-        party = decode_party(party_id, raw) if raw else None
-        return PartyChange(_text(status), party, _text(claim) or None)
+    async def _write(self, request: FunctionCall, *, idempotent: bool) -> Any:
+        return await self._caller.write(request.call(), *self._wait, idempotent=idempotent)
+
+    async def _change(self, request: KeyCall, party_id: str, *, idempotent: bool) -> PartyChange:
+        return PartyChange.decode(await self._write(request, idempotent=idempotent), party_id)
 
     async def create(
         self, party_id: str, player_id: str, claim: str, now_ms: int, limit_ms: int
     ) -> PartyChange:
+        request = Create(party_key(party_id), player_id, claim, now_ms, limit_ms)
         # Idempotent: a party with this random id led by this claim is this call's own.
-        return await self._party_call(
-            "create", party_id, player_id, claim, now_ms, limit_ms, idempotent=True
-        )
+        return await self._change(request, party_id, idempotent=True)
 
     async def invite(
         self, party_id: str, leader: str, invitee: str, now_ms: int, until_ms: int, max_invites: int
     ) -> PartyChange:
+        key = party_key(party_id)
+        request = SendInvite(key, leader, invitee, now_ms, until_ms, max_invites)
         # Idempotent: inviting again only renews the invite.
-        return await self._party_call(
-            "invite", party_id, leader, invitee, now_ms, until_ms, max_invites, idempotent=True
-        )
+        return await self._change(request, party_id, idempotent=True)
 
     async def accept(
         self,
@@ -119,39 +110,37 @@ class PartyStore:
         limit_ms: int,
         max_members: int,
     ) -> PartyChange:
+        request = Accept(party_key(party_id), player_id, claim, now_ms, limit_ms, max_members)
         # Idempotent: a member holding this very claim is this call's own earlier attempt.
-        return await self._party_call(
-            "accept", party_id, player_id, claim, now_ms, limit_ms, max_members, idempotent=True
-        )
+        return await self._change(request, party_id, idempotent=True)
 
     async def decline(self, party_id: str, player_id: str, now_ms: int) -> PartyChange:
+        request = Decline(party_key(party_id), player_id, now_ms)
         # Not idempotent: a second run would find no invite and say so.
-        return await self._party_call("decline", party_id, player_id, now_ms, idempotent=False)
+        return await self._change(request, party_id, idempotent=False)
 
     async def leave(self, party_id: str, player_id: str, now_ms: int) -> PartyChange:
+        request = Leave(party_key(party_id), player_id, now_ms)
         # Not idempotent: a second run would find the player gone and say so.
-        return await self._party_call("leave", party_id, player_id, now_ms, idempotent=False)
+        return await self._change(request, party_id, idempotent=False)
 
     async def kick(self, party_id: str, leader: str, player_id: str, now_ms: int) -> PartyChange:
-        return await self._party_call("kick", party_id, leader, player_id, now_ms, idempotent=False)
+        request = Kick(party_key(party_id), leader, player_id, now_ms)
+        return await self._change(request, party_id, idempotent=False)
 
     async def claim(self, player_id: str, claim: str, replaceable: str = "") -> str | None:
         """Hold the player with `claim`; on failure, the claim that holds them."""
-        key = claim_key(player_id)
-        call = Call(key, ("FCALL", "party_claim", 1, key, claim, replaceable))
+        request = Claim(claim_key(player_id), claim, replaceable)
         # Confirmed: a claim lost in a failover would let the player into two parties.
-        holder = await self._caller.write(call, *self._wait, idempotent=True)
-        return _text(holder) or None
+        return Held.decode(await self._write(request, idempotent=True)).holder
 
     async def release(self, player_id: str, claim: str) -> None:
-        key = claim_key(player_id)
-        call = Call(key, ("FCALL", "party_release", 1, key, claim))
-        await self._caller.write(call, *self._wait, idempotent=True)
+        request = Release(claim_key(player_id), claim)
+        Released.decode(await self._write(request, idempotent=True))
 
     async def note_invite(self, player_id: str, party_id: str, ttl_ms: int) -> None:
-        key = invites_key(player_id)
-        call = Call(key, ("FCALL", "party_note_invite", 1, key, party_id, ttl_ms))
-        await self._caller.write(call, *self._wait, idempotent=True)
+        request = NoteInvite(invites_key(player_id), party_id, ttl_ms)
+        Noted.decode(await self._write(request, idempotent=True))
 
     async def invited_by(self, player_id: str) -> list[str]:
         """The parties that invited the player within the last invite lifetime."""

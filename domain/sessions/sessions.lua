@@ -1,8 +1,11 @@
 #!lua name=sessions
 -- Session functions. KEYS[1] is always the player's session hash `sess:{<player>}`.
 -- Fields: sid, region, created, gw (gateway holding the socket, "" if none), v:<key> values.
+-- Each function's header names the request and reply of domain/sessions/functions.py
+-- that mirror its key, arguments and answer: change both together.
 
--- create: ARGV sid, region, created, ttl_ms -> {old_sid, old_gw} or {} if there was none.
+-- functions.Create -> functions.Ended
+-- ARGV: sid, region, created, ttl_ms -> {old_sid, old_gw} or {} if there was none.
 -- One live session per player: the new session replaces the whole hash atomically.
 local function create(keys, argv)
   local old = server.call('HMGET', keys[1], 'sid', 'gw')
@@ -13,7 +16,8 @@ local function create(keys, argv)
   return {}
 end
 
--- attach: ARGV sid, gateway, ttl_ms -> {region, created, values...} or false if gone/replaced.
+-- functions.Attach -> functions.Attached
+-- ARGV: sid, gateway, ttl_ms -> the hash's fields and values, or false if gone/replaced.
 local function attach(keys, argv)
   if server.call('HGET', keys[1], 'sid') ~= argv[1] then return false end
   server.call('HSET', keys[1], 'gw', argv[2])
@@ -21,7 +25,8 @@ local function attach(keys, argv)
   return server.call('HGETALL', keys[1])
 end
 
--- touch: ARGV sid, ttl_ms -> 1 if the session is still this one, 0 if another replaced
+-- functions.Touch -> functions.Touched
+-- ARGV: sid, ttl_ms -> 1 if the session is still this one, 0 if another replaced
 -- it, -1 if it is gone (ended by an admin, or expired).
 local function touch(keys, argv)
   local sid = server.call('HGET', keys[1], 'sid')
@@ -31,7 +36,8 @@ local function touch(keys, argv)
   return 1
 end
 
--- detach: ARGV sid, gateway, ttl_ms -> 1 if this gateway's claim was cleared.
+-- functions.Detach -> functions.Detached
+-- ARGV: sid, gateway, ttl_ms -> 1 if this gateway's claim was cleared.
 -- The idle clock restarts when the socket goes: the session lives ttl more without one.
 local function detach(keys, argv)
   local cur = server.call('HMGET', keys[1], 'sid', 'gw')
@@ -41,7 +47,9 @@ local function detach(keys, argv)
   return 1
 end
 
--- set_values: ARGV sid, ttl_ms, max_bytes, then field/value pairs (fields already `v:`).
+-- functions.SetValues -> functions.ValuesSet
+-- ARGV: sid, ttl_ms, max_bytes, fields... (field, value pairs; fields already `v:`)
+-- -> 1, -1 if the session is gone or another, -2 if over max_bytes.
 -- The size limit counts every stored value after the merge; over it nothing changes.
 local function set_values(keys, argv)
   if server.call('HGET', keys[1], 'sid') ~= argv[1] then return -1 end
@@ -64,7 +72,8 @@ local function set_values(keys, argv)
   return 1
 end
 
--- end_session: ARGV sid ("" = whichever) -> {sid, gw} of the ended session, or {}.
+-- functions.End -> functions.Ended
+-- ARGV: sid ('' = whichever) -> {sid, gw} of the ended session, or {}.
 local function end_session(keys, argv)
   local cur = server.call('HMGET', keys[1], 'sid', 'gw')
   if not cur[1] or (argv[1] ~= '' and cur[1] ~= argv[1]) then return {} end

@@ -1,11 +1,12 @@
 """The Valkey side of sessions: every key, channel and function of the feature lives here.
 
 Every call goes through the process's one storage object (domain/storage/shard_calls.py):
-the writes run a function of sessions.lua, the reads are plain reads. The writes a
-client is told succeeded (`create`: the login's 201; `set_values`; `end`: the admin
-kick) are confirmed by WAIT on the same connection before they return; a WAIT that falls
-short raises `Unconfirmed`. `touch`, `attach` and `detach` only extend or annotate a
-session and go without WAIT.
+the writes run a function of sessions.lua through its typed request and reply
+(functions.py), the reads are plain reads. The writes a client is told succeeded
+(`create`: the login's 201; `set_values`; `end`: the admin kick) are confirmed by WAIT
+on the same connection before they return; a WAIT that falls short raises
+`Unconfirmed`. `touch`, `attach` and `detach` only extend or annotate a session and go
+without WAIT.
 """
 
 from __future__ import annotations
@@ -16,9 +17,23 @@ from typing import Any
 
 import orjson
 
+from domain.sessions.functions import (
+    Attach,
+    Attached,
+    Create,
+    Detach,
+    Detached,
+    End,
+    Ended,
+    SetValues,
+    Touch,
+    Touched,
+    ValuesSet,
+)
 from domain.sessions.models import Session
 from domain.storage.auto_pipeline import Wait
 from domain.storage.batch_reads import which_exist
+from domain.storage.function_call import FunctionCall
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 # The player id is the hash tag, so everything about one player's session sits in one slot.
@@ -53,62 +68,41 @@ class SessionStore:
         """Load the function library on every primary; replicas and the AOF keep it."""
         await self._caller.load(self._library)
 
-    async def _run(self, op: str, player_id: str, *args: Any, wait: Wait, idempotent: bool) -> Any:
-        key = session_key(player_id)
-        call = Call(key, ("FCALL", f"session_{op}", 1, key, *args))
-        return await self._caller.write(call, *wait, idempotent=idempotent)
+    async def _write(self, request: FunctionCall, wait: Wait, *, idempotent: bool) -> Any:
+        return await self._caller.write(request.call(), *wait, idempotent=idempotent)
 
     async def create(
         self, player_id: str, session_id: str, region: str | None, created: float, ttl_ms: int
     ) -> tuple[str, str | None] | None:
         """Store a new session, ending any other; returns the old (session id, gateway)."""
+        request = Create(session_key(player_id), session_id, region or "", created, ttl_ms)
         # Not idempotent: a second run would report the first run's session as replaced.
-        old = await self._run(
-            "create",
-            player_id,
-            session_id,
-            region or "",
-            created,
-            ttl_ms,
-            wait=self._wait,
-            idempotent=False,
-        )
-        if not old:
-            return None
-        return _text(old[0]), (_text(old[1]) or None)
+        old = Ended.decode(await self._write(request, self._wait, idempotent=False))
+        return None if old is None else (old.sid, old.gateway)
 
     async def attach(
         self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int
     ) -> tuple[Session, dict[str, Any]] | None:
-        fields = await self._run(
-            "attach", player_id, session_id, gateway_id, ttl_ms, wait=_NO_WAIT, idempotent=True
-        )
-        if not fields:
-            return None
-        return self._parse(player_id, fields)
+        request = Attach(session_key(player_id), session_id, gateway_id, ttl_ms)
+        attached = Attached.decode(await self._write(request, _NO_WAIT, idempotent=True))
+        return None if attached is None else self._parse(player_id, attached.fields)
 
     async def touch(self, player_id: str, session_id: str, ttl_ms: int) -> int:
         """1 if refreshed, 0 if another session replaced it, -1 if it is gone."""
-        reply = await self._run(
-            "touch", player_id, session_id, ttl_ms, wait=_NO_WAIT, idempotent=True
-        )
-        return int(reply)
+        request = Touch(session_key(player_id), session_id, ttl_ms)
+        return Touched.decode(await self._write(request, _NO_WAIT, idempotent=True))
 
     async def touch_many(self, sessions: Sequence[tuple[str, str]], ttl_ms: int) -> list[int]:
         """`touch` for many sessions in one pipelined round per node."""
         if not sessions:
             return []
-        calls = [
-            Call(key, ("FCALL", "session_touch", 1, key, session_id, ttl_ms))
-            for key, session_id in ((session_key(p), s) for p, s in sessions)
-        ]
+        calls = [Touch(session_key(p), s, ttl_ms).call() for p, s in sessions]
         # Idempotent and never waited for: safe to send and retry the way reads are.
-        return [int(r) for r in await self._caller.read(calls)]
+        return [Touched.decode(r) for r in await self._caller.read(calls)]
 
     async def detach(self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int) -> None:
-        await self._run(
-            "detach", player_id, session_id, gateway_id, ttl_ms, wait=_NO_WAIT, idempotent=True
-        )
+        request = Detach(session_key(player_id), session_id, gateway_id, ttl_ms)
+        Detached.decode(await self._write(request, _NO_WAIT, idempotent=True))
 
     async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
         """The gateway holding each player's socket, for players that have one open."""
@@ -123,38 +117,23 @@ class SessionStore:
         self, player_id: str, session_id: str, values: dict[str, bytes], ttl_ms: int, max_bytes: int
     ) -> int:
         """1 on success, -1 if the session is gone, -2 if the total would exceed `max_bytes`."""
-        pairs: list[Any] = []
-        for key, encoded in values.items():
-            pairs += [_VALUE_PREFIX + key, encoded]
+        fields = {_VALUE_PREFIX + key: encoded for key, encoded in values.items()}
+        request = SetValues(session_key(player_id), session_id, ttl_ms, max_bytes, fields)
         # Not retried after an unknown outcome: it could overwrite a later set of the same key.
-        reply = await self._run(
-            "set_values",
-            player_id,
-            session_id,
-            ttl_ms,
-            max_bytes,
-            *pairs,
-            wait=self._wait,
-            idempotent=False,
-        )
-        return int(reply)
+        return ValuesSet.decode(await self._write(request, self._wait, idempotent=False))
 
     async def end(self, player_id: str, session_id: str = "") -> tuple[str, str | None] | None:
+        request = End(session_key(player_id), session_id)
         # Not idempotent: a second run would find nothing to end and say so.
-        ended = await self._run("end", player_id, session_id, wait=self._wait, idempotent=False)
-        if not ended:
-            return None
-        return _text(ended[0]), (_text(ended[1]) or None)
+        ended = Ended.decode(await self._write(request, self._wait, idempotent=False))
+        return None if ended is None else (ended.sid, ended.gateway)
 
     async def get(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:
         key = session_key(player_id)
         fields = await self._caller.read_one(key, "HGETALL", key)
         if not fields:
             return None
-        flat: list[Any] = []
-        for k, v in fields.items():
-            flat += [k, v]
-        return self._parse(player_id, flat)
+        return self._parse(player_id, {_text(k): v for k, v in fields.items()})
 
     async def live_players(self, player_ids: Iterable[str]) -> set[str]:
         return await which_exist(self._caller, player_ids, session_key)
@@ -163,8 +142,7 @@ class SessionStore:
         await self._caller.publish(gateway_channel(gateway_id), message)
 
     @staticmethod
-    def _parse(player_id: str, flat: Sequence[Any]) -> tuple[Session, dict[str, Any]]:
-        raw = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+    def _parse(player_id: str, raw: dict[str, Any]) -> tuple[Session, dict[str, Any]]:
         values = {
             k[len(_VALUE_PREFIX) :]: orjson.loads(v)
             for k, v in raw.items()

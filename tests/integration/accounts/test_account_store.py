@@ -8,6 +8,7 @@ import asyncio
 from valkey.asyncio.cluster import ValkeyCluster
 from valkey.crc import key_slot
 
+from domain.accounts.functions import Resolved
 from domain.accounts.models import CredentialKind, Link
 from domain.accounts.store import AccountStore, account_key, credential_key
 from domain.storage.shard_calls import ShardCaller
@@ -26,10 +27,10 @@ async def test_a_credential_resolves_to_its_first_candidate_only(valkey: ValkeyC
     replies = await asyncio.gather(
         *(store.resolve_credential("d1", f"cand{i}", 1.0) for i in range(10))
     )
-    winners = {player for player, _ in replies}
+    winners = {reply.player_id for reply in replies}
     assert len(winners) == 1
-    assert sum(created for _, created in replies) == 1
-    assert await store.resolve_credential("d1", "late", 2.0) == (winners.pop(), False)
+    assert sum(reply.created for reply in replies) == 1
+    assert await store.resolve_credential("d1", "late", 2.0) == Resolved(winners.pop(), False)
 
 
 async def test_a_claimed_credential_stays_with_its_owner(valkey: ValkeyCluster) -> None:
