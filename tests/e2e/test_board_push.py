@@ -12,7 +12,7 @@ import httpx
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.leaderboards.keys import sub_board_of
-from gameserver.push.sharded_subscriber import spublish
+from tests.cluster_helpers import spublish
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import Gateway, gateway_process, gateway_settings
 
