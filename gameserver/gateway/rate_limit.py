@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-# Refusals less than this far apart belong to one stretch over the limit.
+# Refusals at most this far apart belong to one stretch over the limit.
 _STREAK_GAP_S = 1.0
 
 
