@@ -30,3 +30,10 @@ def test_weekly_and_monthly_periods_over_their_retention() -> None:
     # October ended 36 days ago: past 30 days of retention, within 40.
     assert kept_bases("monthly", 30 * DAY, now) == ["2026-12", "2026-11"]
     assert kept_bases("monthly", 40 * DAY, now) == ["2026-12", "2026-11", "2026-10"]
+
+
+def test_a_period_is_gone_the_moment_its_retention_runs_out() -> None:
+    now = at("2026-12-07T05:00:00")
+    # 2026-12-05 ended at midnight of the 6th, 29 h ago: exactly its retention.
+    assert kept_bases("daily", 29 * 3600, now) == ["2026-12-07", "2026-12-06"]
+    assert kept_bases("daily", 29 * 3600 + 1, now) == ["2026-12-07", "2026-12-06", "2026-12-05"]

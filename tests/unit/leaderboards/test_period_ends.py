@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime
+
+import pytest
 
 from domain.leaderboards.models import Board, BoardConfig
 from domain.leaderboards.period_ends import PeriodEndJob
@@ -63,6 +66,60 @@ def test_period_bounds_of_weekly_monthly_and_windowed_boards() -> None:
     assert period_bounds(_board(reset="monthly"), "2030-03") == (march, april)
     assert period_bounds(_board(start_at=5, end_at=9), "all") == (5, 9)
     assert period_bounds(_board(), "all.1") == (None, None)
+
+
+def test_weekly_periods_end_at_monday_midnight() -> None:
+    board = _board(reset="weekly")
+    # A Wednesday: week 10 began on Monday, week 9 ended then.
+    assert ended_periods(board, MAR_4 + 2 * DAY + 1) == [("2030-W09", MAR_4, "rollover")]
+
+
+def test_a_period_that_ended_as_the_board_was_created_is_not_an_end() -> None:
+    board = _board(created_at=MAR_4, reset="daily")
+    assert ended_periods(board, MAR_4 + DAY + 1) == [("2030-03-04", MAR_4 + DAY, "rollover")]
+
+
+def test_a_window_closing_at_midnight_ends_the_day_before_once() -> None:
+    board = _board(created_at=MAR_4 - 2 * DAY + 5, reset="daily", end_at=int(MAR_4))
+    # The day that ended at midnight ended with the window: one end, by `end_at`.
+    assert ended_periods(board, MAR_4 + 1) == [
+        ("2030-03-03", MAR_4, "end_at"),
+        ("2030-03-02", MAR_4 - DAY, "rollover"),
+    ]
+
+
+def test_a_window_closing_a_second_after_midnight_ends_the_new_day() -> None:
+    board = _board(created_at=MAR_4 - 1, reset="daily", end_at=int(MAR_4) + 1)
+    assert ended_periods(board, MAR_4 + 2) == [
+        ("2030-03-04", MAR_4 + 1, "end_at"),
+        ("2030-03-03", MAR_4, "rollover"),
+    ]
+
+
+def test_period_bounds_of_a_daily_board_are_its_day_narrowed_to_the_window() -> None:
+    board = _board(reset="daily", start_at=int(MAR_4) + 600, end_at=int(MAR_4 + 2 * DAY) - 600)
+    # The window opens and closes inside a day: those days are bounded by the window.
+    assert period_bounds(board, "2030-03-04") == (MAR_4 + 600, MAR_4 + DAY)
+    assert period_bounds(board, "2030-03-05.1") == (MAR_4 + DAY, MAR_4 + 2 * DAY - 600)
+    assert period_bounds(_board(reset="daily"), "2030-03-04") == (MAR_4, MAR_4 + DAY)
+
+
+def test_period_bounds_are_utc_whatever_the_servers_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nine hours east of UTC (POSIX form, no tz database needed): local midnight is
+    # 15:00 UTC of the day before, so a local reading lands in the previous period.
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    try:
+        assert period_bounds(_board(reset="daily"), "2030-03-04") == (MAR_4, MAR_4 + DAY)
+        assert period_bounds(_board(reset="weekly"), "2030-W10") == (MAR_4, MAR_4 + 7 * DAY)
+        march = datetime(2030, 3, 1, tzinfo=UTC).timestamp()
+        april = datetime(2030, 4, 1, tzinfo=UTC).timestamp()
+        assert period_bounds(_board(reset="monthly"), "2030-03") == (march, april)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_webhook_backoff_doubles_up_to_its_cap() -> None:
