@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import resources
 
 from domain.abuse.functions import Take, Taken
+from domain.storage.library_store import LibraryStore
 from domain.storage.shard_calls import ShardCaller
 
 # The kind and the address are the hash tag: addresses spread over the whole cluster.
@@ -22,13 +23,9 @@ def limit_key(kind: str, address: str) -> str:
     return _LIMIT_KEY.format(kind=kind, address=address)
 
 
-class AbuseStore:
+class AbuseStore(LibraryStore):
     def __init__(self, storage: ShardCaller) -> None:
-        self._caller = storage
-        self._library = storage.use_library(LIBRARY_CODE)
-
-    async def load_functions(self) -> None:
-        await self._caller.load(self._library)
+        super().__init__(storage, LIBRARY_CODE)
 
     async def take(self, kind: str, address: str, rate_per_s: float, burst: int) -> float:
         """Count one request; 0.0 if allowed, else the seconds until one would be."""

@@ -38,6 +38,8 @@ from domain.accounts.functions import (
 )
 from domain.accounts.models import Account, CredentialKind, Link
 from domain.storage.function_call import FunctionCall
+from domain.storage.library_store import LibraryStore
+from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 _ACCOUNT_KEY = "acct:{{{player}}}"
@@ -72,18 +74,9 @@ def _link_of(field: str) -> Link | None:
     return None
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-class AccountStore:
+class AccountStore(LibraryStore):
     def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
-        self._caller = storage
-        self._library = storage.use_library(LIBRARY_CODE)
-        self._wait = writes.wait
-
-    async def load_functions(self) -> None:
-        await self._caller.load(self._library)
+        super().__init__(storage, LIBRARY_CODE, writes)
 
     async def _fields(self, player_id: str) -> Any:
         key = account_key(player_id)
@@ -124,15 +117,15 @@ class AccountStore:
         fields = await self._fields(player_id)
         if not fields:
             return None
-        raw = {_text(k): v for k, v in fields.items()}
+        raw = {text(k): v for k, v in fields.items()}
         links = tuple(
             link for link in (_link_of(field) for field in sorted(raw)) if link is not None
         )
         name = raw.get(_NAME_FIELD)
         return Account(
             player_id=player_id,
-            display_name=None if name is None else _text(name),
-            created_at=float(_text(raw.get("created", b"0"))),
+            display_name=None if name is None else text(name),
+            created_at=float(text(raw.get("created", b"0"))),
             links=links,
             ban=decode_ban(raw.get("ban", b""), raw.get("ban_until"), raw.get("ban_reason")),
         )
@@ -140,7 +133,7 @@ class AccountStore:
     async def credential_digests(self, player_id: str) -> list[str]:
         """The hashes of the account's credentials."""
         fields = await self._fields(player_id)
-        return [_text(v) for k, v in (fields or {}).items() if _text(k).startswith(_LINK_PREFIX)]
+        return [text(v) for k, v in (fields or {}).items() if text(k).startswith(_LINK_PREFIX)]
 
     async def set_name(self, player_id: str, name: str) -> bool:
         request = AccountSetName(account_key(player_id), name)
@@ -180,4 +173,4 @@ class AccountStore:
             return {}
         keys = [account_key(player_id) for player_id in unique]
         found = await self._caller.read([Call(key, ("HGET", key, _NAME_FIELD)) for key in keys])
-        return {p: None if n is None else _text(n) for p, n in zip(unique, found, strict=True)}
+        return {p: None if n is None else text(n) for p, n in zip(unique, found, strict=True)}

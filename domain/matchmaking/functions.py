@@ -17,10 +17,7 @@ import orjson
 
 from domain.matchmaking.models import QueueConfig
 from domain.storage.function_call import FunctionCall, KeyCall
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+from domain.storage.resp import text
 
 
 def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
@@ -70,7 +67,7 @@ class Holder:
 
     @classmethod
     def decode(cls, raw: Any) -> Holder:
-        return cls(_text(raw) or None)
+        return cls(text(raw) or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +187,7 @@ class Cancelled:
 
     @classmethod
     def decode(cls, raw: Any) -> Cancelled:
-        return cls(_text(raw))
+        return cls(text(raw))
 
 
 # A partition's worker: its lease, stream, outbox and matches.
@@ -213,14 +210,14 @@ def _entries(raw: Sequence[Any]) -> list[Entry]:
     for entry_id, flat in raw:
         if not flat:  # an entry deleted while pending shows up without fields
             continue
-        fields = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
         out.append(
             Entry(
-                entry_id=_text(entry_id),
-                kind=_text(fields["k"]),
-                ticket_id=_text(fields["t"]),
+                entry_id=text(entry_id),
+                kind=text(fields["k"]),
+                ticket_id=text(fields["t"]),
                 data=fields.get("d"),
-                join_id=_text(fields["s"]) if fields.get("s") else None,
+                join_id=text(fields["s"]) if fields.get("s") else None,
             )
         )
     return out
@@ -275,7 +272,7 @@ class Entries:
         if raw is None:
             return None
         backfills = [
-            OpenBackfill(_text(m), orjson.loads(data), orjson.loads(bf)) for m, data, bf in raw[1]
+            OpenBackfill(text(m), orjson.loads(data), orjson.loads(bf)) for m, data, bf in raw[1]
         ]
         return cls(_entries(raw[0]), backfills)
 
@@ -308,7 +305,7 @@ class TakenOver:
     @classmethod
     def decode(cls, raw: Any) -> TakenOver | None:
         """None when the lease is not ours."""
-        return None if raw is None else cls(_text(raw[0]), _entries(raw[1]))
+        return None if raw is None else cls(text(raw[0]), _entries(raw[1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,9 +378,9 @@ class Settled:
         if raw is None:
             return None
         results: list[str | list[str]] = [
-            _text(r) if isinstance(r, bytes) else [_text(x) for x in r] for r in raw[0]
+            text(r) if isinstance(r, bytes) else [text(x) for x in r] for r in raw[0]
         ]
-        return cls(results, [_text(x) for x in raw[1]])
+        return cls(results, [text(x) for x in raw[1]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +424,7 @@ class Filled:
         """None when the lease is lost."""
         if raw is None:
             return None
-        return cls(_text(raw[0]), [_text(x) for x in raw[1:]])
+        return cls(text(raw[0]), [text(x) for x in raw[1:]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,8 +492,8 @@ class Pushes:
             return None
         out: list[tuple[str, str, bytes]] = []
         for entry_id, flat in raw:
-            fields = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
-            out.append((_text(entry_id), _text(fields["k"]), fields["d"]))
+            fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+            out.append((text(entry_id), text(fields["k"]), fields["d"]))
         return cls(out)
 
 
@@ -586,8 +583,8 @@ class Registry:
         return cls(
             live_workers=int(live),
             partitions={
-                _text(code): (value["queue"], value["partition"])
+                text(code): (value["queue"], value["partition"])
                 for code, value in ((c, orjson.loads(v)) for c, v in _pairs(partitions))
             },
-            queues={_text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in _pairs(queues)},
+            queues={text(k): QueueConfig.from_dict(orjson.loads(v)) for k, v in _pairs(queues)},
         )

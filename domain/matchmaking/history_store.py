@@ -23,8 +23,8 @@ from domain.matchmaking.store import (
     code_of,
     player_history_key,
     result_key,
-    text,
 )
+from domain.storage.resp import text
 
 # A record rewritten meanwhile (a backfill adding players, a result) is read again.
 _REDACT_ATTEMPTS = 8

@@ -19,8 +19,8 @@ from domain.matchmaking.store import (
     player_history_key,
     player_match_key,
     result_key,
-    text,
 )
+from domain.storage.resp import text
 from domain.storage.shard_calls import Call
 
 

@@ -99,10 +99,6 @@ def result_key(match_id: str) -> str:
     return f"mm:{{ratings}}:res:{match_id}"
 
 
-def text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
 class MatchmakingStore:
     """Matchmaking's calls over the shared storage: its functions (`run`), plain writes
     (`command`) and reads, each write confirmed by matchmaking's write policy when asked.

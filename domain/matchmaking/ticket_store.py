@@ -28,8 +28,8 @@ from domain.matchmaking.store import (
     code_of,
     player_history_key,
     player_ticket_key,
-    text,
 )
+from domain.storage.resp import text
 from domain.storage.shard_calls import Call
 
 

@@ -16,10 +16,7 @@ import orjson
 
 from domain.parties.rules import Invite, Party
 from domain.storage.function_call import KeyCall
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+from domain.storage.resp import text
 
 
 def decode_party(party_id: str, raw: bytes | str) -> Party:
@@ -48,7 +45,7 @@ class PartyChange:
         """The reply of a function on party `party_id` (the JSON does not hold its id)."""
         status, party, claim = raw
         return cls(
-            _text(status), decode_party(party_id, party) if party else None, _text(claim) or None
+            text(status), decode_party(party_id, party) if party else None, text(claim) or None
         )
 
 
@@ -171,7 +168,7 @@ class Held:
 
     @classmethod
     def decode(cls, raw: Any) -> Held:
-        return cls(_text(raw) or None)
+        return cls(text(raw) or None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ from domain.parties.functions import (
 )
 from domain.parties.rules import Party
 from domain.storage.function_call import FunctionCall, KeyCall
+from domain.storage.library_store import LibraryStore
+from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 LIBRARY_CODE = resources.files("domain.parties").joinpath("parties.lua").read_text()
@@ -56,19 +58,9 @@ def invites_key(player_id: str) -> str:
     return f"party:{{pl.{player_id}}}:inv"
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-class PartyStore:
+class PartyStore(LibraryStore):
     def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
-        self._caller = storage
-        self._library = storage.use_library(LIBRARY_CODE)
-        self._wait = writes.wait
-
-    async def load_functions(self) -> None:
-        """Load the function library on every primary; replicas and the AOF keep it."""
-        await self._caller.load(self._library)
+        super().__init__(storage, LIBRARY_CODE, writes)
 
     async def party(self, party_id: str) -> Party | None:
         key = party_key(party_id)
@@ -78,7 +70,7 @@ class PartyStore:
     async def claims(self, player_ids: Sequence[str]) -> list[str | None]:
         """The claim that holds each player, None where there is none."""
         calls = [Call(claim_key(p), ("GET", claim_key(p))) for p in player_ids]
-        return [None if raw is None else _text(raw) for raw in await self._caller.read(calls)]
+        return [None if raw is None else text(raw) for raw in await self._caller.read(calls)]
 
     async def _write(self, request: FunctionCall, *, idempotent: bool) -> Any:
         return await self._caller.write(request.call(), *self._wait, idempotent=idempotent)
@@ -146,7 +138,7 @@ class PartyStore:
         """The parties that invited the player within the last invite lifetime."""
         key = invites_key(player_id)
         [ids] = await self._caller.read([Call(key, ("SMEMBERS", key))])
-        return sorted(_text(i) for i in ids)
+        return sorted(text(i) for i in ids)
 
     async def drop_invite_record(self, player_id: str) -> None:
         key = invites_key(player_id)

@@ -15,10 +15,7 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 from domain.storage.function_call import KeyCall
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+from domain.storage.resp import text
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +46,7 @@ class Ended:
         """None when there was no session (or not the one named)."""
         if not raw:
             return None
-        return cls(_text(raw[0]), _text(raw[1]) or None)
+        return cls(text(raw[0]), text(raw[1]) or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,7 @@ class Attached:
         """None when the session is gone or another replaced it."""
         if not raw:
             return None
-        return cls({_text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)})
+        return cls({text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)})
 
 
 @dataclass(frozen=True, slots=True)

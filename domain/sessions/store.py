@@ -34,6 +34,8 @@ from domain.sessions.models import Session
 from domain.storage.auto_pipeline import Wait
 from domain.storage.batch_reads import which_exist
 from domain.storage.function_call import FunctionCall
+from domain.storage.library_store import LibraryStore
+from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 # The player id is the hash tag, so everything about one player's session sits in one slot.
@@ -54,19 +56,9 @@ def gateway_channel(gateway_id: str) -> str:
     return _GATEWAY_CHANNEL.format(gateway=gateway_id)
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-class SessionStore:
+class SessionStore(LibraryStore):
     def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
-        self._caller = storage
-        self._library = storage.use_library(LIBRARY_CODE)
-        self._wait = writes.wait
-
-    async def load_functions(self) -> None:
-        """Load the function library on every primary; replicas and the AOF keep it."""
-        await self._caller.load(self._library)
+        super().__init__(storage, LIBRARY_CODE, writes)
 
     async def _write(self, request: FunctionCall, wait: Wait, *, idempotent: bool) -> Any:
         return await self._caller.write(request.call(), *wait, idempotent=idempotent)
@@ -111,7 +103,7 @@ class SessionStore:
             return {}
         keys = [session_key(player_id) for player_id in ids]
         found = await self._caller.read([Call(key, ("HGET", key, "gw")) for key in keys])
-        return {pid: _text(gw) for pid, gw in zip(ids, found, strict=True) if gw}
+        return {pid: text(gw) for pid, gw in zip(ids, found, strict=True) if gw}
 
     async def set_values(
         self, player_id: str, session_id: str, values: dict[str, bytes], ttl_ms: int, max_bytes: int
@@ -133,7 +125,7 @@ class SessionStore:
         fields = await self._caller.read_one(key, "HGETALL", key)
         if not fields:
             return None
-        return self._parse(player_id, {_text(k): v for k, v in fields.items()})
+        return self._parse(player_id, {text(k): v for k, v in fields.items()})
 
     async def live_players(self, player_ids: Iterable[str]) -> set[str]:
         return await which_exist(self._caller, player_ids, session_key)
@@ -150,9 +142,9 @@ class SessionStore:
         }
         session = Session(
             player_id=player_id,
-            session_id=_text(raw.get("sid", b"")),
-            region=_text(raw.get("region", b"")) or None,
-            created_at=float(_text(raw.get("created", b"0"))),
-            gateway_id=_text(raw.get("gw", b"")) or None,
+            session_id=text(raw.get("sid", b"")),
+            region=text(raw.get("region", b"")) or None,
+            created_at=float(text(raw.get("created", b"0"))),
+            gateway_id=text(raw.get("gw", b"")) or None,
         )
         return session, values

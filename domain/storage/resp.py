@@ -14,6 +14,11 @@ import libvalkey
 from valkey.exceptions import DataError
 
 
+def text(raw: Any) -> str:
+    """A reply's bulk string as text (replies arrive as bytes)."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 def pack_command(args: Sequence[Any]) -> bytes:
     """One command as a RESP array of bulk strings."""
     try:

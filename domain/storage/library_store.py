@@ -1,0 +1,20 @@
+"""What every feature's store starts from: the process's one storage object, its own
+function library kept loaded on it, and its write policy's WAIT."""
+
+from __future__ import annotations
+
+from domain.storage.auto_pipeline import Wait
+from domain.storage.shard_calls import DEFAULT_WRITES, ShardCaller, WritePolicy
+
+
+class LibraryStore:
+    def __init__(
+        self, storage: ShardCaller, library_code: str, writes: WritePolicy = DEFAULT_WRITES
+    ) -> None:
+        self._caller = storage
+        self._library = storage.use_library(library_code)
+        self._wait: Wait = writes.wait
+
+    async def load_functions(self) -> None:
+        """Load the function library on every primary; replicas and the AOF keep it."""
+        await self._caller.load(self._library)
