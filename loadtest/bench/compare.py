@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -178,27 +179,19 @@ async def run_phase(
     meter = target.meter(clients.pids)
     measured_at = start_at + config.warmup_s
     phase = share.operation + (f" ({layout})" if layout else "")
-    spying = profiles is not None and config.profile_dir is not None and target.gateway_pids
-    profiled = (
-        _profile(
-            target.gateway_pids,
-            measured_at,
-            config.duration_s,
-            config.profile_dir,
-            phase.replace(" ", "-").replace("(", "").replace(")", ""),
-        )
-        if spying and config.profile_dir is not None
-        else None
-    )
-    if profiled is not None and profiles is not None:
-        cpu, samples, profile = await asyncio.gather(
-            _measure(meter, measured_at, config.duration_s), clients.run(share), profiled
-        )
-        profiles.append((phase, profile))
-    else:
+    out = config.profile_dir
+    if profiles is None or out is None or not target.gateway_pids:
         cpu, samples = await asyncio.gather(
             _measure(meter, measured_at, config.duration_s), clients.run(share)
         )
+    else:
+        label = re.sub(r"[ ()]+", "-", phase).strip("-")
+        cpu, samples, profile = await asyncio.gather(
+            _measure(meter, measured_at, config.duration_s),
+            clients.run(share),
+            _profile(target.gateway_pids, measured_at, config.duration_s, out, label),
+        )
+        profiles.append((phase, profile))
     return phase_result(
         name,
         share.operation,
