@@ -15,18 +15,15 @@ from typing import Any, ClassVar
 
 from domain.accounts.models import Ban
 from domain.storage.function_call import KeyCall
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+from domain.storage.resp import text
 
 
 def decode_ban(flag: Any, until: Any, reason: Any) -> Ban | None:
     """The ban that an account's `ban`, `ban_until` and `ban_reason` fields hold."""
-    if _text(flag) != "1":
+    if text(flag) != "1":
         return None
-    until_text = _text(until or b"")
-    return Ban(float(until_text) if until_text else None, _text(reason or b""))
+    until_text = text(until or b"")
+    return Ban(float(until_text) if until_text else None, text(reason or b""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +62,7 @@ class Resolved:
     @classmethod
     def decode(cls, raw: Any) -> Resolved:
         player_id, created = raw
-        return cls(_text(player_id), int(created) == 1)
+        return cls(text(player_id), int(created) == 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +85,7 @@ class Claimed:
 
     @classmethod
     def decode(cls, raw: Any) -> Claimed:
-        return cls(_text(raw))
+        return cls(text(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +166,7 @@ class Linked:
     @classmethod
     def decode(cls, raw: Any) -> Linked | None:
         """None when there is no account."""
-        return None if raw is None else cls(_text(raw))
+        return None if raw is None else cls(text(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +194,7 @@ class Unlinked:
 
     @classmethod
     def decode(cls, raw: Any) -> Unlinked | UnlinkRefused:
-        return UnlinkRefused(raw) if isinstance(raw, int) else cls(_text(raw))
+        return UnlinkRefused(raw) if isinstance(raw, int) else cls(text(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,4 +242,4 @@ class Erased:
     @classmethod
     def decode(cls, raw: Any) -> Erased | None:
         """None when there was no account."""
-        return None if raw is None else cls([_text(d) for d in raw])
+        return None if raw is None else cls([text(d) for d in raw])
