@@ -17,7 +17,7 @@ import orjson
 
 from domain.matchmaking.models import QueueConfig
 from domain.storage.function_call import FunctionCall, KeyCall
-from domain.storage.resp import text
+from domain.storage.resp import field_map, text
 
 
 def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
@@ -210,7 +210,7 @@ def _entries(raw: Sequence[Any]) -> list[Entry]:
     for entry_id, flat in raw:
         if not flat:  # an entry deleted while pending shows up without fields
             continue
-        fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        fields = field_map(flat)
         out.append(
             Entry(
                 entry_id=text(entry_id),
@@ -492,7 +492,7 @@ class Pushes:
             return None
         out: list[tuple[str, str, bytes]] = []
         for entry_id, flat in raw:
-            fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+            fields = field_map(flat)
             out.append((text(entry_id), text(fields["k"]), fields["d"]))
         return cls(out)
 
