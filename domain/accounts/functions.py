@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 from domain.accounts.models import Ban
+from domain.storage.function_call import Applied as Applied
 from domain.storage.function_call import KeyCall
 from domain.storage.resp import text
 
@@ -24,17 +25,6 @@ def decode_ban(flag: Any, until: Any, reason: Any) -> Ban | None:
         return None
     until_text = text(until or b"")
     return Ban(float(until_text) if until_text else None, text(reason or b""))
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """A write that answers 1, or 0 when there is no account (or not that credential)."""
-
-    applied: bool
-
-    @classmethod
-    def decode(cls, raw: Any) -> Applied:
-        return cls(int(raw) == 1)
 
 
 # Credentials.
