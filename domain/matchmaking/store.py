@@ -29,11 +29,10 @@ from importlib import resources
 from typing import Any
 
 from domain.storage.function_call import FunctionCall
-from domain.storage.library_store import LibraryStore
+from domain.storage.library_store import NO_WAIT, LibraryStore
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 LIBRARY_CODE = resources.files("domain.matchmaking").joinpath("matchmaking.lua").read_text()
-_NO_WAIT = (0, 0, False)
 
 GROUP = "workers"
 
@@ -117,11 +116,11 @@ class MatchmakingStore(LibraryStore):
     ) -> Any:
         """Run a function of matchmaking.lua (a request of functions.py) in its keys' slot;
         with `confirm`, only once replicas have it. The caller decodes the reply."""
-        return await self._write(request, idempotent=idempotent, wait=None if confirm else _NO_WAIT)
+        return await self._write(request, idempotent=idempotent, wait=None if confirm else NO_WAIT)
 
     async def command(self, key: str, *args: Any, idempotent: bool, confirm: bool) -> Any:
         """A plain write command on `key`'s primary (its first argument is the command)."""
-        wait = self._wait if confirm else _NO_WAIT
+        wait = self._wait if confirm else NO_WAIT
         return await self._caller.write(Call(key, args), *wait, idempotent=idempotent)
 
     async def read(self, calls: Sequence[Call]) -> list[Any]:

@@ -32,7 +32,7 @@ from domain.sessions.functions import (
 )
 from domain.sessions.models import Session
 from domain.storage.batch_reads import which_exist
-from domain.storage.library_store import LibraryStore
+from domain.storage.library_store import NO_WAIT, LibraryStore
 from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
@@ -43,7 +43,6 @@ _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
 
 LIBRARY_CODE = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
-_NO_WAIT = (0, 0, False)
 
 
 def session_key(player_id: str) -> str:
@@ -71,13 +70,13 @@ class SessionStore(LibraryStore):
         self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int
     ) -> tuple[Session, dict[str, Any]] | None:
         request = Attach(session_key(player_id), session_id, gateway_id, ttl_ms)
-        attached = Attached.decode(await self._write(request, idempotent=True, wait=_NO_WAIT))
+        attached = Attached.decode(await self._write(request, idempotent=True, wait=NO_WAIT))
         return None if attached is None else self._parse(player_id, attached.fields)
 
     async def touch(self, player_id: str, session_id: str, ttl_ms: int) -> int:
         """1 if refreshed, 0 if another session replaced it, -1 if it is gone."""
         request = Touch(session_key(player_id), session_id, ttl_ms)
-        return Touched.decode(await self._write(request, idempotent=True, wait=_NO_WAIT))
+        return Touched.decode(await self._write(request, idempotent=True, wait=NO_WAIT))
 
     async def touch_many(self, sessions: Sequence[tuple[str, str]], ttl_ms: int) -> list[int]:
         """`touch` for many sessions in one pipelined round per node."""
@@ -89,7 +88,7 @@ class SessionStore(LibraryStore):
 
     async def detach(self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int) -> None:
         request = Detach(session_key(player_id), session_id, gateway_id, ttl_ms)
-        Detached.decode(await self._write(request, idempotent=True, wait=_NO_WAIT))
+        Detached.decode(await self._write(request, idempotent=True, wait=NO_WAIT))
 
     async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
         """The gateway holding each player's socket, for players that have one open."""

@@ -9,6 +9,9 @@ from domain.storage.auto_pipeline import Wait
 from domain.storage.function_call import FunctionCall
 from domain.storage.shard_calls import DEFAULT_WRITES, ShardCaller, WritePolicy
 
+# A write sent without WAIT: what it changes is repeated or rebuilt if a failover loses it.
+NO_WAIT: Wait = (0, 0, False)
+
 
 class LibraryStore:
     def __init__(
