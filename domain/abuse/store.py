@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 
 from domain.abuse.functions import Take, Taken
-from domain.storage.library_store import LibraryStore
+from domain.storage.library_store import NO_WAIT, LibraryStore
 from domain.storage.shard_calls import ShardCaller
 
 # The kind and the address are the hash tag: addresses spread over the whole cluster.
@@ -31,4 +31,5 @@ class AbuseStore(LibraryStore):
         """Count one request; 0.0 if allowed, else the seconds until one would be."""
         call = Take(limit_key(kind, address), rate_per_s, burst).call()
         # A retry after an unknown outcome at worst counts one request twice.
-        return Taken.decode(await self._caller.write(call, 0, 0, idempotent=True)).retry_after_s
+        taken = Taken.decode(await self._caller.write(call, *NO_WAIT, idempotent=True))
+        return taken.retry_after_s

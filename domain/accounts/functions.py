@@ -14,30 +14,17 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 from domain.accounts.models import Ban
+from domain.storage.function_call import Applied as Applied
 from domain.storage.function_call import KeyCall
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
+from domain.storage.resp import text
 
 
 def decode_ban(flag: Any, until: Any, reason: Any) -> Ban | None:
     """The ban that an account's `ban`, `ban_until` and `ban_reason` fields hold."""
-    if _text(flag) != "1":
+    if text(flag) != "1":
         return None
-    until_text = _text(until or b"")
-    return Ban(float(until_text) if until_text else None, _text(reason or b""))
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """A write that answers 1, or 0 when there is no account (or not that credential)."""
-
-    applied: bool
-
-    @classmethod
-    def decode(cls, raw: Any) -> Applied:
-        return cls(int(raw) == 1)
+    until_text = text(until or b"")
+    return Ban(float(until_text) if until_text else None, text(reason or b""))
 
 
 # Credentials.
@@ -65,7 +52,7 @@ class Resolved:
     @classmethod
     def decode(cls, raw: Any) -> Resolved:
         player_id, created = raw
-        return cls(_text(player_id), int(created) == 1)
+        return cls(text(player_id), int(created) == 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +75,7 @@ class Claimed:
 
     @classmethod
     def decode(cls, raw: Any) -> Claimed:
-        return cls(_text(raw))
+        return cls(text(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +156,7 @@ class Linked:
     @classmethod
     def decode(cls, raw: Any) -> Linked | None:
         """None when there is no account."""
-        return None if raw is None else cls(_text(raw))
+        return None if raw is None else cls(text(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +184,7 @@ class Unlinked:
 
     @classmethod
     def decode(cls, raw: Any) -> Unlinked | UnlinkRefused:
-        return UnlinkRefused(raw) if isinstance(raw, int) else cls(_text(raw))
+        return UnlinkRefused(raw) if isinstance(raw, int) else cls(text(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,4 +232,4 @@ class Erased:
     @classmethod
     def decode(cls, raw: Any) -> Erased | None:
         """None when there was no account."""
-        return None if raw is None else cls([_text(d) for d in raw])
+        return None if raw is None else cls([text(d) for d in raw])

@@ -37,7 +37,6 @@ from domain.accounts.functions import (
     decode_ban,
 )
 from domain.accounts.models import Account, CredentialKind, Link
-from domain.storage.function_call import FunctionCall
 from domain.storage.library_store import LibraryStore
 from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
@@ -81,9 +80,6 @@ class AccountStore(LibraryStore):
     async def _fields(self, player_id: str) -> Any:
         key = account_key(player_id)
         return await self._caller.read_one(key, "HGETALL", key)
-
-    async def _write(self, request: FunctionCall, *, idempotent: bool) -> Any:
-        return await self._caller.write(request.call(), *self._wait, idempotent=idempotent)
 
     async def resolve_credential(self, digest: str, candidate: str, now: float) -> Resolved:
         """The player a credential belongs to; a first use registers it for `candidate`."""

@@ -23,6 +23,7 @@ from domain.leaderboards.rules import (
     member_of,
     position_of,
 )
+from domain.storage.function_call import Applied as Applied
 from domain.storage.function_call import FunctionCall
 
 
@@ -493,18 +494,6 @@ class Drop(FunctionCall):
 
     def args(self) -> tuple[Any, ...]:
         return (self.version, self.buckets, self.bucket_prefix, self.channel, self.period)
-
-
-@dataclass(frozen=True)
-class Applied:
-    """A write that answers 1 or 0: `applied` False when it found nothing to do (an
-    archive or drop behind a newer fence, a claim already made, a lease lost)."""
-
-    applied: bool
-
-    @classmethod
-    def decode(cls, raw: Any) -> Applied:
-        return cls(bool(raw))
 
 
 # The board registry.

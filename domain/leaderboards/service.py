@@ -108,7 +108,7 @@ class LeaderboardService:
 
     async def ensure_ready(self) -> None:
         """Load the function library on every primary; create missing default boards."""
-        await self._store.caller.load()
+        await self._store.load_functions()
         for config in self._default_boards:
             if await self._registry.load(config.name) is None:
                 await self._registry.create(config, self._clock.now())

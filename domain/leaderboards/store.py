@@ -102,9 +102,13 @@ class LeaderboardStore:
     def __init__(self, storage: ShardCaller, *, page_parts: PageParts | None = None) -> None:
         """Over the process's one `storage` (domain/storage/shard_calls.py), on which it
         keeps the leaderboards library loaded and merges its reads."""
-        storage.use_library(LIBRARY_CODE, merge=FUNCTION_READS)
+        self._library = storage.use_library(LIBRARY_CODE, merge=FUNCTION_READS)
         self.caller = storage
         self._parts = PageParts() if page_parts is None else page_parts
+
+    async def load_functions(self) -> None:
+        """Load the leaderboards library on every primary; replicas and the AOF keep it."""
+        await self.caller.load(self._library)
 
     def subs(self, board: Board) -> tuple[keys.SubBoardKeys, ...]:
         return keys.sub_boards_of(board.name, board.config.sub_boards)

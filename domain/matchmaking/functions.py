@@ -16,25 +16,14 @@ from typing import Any, ClassVar
 import orjson
 
 from domain.matchmaking.models import QueueConfig
+from domain.storage.function_call import Applied as Applied
 from domain.storage.function_call import FunctionCall, KeyCall
-from domain.storage.resp import text
+from domain.storage.resp import field_map, text
 
 
 def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
     """A function's HGETALL reply, field/value pairs in a flat list, as pairs."""
     return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """A write that answers 1, or 0 (false) when it found nothing to do: the value
-    changed since it was read, the lease or pointer is another's, no such match."""
-
-    applied: bool
-
-    @classmethod
-    def decode(cls, raw: Any) -> Applied:
-        return cls(bool(raw))
 
 
 # A player's pointers and history: `{p.<player>}`.
@@ -210,7 +199,7 @@ def _entries(raw: Sequence[Any]) -> list[Entry]:
     for entry_id, flat in raw:
         if not flat:  # an entry deleted while pending shows up without fields
             continue
-        fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+        fields = field_map(flat)
         out.append(
             Entry(
                 entry_id=text(entry_id),
@@ -492,7 +481,7 @@ class Pushes:
             return None
         out: list[tuple[str, str, bytes]] = []
         for entry_id, flat in raw:
-            fields = {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+            fields = field_map(flat)
             out.append((text(entry_id), text(fields["k"]), fields["d"]))
         return cls(out)
 

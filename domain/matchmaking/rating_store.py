@@ -136,7 +136,7 @@ class RatingStore:
         in the player's history for `history_ms` (for erasure), all at once."""
         await asyncio.gather(
             *(
-                self._note_match(
+                self._apply(
                     NoteMatch(
                         player_match_key(player_id),
                         player_history_key(player_id),
@@ -153,13 +153,10 @@ class RatingStore:
     async def clear_in_match(self, player_ids: Sequence[str], match_id: str) -> None:
         """Only where the player's current match is still this one."""
         await asyncio.gather(
-            *(self._release(ReleasePlayer(player_match_key(p), match_id)) for p in player_ids)
+            *(self._apply(ReleasePlayer(player_match_key(p), match_id)) for p in player_ids)
         )
 
-    async def _note_match(self, request: NoteMatch) -> None:
-        Applied.decode(await self._store.run(request, idempotent=True))
-
-    async def _release(self, request: ReleasePlayer) -> None:
+    async def _apply(self, request: NoteMatch | ReleasePlayer) -> None:
         Applied.decode(await self._store.run(request, idempotent=True))
 
     async def forget(self, player_id: str) -> None:

@@ -70,7 +70,7 @@ class MatchmakingService:
     async def ensure_ready(self) -> None:
         """Load the function library and create the configured queues that do not exist
         yet."""
-        await self._store.load()
+        await self._store.load_functions()
         for queue in self._initial_queues:
             # Read first: an existing queue needs no write, so no replica to confirm it.
             if await self._tickets.queue(queue.name) is None:

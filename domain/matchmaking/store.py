@@ -29,6 +29,7 @@ from importlib import resources
 from typing import Any
 
 from domain.storage.function_call import FunctionCall
+from domain.storage.library_store import NO_WAIT, LibraryStore
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
 LIBRARY_CODE = resources.files("domain.matchmaking").joinpath("matchmaking.lua").read_text()
@@ -99,7 +100,7 @@ def result_key(match_id: str) -> str:
     return f"mm:{{ratings}}:res:{match_id}"
 
 
-class MatchmakingStore:
+class MatchmakingStore(LibraryStore):
     """Matchmaking's calls over the shared storage: its functions (`run`), plain writes
     (`command`) and reads, each write confirmed by matchmaking's write policy when asked.
 
@@ -108,33 +109,24 @@ class MatchmakingStore:
     """
 
     def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
-        self._storage = storage
-        self._library = storage.use_library(LIBRARY_CODE)
-        self._wait = writes.wait
-
-    async def load(self) -> None:
-        """Load the function library on every primary; replicas and the AOF keep it."""
-        await self._storage.load(self._library)
+        super().__init__(storage, LIBRARY_CODE, writes)
 
     async def run(
         self, request: FunctionCall, *, idempotent: bool = False, confirm: bool = False
     ) -> Any:
         """Run a function of matchmaking.lua (a request of functions.py) in its keys' slot;
         with `confirm`, only once replicas have it. The caller decodes the reply."""
-        return await self._write(request.call(), idempotent, confirm)
+        return await self._write(request, idempotent=idempotent, wait=None if confirm else NO_WAIT)
 
     async def command(self, key: str, *args: Any, idempotent: bool, confirm: bool) -> Any:
         """A plain write command on `key`'s primary (its first argument is the command)."""
-        return await self._write(Call(key, args), idempotent, confirm)
+        wait = self._wait if confirm else NO_WAIT
+        return await self._caller.write(Call(key, args), *wait, idempotent=idempotent)
 
     async def read(self, calls: Sequence[Call]) -> list[Any]:
         """Reads in one round (one batch per primary), in the order of `calls`."""
-        return await self._storage.read(calls)
+        return await self._caller.read(calls)
 
     async def read_one(self, key: str, *args: Any) -> Any:
         """One read command on `key`'s primary (its first argument is the command)."""
-        return await self._storage.read_one(key, *args)
-
-    async def _write(self, call: Call, idempotent: bool, confirm: bool) -> Any:
-        replicas, timeout_ms, fsync = self._wait if confirm else (0, 0, False)
-        return await self._storage.write(call, replicas, timeout_ms, fsync, idempotent=idempotent)
+        return await self._caller.read_one(key, *args)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
 
 from domain.parties.functions import (
     Accept,
@@ -38,7 +37,7 @@ from domain.parties.functions import (
     decode_party,
 )
 from domain.parties.rules import Party
-from domain.storage.function_call import FunctionCall, KeyCall
+from domain.storage.function_call import KeyCall
 from domain.storage.library_store import LibraryStore
 from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
@@ -71,9 +70,6 @@ class PartyStore(LibraryStore):
         """The claim that holds each player, None where there is none."""
         calls = [Call(claim_key(p), ("GET", claim_key(p))) for p in player_ids]
         return [None if raw is None else text(raw) for raw in await self._caller.read(calls)]
-
-    async def _write(self, request: FunctionCall, *, idempotent: bool) -> Any:
-        return await self._caller.write(request.call(), *self._wait, idempotent=idempotent)
 
     async def _change(self, request: KeyCall, party_id: str, *, idempotent: bool) -> PartyChange:
         return PartyChange.decode(await self._write(request, idempotent=idempotent), party_id)

@@ -15,7 +15,7 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 from domain.storage.function_call import KeyCall
-from domain.storage.resp import text
+from domain.storage.resp import field_map, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class Attached:
         """None when the session is gone or another replaced it."""
         if not raw:
             return None
-        return cls({text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)})
+        return cls(field_map(raw))
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,8 @@ from domain.sessions.functions import (
     ValuesSet,
 )
 from domain.sessions.models import Session
-from domain.storage.auto_pipeline import Wait
 from domain.storage.batch_reads import which_exist
-from domain.storage.function_call import FunctionCall
-from domain.storage.library_store import LibraryStore
+from domain.storage.library_store import NO_WAIT, LibraryStore
 from domain.storage.resp import text
 from domain.storage.shard_calls import DEFAULT_WRITES, Call, ShardCaller, WritePolicy
 
@@ -45,7 +43,6 @@ _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
 
 LIBRARY_CODE = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
-_NO_WAIT = (0, 0, False)
 
 
 def session_key(player_id: str) -> str:
@@ -60,29 +57,26 @@ class SessionStore(LibraryStore):
     def __init__(self, storage: ShardCaller, *, writes: WritePolicy = DEFAULT_WRITES) -> None:
         super().__init__(storage, LIBRARY_CODE, writes)
 
-    async def _write(self, request: FunctionCall, wait: Wait, *, idempotent: bool) -> Any:
-        return await self._caller.write(request.call(), *wait, idempotent=idempotent)
-
     async def create(
         self, player_id: str, session_id: str, region: str | None, created: float, ttl_ms: int
     ) -> tuple[str, str | None] | None:
         """Store a new session, ending any other; returns the old (session id, gateway)."""
         request = Create(session_key(player_id), session_id, region or "", created, ttl_ms)
         # Not idempotent: a second run would report the first run's session as replaced.
-        old = Ended.decode(await self._write(request, self._wait, idempotent=False))
+        old = Ended.decode(await self._write(request, idempotent=False))
         return None if old is None else (old.sid, old.gateway)
 
     async def attach(
         self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int
     ) -> tuple[Session, dict[str, Any]] | None:
         request = Attach(session_key(player_id), session_id, gateway_id, ttl_ms)
-        attached = Attached.decode(await self._write(request, _NO_WAIT, idempotent=True))
+        attached = Attached.decode(await self._write(request, idempotent=True, wait=NO_WAIT))
         return None if attached is None else self._parse(player_id, attached.fields)
 
     async def touch(self, player_id: str, session_id: str, ttl_ms: int) -> int:
         """1 if refreshed, 0 if another session replaced it, -1 if it is gone."""
         request = Touch(session_key(player_id), session_id, ttl_ms)
-        return Touched.decode(await self._write(request, _NO_WAIT, idempotent=True))
+        return Touched.decode(await self._write(request, idempotent=True, wait=NO_WAIT))
 
     async def touch_many(self, sessions: Sequence[tuple[str, str]], ttl_ms: int) -> list[int]:
         """`touch` for many sessions in one pipelined round per node."""
@@ -94,7 +88,7 @@ class SessionStore(LibraryStore):
 
     async def detach(self, player_id: str, session_id: str, gateway_id: str, ttl_ms: int) -> None:
         request = Detach(session_key(player_id), session_id, gateway_id, ttl_ms)
-        Detached.decode(await self._write(request, _NO_WAIT, idempotent=True))
+        Detached.decode(await self._write(request, idempotent=True, wait=NO_WAIT))
 
     async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
         """The gateway holding each player's socket, for players that have one open."""
@@ -112,12 +106,12 @@ class SessionStore(LibraryStore):
         fields = {_VALUE_PREFIX + key: encoded for key, encoded in values.items()}
         request = SetValues(session_key(player_id), session_id, ttl_ms, max_bytes, fields)
         # Not retried after an unknown outcome: it could overwrite a later set of the same key.
-        return ValuesSet.decode(await self._write(request, self._wait, idempotent=False))
+        return ValuesSet.decode(await self._write(request, idempotent=False))
 
     async def end(self, player_id: str, session_id: str = "") -> tuple[str, str | None] | None:
         request = End(session_key(player_id), session_id)
         # Not idempotent: a second run would find nothing to end and say so.
-        ended = Ended.decode(await self._write(request, self._wait, idempotent=False))
+        ended = Ended.decode(await self._write(request, idempotent=False))
         return None if ended is None else (ended.sid, ended.gateway)
 
     async def get(self, player_id: str) -> tuple[Session, dict[str, Any]] | None:

@@ -8,6 +8,7 @@ functions.Touched`), and a unit test per library checks that they agree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from domain.storage.shard_calls import Call
@@ -49,3 +50,15 @@ class KeyCall(FunctionCall):
     def call(self) -> Call:
         command = "FCALL_RO" if self.read_only else "FCALL"
         return Call(self.key, (command, self.function, 1, self.key, *self.args()))
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The reply of a write that answers 1, or 0 when it found nothing to do (what that
+    means is in the function's Lua header)."""
+
+    applied: bool
+
+    @classmethod
+    def decode(cls, raw: Any) -> Applied:
+        return cls(int(raw) == 1)

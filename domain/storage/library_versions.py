@@ -28,6 +28,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 from valkey.exceptions import ResponseError
 
 from domain.storage.function_library import libraries_in_use
+from domain.storage.resp import text
 from domain.storage.shard_calls import Call, ShardCaller
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ async def run_heartbeats(
 async def last_seen(cluster: ValkeyCluster) -> dict[str, int]:
     """Library name -> its last heartbeat (ms)."""
     reply = await cluster.zrange(SEEN_KEY, 0, -1, withscores=True)
-    return {_text(name): int(score) for name, score in reply}
+    return {text(name): int(score) for name, score in reply}
 
 
 async def loaded_libraries(admin: ValkeyCluster) -> set[str]:
@@ -113,13 +114,9 @@ def _library_names(reply: Any) -> set[str]:
     names: set[str] = set()
     for library in reply or []:
         if isinstance(library, dict):
-            fields = {_text(k): v for k, v in library.items()}
+            fields = {text(k): v for k, v in library.items()}
         else:
-            fields = {_text(library[i]): library[i + 1] for i in range(0, len(library) - 1, 2)}
+            fields = {text(library[i]): library[i + 1] for i in range(0, len(library) - 1, 2)}
         if "library_name" in fields:
-            names.add(_text(fields["library_name"]))
+            names.add(text(fields["library_name"]))
     return names
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -19,6 +19,12 @@ def text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
+def field_map(flat: Sequence[Any]) -> dict[str, Any]:
+    """A flat field/value reply (a function's HGETALL, a stream entry's fields) as a
+    dict of field name (text) to raw value."""
+    return {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+
+
 def pack_command(args: Sequence[Any]) -> bytes:
     """One command as a RESP array of bulk strings."""
     try:
