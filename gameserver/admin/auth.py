@@ -14,12 +14,17 @@ if TYPE_CHECKING:
     from gameserver.services import Services
 
 
+def admin_key_matches(expected: str, given: str) -> bool:
+    """Whether `given` is the admin key (none matches while no key is set)."""
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 def require_admin(request: Request) -> None:
     expected: str = request.app.state.services.settings.admin_key
     given = bearer_token(request)
     if given is None:
         raise Unauthorized("admin key required: Authorization: Bearer <key>")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not admin_key_matches(expected, given):
         # Counted against the caller's address by AdminAccess (gameserver/admin/access.py).
         request.state.admin_key_refused = True
         raise Forbidden("wrong admin key")
