@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from domain.errors import Forbidden, Unauthorized
+from gameserver.admin.access import KEY_REFUSED
 from gameserver.http.sessions import bearer_token
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def require_admin(request: Request) -> None:
         raise Unauthorized("admin key required: Authorization: Bearer <key>")
     if not admin_key_matches(expected, given):
         # Counted against the caller's address by AdminAccess (gameserver/admin/access.py).
-        request.state.admin_key_refused = True
+        setattr(request.state, KEY_REFUSED, True)
         raise Forbidden("wrong admin key")
 
 
