@@ -20,6 +20,8 @@ from gameserver.settings import Settings
 log = logging.getLogger(__name__)
 
 CLUSTER_SLOTS = 16384
+# How long the primaries may take to answer a readiness check.
+_READY_CHECK_TIMEOUT_S = 2.0
 
 
 class GameValkeyCluster(ValkeyCluster):
@@ -116,22 +118,33 @@ async def connect_cluster(settings: Settings, attempts: int = 10) -> ValkeyClust
 
 async def cluster_is_ready(client: ValkeyCluster) -> bool:
     """True when every primary answers and the cluster reports all slots assigned and ok."""
+    return await cluster_problem(client) is None
+
+
+async def cluster_problem(client: ValkeyCluster) -> str | None:
+    """None when every primary answers and says all slots are assigned, served and ok;
+    else why not (a shard without a primary, slots not covered, a node not answering)."""
+    primaries = client.get_primaries()
+    if not primaries:
+        return "no Valkey primary is known"
     try:
-        infos = await asyncio.gather(
-            *(
-                client.execute_command("CLUSTER INFO", target_nodes=node)
-                for node in client.get_primaries()
-            )
+        infos = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.execute_command("CLUSTER INFO", target_nodes=n) for n in primaries)
+            ),
+            _READY_CHECK_TIMEOUT_S,
         )
-    except Exception:  # any failure to answer means not ready
-        return False
-    for info in infos:
+    except Exception as exc:  # any failure to answer means not ready
+        return f"a Valkey primary does not answer ({type(exc).__name__})"
+    for node, info in zip(primaries, infos, strict=True):
         fields = cluster_info_fields(info)
-        if fields.get("cluster_state") != "ok":
-            return False
-        if int(fields.get("cluster_slots_ok", "0")) != CLUSTER_SLOTS:
-            return False
-    return True
+        state = fields.get("cluster_state")
+        if state != "ok":
+            return f"Valkey node {node.name} reports cluster_state:{state}"
+        slots_ok = int(fields.get("cluster_slots_ok", "0"))
+        if slots_ok != CLUSTER_SLOTS:
+            return f"Valkey node {node.name} sees {slots_ok} of {CLUSTER_SLOTS} slots served"
+    return None
 
 
 def cluster_info_fields(info: object) -> dict[str, str]:

@@ -30,7 +30,7 @@ class MatchPresence(Protocol):
 
 
 class PresenceService:
-    def __init__(self, sessions: LivePlayers, matches: MatchPresence | None = None) -> None:
+    def __init__(self, sessions: LivePlayers, matches: MatchPresence) -> None:
         self._sessions = sessions
         self._matches = matches
 
@@ -41,7 +41,7 @@ class PresenceService:
         ids = [require_id(p, "player_ids[]") for p in player_ids]
         online = await self._sessions.live_players(ids)
         in_match: set[str] = set()
-        if self._matches is not None and ids:
+        if ids:
             in_match = await self._matches.players_in_match(ids)
         result: dict[str, Presence] = {}
         for pid in ids:

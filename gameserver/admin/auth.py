@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from domain.errors import Forbidden, Unauthorized
+from gameserver.admin.access import KEY_REFUSED
 from gameserver.http.sessions import bearer_token
 
 if TYPE_CHECKING:
     from gameserver.services import Services
+
+
+def admin_key_matches(expected: str, given: str) -> bool:
+    """Whether `given` is the admin key (none matches while no key is set)."""
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def require_admin(request: Request) -> None:
@@ -19,9 +25,9 @@ def require_admin(request: Request) -> None:
     given = bearer_token(request)
     if given is None:
         raise Unauthorized("admin key required: Authorization: Bearer <key>")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not admin_key_matches(expected, given):
         # Counted against the caller's address by AdminAccess (gameserver/admin/access.py).
-        request.state.admin_key_refused = True
+        setattr(request.state, KEY_REFUSED, True)
         raise Forbidden("wrong admin key")
 
 

@@ -117,36 +117,44 @@ def _parse_links(raw: object) -> list[NodeLink]:
     if isinstance(text, str):
         return [_parse_line(line) for line in text.splitlines() if line.strip()]
     if isinstance(text, dict):  # valkey-py's parsed form: address -> fields
-        lines = []
-        for address, fields in text.items():
-            slots = " ".join("-".join(str(s) for s in pair) for pair in fields.get("slots", []))
-            link = "connected" if fields.get("connected") else "disconnected"
-            lines.append(
-                f"{fields['node_id']} {address} {fields['flags']} {fields['master_id']} "
-                f"0 0 0 {link} {slots}"
-            )
-        return [_parse_line(line) for line in lines]
+        return [_parsed_link(str(address), fields) for address, fields in text.items()]
     raise Unavailable("CLUSTER NODES gave an unexpected reply")
+
+
+def _parsed_link(address: str, fields: dict[str, Any]) -> NodeLink:
+    return _link(
+        str(fields["node_id"]),
+        address,
+        str(fields["flags"]),
+        str(fields["master_id"]),
+        bool(fields.get("connected")),
+        ["-".join(str(s) for s in pair) for pair in fields.get("slots", [])],
+    )
 
 
 def _parse_line(line: str) -> NodeLink:
     # <id> <ip:port@cport[,hostname]> <flags> <primary> <ping> <pong> <epoch> <link> <slot>...
     parts = line.split()
-    address = parts[1].split("@", 1)[0].split(",", 1)[0]
-    flags = set(parts[2].split(","))
+    return _link(parts[0], parts[1], parts[2], parts[3], parts[7] == "connected", parts[8:])
+
+
+def _link(
+    node_id: str, address: str, flags_field: str, primary: str, connected: bool, ranges: list[str]
+) -> NodeLink:
+    flags = set(flags_field.split(","))
     slots: list[list[int]] = []
-    for part in parts[8:]:
+    for part in ranges:
         if part.startswith("["):  # a slot being migrated
             continue
         start, _, end = part.partition("-")
         slots.append([int(start), int(end or start)])
     return NodeLink(
-        address=address,
-        node_id=parts[0],
+        address=address.split("@", 1)[0].split(",", 1)[0],
+        node_id=node_id,
         role="primary" if "master" in flags else "replica",
-        primary_id=None if parts[3] == "-" else parts[3],
+        primary_id=None if primary == "-" else primary,
         slots=slots,
-        up=parts[7] == "connected" and not flags & {"fail", "fail?", "noaddr"},
+        up=connected and not flags & {"fail", "fail?", "noaddr"},
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import secrets
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from domain.errors import BadRequest, DomainError
 from gameserver.admin.access import KEY_REFUSED
+from gameserver.admin.auth import admin_key_matches
 from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_body, wire_error
 from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
 from gameserver.gateway.connection import ClientConnection
@@ -61,8 +61,7 @@ class AdminSocket:
         if key is None:
             await websocket.close(CLOSE_UNAUTHORIZED, "admin key required: admin.auth first")
             return
-        expected = services.settings.admin_key
-        if not expected or not hmac.compare_digest(key.encode(), expected.encode()):
+        if not admin_key_matches(services.settings.admin_key, key):
             # Counted against the caller's address by AdminAccess, as a wrong HTTP key is.
             scope.setdefault("state", {})[KEY_REFUSED] = True
             await websocket.close(CLOSE_KICKED, "wrong admin key")

@@ -29,18 +29,6 @@ from gameserver.gateway.asgi_socket import SEND_NOW_EXTENSION
 
 
 class GameSocketProtocol(WebSocketsSansIOProtocol):
-    # The transport's own flow control, from asyncio's Protocol callbacks: True while its
-    # write buffer is over the high-water mark.
-    write_paused = False
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.write_paused = True
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self.write_paused = False
-
     async def run_asgi(self) -> None:
         extensions = self.scope.setdefault("extensions", {})
         extensions[SEND_NOW_EXTENSION] = {"send_text_now": self.send_text_now}
@@ -54,7 +42,7 @@ class GameSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected:
             raise ClientDisconnected()
         if (
-            self.write_paused
+            not self.writable.is_set()  # uvicorn's own flow-control gate: paused
             or not self.handshake_complete
             or self.close_sent
             or self.initial_response is not None

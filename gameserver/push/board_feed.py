@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from domain.errors import BoardNotFound, Unavailable
 from domain.leaderboards.service import LeaderboardService
@@ -66,8 +67,10 @@ class BoardFeed:
         self.closing = False
         self._leaderboards = leaderboards
         self._hub = hub
-        self._metrics = metrics
+        # Counted per push: the counters are looked up once, here.
         self._pushed = metrics.board_push_counter(name)
+        self._rank_pushes = metrics.push_counter("rank.changed")
+        self._top_pushes = metrics.push_counter("board.top")
         self._pacing = pacing
         self._retire = retire
         self._state = BoardState("desc", "", pacing=pacing, now=time.monotonic())
@@ -270,7 +273,7 @@ class BoardFeed:
             previous_rank=push.previous_rank,
             score=push.score,
         )
-        self._deliver(push.subscription, "rank.changed", payload)
+        self._deliver(push.subscription, self._rank_pushes, payload)
 
     async def _deliver_tops(self, pushes: list[TopPush]) -> None:
         count = 0
@@ -281,9 +284,9 @@ class BoardFeed:
                 if count % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
                 if subscription.state is not RankState.GONE:
-                    self._deliver(subscription, "board.top", payload)
+                    self._deliver(subscription, self._top_pushes, payload)
 
-    def _deliver(self, subscription: Subscription, event: str, payload: bytes) -> None:
+    def _deliver(self, subscription: Subscription, pushes: Any, payload: bytes) -> None:
         if subscription.connection.send(payload):
-            self._metrics.count_push(event)
+            pushes.inc()
             self._pushed.inc()

@@ -603,6 +603,9 @@ class BoardState:
         """The `board.top` pushes of the top `limit` entries just read (display names
         added): one per top length, to every ready subscriber whose slice changed."""
         by_length: dict[int, TopPush] = {}
+        # Subscribers told the same push hold the same list: compare it once per length
+        # (each list is held in its entry, so its id is not reused meanwhile).
+        changed: dict[tuple[int, int], tuple[list[dict[str, Any]] | None, bool]] = {}
         for subscription in self.subscriptions.values():
             if not subscription.ready or not subscription.top:
                 continue
@@ -615,7 +618,12 @@ class BoardState:
                 # Subscribers of one top length share the slice and its encoded frame.
                 push = TopPush(entries[: subscription.top], [])
                 by_length[subscription.top] = push
-            if push.entries != subscription.shown_top:
+            shown = subscription.shown_top
+            key = (subscription.top, id(shown))
+            held = changed.get(key)
+            if held is None:
+                held = changed[key] = (shown, push.entries != shown)
+            if held[1]:
                 if subscription.connection.busy:
                     self._top_on(TE.TOUCHED)  # coalesced into a later flush
                     continue

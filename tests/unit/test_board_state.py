@@ -342,6 +342,17 @@ def test_one_top_length_shares_one_frame_and_an_unchanged_slice_is_not_sent() ->
     assert state.take_top(entries(3), 3) == []
 
 
+def test_only_the_subscribers_of_one_length_shown_another_slice_get_the_new_one() -> None:
+    state = board()
+    told, late = (subscribed(state, p, 1.0, rank=9, top=2) for p in ("a", "b"))
+    state.take_top(entries(2), 2)
+    late.shown_top = [{"rank": 1, "player_id": "old"}]
+    fresh = subscribed(state, "c", 1.0, rank=9, top=2)
+    pushes = state.take_top(entries(2), 2)
+    assert [p.subscriptions for p in pushes] == [[late, fresh]]
+    assert told.shown_top == late.shown_top == fresh.shown_top == entries(2)
+
+
 def test_a_busy_socket_s_top_is_coalesced_into_a_later_read() -> None:
     state = board()
     a = subscribed(state, "a", 1.0, rank=9, top=2)
