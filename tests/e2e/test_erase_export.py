@@ -11,6 +11,7 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.errors import TicketNotFound
+from domain.matchmaking.ratings import DEFAULT_RATING
 from domain.matchmaking.store import PartitionKeys, code_of
 from domain.matchmaking.worker import MatchmakingWorker
 from tests.game_client import GameClient, device_login, game_client
@@ -127,7 +128,8 @@ async def test_export_holds_everything_about_the_player(gateway: Gateway) -> Non
     periods = {e["period"] for e in export["boards"] if e["board"] == "weekly"}
     assert len(periods) == 2
     assert export["session"]["values"] == {"deck": [1, 2, 3]}
-    assert "mu" in export["rating"] or export["rating"]
+    # No rated match yet: the default rating, as `GET /admin/v1/players/{id}` shows it.
+    assert export["rating"] == DEFAULT_RATING.to_dict()
 
 
 async def test_erase_leaves_nothing_of_the_player_in_valkey(
