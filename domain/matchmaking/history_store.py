@@ -22,6 +22,7 @@ from domain.matchmaking.store import (
     PartitionKeys,
     code_of,
     player_history_key,
+    player_match_key,
     result_key,
 )
 from domain.storage.resp import text
@@ -69,8 +70,9 @@ class HistoryStore:
         )
 
     async def forget(self, player_id: str) -> None:
-        key = player_history_key(player_id)
-        await self._store.command(key, "DEL", key, idempotent=True, confirm=True)
+        """Drop the player's history and current-match pointer: one slot, one write."""
+        history, pointer = player_history_key(player_id), player_match_key(player_id)
+        await self._store.command(history, "DEL", history, pointer, idempotent=True, confirm=True)
 
     async def _redact(
         self,
