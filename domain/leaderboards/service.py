@@ -438,21 +438,23 @@ class LeaderboardService:
     async def kept_periods(self, board: Board) -> list[str]:
         """Labels of every period of `board` whose entries may still be kept, newest
         first: the live one, those a reset archived, and earlier ones in retention."""
-        now = self._clock.now()
-        labels: list[str] = []
-        for base in kept_bases(board.config.reset, board.config.retention_s, now):
-            labels.append(base)
-            if base == board.reset_period:
-                labels += [f"{base}.{n}" for n in range(1, board.reset_count + 1)]
-                continue
-            # Resets of an earlier period are not recorded: probe until an empty label.
-            for n in range(1, MAX_RESETS_PROBED + 1):
-                label = f"{base}.{n}"
-                (size,) = await self._store.sizes([(board, label)])
-                if size == 0:
-                    break
-                labels.append(label)
-        return labels
+        bases = kept_bases(board.config.reset, board.config.retention_s, self._clock.now())
+        resets = {
+            board.reset_period: [
+                f"{board.reset_period}.{n}" for n in range(1, board.reset_count + 1)
+            ]
+        }
+        # Resets of an earlier period are not recorded: probe each until an empty label,
+        # every period's next label in one read.
+        probed = [base for base in bases if base != board.reset_period]
+        for n in range(1, MAX_RESETS_PROBED + 1):
+            if not probed:
+                break
+            sizes = await self._store.sizes([(board, f"{base}.{n}") for base in probed])
+            probed = [base for base, size in zip(probed, sizes, strict=True) if size]
+            for base in probed:
+                resets.setdefault(base, []).append(f"{base}.{n}")
+        return [label for base in bases for label in (base, *resets.get(base, ()))]
 
     async def entries_of_player(self, player_id: str) -> list[tuple[str, str, RankedEntry]]:
         """(board, period, entry) of the player on every board and every period kept."""
