@@ -459,24 +459,30 @@ class LeaderboardService:
     async def entries_of_player(self, player_id: str) -> list[tuple[str, str, RankedEntry]]:
         """(board, period, entry) of the player on every board and every period kept."""
         require_id(player_id, "player_id")
-        found: list[tuple[str, str, RankedEntry]] = []
-        for board in await self._registry.load_all():
-            _, held = await self._kept_entries(board, player_id)
-            found += [(board.name, label, entry) for label, entry in held]
-        return found
+        boards = await self._registry.load_all()
+        kept = await asyncio.gather(*(self._kept_entries(b, player_id) for b in boards))
+        return [
+            (board.name, label, entry)
+            for board, (_, held) in zip(boards, kept, strict=True)
+            for label, entry in held
+        ]
 
     async def forget_player(self, player_id: str) -> int:
         """Remove the player from every board and every period kept, with what the boards'
         rules keep of them (attempts, seats, recent writes) and their idempotent submits'
         outcomes; entries removed."""
         require_id(player_id, "player_id")
+        boards = await self._registry.load_all()
+        # Boards are independent of one another: all of them at once.
+        return sum(await asyncio.gather(*(self._forget_on(b, player_id) for b in boards)))
+
+    async def _forget_on(self, board: Board, player_id: str) -> int:
+        # One look for the periods kept serves both the entries and the tallies.
+        labels, held = await self._kept_entries(board, player_id)
         removed = 0
-        for board in await self._registry.load_all():
-            # One look for the periods kept serves both the entries and the tallies.
-            labels, held = await self._kept_entries(board, player_id)
-            for label, _ in held:
-                removed += await self._remove_fenced(board, label, player_id)
-            await self._store.forget_traces(board, labels, player_id, self._wait)
+        for label, _ in held:
+            removed += await self._remove_fenced(board, label, player_id)
+        await self._store.forget_traces(board, labels, player_id, self._wait)
         return removed
 
     async def _kept_entries(
