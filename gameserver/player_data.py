@@ -80,10 +80,12 @@ async def erase_player(services: Services, player_id: object) -> None:
     player = require_id(player_id, "player_id")
     had_account = await services.accounts.erase(player)
     had_session = await kick_if_online(services, player)
-    removed = await services.leaderboards.forget_player(player)
-    await services.matchmaking.forget_player(player)
-    for participant in services.erasure_participants:
-        await participant.forget_player(player)
+    # The features' data are independent of one another: forgotten all at once.
+    removed, *_ = await asyncio.gather(
+        services.leaderboards.forget_player(player),
+        services.matchmaking.forget_player(player),
+        *(participant.forget_player(player) for participant in services.erasure_participants),
+    )
     if not (had_account or had_session or removed):
         raise PlayerNotFound(f"no player {player}")
     log.info("erased player %s (%d board entries)", player, removed)
