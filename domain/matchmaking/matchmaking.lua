@@ -8,6 +8,15 @@
 -- Each function's header names the request and reply of domain/matchmaking/functions.py
 -- that mirror its keys, arguments and answer: change both together.
 
+-- A player's history: a sorted set of 't:<ticket id>' and 'm:<match id>', scored by when
+-- the record's retention ends (ms). Notes `member` until `ends`, drops what ended by
+-- `now`, and keeps the history `ttl_ms` from now.
+local function note_history(history, member, now, ends, ttl_ms)
+  server.call('ZREMRANGEBYSCORE', history, '-inf', now)
+  server.call('ZADD', history, ends, member)
+  server.call('PEXPIRE', history, ttl_ms)
+end
+
 -- functions.ClaimPlayer -> functions.Holder
 -- KEYS: pointer (the player's live ticket), history (the player's)
 -- ARGV: claim, ttl_ms, replaceable, history_ms
@@ -20,9 +29,7 @@ local function claim_player(keys, argv)
   if cur and cur ~= argv[1] and cur ~= argv[3] then return cur end
   server.call('SET', keys[1], argv[1], 'PX', argv[2])
   local ticket, created = string.match(argv[1], '^(%S+) (%d+)$')
-  server.call('ZREMRANGEBYSCORE', keys[2], '-inf', created)
-  server.call('ZADD', keys[2], tonumber(created) + tonumber(argv[2]), 't:' .. ticket)
-  server.call('PEXPIRE', keys[2], argv[4])
+  note_history(keys[2], 't:' .. ticket, created, tonumber(created) + tonumber(argv[2]), argv[4])
   return ''
 end
 
@@ -33,9 +40,7 @@ end
 -- Points the player at the match and notes it in the history.
 local function note_match(keys, argv)
   server.call('SET', keys[1], argv[1], 'PX', argv[2])
-  server.call('ZREMRANGEBYSCORE', keys[2], '-inf', argv[3])
-  server.call('ZADD', keys[2], tonumber(argv[3]) + tonumber(argv[4]), 'm:' .. argv[1])
-  server.call('PEXPIRE', keys[2], argv[4])
+  note_history(keys[2], 'm:' .. argv[1], argv[3], tonumber(argv[3]) + tonumber(argv[4]), argv[4])
   return 1
 end
 
