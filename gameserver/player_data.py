@@ -6,6 +6,7 @@ features join the erasure through `Services.erasure_participants`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -31,12 +32,15 @@ async def export_player(services: Services, player_id: object) -> dict[str, Any]
     """Account, credential kinds, ban, entries on every board and period kept, rating,
     session and its values; `PlayerNotFound` if none of it exists."""
     player = require_id(player_id, "player_id")
-    account = await services.accounts.find(player)
-    entries = await services.leaderboards.entries_of_player(player)
-    session = await services.sessions.snapshot(player)
+    # The features' reads are independent: all of them at once.
+    account, entries, session, rating = await asyncio.gather(
+        services.accounts.find(player),
+        services.leaderboards.entries_of_player(player),
+        services.sessions.snapshot(player),
+        services.matchmaking.rating_of(player),
+    )
     if account is None and not entries and session is None:
         raise PlayerNotFound(f"no player {player}")
-    rating = await services.matchmaking.rating_of(player)
     return {
         "player_id": player,
         "account": None
@@ -76,10 +80,12 @@ async def erase_player(services: Services, player_id: object) -> None:
     player = require_id(player_id, "player_id")
     had_account = await services.accounts.erase(player)
     had_session = await kick_if_online(services, player)
-    removed = await services.leaderboards.forget_player(player)
-    await services.matchmaking.forget_player(player)
-    for participant in services.erasure_participants:
-        await participant.forget_player(player)
+    # The features' data are independent of one another: forgotten all at once.
+    removed, *_ = await asyncio.gather(
+        services.leaderboards.forget_player(player),
+        services.matchmaking.forget_player(player),
+        *(participant.forget_player(player) for participant in services.erasure_participants),
+    )
     if not (had_account or had_session or removed):
         raise PlayerNotFound(f"no player {player}")
     log.info("erased player %s (%d board entries)", player, removed)

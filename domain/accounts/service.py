@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -170,12 +171,11 @@ class AccountService:
 
         The credentials go first, so no credential login finds the player again while
         the account goes (one linked meanwhile is released after)."""
+        release = self._store.release_credential
         account_digests = await self._store.credential_digests(player_id)
-        for digest in account_digests:
-            await self._store.release_credential(digest, player_id)
+        await asyncio.gather(*(release(digest, player_id) for digest in account_digests))
         digests = await self._store.erase(player_id)
-        for digest in digests or []:
-            await self._store.release_credential(digest, player_id)
+        await asyncio.gather(*(release(digest, player_id) for digest in digests or []))
         self._names.drop(player_id)
         return digests is not None
 

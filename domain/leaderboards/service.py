@@ -438,43 +438,51 @@ class LeaderboardService:
     async def kept_periods(self, board: Board) -> list[str]:
         """Labels of every period of `board` whose entries may still be kept, newest
         first: the live one, those a reset archived, and earlier ones in retention."""
-        now = self._clock.now()
-        labels: list[str] = []
-        for base in kept_bases(board.config.reset, board.config.retention_s, now):
-            labels.append(base)
-            if base == board.reset_period:
-                labels += [f"{base}.{n}" for n in range(1, board.reset_count + 1)]
-                continue
-            # Resets of an earlier period are not recorded: probe until an empty label.
-            for n in range(1, MAX_RESETS_PROBED + 1):
-                label = f"{base}.{n}"
-                (size,) = await self._store.sizes([(board, label)])
-                if size == 0:
-                    break
-                labels.append(label)
-        return labels
+        bases = kept_bases(board.config.reset, board.config.retention_s, self._clock.now())
+        resets = {
+            board.reset_period: [
+                f"{board.reset_period}.{n}" for n in range(1, board.reset_count + 1)
+            ]
+        }
+        # Resets of an earlier period are not recorded: probe each until an empty label,
+        # every period's next label in one read.
+        probed = [base for base in bases if base != board.reset_period]
+        for n in range(1, MAX_RESETS_PROBED + 1):
+            if not probed:
+                break
+            sizes = await self._store.sizes([(board, f"{base}.{n}") for base in probed])
+            probed = [base for base, size in zip(probed, sizes, strict=True) if size]
+            for base in probed:
+                resets.setdefault(base, []).append(f"{base}.{n}")
+        return [label for base in bases for label in (base, *resets.get(base, ()))]
 
     async def entries_of_player(self, player_id: str) -> list[tuple[str, str, RankedEntry]]:
         """(board, period, entry) of the player on every board and every period kept."""
         require_id(player_id, "player_id")
-        found: list[tuple[str, str, RankedEntry]] = []
-        for board in await self._registry.load_all():
-            _, held = await self._kept_entries(board, player_id)
-            found += [(board.name, label, entry) for label, entry in held]
-        return found
+        boards = await self._registry.load_all()
+        kept = await asyncio.gather(*(self._kept_entries(b, player_id) for b in boards))
+        return [
+            (board.name, label, entry)
+            for board, (_, held) in zip(boards, kept, strict=True)
+            for label, entry in held
+        ]
 
     async def forget_player(self, player_id: str) -> int:
         """Remove the player from every board and every period kept, with what the boards'
         rules keep of them (attempts, seats, recent writes) and their idempotent submits'
         outcomes; entries removed."""
         require_id(player_id, "player_id")
+        boards = await self._registry.load_all()
+        # Boards are independent of one another: all of them at once.
+        return sum(await asyncio.gather(*(self._forget_on(b, player_id) for b in boards)))
+
+    async def _forget_on(self, board: Board, player_id: str) -> int:
+        # One look for the periods kept serves both the entries and the tallies.
+        labels, held = await self._kept_entries(board, player_id)
         removed = 0
-        for board in await self._registry.load_all():
-            # One look for the periods kept serves both the entries and the tallies.
-            labels, held = await self._kept_entries(board, player_id)
-            for label, _ in held:
-                removed += await self._remove_fenced(board, label, player_id)
-            await self._store.forget_traces(board, labels, player_id, self._wait)
+        for label, _ in held:
+            removed += await self._remove_fenced(board, label, player_id)
+        await self._store.forget_traces(board, labels, player_id, self._wait)
         return removed
 
     async def _kept_entries(

@@ -22,6 +22,7 @@ from domain.matchmaking.store import (
     PartitionKeys,
     code_of,
     player_history_key,
+    player_match_key,
     result_key,
 )
 from domain.storage.resp import text
@@ -53,39 +54,40 @@ class HistoryStore:
         def solo(record: dict[str, Any]) -> bool:
             return bool(record.get("players") == [player_id])
 
-        await self._redact_field(key, "data", player_id, drop_if=solo)
+        await self._redact(key, "data", player_id, drop_if=solo)
 
     async def redact_match(self, match_id: str, player_id: str) -> None:
         """Redact the player from the match record and from its result, if reported."""
         code = code_of(match_id)
         if code is None:
             return
-        await self._redact_field(PartitionKeys(code).match(match_id), "data", player_id)
-        key = result_key(match_id)
-        for _ in range(_REDACT_ATTEMPTS):
-            raw = await self._store.read_one(key, "GET", key)
-            if raw is None:
-                return
-            new = orjson.dumps(redacted(orjson.loads(raw), player_id))
-            if new == raw or Applied.decode(
-                await self._store.run(ReplaceValue(key, raw, new), idempotent=True, confirm=True)
-            ):
-                return
-        raise Unavailable(f"the result of match {match_id} kept changing; erase again")
+        await self._redact(PartitionKeys(code).match(match_id), "data", player_id)
+        await self._redact(
+            result_key(match_id),
+            None,
+            player_id,
+            what=f"the result of match {match_id}",
+        )
 
     async def forget(self, player_id: str) -> None:
-        key = player_history_key(player_id)
-        await self._store.command(key, "DEL", key, idempotent=True, confirm=True)
+        """Drop the player's history and current-match pointer: one slot, one write."""
+        history, pointer = player_history_key(player_id), player_match_key(player_id)
+        await self._store.command(history, "DEL", history, pointer, idempotent=True, confirm=True)
 
-    async def _redact_field(
+    async def _redact(
         self,
         key: str,
-        field: str,
+        field: str | None,
         player_id: str,
         drop_if: Callable[[dict[str, Any]], bool] = lambda _: False,
+        what: str | None = None,
     ) -> None:
+        """Rewrite the JSON record at `key` (a hash's `field`, or the string itself with
+        None) with the player redacted, or delete the key if `drop_if`; a record
+        rewritten meanwhile is read again."""
+        read = ("GET", key) if field is None else ("HGET", key, field)
         for _ in range(_REDACT_ATTEMPTS):
-            raw = await self._store.read_one(key, "HGET", key, field)
+            raw = await self._store.read_one(key, *read)
             if raw is None:
                 return
             record = orjson.loads(raw)
@@ -93,10 +95,11 @@ class HistoryStore:
                 await self._store.command(key, "DEL", key, idempotent=True, confirm=True)
                 return
             new = orjson.dumps(redacted(record, player_id))
-            if new == raw or Applied.decode(
-                await self._store.run(
-                    ReplaceField(key, field, raw, new), idempotent=True, confirm=True
-                )
-            ):
+            if new == raw:
                 return
-        raise Unavailable(f"{key} kept changing; erase again")
+            request = (
+                ReplaceValue(key, raw, new) if field is None else ReplaceField(key, field, raw, new)
+            )
+            if Applied.decode(await self._store.run(request, idempotent=True, confirm=True)):
+                return
+        raise Unavailable(f"{what or key} kept changing; erase again")

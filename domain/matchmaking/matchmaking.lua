@@ -8,6 +8,15 @@
 -- Each function's header names the request and reply of domain/matchmaking/functions.py
 -- that mirror its keys, arguments and answer: change both together.
 
+-- A player's history: a sorted set of 't:<ticket id>' and 'm:<match id>', scored by when
+-- the record's retention ends (ms). Notes `member` until `ends`, drops what ended by
+-- `now`, and keeps the history `ttl_ms` from now.
+local function note_history(history, member, now, ends, ttl_ms)
+  server.call('ZREMRANGEBYSCORE', history, '-inf', now)
+  server.call('ZADD', history, ends, member)
+  server.call('PEXPIRE', history, ttl_ms)
+end
+
 -- functions.ClaimPlayer -> functions.Holder
 -- KEYS: pointer (the player's live ticket), history (the player's)
 -- ARGV: claim, ttl_ms, replaceable, history_ms
@@ -20,9 +29,7 @@ local function claim_player(keys, argv)
   if cur and cur ~= argv[1] and cur ~= argv[3] then return cur end
   server.call('SET', keys[1], argv[1], 'PX', argv[2])
   local ticket, created = string.match(argv[1], '^(%S+) (%d+)$')
-  server.call('ZREMRANGEBYSCORE', keys[2], '-inf', created)
-  server.call('ZADD', keys[2], tonumber(created) + tonumber(argv[2]), 't:' .. ticket)
-  server.call('PEXPIRE', keys[2], argv[4])
+  note_history(keys[2], 't:' .. ticket, created, tonumber(created) + tonumber(argv[2]), argv[4])
   return ''
 end
 
@@ -33,9 +40,7 @@ end
 -- Points the player at the match and notes it in the history.
 local function note_match(keys, argv)
   server.call('SET', keys[1], argv[1], 'PX', argv[2])
-  server.call('ZREMRANGEBYSCORE', keys[2], '-inf', argv[3])
-  server.call('ZADD', keys[2], tonumber(argv[3]) + tonumber(argv[4]), 'm:' .. argv[1])
-  server.call('PEXPIRE', keys[2], argv[4])
+  note_history(keys[2], 'm:' .. argv[1], argv[3], tonumber(argv[3]) + tonumber(argv[4]), argv[4])
   return 1
 end
 
@@ -174,6 +179,38 @@ local function ack(keys, argv)
   return 1
 end
 
+-- A partition's join entry dealt with: acknowledged and deleted from its stream.
+local function finish(stream, group, sid)
+  server.call('XACK', stream, group, sid)
+  server.call('XDEL', stream, sid)
+end
+
+-- For settle and backfill_fill (KEYS: lease, stream, waiting, stats, waits, ...): the ids
+-- of `tickets` ({k, id, sid}, k their key's index) no longer searching, each taken off
+-- the waiting set with its join entry finished.
+local function not_searching(keys, group, tickets)
+  local gone = {}
+  for _, t in ipairs(tickets) do
+    if server.call('HGET', keys[t.k], 'state') ~= 'searching' then
+      gone[#gone + 1] = t.id
+      server.call('ZREM', keys[3], t.id)
+      finish(keys[2], group, t.sid)
+    end
+  end
+  return gone
+end
+
+-- The same `tickets`, matched into `match_id`: kept `retention` ms, their waits noted.
+local function mark_matched(keys, group, tickets, match_id, retention, now)
+  for _, t in ipairs(tickets) do
+    server.call('HSET', keys[t.k], 'state', 'matched', 'match', match_id)
+    server.call('PEXPIRE', keys[t.k], retention)
+    server.call('ZREM', keys[3], t.id)
+    server.call('LPUSH', keys[5], now - tonumber(server.call('HGET', keys[t.k], 'created')))
+    finish(keys[2], group, t.sid)
+  end
+end
+
 -- functions.Settle -> functions.Settled
 -- KEYS: lease, stream, waiting, stats, waits, outbox, then the keys the plan points at
 -- ARGV: owner, group, now_ms, plan (JSON):
@@ -188,28 +225,10 @@ local function settle(keys, argv)
   local group, now = argv[2], tonumber(argv[3])
   local plan = cjson.decode(argv[4])
   local results, outbox = {}, {}
-  local function finish(sid)
-    server.call('XACK', keys[2], group, sid)
-    server.call('XDEL', keys[2], sid)
-  end
   for _, m in ipairs(plan.m) do
-    local gone = {}
-    for _, t in ipairs(m.t) do
-      local state = server.call('HGET', keys[t.k], 'state')
-      if state ~= 'searching' then
-        gone[#gone + 1] = t.id
-        server.call('ZREM', keys[3], t.id)
-        finish(t.sid)
-      end
-    end
+    local gone = not_searching(keys, group, m.t)
     if #gone == 0 then
-      for _, t in ipairs(m.t) do
-        server.call('HSET', keys[t.k], 'state', 'matched', 'match', m.id)
-        server.call('PEXPIRE', keys[t.k], plan.retention)
-        server.call('ZREM', keys[3], t.id)
-        server.call('LPUSH', keys[5], now - tonumber(server.call('HGET', keys[t.k], 'created')))
-        finish(t.sid)
-      end
+      mark_matched(keys, group, m.t, m.id, plan.retention, now)
       server.call('HSET', keys[m.k], 'data', m.p, 'created', now)
       server.call('PEXPIRE', keys[m.k], plan.ttl)
       server.call('HINCRBY', keys[4], 'matches', 1)
@@ -228,13 +247,13 @@ local function settle(keys, argv)
       server.call('ZREM', keys[3], e.id)
       server.call('HINCRBY', keys[4], 'expired', 1)
       outbox[#outbox + 1] = server.call('XADD', keys[6], '*', 'k', 'e', 'd', e.p)
-      finish(e.sid)
+      finish(keys[2], group, e.sid)
       results[#results + 1] = 'x'
     elseif t[1] == 'searching' then
       results[#results + 1] = {}
     else
       server.call('ZREM', keys[3], e.id)
-      finish(e.sid)
+      finish(keys[2], group, e.sid)
       results[#results + 1] = {e.id}
     end
   end
@@ -257,26 +276,12 @@ local function backfill_fill(keys, argv)
   local plan = cjson.decode(argv[4])
   local bf = server.call('HGET', keys[7], 'bf')
   if not bf or cjson.decode(bf).id ~= plan.id then return {'closed'} end
-  local function finish(sid)
-    server.call('XACK', keys[2], group, sid)
-    server.call('XDEL', keys[2], sid)
+  local gone = not_searching(keys, group, plan.t)
+  if #gone > 0 then
+    table.insert(gone, 1, 'gone')
+    return gone
   end
-  local gone = {'gone'}
-  for _, t in ipairs(plan.t) do
-    if server.call('HGET', keys[t.k], 'state') ~= 'searching' then
-      gone[#gone + 1] = t.id
-      server.call('ZREM', keys[3], t.id)
-      finish(t.sid)
-    end
-  end
-  if #gone > 1 then return gone end
-  for _, t in ipairs(plan.t) do
-    server.call('HSET', keys[t.k], 'state', 'matched', 'match', plan.match)
-    server.call('PEXPIRE', keys[t.k], plan.retention)
-    server.call('ZREM', keys[3], t.id)
-    server.call('LPUSH', keys[5], now - tonumber(server.call('HGET', keys[t.k], 'created')))
-    finish(t.sid)
-  end
+  mark_matched(keys, group, plan.t, plan.match, plan.retention, now)
   server.call('HSET', keys[7], 'data', plan.data)
   if plan.open == '' then
     server.call('HDEL', keys[7], 'bf')

@@ -160,12 +160,11 @@ class RatingStore:
         Applied.decode(await self._store.run(request, idempotent=True))
 
     async def forget(self, player_id: str) -> None:
-        """Drop the player's rating and current-match pointer (erasure), confirmed."""
+        """Drop the player's rating (erasure), confirmed; their current-match pointer goes
+        with their history (HistoryStore.forget)."""
         await self._store.command(
             RATINGS_KEY, "HDEL", RATINGS_KEY, player_id, idempotent=True, confirm=True
         )
-        pointer = player_match_key(player_id)
-        await self._store.command(pointer, "DEL", pointer, idempotent=True, confirm=True)
 
     async def in_match(self, player_ids: Sequence[str]) -> set[str]:
         keys = [player_match_key(p) for p in dict.fromkeys(player_ids)]

@@ -6,6 +6,7 @@ players' current match and the ranked-board scores follow, and a repeat redoes t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,6 +91,12 @@ class Results:
         await self.store.clear_in_match(players, match.match_id)
         if board is not None and self._boards is not None:
             # The current rating, not this match's: a later match may have moved it.
-            for player_id, rating in zip(players, await self.store.ratings(players), strict=True):
-                await self._boards.submit(board, player_id, rating.ordinal())
+            # Each player's score is its own write: all of them in one round.
+            current = await self.store.ratings(players)
+            await asyncio.gather(
+                *(
+                    self._boards.submit(board, player_id, rating.ordinal())
+                    for player_id, rating in zip(players, current, strict=True)
+                )
+            )
         return _ratings_of(result)

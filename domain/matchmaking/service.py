@@ -284,10 +284,11 @@ class MatchmakingService:
             await self._tickets.cancel(ticket_id, player_id)
             await self._tickets.release_player(player_id, claim)
         tickets, matches = await self._history.records(player_id)
-        for ticket_id in tickets:
-            await self._history.redact_ticket(ticket_id, player_id)
-        for match_id in matches:
-            await self._history.redact_match(match_id, player_id)
+        # Each record is its own key, and each redaction waits for replicas: all at once.
+        await asyncio.gather(
+            *(self._history.redact_ticket(ticket_id, player_id) for ticket_id in tickets),
+            *(self._history.redact_match(match_id, player_id) for match_id in matches),
+        )
         await self._results.store.forget(player_id)
         await self._history.forget(player_id)
 

@@ -11,6 +11,7 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.errors import TicketNotFound
+from domain.matchmaking.ratings import DEFAULT_RATING
 from domain.matchmaking.store import PartitionKeys, code_of
 from domain.matchmaking.worker import MatchmakingWorker
 from tests.game_client import GameClient, device_login, game_client
@@ -81,9 +82,9 @@ async def _play_a_tournament_and_a_party(
 
 async def _play_a_match_and_queue_as_a_party(
     gateway: Gateway, client: GameClient, friend: GameClient, party: str
-) -> str:
+) -> tuple[str, dict[str, Any]]:
     """Leave a matched ticket, a match record and its result, and a party's ticket that
-    names the friend too; the match's id."""
+    names the friend too; the match's id and the client's new rating."""
     await client.ok("match.join", queue="duel")
     await friend.ok("match.join", queue="duel")
     match_id: str = (await client.next_event("match.found"))["match_id"]
@@ -95,7 +96,7 @@ async def _play_a_match_and_queue_as_a_party(
         assert (await admin.post("/admin/v1/queues", json=pairs)).status_code == 201
     ticket = (await client.ok("match.join", queue="pairs", party_id=party))["ticket"]
     await friend.ok("match.cancel", ticket=ticket)
-    return match_id
+    return match_id, reported.json()["ratings"][client.player_id]
 
 
 async def _nothing_left_about(valkey: ValkeyCluster, needle: str) -> list[str]:
@@ -127,7 +128,8 @@ async def test_export_holds_everything_about_the_player(gateway: Gateway) -> Non
     periods = {e["period"] for e in export["boards"] if e["board"] == "weekly"}
     assert len(periods) == 2
     assert export["session"]["values"] == {"deck": [1, 2, 3]}
-    assert "mu" in export["rating"] or export["rating"]
+    # No rated match yet: the default rating, as `GET /admin/v1/players/{id}` shows it.
+    assert export["rating"] == DEFAULT_RATING.to_dict()
 
 
 async def test_erase_leaves_nothing_of_the_player_in_valkey(
@@ -143,9 +145,11 @@ async def test_erase_leaves_nothing_of_the_player_in_valkey(
         )
         await _play(gateway, client)
         party = await _play_a_tournament_and_a_party(gateway, client, other)
-        match_id = await _play_a_match_and_queue_as_a_party(gateway, client, other, party)
+        match_id, rating = await _play_a_match_and_queue_as_a_party(gateway, client, other, party)
         assert await _everything_about(admin_valkey, player)
         async with gateway.admin() as admin:
+            export = (await admin.get(f"/admin/v1/players/{player}/export")).json()
+            assert export["rating"] == rating != DEFAULT_RATING.to_dict()
             assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
         assert await client.wait_closed() == 4403
         assert await _nothing_left_about(admin_valkey, player) == []

@@ -152,3 +152,22 @@ async def test_a_period_of_another_kind_is_a_bad_request(service: LeaderboardSer
     for period in ("2031-W10", "all", "x", "2031-03-05.0"):
         with pytest.raises(BadRequest):
             await service.top("weekly" if period == "all" else "global", period=period)
+
+
+async def test_export_and_erasure_find_the_resets_of_an_earlier_period(
+    service: LeaderboardService, clock: FixedClock
+) -> None:
+    # Only the latest reset is recorded on the board: an earlier period's are probed.
+    await service.create_board(BoardConfig("days", reset="daily", retention_s=7 * 86400))
+    clock.set(at(2031, 3, 5, 12))
+    await service.submit("days", "a", 1)
+    await service.reset("days")
+    await service.submit("days", "a", 2)
+    clock.set(at(2031, 3, 6, 12))
+    await service.submit("days", "a", 3)
+    await service.reset("days")
+    await service.submit("days", "a", 4)
+    found = {(period, entry.score) for _, period, entry in await service.entries_of_player("a")}
+    assert found == {("2031-03-06.1", 4), ("2031-03-06", 3), ("2031-03-05.1", 2), ("2031-03-05", 1)}
+    assert await service.forget_player("a") == 4
+    assert await service.entries_of_player("a") == []
