@@ -16,6 +16,7 @@ from domain.clock import FixedClock
 from domain.errors import BadRequest, MatchNotFound
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.partition_store import PartitionStore
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.workers.allocator import HttpAllocator
@@ -189,6 +190,43 @@ async def test_a_stopped_backfill_takes_nobody(
         await service.open_backfill("0123456789.ffff", [{"team": 0, "slots": 1}])
     with pytest.raises(BadRequest):
         await service.open_backfill(match_id, [{"team": 5, "slots": 1}])
+
+
+async def test_a_ticket_cancelled_while_its_fill_was_planned_is_left_out_and_the_slots_stay_open(
+    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+) -> None:
+    name = await queue(service, name="racy")
+    worker = make_worker()
+    match_id = await make_match(service, worker, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}, {"team": 1, "slots": 1}])
+    quitter = await service.join(name, "c")
+    stayer = await service.join(name, "d")
+    store: PartitionStore = worker._store  # the fault goes between the plan and its commit
+    commit = store.fill
+    replies: list[tuple[str, list[str]] | None] = []
+
+    async def cancel_then_fill(*args: Any) -> tuple[str, list[str]] | None:
+        if not replies:  # c leaves after the worker planned to add it, before the commit
+            await service.cancel("c", quitter)
+        reply = await commit(*args)
+        replies.append(reply)
+        return reply
+
+    store.fill = cancel_then_fill  # type: ignore[method-assign,assignment]
+    await worker.run_once()
+    # The whole fill is refused: neither ticket added, c named as gone.
+    assert replies == [("gone", [quitter])]
+    assert await service.status(stayer) == "searching"
+    await worker.run_once()
+    assert [await service.status(t) for t in (quitter, stayer)] == ["cancelled", "matched"]
+    view = await service.match_view(match_id)
+    assert sorted(p for t in view["teams"] for p in t) == ["a", "b", "d"]
+    assert view["state"] == "backfilling" and view["backfill"]["open"] == [
+        {"team": 1 - next(i for i, t in enumerate(view["teams"]) if "d" in t), "slots": 1}
+    ]
+    assert notifier.found_for("c") == []
+    [event] = notifier.found_for("d")
+    assert event["backfill"] is True and event["match_id"] == match_id
 
 
 async def test_a_backfill_survives_a_killed_worker(
