@@ -45,10 +45,13 @@ Seeds = tuple[tuple[str, int], ...]
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that answers 500 `failures` times, then 200."""
+    """A webhook receiver on 127.0.0.1 that answers 500 `failures` times, then 200; the
+    first `holds` requests get no answer until `release` is set."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, holds: int = 0) -> None:
         self.failures = failures
+        self.holds = holds
+        self.release = asyncio.Event()
         self.attempts: list[tuple[bytes, dict[str, str]]] = []
         self.delivered: list[dict[str, Any]] = []
         self.port = free_port()
@@ -57,6 +60,10 @@ class Receiver:
     async def ended(self, request: Request) -> Response:
         body = await request.body()
         self.attempts.append((body, dict(request.headers)))
+        if self.holds > 0:
+            self.holds -= 1
+            await self.release.wait()
+            return Response(status_code=500)
         if self.failures > 0:
             self.failures -= 1
             return Response(status_code=500)
@@ -77,21 +84,25 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.release.set()
         server.should_exit = True
         await asyncio.wait_for(task, 10)
 
 
 @contextlib.contextmanager
-def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(seeds: Seeds, **env_vars: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
     # The cluster runs with ACLs: the worker logs in as the gateways do.
     env = serve_env(
         gateway_settings(seeds, "worker"),
-        GAMESERVER_PERIOD_CHECK_S="0.1",
-        GAMESERVER_PERIOD_LEASE_S="2",
-        GAMESERVER_WEBHOOK_BACKOFF_S="0.2",
-        GAMESERVER_WEBHOOK_BACKOFF_MAX_S="0.5",
-        GAMESERVER_WEBHOOK_TIMEOUT_S="2",
+        **{
+            "GAMESERVER_PERIOD_CHECK_S": "0.1",
+            "GAMESERVER_PERIOD_LEASE_S": "2",
+            "GAMESERVER_WEBHOOK_BACKOFF_S": "0.2",
+            "GAMESERVER_WEBHOOK_BACKOFF_MAX_S": "0.5",
+            "GAMESERVER_WEBHOOK_TIMEOUT_S": "2",
+            **env_vars,
+        },
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "gameserver", "worker"],
@@ -382,3 +393,55 @@ async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
             for delivered in receiver.delivered
         ] == [[("ann", 1, 30), ("bob", 2, 10)]]
         assert await gateway.services.leaderboards.period_ends.pending() == []
+
+
+async def test_the_push_and_the_webhook_arrive_once_though_workers_die_holding_the_end(
+    gateway: Gateway, cluster_seeds: Seeds
+) -> None:
+    receiver = Receiver(failures=0, holds=1)
+    leaderboards = gateway.services.leaderboards
+    outbox = leaderboards.period_ends
+    async with (
+        running_receiver(receiver),
+        gateway.admin() as admin,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        other = stack.enter_context(gateway_process(gateway_settings(cluster_seeds, "gw-b")))
+        ann = (await game_clients(stack, gateway.base_url, ["ann"]))["ann"]
+        cid = (await game_clients(stack, other.base_url, ["cid"]))["cid"]
+        end = int(time.time()) + 3  # room for the writes on a busy machine
+        await _create(admin, name="cup", end_at=end, on_period_end=receiver.url)
+        await ann.ok("score.submit", board="cup", score=30)
+        await cid.ok("score.submit", board="cup", score=20)
+        await asyncio.sleep(max(0.0, end - time.time()) + 0.05)
+        # A worker claims the end and takes its job, then dies before pushing anything:
+        # this is what it leaves in Valkey (the same two calls a worker makes first).
+        assert await outbox.claim_ended(await leaderboards.boards(), time.time()) == 1
+        assert await outbox.take("w-dead", time.time(), 2.0) is not None
+        await _no_event(ann, "board.period_ended")
+        # A real worker waits the dead one's lease out, pushes to both gateways, and is
+        # killed while the receiver holds its webhook: it dies holding the job.
+        with worker_process(cluster_seeds, GAMESERVER_WEBHOOK_TIMEOUT_S="60") as first:
+            assert await ann.next_event("board.period_ended", 15) == _ended("cup", "all", 1, 30)
+            assert await cid.next_event("board.period_ended", 15) == _ended("cup", "all", 2, 20)
+            await _until(lambda: receiver.attempts, "the first worker's webhook")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        [job] = await outbox.pending()
+        assert job.pushed and job.lease not in ("", "w-dead") and job.attempts == 0
+        # The next worker takes the job once that lease runs out and delivers it.
+        with worker_process(cluster_seeds):
+            await _until(lambda: receiver.delivered, "the second worker's delivery")
+            for _ in range(200):
+                if not await outbox.pending():
+                    break
+                await asyncio.sleep(0.05)
+        assert await outbox.pending() == []
+        assert len(receiver.attempts) == 2
+        [delivered] = receiver.delivered
+        assert [(e["player_id"], e["rank"], e["score"]) for e in delivered["entries"]] == [
+            ("ann", 1, 30), ("cid", 2, 20)
+        ]  # fmt: skip
+        # The pushes went out once: the heir found them done.
+        await _no_event(ann, "board.period_ended")
+        await _no_event(cid, "board.period_ended")
