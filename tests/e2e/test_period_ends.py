@@ -197,7 +197,10 @@ async def test_players_online_get_their_final_rank_when_a_tournament_window_clos
             await _no_event(ann, "board.period_ended")
             async with game_client(other.base_url, "dan") as dan:
                 await _no_event(dan, "board.period_ended")
-            # The results stay readable by a trusted server.
+            # The results stay readable by a trusted server, and are final.
+            [period] = (await admin.get("/admin/v1/boards/cup/periods")).json()["periods"]
+            assert (period["period"], period["count"], period["end_at"]) == ("all", 4, start + 4)
+            assert period["ended"] is True
             view = (await admin.get("/admin/v1/boards/cup", params={"period": "all"})).json()
             assert [(e["player_id"], e["rank"]) for e in view["entries"]] == [
                 ("ann", 1), ("cid", 2), ("dan", 3), ("bob", 4)
@@ -250,8 +253,8 @@ async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> N
         await _in_process_worker(gateway, leaderboards, clock).check(http)
         await _no_event(players["ann"], "board.period_ended")
     periods = await leaderboards.periods("daily")
-    assert [(p.period, p.count, p.live) for p in periods] == [
-        ("2030-03-05", 0, True), ("2030-03-04", 2, False)
+    assert [(p.period, p.count, p.live, p.ended) for p in periods] == [
+        ("2030-03-05", 0, True, False), ("2030-03-04", 2, False, True)
     ]  # fmt: skip
     assert (periods[1].start_at, periods[1].end_at) == (day, day + 86400)
 
@@ -273,8 +276,8 @@ async def test_the_periods_endpoint_lists_live_and_archived_periods_readable_by_
         assert response.status_code == 200
         assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
         listed = (await admin.get("/admin/v1/boards/arena/periods")).json()["periods"]
-        assert [(p["period"], p["count"], p["live"]) for p in listed] == [
-            ("all.2", 0, True), ("all.1", 1, False), ("all", 2, False)
+        assert [(p["period"], p["count"], p["live"], p["ended"]) for p in listed] == [
+            ("all.2", 0, True, False), ("all.1", 1, False, True), ("all", 2, False, True)
         ]  # fmt: skip
         archive = (await admin.get("/admin/v1/boards/arena", params={"period": "all"})).json()
         assert [(e["player_id"], e["score"]) for e in archive["entries"]] == [
