@@ -268,6 +268,42 @@ async def test_a_backfill_survives_a_killed_worker(
     assert await service.status(second) == "matched"
 
 
+async def test_a_fill_committed_by_a_worker_that_died_before_its_push_is_pushed_by_the_heir(
+    valkey: ValkeyCluster,
+    service: MatchmakingService,
+    clock: FixedClock,
+    notifier: RecordingNotifier,
+) -> None:
+    name = await queue(service, name="heirfill")
+    doomed = MatchmakingWorker(mm_store(valkey), clock, notifier, "doomed", limits=LIMITS)
+    match_id = await make_match(service, doomed, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    late = await service.join(name, "c")
+
+    async def dies_before_pushing(items: Any) -> None:
+        if items:
+            raise asyncio.CancelledError  # the process is gone: nothing after this runs
+
+    doomed._delivery.deliver = dies_before_pushing  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await doomed.run_once()
+    # Committed, not told.
+    assert await service.status(late) == "matched"
+    assert notifier.found_for("c") == []
+    heir = MatchmakingWorker(mm_store(valkey), clock, notifier, "heir", limits=LIMITS)
+
+    async def told() -> bool:
+        await heir.run_once()
+        return bool(notifier.found_for("c"))
+
+    await eventually(told, timeout_s=15)
+    [event] = notifier.found_for("c")
+    assert (event["backfill"], event["match_id"], event["ticket"]) == (True, match_id, late)
+    view = await service.match_view(match_id)
+    assert event["teams"] == view["teams"] and sum(len(t) for t in view["teams"]) == 3
+    assert [len(notifier.found_for(p)) for p in ("a", "b")] == [1, 1]
+
+
 async def _ticked(worker: MatchmakingWorker) -> bool:
     report = await worker.run_once()
     return report.partitions > 0
