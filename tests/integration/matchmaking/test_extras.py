@@ -13,7 +13,7 @@ import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
-from domain.errors import BadRequest, MatchNotFound
+from domain.errors import BadRequest, Conflict, MatchNotFound
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
 from domain.matchmaking.partition_store import PartitionStore
@@ -227,6 +227,26 @@ async def test_a_ticket_cancelled_while_its_fill_was_planned_is_left_out_and_the
     assert notifier.found_for("c") == []
     [event] = notifier.found_for("d")
     assert event["backfill"] is True and event["match_id"] == match_id
+
+
+async def test_a_finished_match_takes_no_backfill_and_its_result_stops_an_open_one(
+    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+) -> None:
+    name = await queue(service, name="over")
+    worker = make_worker()
+    match_id = await make_match(service, worker, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    await service.report_result(match_id, [1, 2])
+    late = await service.join(name, "c")
+    await worker.run_once()
+    assert await service.status(late) == "searching"
+    view = await service.match_view(match_id)
+    assert (view["state"], view["backfill"]) == ("finished", None)
+    with pytest.raises(Conflict):
+        await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    await worker.run_once()
+    assert await service.status(late) == "searching"
+    assert notifier.found_for("c") == []
 
 
 async def test_a_backfill_survives_a_killed_worker(
