@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -227,6 +228,49 @@ async def test_a_ticket_cancelled_while_its_fill_was_planned_is_left_out_and_the
     assert notifier.found_for("c") == []
     [event] = notifier.found_for("d")
     assert event["backfill"] is True and event["match_id"] == match_id
+
+
+async def test_a_backfill_stopped_or_replaced_while_its_fill_was_planned_adds_nobody(
+    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+) -> None:
+    name = await queue(service, name="moved")
+    worker = make_worker()
+    match_id = await make_match(service, worker, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    late = await service.join(name, "c")
+    store: PartitionStore = worker._store  # the fault goes between the plan and its commit
+    commit = store.fill
+    replies: list[tuple[str, list[str]] | None] = []
+    changes: list[Callable[[], Awaitable[object]]] = [
+        lambda: service.close_backfill(match_id),
+        lambda: service.open_backfill(match_id, [{"team": 1, "slots": 1}]),
+    ]
+
+    async def change_then_fill(*args: Any) -> tuple[str, list[str]] | None:
+        await changes[len(replies)]()
+        reply = await commit(*args)
+        replies.append(reply)
+        return reply
+
+    store.fill = change_then_fill  # type: ignore[method-assign,assignment]
+    # Stopped after the worker planned c into it: nobody is added.
+    await worker.run_once()
+    assert replies == [("closed", [])]
+    assert await service.status(late) == "searching"
+    # Opened again, then replaced by another before the commit: the planned one is gone.
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    await worker.run_once()
+    assert replies[1] == ("closed", [])
+    assert await service.status(late) == "searching"
+    view = await service.match_view(match_id)
+    assert sum(len(t) for t in view["teams"]) == 2
+    assert view["backfill"]["open"] == [{"team": 1, "slots": 1}]
+    assert notifier.found_for("c") == []
+    # The replacement is filled next tick, on its own team.
+    store.fill = commit  # type: ignore[method-assign]
+    await worker.run_once()
+    assert await service.status(late) == "matched"
+    assert "c" in (await service.match_view(match_id))["teams"][1]
 
 
 async def test_a_finished_match_takes_no_backfill_and_its_result_stops_an_open_one(
