@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from starlette.routing import Route
 from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
+from gameserver.push.control import PlayerMessenger
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
@@ -362,6 +364,77 @@ async def test_the_webhook_is_retried_until_it_answers_2xx_and_delivered_once_si
     expected = hmac.new(ADMIN_KEY.encode(), body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER.lower()] == f"sha256={expected}"
     assert await leaderboards.period_ends.pending() == []
+
+
+async def test_a_webhook_attempt_ends_within_the_lease_whatever_its_configured_timeout(
+    gateway: Gateway,
+) -> None:
+    start = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
+    clock = FixedClock(start)
+    leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
+    # A timeout longer than the lease would let another worker take the job and POST it
+    # again while this one still waits: the attempt is cut at half the lease.
+    settings = replace(gateway.settings, period_lease_s=1.0, webhook_timeout_s=600.0)
+    services = gateway.services
+    worker = PeriodEndWorker(
+        leaderboards, services.messenger, services.accounts, clock, settings, "w-test"
+    )
+    async with running_receiver(Receiver(failures=0, holds=1)) as receiver:
+        await leaderboards.create_board(
+            BoardConfig(name="cup", end_at=int(start) + 60, on_period_end=receiver.url)
+        )
+        await leaderboards.submit("cup", "ann", 30, trusted=True)
+        clock.set(start + 61)
+        async with httpx.AsyncClient() as http:
+            await asyncio.wait_for(worker.check(http), 20)  # the held attempt timed out
+            assert len(receiver.attempts) == 1
+            [job] = await leaderboards.period_ends.pending()
+            assert (job.attempts, job.lease) == (1, "")
+            clock.advance(settings.webhook_backoff_s)
+            await asyncio.wait_for(worker.check(http), 20)
+        assert [d["period"] for d in receiver.delivered] == ["all"]
+        assert await leaderboards.period_ends.pending() == []
+
+
+class SlowMessenger(PlayerMessenger):
+    """The gateways' messenger, whose pushes take most of a lease on the test's clock."""
+
+    def __init__(self, inner: PlayerMessenger, clock: FixedClock, takes_s: float) -> None:
+        self.inner, self.clock, self.takes_s = inner, clock, takes_s
+
+    async def push_each(self, events: Mapping[str, dict[str, Any]]) -> None:
+        await self.inner.push_each(events)
+        self.clock.advance(self.takes_s)
+
+
+async def test_a_webhook_attempt_starts_with_a_fresh_lease_however_long_the_pushes_took(
+    gateway: Gateway,
+) -> None:
+    start = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
+    clock = FixedClock(start)
+    leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
+    settings = gateway.settings
+    lease = settings.period_lease_s
+    messenger = SlowMessenger(gateway.services.messenger, clock, 0.9 * lease)
+    worker = PeriodEndWorker(
+        leaderboards, messenger, gateway.services.accounts, clock, settings, "w-test"
+    )
+    async with running_receiver(Receiver(failures=0, holds=1)) as receiver:
+        await leaderboards.create_board(
+            BoardConfig(name="cup", end_at=int(start) + 60, on_period_end=receiver.url)
+        )
+        await leaderboards.submit("cup", "ann", 30, trusted=True)
+        clock.set(start + 61)
+        async with httpx.AsyncClient() as http:
+            checking = asyncio.create_task(worker.check(http))
+            await _until(lambda: receiver.attempts, "the webhook attempt")
+            # 1.1 leases after the take, 0.2 after the attempt began: still this worker's.
+            clock.advance(0.2 * lease)
+            assert await leaderboards.period_ends.take("w-other", clock.now(), lease) is None
+            receiver.release.set()
+            await asyncio.wait_for(checking, 20)
+        [job] = await leaderboards.period_ends.pending()
+        assert (job.pushed, job.attempts) == (True, 1)
 
 
 async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
