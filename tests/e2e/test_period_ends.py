@@ -210,9 +210,13 @@ async def test_players_online_get_their_final_rank_when_a_tournament_window_clos
 
 
 async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gateway) -> None:
-    async with gateway.admin() as admin, contextlib.AsyncExitStack() as stack:
+    async with (
+        gateway.admin() as admin,
+        contextlib.AsyncExitStack() as stack,
+        running_receiver(Receiver(failures=0)) as receiver,
+    ):
         players = await game_clients(stack, gateway.base_url, ["ann", "bob"])
-        await _create(admin, name="arena", order="asc")
+        await _create(admin, name="arena", order="asc", on_period_end=receiver.url)
         await players["ann"].ok("score.submit", board="arena", score=7)
         await players["bob"].ok("score.submit", board="arena", score=3)
         assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
@@ -221,6 +225,12 @@ async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gat
             await worker.check(http)
         assert await players["bob"].next_event("board.period_ended") == _ended("arena", "all", 1, 3)
         assert await players["ann"].next_event("board.period_ended") == _ended("arena", "all", 2, 7)
+        # The webhook gets the archived period's results too.
+        [delivered] = receiver.delivered
+        assert delivered["period"] == "all"
+        assert [(e["player_id"], e["rank"]) for e in delivered["entries"]] == [
+            ("bob", 1), ("ann", 2)
+        ]  # fmt: skip
         # A second reset ends `all.1`, which nobody played: nothing to push.
         assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
         async with httpx.AsyncClient() as http:
