@@ -243,11 +243,16 @@ async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> N
     day = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
     clock = FixedClock(day + 3600)
     leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
-    await leaderboards.create_board(BoardConfig(name="daily", reset="daily"))
-    await leaderboards.submit("daily", "ann", 40, trusted=True)
-    await leaderboards.submit("daily", "bob", 50, trusted=True)
     worker = _in_process_worker(gateway, leaderboards, clock)
-    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient() as http:
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        httpx.AsyncClient() as http,
+        running_receiver(Receiver(failures=0)) as receiver,
+    ):
+        config = BoardConfig(name="daily", reset="daily", on_period_end=receiver.url)
+        await leaderboards.create_board(config)
+        await leaderboards.submit("daily", "ann", 40, trusted=True)
+        await leaderboards.submit("daily", "bob", 50, trusted=True)
         players = await game_clients(stack, gateway.base_url, ["ann", "bob"])
         clock.set(day + 86400 - 1)  # the last second of the day: nothing ended
         await worker.check(http)
@@ -264,6 +269,10 @@ async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> N
         # Another worker (another process) finds the end claimed: nothing again.
         await _in_process_worker(gateway, leaderboards, clock).check(http)
         await _no_event(players["ann"], "board.period_ended")
+    # The webhook got the day that ended, once.
+    assert [(d["period"], d["ended_at"], len(d["entries"])) for d in receiver.delivered] == [
+        ("2030-03-04", day + 86400, 2)
+    ]
     periods = await leaderboards.periods("daily")
     assert [(p.period, p.count, p.live, p.ended) for p in periods] == [
         ("2030-03-05", 0, True, False), ("2030-03-04", 2, False, True)
