@@ -239,6 +239,29 @@ async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gat
         assert await gateway.services.leaderboards.period_ends.pending() == []
 
 
+async def test_the_push_reaches_players_online_on_every_page_of_a_big_period(
+    gateway: Gateway,
+) -> None:
+    leaderboards = gateway.services.leaderboards
+    await leaderboards.create_board(BoardConfig(name="big"))
+    # 250 entries: three pages of pushes; the players online are on the first and last.
+    await asyncio.gather(
+        *(leaderboards.submit("big", f"p{i:03d}", 1000 - i, trusted=True) for i in range(248))
+    )
+    await leaderboards.submit("big", "amy", 5000, trusted=True)
+    await leaderboards.submit("big", "zed", 1, trusted=True)
+    async with contextlib.AsyncExitStack() as stack:
+        players = await game_clients(stack, gateway.base_url, ["amy", "zed"])
+        await leaderboards.reset("big")
+        async with httpx.AsyncClient() as http:
+            await _in_process_worker(gateway, leaderboards).check(http)
+        assert await players["amy"].next_event("board.period_ended") == _ended(
+            "big", "all", 1, 5000
+        )
+        assert await players["zed"].next_event("board.period_ended") == _ended("big", "all", 250, 1)
+    assert await leaderboards.period_ends.pending() == []
+
+
 async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> None:
     day = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
     clock = FixedClock(day + 3600)
