@@ -10,7 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from pathlib import Path
 
+import pytest
+
+from gameserver.supervisor.restarts import STATE_ENV, write_restarts
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
 from tests.game_client import game_client, game_clients
 from tests.gateway_harness import ADMIN_KEY, Gateway
@@ -21,9 +25,14 @@ GLOBAL_TOP = "[data-board='global'] .top"
 
 
 async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_player(
-    gateway: Gateway,
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import Route, async_playwright
+
+    # As under `gameserver up`: the supervisor's restart counts, read at each scrape.
+    restarts = tmp_path / "supervisor.json"
+    write_restarts(restarts, {"gateway": 2, "worker": 0, "valkey": 1})
+    monkeypatch.setenv(STATE_ENV, str(restarts))
 
     async with gateway.admin() as admin:
         for n in range(12):
@@ -68,6 +77,21 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         )
         first = page.locator(f"{GLOBAL_TOP} li").first
         assert await first.get_attribute("data-player") == "p11"
+        # Its player count, and per period.
+        await page.wait_for_selector("[data-board='global'] .meta:has-text('12 players')")
+        await page.wait_for_selector("[data-board='global'] .periods:has-text('all (live): 12')")
+
+        # Sessions over every gateway, supervisor restarts, queues with their figures.
+        await page.wait_for_function(
+            "() => document.getElementById('sessions-online').textContent === '3'"
+        )
+        assert await page.inner_text("#logins-per-min") == "3"
+        assert await page.inner_text("#gateway-count") == "1"
+        await page.wait_for_selector("#restarts:has-text('gateway: 2')")
+        assert "valkey: 1" in await page.inner_text("#restarts")
+        duel = "[data-queue='duel']"
+        await page.wait_for_selector(f"{duel} .meta:has-text('waiting 3')")
+        assert "oldest wait" in await page.inner_text(f"{duel} .meta")
 
         # Create a tournament board with score rules: it shows with its window.
         now = int(time.time())
@@ -88,12 +112,26 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
             assert response.status_code == 200, response.text
         await page.wait_for_selector(f"{cup} .top li[data-player='p05']")
 
-        # A score from a game client appears without a reload.
+        # A score from a game client appears without a reload, pushed over the admin
+        # socket: every HTTP call of the page fails meanwhile, so no re-fetch can show it.
+        async def refuse(route: Route) -> None:
+            await route.abort()
+
+        await page.route("**/*", refuse)
         async with game_client(gateway.base_url, "zed") as zed:
             await zed.ok("score.submit", board="global", score=1000)
             await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='zed']")
+        await page.unroute("**/*", refuse)
         assert await first.get_attribute("data-player") == "zed"
         assert await first.locator(".rank").inner_text() == "1"
+
+        # Look a player up: where they stand and the export of everything held.
+        await page.fill("#player-actions input[name=player]", "p05")
+        await page.click("#player-actions button[value=lookup]")
+        await page.click("#player-view summary")
+        await page.wait_for_selector("#player-export:has-text('spring-cup')")
+        boards_of = await page.inner_text("#player-summary dd[data-field='boards']")
+        assert "global #" in boards_of and "spring-cup #1 (4200)" in boards_of
         # Remove a player from a board: the pushed top closes up.
         await page.fill("#remove-player input[name=board]", "global")
         await page.fill("#remove-player input[name=player]", "p10")

@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.game_client import game_client
 from tests.gateway_harness import ADMIN_KEY, Gateway, free_port, gateway_settings, running_gateway
 
 Seeds = tuple[tuple[str, int], ...]
@@ -63,6 +64,51 @@ async def test_cluster_lists_every_node_with_role_slots_memory_and_up(gateway: G
     for replica in replicas:
         assert replica["primary_id"] in ids and replica["slots"] == []
         assert replica["repl_lag_bytes"] >= 0 and replica["link"] == "up"
+
+
+async def _gateway_figures(gateway: Gateway, done: Any) -> dict[str, Any]:
+    """`GET /admin/v1/gateways` once `done(figures)` holds: the other gateways report
+    every 2 s, and this waits less than a report is kept (10 s)."""
+    async with gateway.admin() as admin:
+        for _ in range(24):
+            response = await admin.get("/admin/v1/gateways")
+            assert response.status_code == 200, response.text
+            figures: dict[str, Any] = response.json()
+            if done(figures):
+                return figures
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"gateway figures never settled: {figures}")
+
+
+async def test_gateways_sum_sessions_online_and_logins_over_every_gateway(
+    gateway: Gateway, cluster_seeds: Seeds
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-figures")
+    async with running_gateway(settings) as other:
+        async with (
+            game_client(gateway.base_url, "ann"),
+            game_client(other.base_url, "bob"),
+            game_client(other.base_url, "cat"),
+        ):
+            figures = await _gateway_figures(
+                gateway,
+                lambda f: len(f["gateways"]) == 2 and f["sessions_online"] == 3,
+            )
+        rows = {row["gateway_id"]: row for row in figures["gateways"]}
+        assert rows["gw-a"]["sessions_online"] == 1
+        assert rows["gw-figures"]["sessions_online"] == 2
+        assert rows["gw-a"]["logins_last_minute"] == 1
+        assert rows["gw-figures"]["logins_last_minute"] == 2
+        assert figures["logins_last_minute"] == 3
+    # A gateway that stops withdraws its figures at once (a killed one's expire).
+    figures = await _gateway_figures(gateway, lambda f: len(f["gateways"]) == 1)
+    assert [row["gateway_id"] for row in figures["gateways"]] == ["gw-a"]
+    assert figures["sessions_online"] == 0 and figures["logins_last_minute"] == 1
+
+
+async def test_gateways_need_the_admin_key(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+        assert (await http.get("/admin/v1/gateways")).status_code == 401
 
 
 async def test_cluster_needs_the_admin_key(gateway: Gateway) -> None:

@@ -9,7 +9,7 @@
   let timers = [];
   const boards = new Map(); // name -> {card, config, subscribed}
   const queueHistory = new Map(); // queue -> [{t, waiting, p50, p95}]
-  let lastLogins = null; // {t, total}
+  const sessionHistory = []; // [{t, sessions, logins}]
   const HISTORY_MS = 10 * 60 * 1000;
   const MAX_SOCKET_BOARDS = 20;
 
@@ -98,7 +98,8 @@
     openSocket();
     every(10000, refreshBoards);
     every(2000, refreshQueues);
-    every(5000, refreshMetrics);
+    every(2000, refreshGateways);
+    every(5000, refreshRestarts);
     every(5000, refreshCluster);
     document.body.dataset.state = "ready";
   }
@@ -355,29 +356,36 @@
     svg.append(label);
   }
 
-  // Sessions and restarts: read from this gateway's /metrics.
+  // Sessions: every gateway's figures (GET /admin/v1/gateways), sampled into a history.
 
-  async function refreshMetrics() {
+  async function refreshGateways() {
+    const figures = await api("GET", "/admin/v1/gateways");
+    const now = Date.now();
+    sessionHistory.push({ t: now, sessions: figures.sessions_online, logins: figures.logins_last_minute });
+    while (sessionHistory.length && sessionHistory[0].t < now - HISTORY_MS) sessionHistory.shift();
+    $("sessions-online").textContent = String(figures.sessions_online);
+    $("logins-per-min").textContent = String(figures.logins_last_minute);
+    $("gateway-count").textContent = String(figures.gateways.length);
+    drawLines($("sessions-chart"), sessionHistory, [["sessions", "waiting"], ["logins", "p95"]]);
+    $("gateways").replaceChildren(...figures.gateways.map((g) => {
+      const tr = el("tr", { "data-gateway": g.gateway_id });
+      tr.append(el("td", {}, g.gateway_id), el("td", {}, g.sessions_online), el("td", {}, g.logins_last_minute));
+      return tr;
+    }));
+  }
+
+  // Supervisor restarts: from /metrics (`gameserver up` writes them for every process).
+
+  async function refreshRestarts() {
     const response = await fetch("/metrics", {
       headers: { Authorization: `Bearer ${adminKey}` }, cache: "no-store", credentials: "omit",
     });
     if (!response.ok) throw new ApiError(`GET /metrics: ${response.status}`);
-    const samples = parseMetrics(await response.text());
-    const open = samples.find((s) => s.name === "gameserver_sockets_open");
-    $("sockets-open").textContent = open ? String(open.value) : "n/a";
-    const logins = samples.filter((s) => s.name === "gameserver_requests_total" &&
-      /^(create_session|create_trusted_session)$/.test(s.labels.op || ""));
-    const total = logins.reduce((sum, s) => sum + s.value, 0);
-    const now = Date.now();
-    if (lastLogins !== null && now > lastLogins.t) {
-      const perMin = ((total - lastLogins.total) / (now - lastLogins.t)) * 60000;
-      $("logins-per-min").textContent = Math.max(0, perMin).toFixed(1);
-    }
-    lastLogins = { t: now, total };
-    const restarts = samples.filter((s) => /restart/.test(s.name) && !s.name.endsWith("_created"));
-    $("restarts").textContent = restarts.length
-      ? restarts.map((s) => `${s.labels.service || s.labels.process || s.labels.name || s.name}: ${s.value}`).join(", ")
-      : "n/a (this gateway exposes no restart metric)";
+    const samples = parseMetrics(await response.text())
+      .filter((s) => s.name === "gameserver_supervisor_restarts_total");
+    $("restarts").textContent = samples.length
+      ? samples.map((s) => `${s.labels.process}: ${s.value}`).join(", ")
+      : "n/a (not run under gameserver up)";
   }
 
   function parseMetrics(text) {
