@@ -158,7 +158,8 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
             await page.fill("#player-actions input[name=player]", "vic")
             await page.fill("#player-actions input[name=reason]", "cheating")
             await page.click("#player-actions button[value=ban]")
-            await page.wait_for_selector("#player-summary dd[data-field='ban']")
+            await page.wait_for_selector("#player-id:has-text('vic')")
+            await page.wait_for_selector("#player-summary dd[data-field='ban']:has-text('until')")
             ban = await page.inner_text("#player-summary dd[data-field='ban']")
             assert ban.startswith("banned until lifted") and "cheating" in ban
             assert await vic.wait_closed() == 4403
@@ -182,3 +183,39 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         await page.wait_for_function(
             "() => document.getElementById('errors').textContent.includes('404 not_found')"
         )
+
+
+async def test_every_board_is_watched_even_past_the_socket_rate_limits_burst(
+    gateway: Gateway,
+) -> None:
+    """More boards than the admin socket takes subscribes in one burst (100): the page
+    subscribes the rest as the limit refills, and every board shows its pushed top."""
+    from playwright.async_api import async_playwright
+
+    names = [f"event-{n:03}" for n in range(120)]
+    async with gateway.admin() as admin:
+        for name in names:
+            response = await admin.post("/admin/v1/boards", json={"name": name})
+            assert response.status_code == 201, response.text
+        response = await admin.post(
+            "/admin/v1/boards/event-119/scores", json={"player_id": "last", "score": 7}
+        )
+        assert response.status_code == 200, response.text
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            await page.goto(gateway.base_url + "/admin")
+            await page.fill("#key", ADMIN_KEY)
+            await page.click("#login button[type=submit]")
+            await page.wait_for_selector("body[data-state='ready'][data-socket='live']")
+            await page.wait_for_function(
+                "() => document.querySelectorAll('article.board').length === 122 && "
+                "document.querySelectorAll('article.board[data-pushed]').length === 122"
+            )
+            await page.wait_for_selector("[data-board='event-119'] .top li[data-player='last']")
+        finally:
+            await browser.close()

@@ -189,6 +189,18 @@ async def test_admin_socket_pushes_the_top_of_a_subscribed_board_as_scores_arriv
         assert missing["ok"] is False and missing["error"]["code"] == "not_found"
 
 
+async def test_an_admin_socket_watches_more_boards_than_a_game_socket(gateway: Gateway) -> None:
+    async with gateway.admin() as admin:
+        for n in range(25):
+            response = await admin.post("/admin/v1/boards", json={"name": f"event-{n:02}"})
+            assert response.status_code == 201, response.text
+    async with connect(_socket_url(gateway.base_url), additional_headers=ADMIN) as socket:
+        for n in range(25):
+            request = {"id": n, "op": "board.subscribe", "board": f"event-{n:02}"}
+            reply = await _call(socket, request)
+            assert reply["ok"] is True, reply
+
+
 async def test_the_page_is_served_with_a_strict_policy_and_only_on_the_admin_listener(
     cluster_seeds: Seeds, clean_valkey: object
 ) -> None:

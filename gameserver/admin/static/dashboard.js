@@ -11,7 +11,7 @@
   const queueHistory = new Map(); // queue -> [{t, waiting, p50, p95}]
   const sessionHistory = []; // [{t, sessions, logins}]
   const HISTORY_MS = 10 * 60 * 1000;
-  const MAX_SOCKET_BOARDS = 20;
+  const MAX_SOCKET_BOARDS = 500; // the admin socket's limit (docs/protocol.md)
 
   const $ = (id) => document.getElementById(id);
 
@@ -112,12 +112,13 @@
 
   // Boards: metadata polled, tops pushed.
 
-  async function refreshBoards() {
+  // `only`: the boards whose per-period counts to read again (every board without it).
+  async function refreshBoards(only) {
     const listing = await api("GET", "/admin/v1/boards");
-    renderBoards(listing.boards);
+    renderBoards(listing.boards, only);
   }
 
-  function renderBoards(list) {
+  function renderBoards(list, only) {
     const seen = new Set();
     for (const config of list) {
       seen.add(config.name);
@@ -130,7 +131,10 @@
       board.config = config;
       board.card.querySelector(".meta").textContent = describeBoard(config);
       board.card.querySelector(".window").textContent = describeWindow(config);
-      refreshPeriods(config.name).catch(showError);
+      if (!only || only.has(config.name) || !board.periodsRead) {
+        board.periodsRead = true;
+        refreshPeriods(config.name).catch(showError);
+      }
     }
     for (const [name, board] of boards) {
       if (!seen.has(name)) {
@@ -141,13 +145,18 @@
     subscribeAll();
   }
 
-  // Player counts are read, not pushed: once a second at most while tops move.
+  // Player counts are read, not pushed: once a second at most while tops move, the
+  // periods of the boards whose top moved only.
   let countsTimer = null;
-  function countsSoon() {
+  let moved = new Set();
+  function countsSoon(name) {
+    moved.add(name);
     if (countsTimer !== null) return;
     countsTimer = setTimeout(() => {
       countsTimer = null;
-      if (adminKey !== null) refreshBoards().catch(showError);
+      const only = moved;
+      moved = new Set();
+      if (adminKey !== null) refreshBoards(only).catch(showError);
     }, 1000);
   }
 
@@ -158,7 +167,7 @@
     reset.addEventListener("click", () => resetBoard(name));
     card.append(
       title, el("div", { class: "meta" }), el("div", { class: "meta window" }),
-      el("ol", { class: "top" }), el("div", { class: "periods" }), reset,
+      el("ol", { class: "top" }), el("div", { class: "periods" }), el("div", { class: "watch error" }), reset,
     );
     renderTop(card, []);
     return card;
@@ -234,8 +243,27 @@
       const message = JSON.parse(event.data);
       if (message.event === "board.top") {
         const board = boards.get(message.board);
-        if (board) renderTop(board.card, message.entries);
-        countsSoon();
+        if (board) {
+          renderTop(board.card, message.entries);
+          board.card.dataset.pushed = "yes";
+        }
+        countsSoon(message.board);
+        return;
+      }
+      const pending = ws.pending.get(message.id);
+      if (pending !== undefined) {
+        ws.pending.delete(message.id);
+        const board = boards.get(pending);
+        if (board && message.ok === false) {
+          // Not watched: tried again in a second when subscribing many boards ran into
+          // the socket's rate limit, else at the next refresh of the board list.
+          board.subscribed = false;
+          board.card.querySelector(".watch").textContent =
+            `not watched yet: ${message.error.code}: ${message.error.message}`;
+          if (message.error.code === "rate_limited") subscribeSoon();
+        } else if (board) {
+          board.card.querySelector(".watch").textContent = "";
+        }
         return;
       }
       if (message.id === 0 && message.ok) {
@@ -257,6 +285,7 @@
       if (adminKey !== null) setTimeout(() => { if (socket === ws && adminKey !== null) openSocket(); }, 2000);
     });
     ws.nextId = () => nextId++;
+    ws.pending = new Map(); // subscribe request id -> board
   }
 
   function setSocketState(state) {
@@ -266,16 +295,25 @@
     document.body.dataset.socket = state;
   }
 
+  let subscribeTimer = null;
+  function subscribeSoon() {
+    if (subscribeTimer !== null) return;
+    subscribeTimer = setTimeout(() => { subscribeTimer = null; subscribeAll(); }, 1000);
+  }
+
   function subscribeAll() {
     if (!socket || socket.readyState !== WebSocket.OPEN || document.body.dataset.socket !== "live") return;
     let count = [...boards.values()].filter((b) => b.subscribed).length;
     for (const [name, board] of boards) {
       if (board.subscribed) continue;
       if (count >= MAX_SOCKET_BOARDS) {
-        board.card.querySelector(".periods").textContent = "not watched: at most 20 boards are pushed";
+        board.card.querySelector(".watch").textContent =
+          `not watched: at most ${MAX_SOCKET_BOARDS} boards are pushed`;
         continue;
       }
-      socket.send(JSON.stringify({ id: socket.nextId(), op: "board.subscribe", board: name, top: 10 }));
+      const id = socket.nextId();
+      socket.pending.set(id, name);
+      socket.send(JSON.stringify({ id, op: "board.subscribe", board: name, top: 10 }));
       board.subscribed = true;
       count++;
     }
