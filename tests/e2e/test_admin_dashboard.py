@@ -124,6 +124,9 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         await page.unroute("**/*", refuse)
         assert await first.get_attribute("data-player") == "zed"
         assert await first.locator(".rank").inner_text() == "1"
+        # The counts are read again once the page can: spring-cup's one player.
+        await page.wait_for_selector(f"{cup} .meta:has-text('1 player ')")
+        await page.wait_for_selector(f"{cup} .periods:has-text('all (live): 1')")
 
         # Look a player up: where they stand and the export of everything held.
         await page.fill("#player-actions input[name=player]", "p05")
@@ -138,6 +141,7 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         await page.click("#remove-player button")
         await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='p10']", state="detached")
         await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='p02']")
+        await page.wait_for_selector("[data-board='global'] .meta:has-text('12 players')")
 
         await page.wait_for_selector("#cluster tr td.up")
         await page.wait_for_selector("[data-queue='duel'] svg polyline", state="attached")

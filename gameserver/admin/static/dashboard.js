@@ -156,7 +156,12 @@
       countsTimer = null;
       const only = moved;
       moved = new Set();
-      if (adminKey !== null) refreshBoards(only).catch(showError);
+      if (adminKey === null) return;
+      refreshBoards(only).catch((err) => {
+        // Read again with the next push or the 10 s refresh, whichever comes first.
+        for (const name of only) moved.add(name);
+        showError(err);
+      });
     }, 1000);
   }
 
@@ -181,7 +186,7 @@
     if (!c.client_writes) rules.push("server writes only");
     if (c.join_required) rules.push("join required");
     return `${c.operator} · ${c.order} · reset ${c.reset} · period ${c.period || "–"} · ` +
-      `${c.count} players${rules.length ? " · " + rules.join(", ") : ""}`;
+      `${c.count} player${c.count === 1 ? "" : "s"}${rules.length ? " · " + rules.join(", ") : ""}`;
   }
 
   function describeWindow(c) {
