@@ -127,6 +127,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/matches/{match_id}/backfill", queues.close_backfill, methods=["DELETE"]),
         Route("/admin/v1/cluster", get_cluster, methods=["GET"]),
         Route("/admin/v1/gateways", gateways.list_gateways, methods=["GET"]),
+        Route("/admin/v1/history", gateways.figure_history, methods=["GET"]),
         *dashboard_routes(),
     ]
     if settings.demo:

@@ -1,7 +1,8 @@
-"""`GET /admin/v1/gateways`: sessions online and logins per minute over every gateway.
+"""`GET /admin/v1/gateways`: sessions online and logins per minute over every gateway;
+`GET /admin/v1/history`: the last minutes of them and of the queues' figures.
 
-Each gateway process reports its own figures every few seconds
-(gameserver/gateway/figures.py); the answering gateway's own are read live.
+Each gateway process reports its own figures every few seconds and samples the history
+(gameserver/gateway/figures.py); the answering gateway's own figures are read live.
 """
 
 from __future__ import annotations
@@ -11,23 +12,33 @@ from starlette.responses import Response
 
 from domain.sessions.models import GatewayFigures
 from gameserver.admin.auth import admin_services
-from gameserver.gateway.figures import REPORT_INTERVAL_S, own_figures
+from gameserver.figure_history import SAMPLE_INTERVAL_S
+from gameserver.gateway.figures import REPORT_INTERVAL_S, every_gateway
 from gameserver.http.json import handles_errors, json_response
 
 
 @handles_errors
 async def list_gateways(request: Request) -> Response:
     services = admin_services(request)
-    own = own_figures(services)
-    reported = await services.sessions.gateway_reports()
-    gateways = [own, *(report for report in reported if report.gateway_id != own.gateway_id)]
-    gateways.sort(key=lambda figures: figures.gateway_id)
+    gateways = await every_gateway(services)
     return json_response(
         {
             "gateways": [_row(figures) for figures in gateways],
             "sessions_online": sum(figures.sessions_online for figures in gateways),
             "logins_last_minute": sum(figures.logins_last_minute for figures in gateways),
             "report_interval_s": REPORT_INTERVAL_S,
+        }
+    )
+
+
+@handles_errors
+async def figure_history(request: Request) -> Response:
+    services = admin_services(request)
+    return json_response(
+        {
+            "now": services.clock.now(),
+            "interval_s": SAMPLE_INTERVAL_S,
+            "samples": [sample.to_dict() for sample in services.figure_history.samples()],
         }
     )
 

@@ -64,6 +64,8 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         await page.fill("#key", ADMIN_KEY)
         await page.click("#login button[type=submit]")
         await page.wait_for_selector("body[data-state='ready'][data-socket='live']")
+        # The charts start from the gateway's samples taken before the page opened.
+        assert int(await page.get_attribute("body", "data-history") or 0) >= 1
         # The key is held in the tab's memory only.
         assert ADMIN_KEY not in page.url
         stored = await page.evaluate(

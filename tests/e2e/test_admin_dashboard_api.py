@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -11,7 +12,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.game_client import game_client
+from gameserver.gateway import figures
+from tests.game_client import game_client, game_clients
 from tests.gateway_harness import ADMIN_KEY, Gateway, free_port, gateway_settings, running_gateway
 
 Seeds = tuple[tuple[str, int], ...]
@@ -106,9 +108,38 @@ async def test_gateways_sum_sessions_online_and_logins_over_every_gateway(
     assert figures["sessions_online"] == 0 and figures["logins_last_minute"] == 1
 
 
-async def test_gateways_need_the_admin_key(gateway: Gateway) -> None:
+async def test_history_holds_samples_of_the_queues_and_sessions_over_the_last_minutes(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sample every round (2 s) instead of every 10 s.
+    monkeypatch.setattr(figures, "SAMPLE_INTERVAL_S", 0.0)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = await game_clients(stack, gateway.base_url, ["q1", "q2", "q3"])
+        for client in clients.values():
+            await client.ok("match.join", queue="duel", properties={"region": "eu"})
+        async with gateway.admin() as admin:
+            for _ in range(24):
+                response = await admin.get("/admin/v1/history")
+                assert response.status_code == 200, response.text
+                history = response.json()
+                last = history["samples"][-1]
+                if last["queues"]["duel"]["waiting"] == 3 and last["sessions_online"] == 3:
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError(f"no sample saw the three tickets: {history}")
+    samples = history["samples"]
+    # The sample taken as the gateway started comes first, before anyone logged in.
+    assert samples[0]["sessions_online"] == 0 and samples[0]["queues"]["duel"]["waiting"] == 0
+    assert last["logins_last_minute"] == 3 and last["queues"]["duel"]["oldest_wait_s"] >= 0
+    times = [sample["at"] for sample in samples]
+    assert times == sorted(times) and times[-1] <= history["now"]
+
+
+async def test_gateways_and_history_need_the_admin_key(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as http:
         assert (await http.get("/admin/v1/gateways")).status_code == 401
+        assert (await http.get("/admin/v1/history")).status_code == 401
 
 
 async def test_cluster_needs_the_admin_key(gateway: Gateway) -> None:

@@ -68,7 +68,7 @@
     $("login-error").textContent = "";
     try {
       const listing = await api("GET", "/admin/v1/boards");
-      start(listing);
+      await start(listing);
     } catch (err) {
       adminKey = null;
       $("login-error").textContent = err.message;
@@ -90,12 +90,13 @@
     document.body.dataset.state = "login";
   });
 
-  function start(listing) {
+  async function start(listing) {
     $("login-view").hidden = true;
     $("dashboard").hidden = false;
     $("logout").hidden = false;
     renderBoards(listing.boards);
     openSocket();
+    await loadHistory();
     every(10000, refreshBoards);
     every(2000, refreshQueues);
     every(2000, refreshGateways);
@@ -324,7 +325,36 @@
     }
   }
 
-  // Queues: sampled from the admin API into a client-side history.
+  // The charts' last minutes before the page opened: the gateway's own samples, taken
+  // every 10 s; the page adds its own every 2 s from then on.
+
+  async function loadHistory() {
+    queueHistory.clear();
+    sessionHistory.length = 0;
+    let history;
+    try {
+      history = await api("GET", "/admin/v1/history");
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    // Server times, moved onto this browser's clock.
+    const shift = Date.now() - history.now * 1000;
+    const cutoff = Date.now() - HISTORY_MS;
+    for (const sample of history.samples) {
+      const t = sample.at * 1000 + shift;
+      if (t < cutoff) continue;
+      sessionHistory.push({ t, sessions: sample.sessions_online, logins: sample.logins_last_minute });
+      for (const [queue, q] of Object.entries(sample.queues)) {
+        if (!queueHistory.has(queue)) queueHistory.set(queue, []);
+        queueHistory.get(queue).push({ t, waiting: q.waiting, oldest: q.oldest_wait_s,
+          p50: q.wait_p50_s, p95: q.wait_p95_s });
+      }
+    }
+    document.body.dataset.history = String(sessionHistory.length);
+  }
+
+  // Queues: sampled from the admin API every 2 s, after the gateway's history.
 
   async function refreshQueues() {
     const { queues } = await api("GET", "/admin/v1/queues");
@@ -334,7 +364,7 @@
     for (const q of queues) {
       seen.add(q.queue);
       const history = queueHistory.get(q.queue) || [];
-      history.push({ t: now, waiting: q.waiting, p50: q.wait_p50_s, p95: q.wait_p95_s });
+      history.push({ t: now, waiting: q.waiting, oldest: q.oldest_wait_s, p50: q.wait_p50_s, p95: q.wait_p95_s });
       while (history.length && history[0].t < now - HISTORY_MS) history.shift();
       queueHistory.set(q.queue, history);
       let card = container.querySelector(`[data-queue="${CSS.escape(q.queue)}"]`);
@@ -350,10 +380,11 @@
         `matches ${q.matches} · p50 ${seconds(q.wait_p50_s)} · p95 ${seconds(q.wait_p95_s)}`;
       const [waitChart, latencyChart] = card.querySelectorAll("svg");
       drawLines(waitChart, history, [["waiting", "waiting"]]);
-      drawLines(latencyChart, history, [["p50", "p50"], ["p95", "p95"]]);
+      drawLines(latencyChart, history, [["p50", "p50"], ["p95", "p95"], ["oldest", "oldest"]]);
       const legend = card.querySelector(".legend");
       legend.replaceChildren(el("span", { class: "waiting" }, "■ waiting tickets  "),
-        el("span", { class: "p50" }, "■ wait p50  "), el("span", { class: "p95" }, "■ wait p95"));
+        el("span", { class: "p50" }, "■ wait p50  "), el("span", { class: "p95" }, "■ wait p95  "),
+        el("span", { class: "oldest" }, "■ oldest wait (s)"));
     }
     for (const card of [...container.children]) {
       if (!seen.has(card.dataset.queue)) card.remove();
