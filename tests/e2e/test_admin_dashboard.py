@@ -16,8 +16,14 @@ import pytest
 
 from gameserver.supervisor.restarts import STATE_ENV, write_restarts
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
-from tests.game_client import game_client, game_clients
-from tests.gateway_harness import ADMIN_KEY, Gateway
+from tests.game_client import create_session, game_client, game_clients
+from tests.gateway_harness import (
+    ADMIN_KEY,
+    Gateway,
+    free_port,
+    gateway_settings,
+    running_gateway,
+)
 
 pytestmark = PAGE_TEST_MARKS
 
@@ -223,5 +229,38 @@ async def test_every_board_is_watched_even_past_the_socket_rate_limits_burst(
                 "document.querySelectorAll('article.board[data-pushed]').length === 122"
             )
             await page.wait_for_selector("[data-board='event-119'] .top li[data-player='last']")
+        finally:
+            await browser.close()
+
+
+async def test_on_the_admin_listener_the_page_works_whole(
+    cluster_seeds: tuple[tuple[str, int], ...], clean_valkey: object
+) -> None:
+    """With --admin-port the page, its API calls, /metrics and its push socket all go to
+    the admin port (the page names no host), and the game port serves none of them."""
+    from playwright.async_api import async_playwright
+
+    admin_port = free_port()
+    settings = gateway_settings(cluster_seeds, "gw-admin-page", admin_port=admin_port)
+    async with running_gateway(settings) as gw, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            assert (await page.goto(gw.base_url + "/admin")).status == 404  # type: ignore[union-attr]
+            await page.goto(f"http://127.0.0.1:{admin_port}/admin")
+            await page.fill("#key", ADMIN_KEY)
+            await page.click("#login button[type=submit]")
+            await page.wait_for_selector("body[data-state='ready'][data-socket='live']")
+            await page.wait_for_selector("#restarts:not(:has-text('–'))")
+            await page.wait_for_selector("#gateways tr[data-gateway='gw-admin-page']")
+            # The trusted login is an admin call: on the admin port too.
+            login = await create_session(f"http://127.0.0.1:{admin_port}", "ann")
+            async with game_client(gw.base_url, "ann", token=login["token"]) as ann:
+                await ann.ok("score.submit", board="global", score=5)
+                await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='ann']")
+            assert await page.inner_text("#errors") == ""
         finally:
             await browser.close()
