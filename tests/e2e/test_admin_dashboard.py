@@ -108,11 +108,16 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         await page.fill(f"{form} input[name=max_score]", "5000")
         await page.fill(f"{form} input[name=start_at]", str(now - 3600))
         await page.fill(f"{form} input[name=end_at]", str(now + 7 * 86400))
+        await page.fill(f"{form} input[name=sub_boards]", "4")
+        await page.fill(f"{form} input[name=on_period_end]", "https://results.example/cup")
+        await page.fill(f"{form} input[name=on_period_end_top]", "50")
         await page.click(f"{form} button")
         cup = "[data-board='spring-cup']"
         await page.wait_for_selector(f"{cup} .window:has-text('tournament')")
         assert "(open)" in await page.inner_text(f"{cup} .window")
-        assert "max_score 5000" in await page.inner_text(f"{cup} .meta")
+        meta = await page.inner_text(f"{cup} .meta")
+        assert "max_score 5000" in meta and "4 sub-boards" in meta
+        assert "webhook https://results.example/cup (top 50)" in meta
         async with gateway.admin() as admin:
             response = await admin.post(
                 "/admin/v1/boards/spring-cup/scores", json={"player_id": "p05", "score": 4200}

@@ -184,6 +184,8 @@
     for (const name of ["min_score", "max_score", "max_step", "writes_per_minute", "max_players", "max_attempts"]) {
       if (c[name] !== null && c[name] !== undefined) rules.push(`${name} ${c[name]}`);
     }
+    if (c.sub_boards > 1) rules.push(`${c.sub_boards} sub-boards`);
+    if (c.on_period_end) rules.push(`webhook ${c.on_period_end} (top ${c.on_period_end_top})`);
     if (!c.client_writes) rules.push("server writes only");
     if (c.join_required) rules.push("join required");
     return `${c.operator} · ${c.order} · reset ${c.reset} · period ${c.period || "–"} · ` +
@@ -498,7 +500,7 @@
   // Actions.
 
   const NUMBER_FIELDS = ["min_score", "max_score", "max_step", "writes_per_minute", "start_at",
-    "end_at", "max_players", "max_attempts"];
+    "end_at", "max_players", "max_attempts", "sub_boards", "retention_s", "on_period_end_top"];
 
   $("create-board").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -509,6 +511,8 @@
     for (const name of NUMBER_FIELDS) {
       if (data.get(name) !== "") body[name] = Number(data.get(name));
     }
+    const webhook = String(data.get("on_period_end")).trim();
+    if (webhook !== "") body.on_period_end = webhook;
     act(async () => {
       await api("POST", "/admin/v1/boards", body);
       await refreshBoards();
