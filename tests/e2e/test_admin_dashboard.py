@@ -169,6 +169,13 @@ async def test_an_operator_logs_in_watches_global_live_resets_it_and_bans_a_play
         await page.click("[data-board='global'] button.reset")
         await page.wait_for_selector(f"{GLOBAL_TOP} li.empty")
         assert "reset" in await page.inner_text("#action-result")
+        # The form resets a board by name; the archived period is counted beside the live one.
+        await page.fill("#reset-board input[name=board]", "spring-cup")
+        await page.click("#reset-board button")
+        await page.wait_for_selector(f"{cup} .top li.empty")
+        await page.wait_for_selector("#action-result:has-text('board spring-cup reset')")
+        await page.wait_for_selector(f"{cup} .periods:has-text('all.1 (live): 0')")
+        assert "all: 1" in await page.inner_text(f"{cup} .periods")
 
         # Ban a connected player: the page shows the ban, the socket is closed with 4403.
         async with game_client(gateway.base_url, "vic") as vic:
