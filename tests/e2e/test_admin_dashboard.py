@@ -7,6 +7,7 @@ screenshot of the main view (docs/dashboard.png).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -274,5 +275,46 @@ async def test_on_the_admin_listener_the_page_works_whole(
                 await ann.ok("score.submit", board="global", score=5)
                 await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='ann']")
             assert await page.inner_text("#errors") == ""
+        finally:
+            await browser.close()
+
+
+async def test_the_page_follows_its_gateway_through_a_restart(
+    cluster_seeds: tuple[tuple[str, int], ...], clean_valkey: object
+) -> None:
+    """A rolling upgrade restarts the gateway under an open dashboard: its push socket
+    comes back on its own, watches the boards again, and pushes resume."""
+    from playwright.async_api import async_playwright
+
+    settings = gateway_settings(cluster_seeds, "gw-restarted")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            async with running_gateway(settings) as gw:
+                await page.goto(gw.base_url + "/admin")
+                await page.fill("#key", ADMIN_KEY)
+                await page.click("#login button[type=submit]")
+                await page.wait_for_selector("body[data-socket='live']")
+            await page.wait_for_selector("body[data-socket='offline']")
+            async with running_gateway(settings) as gw:
+                await page.wait_for_selector("body[data-socket='live']")
+                async with game_client(gw.base_url, "ann") as ann:
+                    await ann.ok("score.submit", board="global", score=5)
+                    await page.wait_for_selector(f"{GLOBAL_TOP} li[data-player='ann']")
+                # Forgetting the key shuts the dashboard and its socket.
+                watch = gw.services.board_watch
+                assert watch is not None and "global" in watch.watched_boards()
+                await page.click("#logout")
+                await page.wait_for_selector("body[data-socket='offline'] #login-view")
+                assert await page.is_hidden("#dashboard")
+                for _ in range(40):
+                    if not watch.watched_boards():
+                        break
+                    await asyncio.sleep(0.25)
+                assert watch.watched_boards() == []
         finally:
             await browser.close()

@@ -82,6 +82,7 @@
     timers = [];
     if (socket) socket.close(1000);
     socket = null;
+    setSocketState("offline");
     boards.clear();
     $("boards").replaceChildren();
     $("dashboard").hidden = true;
