@@ -22,6 +22,8 @@ _RUN_WITHOUT = (
         ("loadtest.bench", ["psutil"]),
         ("loadtest.board_bench", ["psutil"]),
         ("loadtest.run", ["locust"]),
+        ("loadtest.matchmaking_e2e", ["psutil"]),
+        ("loadtest.bench.socket_floor", ["psutil"]),
     ],
 )
 def test_a_command_without_the_test_extras_says_so_in_one_line(
