@@ -39,6 +39,7 @@ from gameserver_client import (
     SessionReplaced,
 )
 from gameserver_client import events as sdk_events
+from gameserver_client.errors import ServerError, error_from_wire
 
 from gameserver.embedded import find_free_base_port
 from tests.gateway_harness import env_without_settings, free_port, read_banner
@@ -59,6 +60,14 @@ def contract_ops() -> list[str]:
     """The game socket's ops: the first cells of docs/protocol.md's op tables."""
     section = PROTOCOL[PROTOCOL.index("## The game socket") : PROTOCOL.index("## Operators")]
     return re.findall(r"^\| `([a-z_]+(?:\.[a-z_]+)?)` \|", section, re.M)
+
+
+def contract_error_codes() -> list[str]:
+    """The game socket's error codes (docs/protocol.md, "Error codes: ..."), asides cut."""
+    section = PROTOCOL[PROTOCOL.index("## The game socket") :]
+    paragraph = section[section.index("Error codes:") :]
+    paragraph = re.sub(r"\([^)]*\)", "", paragraph[: paragraph.index("\n\n")])
+    return re.findall(r"`([a-z_]+)`", paragraph)
 
 
 def contract_pushes() -> list[str]:
@@ -436,3 +445,9 @@ def test_every_op_and_push_of_docs_protocol_went_through_the_python_sdk() -> Non
     typed = {vars(kind)["name"] for kind in TYPED_EVENTS}
     assert [name for name in contract_pushes() if name not in typed] == []
     assert [name for name in contract_pushes() if name not in HEARD_PUSHES] == []
+    # Each error code of the contract is an exception class of its own with that code.
+    codes = contract_error_codes()
+    assert len(codes) >= 8, codes
+    for code in codes:
+        error = error_from_wire({"code": code, "message": "m"})
+        assert error.code == code and type(error) is not ServerError, code

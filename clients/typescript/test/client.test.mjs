@@ -16,6 +16,7 @@ import {
   GameServerError,
   MemoryStorage,
   DEVICE_ID_KEY,
+  errorFromWire,
 } from "../dist/index.js";
 import { startServer } from "./server.mjs";
 
@@ -52,6 +53,10 @@ const SOCKET_SECTION = PROTOCOL.slice(
   PROTOCOL.indexOf("## Operators and trusted"),
 );
 const CONTRACT_OPS = [...SOCKET_SECTION.matchAll(/^\| `([a-z_]+(?:\.[a-z_]+)?)` \|/gm)].map((m) => m[1]);
+const ERROR_CODES_PARAGRAPH = SOCKET_SECTION.slice(SOCKET_SECTION.indexOf("Error codes:")).split("\n\n")[0];
+const CONTRACT_ERROR_CODES = [
+  ...ERROR_CODES_PARAGRAPH.replace(/\([^)]*\)/g, "").matchAll(/`([a-z_]+)`/g),
+].map((m) => m[1]);
 const CONTRACT_PUSHES = [...new Set([...PROTOCOL.matchAll(/\{"event": "([a-z_.]+)"/g)].map((m) => m[1]))];
 
 // What these tests saw: ops answered `ok` through the SDK's methods, and pushes delivered
@@ -491,5 +496,10 @@ describe("every op of the contract", () => {
     assert.ok(CONTRACT_OPS.length >= 28, `ops read from docs/protocol.md: ${CONTRACT_OPS}`);
     assert.deepEqual(CONTRACT_OPS.filter((op) => !answeredOps.has(op)), []);
     assert.deepEqual(CONTRACT_PUSHES.filter((name) => !heardPushes.has(name)), []);
+    // Each error code of the contract reaches the caller as that code.
+    assert.ok(CONTRACT_ERROR_CODES.length >= 8, `codes: ${CONTRACT_ERROR_CODES}`);
+    for (const code of CONTRACT_ERROR_CODES) {
+      assert.equal(errorFromWire({ code, message: "m" }).code, code);
+    }
   });
 });
