@@ -320,7 +320,9 @@ async def test_leaderboard_ops_and_a_period_end_through_the_sdk(up: Up) -> None:
         seen: dict[type[Any], Any] = {}
         while len(seen) < 2:
             event = await watched.next(timeout=_WAIT_S)
-            if isinstance(event, RankChanged) or two.player_id in str(event):
+            if isinstance(event, RankChanged) or any(
+                entry.player_id == two.player_id for entry in event.entries
+            ):
                 seen[type(event)] = event
         assert rank is not None and seen[RankChanged].rank == rank + 1
         await one.board_unsubscribe("global")
