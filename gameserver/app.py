@@ -63,7 +63,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             )
             keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
             heartbeats = asyncio.create_task(
-                run_heartbeats(cluster, stop), name="library-heartbeats"
+                run_heartbeats(services.storage, stop), name="library-heartbeats"
             )
             await hub.start()
             await GatewayInbox(
