@@ -197,6 +197,7 @@ async def test_a_killed_worker_is_restarted_and_queues_match_again(healthy: Supe
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
     (new_worker,) = healthy.children("worker")
     assert new_worker != old_worker
+    _wait("the dead worker is reaped, no zombie", lambda: not psutil.pid_exists(old_worker))
     worker_url = f"http://127.0.0.1:{healthy.worker_port}"
     assert _fetch(worker_url + "/healthz").json() == {"status": "ok"}
     _wait("the worker's /readyz is 200", lambda: _ready(worker_url) == 200)
@@ -224,9 +225,34 @@ async def test_a_killed_gateway_is_restarted_and_its_clients_reconnect_with_thei
         os.kill(old_gateway, signal.SIGKILL)
         _wait("a new gateway runs", lambda: healthy.children("serve") not in ([], [old_gateway]))
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    _wait("the dead gateway is reaped, no zombie", lambda: not psutil.pid_exists(old_gateway))
     async with game_client(healthy.base_url, "ga", token=token) as again:
         await again.ok("ping")
     assert _restarts(_fetch(healthy.base_url + "/metrics").text, "gateway") == 1
+
+
+# Enough players that every shard holds some of their sessions.
+_PLAYERS = [f"acked-player-{i}" for i in range(30)]
+
+
+async def _log_in(base_url: str) -> dict[str, str]:
+    return {p: (await create_session(base_url, p))["token"] for p in _PLAYERS}
+
+
+async def _set_session_values(base_url: str, tokens: dict[str, str], value: str) -> None:
+    """An acknowledged `session.set` for every player (each waits for a replica)."""
+    for player, token in tokens.items():
+        async with game_client(base_url, player, token=token) as client:
+            await client.ok("session.set", values={"acked": f"{value}-{player}"})
+
+
+async def _session_values(base_url: str, tokens: dict[str, str]) -> dict[str, object]:
+    values = {}
+    for player, token in tokens.items():
+        async with game_client(base_url, player, token=token) as client:
+            reply = await client.ok("session.get", keys=["acked"])
+            values[player] = reply["values"].get("acked")
+    return values
 
 
 def _replica_of_first_shard(report: ShardReport) -> tuple[int, int]:
@@ -251,7 +277,7 @@ def _role(up: Supervised, port: int) -> dict[str, Any]:
     return {"role": None}
 
 
-def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded_meanwhile(
+async def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded_meanwhile(
     healthy: Supervised,
 ) -> None:
     _, replica = _replica_of_first_shard(healthy.report())
@@ -266,11 +292,20 @@ def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded_meanw
     )
     _wait("the cluster is healthy", lambda: healthy.report().health == "healthy")
     assert healthy.status_command().returncode == 0
+    # Every shard takes acknowledged writes again, with nobody's help.
+    _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    tokens = await _log_in(healthy.base_url)
+    await _set_session_values(healthy.base_url, tokens, "after-replica")
+    expected = {p: f"after-replica-{p}" for p in _PLAYERS}
+    assert await _session_values(healthy.base_url, tokens) == expected
 
 
-def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_write(
+async def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_write(
     healthy: Supervised,
 ) -> None:
+    # Acknowledged through the public contract: every shard holds some of these.
+    tokens = await _log_in(healthy.base_url)
+    await _set_session_values(healthy.base_url, tokens, "before-primary")
     report = healthy.report()
     primary, replica = _replica_of_first_shard(report)
     first, last = report.shards[0].slots[0]
@@ -304,6 +339,8 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_w
     _wait("the cluster is healthy", lambda: healthy.report().health == "healthy")
     assert healthy.status_command().returncode == 0
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    expected = {p: f"before-primary-{p}" for p in _PLAYERS}
+    assert await _session_values(healthy.base_url, tokens) == expected
 
 
 async def test_sigterm_drains_the_gateways_with_1001_and_stops_everything(
