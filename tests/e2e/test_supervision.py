@@ -320,6 +320,9 @@ async def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowle
     finally:
         writer.close()  # type: ignore[no-untyped-call]
     os.kill(_node_pid(healthy, primary), signal.SIGKILL)
+    # `cluster status` says down (exit 2) until the replica is promoted (after the
+    # 2 s node timeout at the earliest).
+    _wait("status says the shard is down", lambda: healthy.report().health == "down", 5)
     _wait("/readyz fails while the shard has no primary", lambda: _ready(healthy.base_url) == 503)
     reasons = _fetch(healthy.base_url + "/readyz").json().get("reasons", [])
     assert any("Valkey" in reason for reason in reasons), reasons
