@@ -121,9 +121,11 @@ def _ready(base_url: str) -> int:
         return 0
 
 
-def _start(tmp: Path, *extra: str, **env: str) -> Supervised:
+def _start(tmp: Path, *extra: str, valkey_port: int = 0, **env: str) -> Supervised:
+    """`up` on fresh ports (Valkey's: `valkey_port` if given) with its data in `tmp`."""
     data_dir, log = tmp / "data", tmp / "up.log"
-    port, valkey_port, worker_port = free_port(), find_free_base_port(), free_port()
+    port, worker_port = free_port(), free_port()
+    valkey_port = valkey_port or find_free_base_port()
     command = up_command(data_dir, port, valkey_port, "--worker-metrics-port", str(worker_port))
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -375,13 +377,18 @@ async def test_sigterm_drains_the_gateways_with_1001_and_stops_everything(
 
 
 @pytest.mark.parametrize("mechanism", ["signal", "pipe"])
-def test_kill_9_of_up_ends_every_process_it_started(tmp_path: Path, mechanism: str) -> None:
-    """Each mechanism alone ends the gateways and the worker; the nodes have the signal."""
+async def test_kill_9_of_up_ends_every_process_it_started_and_loses_nothing_acknowledged(
+    tmp_path: Path, mechanism: str
+) -> None:
+    """Each mechanism alone ends the gateways and the worker; the nodes have the signal.
+    `up` started again on the same data dir serves what was acknowledged before."""
     up = _start(tmp_path, "--gateways", "2", GAMESERVER_PARENT_DEATH=mechanism)
     started = up.all_started()
     try:
         assert len(up.children("serve")) == 2 and len(up.children("worker")) == 1
         assert len(up.children("valkey-server")) == 6
+        tokens = await _log_in(up.base_url)
+        await _set_session_values(up.base_url, tokens, "before-kill")
         up.process.kill()
         up.process.wait()
 
@@ -391,6 +398,14 @@ def test_kill_9_of_up_ends_every_process_it_started(tmp_path: Path, mechanism: s
         _wait("every process up started is gone", all_gone, _GONE_TIMEOUT_S)
     finally:
         _stop(up, started)
+
+    again = _start(tmp_path, valkey_port=up.valkey_port)
+    try:
+        _wait("the gateway is ready", lambda: _ready(again.base_url) == 200)
+        expected = {p: f"before-kill-{p}" for p in _PLAYERS}
+        assert await _session_values(again.base_url, tokens) == expected
+    finally:
+        _stop(again, again.all_started())
 
 
 def _running(pid: int) -> bool:
