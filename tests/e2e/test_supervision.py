@@ -306,6 +306,7 @@ async def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded
     assert healthy.status_command().returncode == 0
     # Every shard takes acknowledged writes again, with nobody's help.
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    assert _restarts(_fetch(healthy.base_url + "/metrics").text, "valkey") == 1
     tokens = await _log_in(healthy.base_url)
     await _set_session_values(healthy.base_url, tokens, "after-replica")
     expected = {p: f"after-replica-{p}" for p in _PLAYERS}
@@ -358,6 +359,8 @@ async def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowle
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
     expected = {p: f"before-primary-{p}" for p in _PLAYERS}
     assert await _session_values(healthy.base_url, tokens) == expected
+    # The replica's restart in the test before, and this one.
+    assert _restarts(_fetch(healthy.base_url + "/metrics").text, "valkey") == 2
 
 
 async def test_sigterm_drains_the_gateways_with_1001_and_stops_everything(
