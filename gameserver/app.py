@@ -65,7 +65,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             )
             keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
             heartbeats = asyncio.create_task(
-                run_heartbeats(cluster, stop), name="library-heartbeats"
+                run_heartbeats(services.storage, stop), name="library-heartbeats"
             )
             figures = asyncio.create_task(report_figures(services, stop), name="figures")
             await hub.start()
