@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from domain.clock import Clock, SystemClock
 from domain.storage.library_versions import run_heartbeats
-from gameserver.admin import boards, players, queues, sessions
+from gameserver.admin import boards, gateways, players, queues, sessions
 from gameserver.admin.access import AdminAccess
 from gameserver.admin.cluster import get_cluster
 from gameserver.admin.dashboard import dashboard_routes
@@ -23,6 +23,7 @@ from gameserver.config_file import load_startup_config
 from gameserver.errors import CLOSE_GOING_AWAY
 from gameserver.gateway.asgi_socket import GatewayApp
 from gameserver.gateway.dispatch import build_op_table
+from gameserver.gateway.figures import report_figures
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
 from gameserver.http import operational
@@ -56,6 +57,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         stop = asyncio.Event()
         keepalive: asyncio.Task[None] | None = None
         heartbeats: asyncio.Task[None] | None = None
+        figures: asyncio.Task[None] | None = None
         services: Services | None = None
         try:
             services = await build_services(
@@ -63,8 +65,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             )
             keepalive = asyncio.create_task(keep_sessions_alive(services, stop), name="keepalive")
             heartbeats = asyncio.create_task(
-                run_heartbeats(cluster, stop), name="library-heartbeats"
+                run_heartbeats(services.storage, stop), name="library-heartbeats"
             )
+            figures = asyncio.create_task(report_figures(services, stop), name="figures")
             await hub.start()
             await GatewayInbox(
                 settings.gateway_id, services.registry, hub, services.metrics
@@ -81,6 +84,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 await keepalive
             if heartbeats is not None:
                 await heartbeats
+            if figures is not None:
+                await figures
             if services is not None and services.board_watch is not None:
                 await services.board_watch.aclose()
             await hub.aclose()
@@ -121,6 +126,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Route("/admin/v1/matches/{match_id}/backfill", queues.open_backfill, methods=["POST"]),
         Route("/admin/v1/matches/{match_id}/backfill", queues.close_backfill, methods=["DELETE"]),
         Route("/admin/v1/cluster", get_cluster, methods=["GET"]),
+        Route("/admin/v1/gateways", gateways.list_gateways, methods=["GET"]),
+        Route("/admin/v1/history", gateways.figure_history, methods=["GET"]),
         *dashboard_routes(),
     ]
     if settings.demo:

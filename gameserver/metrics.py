@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from prometheus_client import (
@@ -36,6 +38,31 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _WAIT_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 # How a session was opened: POST /v1/sessions by credential, or the trusted-server login.
 LOGIN_KINDS = ("device", "provider", "dev", "trusted")
+
+
+class RecentCount:
+    """How many events happened in the last `window_s` seconds, in one-second buckets."""
+
+    def __init__(self, window_s: int = 60, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window_s = window_s
+        self._clock = clock
+        self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
+
+    def add(self, count: int = 1) -> None:
+        second = int(self._clock())
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1][1] += count
+        else:
+            self._buckets.append([second, count])
+        self._drop_old(second)
+
+    def total(self) -> int:
+        self._drop_old(int(self._clock()))
+        return sum(count for _, count in self._buckets)
+
+    def _drop_old(self, second: int) -> None:
+        while self._buckets and self._buckets[0][0] <= second - self._window_s:
+            self._buckets.popleft()
 
 
 class _QueueStats(Protocol):
@@ -159,6 +186,9 @@ class Metrics:
         )
         for kind in LOGIN_KINDS:
             self.logins.labels(kind)
+        # The same logins over the last minute, for the gateway's report to the cluster
+        # (gameserver/gateway/figures.py): the dashboard's logins per minute.
+        self.recent_logins = RecentCount()
         # Matchmaking: counted by the worker that forms the matches (its own /metrics);
         # the waiting tickets and the oldest wait are read from Valkey at each scrape.
         self.matches = Counter(
@@ -225,6 +255,7 @@ class Metrics:
 
     def count_login(self, kind: str) -> None:
         self._child(self.logins, kind).inc()
+        self.recent_logins.add()
 
     def matches_made(self, queue: str, matches: int, waits_s: Sequence[float]) -> None:
         """A worker committed `matches` of `queue` whose tickets waited `waits_s`."""

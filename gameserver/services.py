@@ -30,6 +30,7 @@ from domain.sessions.store import SessionStore
 from domain.storage.auto_pipeline import auto_pipeline_for
 from domain.storage.shard_calls import ShardCaller
 from gameserver.config_file import StartupConfig
+from gameserver.figure_history import FigureHistory
 from gameserver.gateway.registry import ConnectionRegistry
 from gameserver.gateway.upgrade_checks import AllowedOrigins, SocketsPerAddress
 from gameserver.http.client_address import ClientAddresses
@@ -77,6 +78,8 @@ class Services:
     erasure_participants: tuple[ErasureParticipant, ...] = ()
     # A gateway's board pushes (over its push hub); None in a worker process.
     board_watch: BoardWatch | None = None
+    # The last minutes of the dashboard's charts, sampled by a gateway (gateway/figures.py).
+    figure_history: FigureHistory = field(default_factory=FigureHistory)
 
 
 async def build_services(

@@ -184,6 +184,9 @@ class Settings:
     # How the gateways and worker `up` starts learn of its death: "both" (a parent-death
     # signal on Linux and the watchdog pipe), "signal" or "pipe". Nodes: the signal.
     parent_death: str = "both"
+    # `gameserver up` runs `cluster prune-functions` this often (0: never), deleting the
+    # function library versions no process has heartbeated for ten minutes.
+    prune_functions_s: float = 3600.0
 
     def write_policy(self, write_class: str = "") -> WritePolicy:
         """How the stores of a write class (WRITE_CLASSES) confirm acknowledged writes;
@@ -288,6 +291,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         ),
         restart_stable_s=number("GAMESERVER_RESTART_STABLE_S", defaults.restart_stable_s),
         parent_death=_parent_death(env.get("GAMESERVER_PARENT_DEATH") or defaults.parent_death),
+        prune_functions_s=number("GAMESERVER_PRUNE_FUNCTIONS_S", defaults.prune_functions_s),
     )
 
 

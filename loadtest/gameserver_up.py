@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 _URL = re.compile(r"gameserver is up at (http://\S+)")
 _SEEDS = re.compile(r"Valkey cluster: (\S+)")
 _ADMIN_KEY = re.compile(r"admin key: (\S+)")
@@ -191,6 +189,8 @@ def valkey_servers_of(data_dir: Path) -> list[int]:
 def gateway_pids(up_pid: int) -> tuple[int, ...]:
     """The gateway processes of a `gameserver up`: its `serve` children, and `up` itself
     (the supervisor, which serves nothing: its little CPU counts with the gateways')."""
+    import psutil  # a [test] extra; the commands that reach here check for it first
+
     try:
         children = psutil.Process(up_pid).children()
     except psutil.Error:
@@ -205,6 +205,8 @@ def gateway_pids(up_pid: int) -> tuple[int, ...]:
 
 def worker_pids(up_pid: int) -> tuple[int, ...]:
     """The `gameserver worker` processes a `gameserver up` runs."""
+    import psutil  # a [test] extra; the commands that reach here check for it first
+
     try:
         children = psutil.Process(up_pid).children()
     except psutil.Error:
@@ -219,6 +221,8 @@ def worker_pids(up_pid: int) -> tuple[int, ...]:
 
 def valkey_port_of(pid: int) -> str:
     """The port a valkey-server process listens on (its process title names it), else its pid."""
+    import psutil  # a [test] extra; the commands that reach here check for it first
+
     try:
         title = " ".join(psutil.Process(pid).cmdline())
     except psutil.Error:

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
 
 from domain.clock import SystemClock
 from domain.matchmaking.limits import MatchmakingLimits
@@ -50,6 +49,7 @@ from domain.storage.shard_calls import ShardCaller
 from gameserver.embedded.free_ports import start_on_free_ports
 from gameserver.settings import Settings, settings_from_env
 from gameserver.valkey_client import connect_cluster
+from loadtest.extras import require_test_extras
 from loadtest.gameserver_up import valkey_servers_of
 
 QUEUE = QueueConfig.from_dict({"name": "bench"})
@@ -162,6 +162,8 @@ def _finish(procs: Sequence[Any], timeout_s: float, folder: Path) -> list[dict[s
 
 
 def _cpu_of(pids: Sequence[int]) -> float:
+    import psutil  # a [test] extra: main() checks for it first
+
     total = 0.0
     for pid in pids:
         with contextlib.suppress(psutil.Error):
@@ -261,6 +263,7 @@ def _cluster_settings(seeds: tuple[tuple[str, int], ...]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    require_test_extras("python -m loadtest.matchmaking_e2e", ("psutil",))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="joins/s in all")
     parser.add_argument("--seconds", type=float, default=15.0)

@@ -37,3 +37,13 @@ class AttachResult:
 
     session: Session
     values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GatewayFigures:
+    """What one gateway process last reported of itself (`reported_at` in unix s)."""
+
+    gateway_id: str
+    sessions_online: int  # sessions with a game socket open on this gateway
+    logins_last_minute: int  # sessions opened through this gateway in the last 60 s
+    reported_at: float

@@ -11,7 +11,7 @@ import orjson
 from domain.clock import Clock
 from domain.errors import BadRequest, PlayerNotFound, Unauthorized
 from domain.ids import require_id
-from domain.sessions.models import AttachResult, NewSession, Session
+from domain.sessions.models import AttachResult, GatewayFigures, NewSession, Session
 from domain.sessions.store import SessionStore
 from domain.sessions.tokens import TokenClaims, sign_token, verify_token
 
@@ -83,6 +83,17 @@ class SessionService:
 
     async def detach(self, player_id: str, session_id: str, gateway_id: str) -> None:
         await self._store.detach(player_id, session_id, gateway_id, self._ttl_ms)
+
+    async def report_gateway(self, figures: GatewayFigures, keep_s: float) -> None:
+        """Publish a gateway's own figures to the cluster, kept `keep_s` unless renewed."""
+        await self._store.report_gateway(figures, max(1, int(keep_s * 1000)))
+
+    async def forget_gateway(self, gateway_id: str) -> None:
+        await self._store.forget_gateway(gateway_id)
+
+    async def gateway_reports(self) -> list[GatewayFigures]:
+        """Every gateway's last figures still kept, by gateway id."""
+        return await self._store.gateway_reports()
 
     async def gateways_of(self, player_ids: Sequence[str]) -> dict[str, str]:
         return await self._store.gateways_of(player_ids)

@@ -30,7 +30,7 @@ from domain.sessions.functions import (
     Touched,
     ValuesSet,
 )
-from domain.sessions.models import Session
+from domain.sessions.models import GatewayFigures, Session
 from domain.storage.batch_reads import which_exist
 from domain.storage.library_store import NO_WAIT, LibraryStore
 from domain.storage.resp import text
@@ -41,6 +41,10 @@ _SESSION_KEY = "sess:{{{player}}}"
 # Each gateway listens on its own sharded channel for control messages and pushes.
 _GATEWAY_CHANNEL = "gw:{{{gateway}}}"
 _VALUE_PREFIX = "v:"
+# Each gateway process's own figures, one hash field per gateway that expires unless the
+# gateway renews it (HSETEX): the admin API sums the fields still there. Never a session
+# key: those are `sess:{player}`.
+_GATEWAY_FIGURES_KEY = "sess:gateways:{figures}"
 
 LIBRARY_CODE = resources.files("domain.sessions").joinpath("sessions.lua").read_text()
 
@@ -123,6 +127,30 @@ class SessionStore(LibraryStore):
 
     async def live_players(self, player_ids: Iterable[str]) -> set[str]:
         return await which_exist(self._caller, player_ids, session_key)
+
+    async def report_gateway(self, figures: GatewayFigures, ttl_ms: int) -> None:
+        """Write this gateway's figures, kept `ttl_ms` unless reported again. Not
+        confirmed by WAIT: a report lost in a failover is repeated by the next one."""
+        key = _GATEWAY_FIGURES_KEY
+        value = orjson.dumps(
+            [figures.sessions_online, figures.logins_last_minute, figures.reported_at]
+        )
+        command = ("HSETEX", key, "PX", ttl_ms, "FIELDS", 1, figures.gateway_id, value)
+        await self._caller.write(Call(key, command), *NO_WAIT, idempotent=True)
+
+    async def forget_gateway(self, gateway_id: str) -> None:
+        key = _GATEWAY_FIGURES_KEY
+        await self._caller.write(Call(key, ("HDEL", key, gateway_id)), *NO_WAIT, idempotent=True)
+
+    async def gateway_reports(self) -> list[GatewayFigures]:
+        """The figures of every gateway whose report has not expired."""
+        key = _GATEWAY_FIGURES_KEY
+        fields = await self._caller.read_one(key, "HGETALL", key)
+        reports = []
+        for gateway_id, raw in (fields or {}).items():
+            sessions, logins, reported_at = orjson.loads(raw)
+            reports.append(GatewayFigures(text(gateway_id), sessions, logins, reported_at))
+        return sorted(reports, key=lambda report: report.gateway_id)
 
     async def publish_to_gateway(self, gateway_id: str, message: bytes) -> None:
         await self._caller.publish(gateway_channel(gateway_id), message)

@@ -27,7 +27,6 @@ from typing import Any
 from valkey.asyncio.cluster import ValkeyCluster
 from valkey.exceptions import ResponseError
 
-from domain.storage.function_library import libraries_in_use
 from domain.storage.resp import text
 from domain.storage.shard_calls import Call, ShardCaller
 
@@ -41,15 +40,17 @@ DEFAULT_IDLE_S = 600.0
 _VERSIONED = re.compile(r"\A[A-Za-z0-9_]+_v[0-9a-f]{12}\Z")
 
 
-async def heartbeat(cluster: ValkeyCluster, now_ms: int) -> frozenset[str]:
-    """Record that this process uses its libraries now; the names recorded."""
-    names = libraries_in_use(cluster)
+async def heartbeat(storage: ShardCaller, now_ms: int) -> frozenset[str]:
+    """Record that this process uses its libraries now (every library a caller of the
+    process uses on `storage`'s cluster), through the process's own caller; the names
+    recorded."""
+    names = storage.libraries_in_use()
     if names:
         args: list[Any] = ["ZADD", SEEN_KEY]
         for name in sorted(names):
             args += [now_ms, name]
         # No WAIT: a heartbeat lost in a failover is repeated a minute later.
-        await ShardCaller(cluster).write(Call(SEEN_KEY, tuple(args)), 0, 0, idempotent=True)
+        await storage.write(Call(SEEN_KEY, tuple(args)), 0, 0, idempotent=True)
     return names
 
 
@@ -58,7 +59,7 @@ def wall_clock_ms() -> int:
 
 
 async def run_heartbeats(
-    cluster: ValkeyCluster,
+    storage: ShardCaller,
     stop: asyncio.Event,
     now_ms: Callable[[], int] = wall_clock_ms,
     interval_s: float = HEARTBEAT_S,
@@ -67,7 +68,7 @@ async def run_heartbeats(
     whatever clock the game runs on: `prune` compares it with the cluster's)."""
     while not stop.is_set():
         try:
-            await heartbeat(cluster, now_ms())
+            await heartbeat(storage, now_ms())
         except Exception as exc:  # the next beat tries again
             log.warning("function library heartbeat failed: %s", exc)
         with contextlib.suppress(TimeoutError):

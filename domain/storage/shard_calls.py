@@ -38,7 +38,12 @@ from valkey.exceptions import AskError, ResponseError, SlotNotCoveredError
 from domain.errors import Unavailable, Unconfirmed
 from domain.storage.auto_pipeline import Wait, auto_pipeline_for
 from domain.storage.errors import NOT_RUN, OUTCOME_UNKNOWN, Failure, classify
-from domain.storage.function_library import FunctionLibrary, function_names, mark_in_use
+from domain.storage.function_library import (
+    FunctionLibrary,
+    function_names,
+    libraries_in_use,
+    mark_in_use,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +159,11 @@ class ShardCaller:
             self._merges.append(merge)
         mark_in_use(self._cluster, [library])
         return library
+
+    def libraries_in_use(self) -> frozenset[str]:
+        """The loaded names of every library this process's callers use on this caller's
+        cluster (the library heartbeat's names, domain/storage/library_versions.py)."""
+        return libraries_in_use(self._cluster)
 
     async def load(self, *libraries: FunctionLibrary) -> None:
         """Load (or replace) `libraries`, or every library in use, on every primary."""

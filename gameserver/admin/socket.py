@@ -37,6 +37,9 @@ SOCKET_PATH = "/admin/v1/ws"
 AUTH_TIMEOUT_S = 10.0
 # Frames an admin socket may send: a dashboard subscribes a few boards, then listens.
 _RATE_PER_S, _BURST = 20.0, 100
+# Boards one admin socket may watch: every board of a studio's game, where a game socket
+# watches at most 20 (board_watch.MAX_BOARDS_PER_SOCKET).
+MAX_BOARDS = 500
 _CLOSE_GRACE_S = 2.0
 
 
@@ -96,7 +99,8 @@ async def _serve(websocket: GameWebSocket, services: Services, auth_id: Any) -> 
         watcher_id,
         watcher_id,
         None,
-        queue_limit=services.settings.outgoing_queue_limit,
+        # Room for the first top of every board it watches, pushed as it subscribes.
+        queue_limit=max(services.settings.outgoing_queue_limit, 2 * MAX_BOARDS),
         rate_limiter=TokenBucket(_RATE_PER_S, _BURST),
     )
     # `admin.auth` is answered only once the key is known good.
@@ -139,7 +143,9 @@ async def _dispatch(
     if watch is None:
         raise BadRequest("board pushes are not running on this gateway")
     if op == "board.subscribe":
-        await watch.subscribe(connection, body.get("board"), body.get("top", DEFAULT_TOP))
+        await watch.subscribe(
+            connection, body.get("board"), body.get("top", DEFAULT_TOP), max_boards=MAX_BOARDS
+        )
         return {"board": body.get("board")}
     if op == "board.unsubscribe":
         await watch.unsubscribe(connection, body.get("board"))

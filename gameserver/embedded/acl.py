@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 
 from domain.storage.keyspace import CHANNEL_PREFIXES, KEY_PREFIXES
 from gameserver.embedded.credentials import ClusterCredentials, Credential
@@ -106,18 +107,54 @@ def gameserver_rules() -> str:
     return f"resetkeys {keys} resetchannels {channels} -@all {commands}"
 
 
+def granting_rules(rules: str) -> list[str]:
+    """The rules of an ACL rule line that grant something: key patterns (`~`, `%`),
+    channel patterns (`&`) and commands or categories (`+`), in order."""
+    granted: list[str] = []
+    for token in rules.split():
+        if token.startswith("("):
+            break  # selectors: not ours, and not split by spaces alone
+        if token[:1] in ("~", "%", "&", "+"):
+            granted.append(token)
+    return granted
+
+
+def rules_of_user(acl_list: Iterable[str], username: str) -> str | None:
+    """The rules of `username` in an `ACL LIST` reply, or None if it has no such user."""
+    prefix = f"user {username} "
+    for line in acl_list:
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    return None
+
+
+def grants_beyond_release(rules: str) -> list[str]:
+    """What a node's rules for the `gameserver` user grant beyond this release's rules:
+    a running node of an earlier (or later) release's cluster may grant commands or
+    prefixes that release's processes still use (docs/operations.md "Rolling upgrades")."""
+    ours = set(granting_rules(gameserver_rules()))
+    return [rule for rule in granting_rules(rules) if rule not in ours]
+
+
 def _password_rule(credential: Credential) -> str:
     # The config holds a SHA-256 of the password, never the password itself.
     return "#" + hashlib.sha256(credential.password.encode()).hexdigest()
 
 
-def acl_config_lines(credentials: ClusterCredentials) -> list[str]:
-    """valkey.conf lines: the three users, and replication logging in as `admin`."""
+def acl_config_lines(
+    credentials: ClusterCredentials, extra_grants: Sequence[str] = ()
+) -> list[str]:
+    """valkey.conf lines: the three users, and replication logging in as `admin`.
+
+    `extra_grants` are added to the `gameserver` user's rules: what the cluster's running
+    nodes grant beyond this release's (`grants_beyond_release`), so that a node started
+    again while others run keeps granting what they grant."""
     admin, gameserver = credentials.admin, credentials.gameserver
+    rules = " ".join([gameserver_rules(), *extra_grants])
     return [
         "user default off resetpass resetkeys resetchannels -@all",
         f"user {admin.username} on {_password_rule(admin)} ~* &* +@all",
-        f"user {gameserver.username} on {_password_rule(gameserver)} {gameserver_rules()}",
+        f"user {gameserver.username} on {_password_rule(gameserver)} {rules}",
         f"masteruser {admin.username}",
         f"masterauth {admin.password}",
     ]

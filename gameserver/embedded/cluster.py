@@ -11,6 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
+from valkey.exceptions import ValkeyError
+
+from gameserver.embedded.acl import (
+    gameserver_rules,
+    granting_rules,
+    grants_beyond_release,
+    rules_of_user,
+)
 from gameserver.embedded.credentials import (
     ClusterCredentials,
     load_credentials,
@@ -88,6 +96,9 @@ class EmbeddedCluster:
             for port in node_ports(base_port)
         ]
         self._lock = DataDirLock(self.valkey_dir / "cluster.lock")
+        # What the nodes running when `start()` began granted the services' user beyond
+        # this release's rules: kept when `start()` has to start them all again.
+        self._carried_grants: tuple[str, ...] = ()
 
     @property
     def seeds(self) -> list[tuple[str, int]]:
@@ -108,7 +119,9 @@ class EmbeddedCluster:
         self._lock.acquire()
         try:
             self._ensure_credentials()
+            self._carried_grants = self._grants_of_running_nodes()
             if self._adopt(deadline):
+                self._grant_release_rules()
                 return self.seeds
             self._stop_nodes()
             self._check_ports_free()
@@ -206,12 +219,19 @@ class EmbeddedCluster:
         self.processes.clear()
 
     def launch_node(self, node: Node) -> None:
-        """Start one node: a daemon, or under supervision a child that dies with us."""
+        """Start one node: a daemon, or under supervision a child that dies with us.
+
+        Its ACL is this release's plus whatever the cluster's running nodes grant the
+        services' user beyond it: a node started again during a rolling upgrade (by
+        either release) refuses none of the commands its peers allow, so the processes
+        of both releases keep working on every shard. Grants only an earlier release
+        needed go once every node has been stopped (`up` stopped, `cluster down`)."""
+        extra = self._merge(self._carried_grants, self._grants_of_running_nodes(node))
         if not self.supervised:
-            node.write_config()
+            node.write_config(extra_grants=extra)
             node.launch()
             return
-        node.write_config(daemonize=False)
+        node.write_config(daemonize=False, extra_grants=extra)
         self.processes[node.port] = node.spawn(parent_death_preexec(signal.SIGTERM))
 
     def __enter__(self) -> EmbeddedCluster:
@@ -225,6 +245,46 @@ class EmbeddedCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def _grants_of_running_nodes(self, besides: Node | None = None) -> tuple[str, ...]:
+        """What the running nodes (but `besides`) grant the `gameserver` user beyond this
+        release's rules, in the order they grant it."""
+        if self._credentials is None:
+            return ()
+        username = self._credentials.gameserver.username
+        found: tuple[str, ...] = ()
+        for peer in self.nodes:
+            if (besides is not None and peer.port == besides.port) or peer.live_pid() is None:
+                continue
+            try:
+                with peer.client(timeout_s=1.0) as admin:
+                    rules = rules_of_user(admin.call("ACL", "LIST"), username)
+            except (ValkeyError, OSError):
+                continue  # starting, stopping or not ours: the others tell
+            if rules is not None:
+                found = self._merge(found, grants_beyond_release(rules))
+        return found
+
+    def _grant_release_rules(self) -> None:
+        """Add this release's grants to nodes adopted from an earlier owner (perhaps of
+        an earlier release), taking none of theirs away."""
+        if self._credentials is None:
+            return
+        username = self._credentials.gameserver.username
+        for node in self.nodes:
+            try:
+                with node.client() as admin:
+                    admin.call("ACL", "SETUSER", username, *granting_rules(gameserver_rules()))
+            except (ValkeyError, OSError) as exc:
+                log.warning("node %d kept its ACL: %s", node.port, exc)
+
+    @staticmethod
+    def _merge(first: tuple[str, ...], more: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        merged = list(first)
+        for rule in more:
+            if rule not in merged:
+                merged.append(rule)
+        return tuple(merged)
 
     def _ensure_credentials(self) -> None:
         if self._credentials is not None:

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +61,7 @@ class Node:
     def nodes_conf_path(self) -> Path:
         return self.node_dir / "nodes.conf"
 
-    def write_config(self, daemonize: bool = True) -> None:
+    def write_config(self, daemonize: bool = True, extra_grants: Sequence[str] = ()) -> None:
         self.node_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.node_dir.chmod(0o700)
         lines = [
@@ -84,7 +84,7 @@ class Node:
             "repl-diskless-sync-delay 0",
         ]
         if self.credentials is not None:
-            lines += acl_config_lines(self.credentials)
+            lines += acl_config_lines(self.credentials, extra_grants)
         # The config holds the replication password: owner only, like the data.
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)

@@ -56,14 +56,22 @@ class BoardWatch:
         return sorted(self._feeds)
 
     async def subscribe(
-        self, connection: ClientConnection, board: object, top: object
+        self,
+        connection: ClientConnection,
+        board: object,
+        top: object,
+        *,
+        max_boards: int | None = None,
     ) -> int | None:
-        """Watch `board` from this socket with its top `top` entries; the own rank now."""
+        """Watch `board` from this socket with its top `top` entries; the own rank now.
+
+        A socket watches at most `max_boards` boards (the gateway's limit by default)."""
         name = require_id(board, "board")
         limit = require_int(top, 0, MAX_LIMIT, "top")
+        most = self._max_boards if max_boards is None else max_boards
         boards = self._boards_of.get(connection, set())
-        if name not in boards and len(boards) >= self._max_boards:
-            raise Conflict(f"a socket may watch at most {self._max_boards} boards")
+        if name not in boards and len(boards) >= most:
+            raise Conflict(f"a socket may watch at most {most} boards")
         if self._closed:
             raise Unavailable("the gateway is shutting down")
         feed = await self._feed(name)

@@ -12,6 +12,10 @@ as `gameserver_supervisor_restarts_total{process=...}`.
 A restarted Valkey node keeps its folder (nodes.conf, AOF): it rejoins the cluster
 with its own id, as a replica of its shard (a primary that died and was replaced by
 its replica comes back as that one's replica).
+
+Every `prune_functions_s` (an hour) it runs `gameserver cluster prune-functions` on its
+cluster as a short-lived child: the function library versions of an earlier release,
+which nothing heartbeats any more, are deleted (docs/operations.md "Rolling upgrades").
 """
 
 from __future__ import annotations
@@ -130,6 +134,8 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROCESS_KINDS, 0))
     _watchdog: tuple[int, int] | None = None
+    _prune: subprocess.Popen[bytes] | None = None
+    _next_prune: float = 0.0
 
     @property
     def state_file(self) -> Path:
@@ -169,11 +175,16 @@ class Supervisor:
             now = time.monotonic()
             for child in self.children:
                 self._watch(child, now)
+            if announced:
+                self._prune_functions(now)
             if not announced and now >= next_ready_check:
                 next_ready_check = now + _READY_POLL_S
                 if self._gateway_ready():
                     print(self.banner, flush=True)
                     announced = True
+                    # The first prune one period after the gateway is ready: its
+                    # libraries' heartbeat has been written by then.
+                    self._next_prune = now + self.settings.prune_functions_s
                 elif not warned and now - started > _READY_WARN_S:
                     log.warning("the gateway is not ready after %.0f s", _READY_WARN_S)
                     warned = True
@@ -188,6 +199,9 @@ class Supervisor:
             gateway.stop(_GATEWAY_STOP_S)
         if self.worker is not None:
             self.worker.stop(_WORKER_STOP_S)
+        if self._prune is not None and self._prune.poll() is None:
+            self._prune.kill()
+            self._prune.wait()
         self.cluster.stop()
         if self._watchdog is not None:
             for fd in self._watchdog:
@@ -223,6 +237,36 @@ class Supervisor:
         log.warning(
             "%s started again (pid %s), restart %d", child.name, child.pid(), child.restarts
         )
+
+    def _prune_functions(self, now: float) -> None:
+        """Start `cluster prune-functions` when its time has come and none runs."""
+        if self.settings.prune_functions_s <= 0:
+            return
+        if self._prune is not None:
+            code = self._prune.poll()
+            if code is None:
+                return
+            if code != 0:
+                log.warning("gameserver cluster prune-functions exited with %d", code)
+            self._prune = None
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.settings.prune_functions_s
+        # As the embedded cluster's admin (from the data dir): FUNCTION DELETE is not the
+        # services' right, so no VALKEY_ login of theirs goes along.
+        env = {k: v for k, v in self.env.items() if not k.startswith("VALKEY_")}
+        command = [sys.executable, "-m", "gameserver", "cluster", "prune-functions"]
+        command += ["--data-dir", str(self.cluster.data_dir)]
+        try:
+            self._prune = subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=parent_death_preexec(),
+            )
+        except OSError as exc:
+            log.warning("gameserver cluster prune-functions did not start: %s", exc)
 
     def _backoff(self) -> Backoff:
         s = self.settings

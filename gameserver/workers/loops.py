@@ -37,6 +37,6 @@ def build_worker_loops(services: Services, worker_id: str) -> list[WorkerLoop]:
     )
 
     async def library_heartbeats(stop: asyncio.Event) -> None:
-        await run_heartbeats(services.cluster, stop)
+        await run_heartbeats(services.storage, stop)
 
     return [matchmaking.run, period_ends.run, library_heartbeats]

@@ -26,7 +26,7 @@ from loadtest.bench.capacity import CapacityResult, run_capacity
 from loadtest.bench.compare import CompareConfig, CompareResult, Target, run_compare
 from loadtest.bench.fanout import FanoutResult, run_fanout
 from loadtest.bench.processes import machine, raise_fd_limit
-from loadtest.bench.profile import render
+from loadtest.bench.profile import PROFILE_INSTALL, render
 from loadtest.bench.report import goals, markdown, ratios
 from loadtest.gameserver_up import (
     env_login,
@@ -271,6 +271,10 @@ def _event_loop_policy() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = resolve(build_parser().parse_args(argv))
+    if args.profile and shutil.which("py-spy") is None:
+        # Said before anything starts, not minutes later at the first measured phase.
+        print(f"gameserver bench --profile needs py-spy: {PROFILE_INSTALL}", file=sys.stderr)
+        return 2
     started = datetime.datetime.now().astimezone()
     host = machine()
     tag = started.strftime("%H%M%S")

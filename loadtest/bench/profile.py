@@ -114,11 +114,14 @@ def read_raw(paths: Sequence[Path]) -> Profile:
     return profile
 
 
+PROFILE_INSTALL = "pip install -e '.[profile]'"
+
+
 async def record(pids: Sequence[int], duration_s: float, out: Path, name: str) -> list[Path]:
     """py-spy record on each pid for `duration_s`; the raw stack files written."""
     spy = shutil.which("py-spy")
     if spy is None:
-        raise SystemExit("--profile needs py-spy: pip install -e '.[profile]'")
+        raise SystemExit(f"--profile needs py-spy: {PROFILE_INSTALL}")
     # The bench made `out` before any phase ran.
     paths = [out / f"profile-{name}-{pid}.txt" for pid in pids]
     procs = [

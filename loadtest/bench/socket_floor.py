@@ -22,7 +22,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 
-from loadtest.bench.processes import rss_bytes
+from loadtest.extras import require_test_extras
 from loadtest.gameserver_up import free_port
 
 _SETTLE_S = 2.0
@@ -65,6 +65,8 @@ def _serve(port: int) -> None:
 
 
 async def _measure(pid: int, port: int, count: int) -> float:
+    from loadtest.bench.processes import rss_bytes  # psutil: a [test] extra, checked in main()
+
     before = rss_bytes(pid) or 0
     sockets: list[ClientConnection] = []
     try:
@@ -82,6 +84,7 @@ async def _measure(pid: int, port: int, count: int) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench.socket_floor")
+    require_test_extras("python -m loadtest.bench.socket_floor", ("psutil",))
     parser.add_argument("--sockets", type=int, default=5_000)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server child
     args = parser.parse_args(argv)

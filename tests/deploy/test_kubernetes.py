@@ -44,13 +44,20 @@ def named(resources: list[Resource], kind: str, name: str) -> Resource:
     return found[0]
 
 
+def pod_template(resource: Resource) -> dict[str, Any]:
+    spec = resource["spec"]
+    template: dict[str, Any] = spec.get("jobTemplate", {}).get("spec", spec)["template"]
+    return template
+
+
 def pod_spec(resource: Resource) -> dict[str, Any]:
-    spec: dict[str, Any] = resource["spec"]["template"]["spec"]
+    spec: dict[str, Any] = pod_template(resource)["spec"]
     return spec
 
 
 def workloads(resources: list[Resource]) -> list[Resource]:
-    return [r for r in resources if r["kind"] in ("Deployment", "StatefulSet", "Job")]
+    kinds = ("Deployment", "StatefulSet", "Job", "CronJob")
+    return [r for r in resources if r["kind"] in kinds]
 
 
 def real_kustomize() -> list[str] | None:
@@ -207,7 +214,7 @@ def allowed_to_reach(policy: Resource, pod_labels: dict[str, str], port: int) ->
 
 
 @pytest.mark.parametrize("overlay", ["dev", "production"])
-def test_only_gateways_workers_and_the_formation_job_reach_valkey(overlay: str) -> None:
+def test_only_gateways_workers_the_prune_and_formation_jobs_reach_valkey(overlay: str) -> None:
     resources = rendered(f"overlays/{overlay}") + rendered("locust")
     (policy,) = [
         p
@@ -217,18 +224,19 @@ def test_only_gateways_workers_and_the_formation_job_reach_valkey(overlay: str) 
     reaching = {
         w["metadata"]["name"]
         for w in workloads(resources)
-        if allowed_to_reach(policy, w["spec"]["template"]["metadata"]["labels"], 6379)
+        if allowed_to_reach(policy, pod_template(w)["metadata"]["labels"], 6379)
     }
     valkey = {s["metadata"]["name"] for s in valkey_statefulsets(resources)}
     assert reaching - valkey == {
         "gameserver-gateway",
         "gameserver-worker",
+        "gameserver-prune-functions",
         "valkey-cluster-formation",
     }
     bus = {
         w["metadata"]["name"]
         for w in workloads(resources)
-        if allowed_to_reach(policy, w["spec"]["template"]["metadata"]["labels"], 16379)
+        if allowed_to_reach(policy, pod_template(w)["metadata"]["labels"], 16379)
     }
     assert bus == valkey
 
@@ -258,6 +266,28 @@ def test_the_worker_has_probes_of_its_own() -> None:
         assert ports[container[probe]["httpGet"]["port"]] == int(port)
 
 
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_a_cron_job_prunes_unused_function_libraries_as_the_valkey_admin(overlay: str) -> None:
+    resources = rendered(f"overlays/{overlay}")
+    job = named(resources, "CronJob", "gameserver-prune-functions")
+    # One at a time, every hour at most: a prune deletes what nobody heartbeated for
+    # ten minutes (the processes beat every minute).
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = pod_spec(job)["containers"]
+    assert re.search(r"(^|/)gameserver:", container["image"])
+    args = container["args"]
+    assert args[:2] == ["cluster", "prune-functions"] and cli_accepts(args)
+    assert float(args[args.index("--idle-s") + 1]) >= 600
+    env = {v["name"]: v for v in container["env"]}
+    # FUNCTION DELETE is the admin's right alone; VALKEY_NODES as the services have it.
+    assert env["VALKEY_USERNAME"]["value"] == "admin"
+    password = env["VALKEY_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert (password["name"], password["key"]) == ("valkey-users", "VALKEY_ADMIN_PASSWORD")
+    nodes = env["VALKEY_NODES"]["valueFrom"]["configMapKeyRef"]
+    assert (nodes["name"], nodes["key"]) == ("gameserver-env", "VALKEY_NODES")
+    assert "envFrom" not in container  # nothing else, the services' login least of all
+
+
 def gameserver_containers(resources: list[Resource]) -> list[dict[str, Any]]:
     return [
         c
@@ -277,7 +307,7 @@ def cli_accepts(args: list[str]) -> bool:
 
 def test_every_gameserver_command_is_one_the_cli_knows() -> None:
     commands = [c["args"] for c in gameserver_containers(rendered("overlays/production"))]
-    assert sorted(args[0] for args in commands) == ["serve", "worker"]
+    assert sorted(args[0] for args in commands) == ["cluster", "serve", "worker"]
     waiting_for_metrics_port = False
     for args in commands:
         if cli_accepts(args):
@@ -366,7 +396,7 @@ def test_production_holds_no_secret_and_the_docs_create_every_one_it_reads() -> 
 
 def test_services_and_the_service_monitor_find_their_pods() -> None:
     resources = rendered("overlays/production")
-    pods = [w["spec"]["template"] for w in workloads(resources)]
+    pods = [pod_template(w) for w in workloads(resources)]
     for service in of_kind(resources, "Service"):
         selector = service["spec"]["selector"]
         targets = [p for p in pods if selector.items() <= p["metadata"]["labels"].items()]

@@ -16,6 +16,7 @@ import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
+from gameserver.cli import build_parser
 from tests.deploy.paths import DEPLOY, REPO
 
 YAML_FILES = sorted(
@@ -140,13 +141,14 @@ def test_compose_runs_six_valkey_nodes_two_gateways_a_worker_and_the_rest() -> N
         assert sorted(environment["VALKEY_NODES"].split(",")) == sorted(f"{n}:6379" for n in valkey)
 
 
-def test_only_the_game_server_and_the_formation_job_share_valkeys_network() -> None:
+def test_only_the_game_server_and_the_formation_and_prune_jobs_share_valkeys_network() -> None:
     services = compose()["services"]
     on_valkey = {name for name, s in services.items() if "valkey" in s.get("networks", [])}
     assert {name for name in on_valkey if not name.startswith("valkey-")} == {
         "gateway-1",
         "gateway-2",
         "worker",
+        "prune-functions",
     }
     assert "valkey-cluster" in on_valkey
     assert compose()["networks"]["valkey"]["internal"] is True
@@ -163,6 +165,27 @@ def test_the_proxy_upgrades_websockets_to_every_gateway() -> None:
     assert websocket is not None
     assert "proxy_set_header Upgrade $http_upgrade;" in websocket.group(1)
     assert "proxy_set_header Connection $connection_upgrade;" in websocket.group(1)
+
+
+def cli_accepts(args: list[str]) -> bool:
+    try:
+        build_parser().parse_args(args)
+    except SystemExit:
+        return False
+    return True
+
+
+def test_the_prune_job_runs_the_cli_as_the_valkey_admin_on_demand() -> None:
+    services = compose()["services"]
+    job = services["prune-functions"]
+    assert job["command"][:2] == ["cluster", "prune-functions"]
+    assert cli_accepts(job["command"])
+    # Not started by `up`; FUNCTION DELETE is the admin's right alone.
+    assert job["profiles"] == ["maintenance"] and job["restart"] == "no"
+    environment = job["environment"]
+    assert environment["VALKEY_USERNAME"] == "admin"
+    assert environment["VALKEY_PASSWORD"] == "${VALKEY_ADMIN_PASSWORD}"
+    assert environment["VALKEY_NODES"] == services["worker"]["environment"]["VALKEY_NODES"]
 
 
 def test_every_file_compose_mounts_exists() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -11,6 +12,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from gameserver.gateway import figures
+from tests.game_client import game_client, game_clients
 from tests.gateway_harness import ADMIN_KEY, Gateway, free_port, gateway_settings, running_gateway
 
 Seeds = tuple[tuple[str, int], ...]
@@ -63,6 +66,80 @@ async def test_cluster_lists_every_node_with_role_slots_memory_and_up(gateway: G
     for replica in replicas:
         assert replica["primary_id"] in ids and replica["slots"] == []
         assert replica["repl_lag_bytes"] >= 0 and replica["link"] == "up"
+
+
+async def _gateway_figures(gateway: Gateway, done: Any) -> dict[str, Any]:
+    """`GET /admin/v1/gateways` once `done(figures)` holds: the other gateways report
+    every 2 s, and this waits less than a report is kept (10 s)."""
+    async with gateway.admin() as admin:
+        for _ in range(24):
+            response = await admin.get("/admin/v1/gateways")
+            assert response.status_code == 200, response.text
+            figures: dict[str, Any] = response.json()
+            if done(figures):
+                return figures
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"gateway figures never settled: {figures}")
+
+
+async def test_gateways_sum_sessions_online_and_logins_over_every_gateway(
+    gateway: Gateway, cluster_seeds: Seeds
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-figures")
+    async with running_gateway(settings) as other:
+        async with (
+            game_client(gateway.base_url, "ann"),
+            game_client(other.base_url, "bob"),
+            game_client(other.base_url, "cat"),
+        ):
+            figures = await _gateway_figures(
+                gateway,
+                lambda f: len(f["gateways"]) == 2 and f["sessions_online"] == 3,
+            )
+        rows = {row["gateway_id"]: row for row in figures["gateways"]}
+        assert rows["gw-a"]["sessions_online"] == 1
+        assert rows["gw-figures"]["sessions_online"] == 2
+        assert rows["gw-a"]["logins_last_minute"] == 1
+        assert rows["gw-figures"]["logins_last_minute"] == 2
+        assert figures["logins_last_minute"] == 3
+    # A gateway that stops withdraws its figures at once (a killed one's expire).
+    figures = await _gateway_figures(gateway, lambda f: len(f["gateways"]) == 1)
+    assert [row["gateway_id"] for row in figures["gateways"]] == ["gw-a"]
+    assert figures["sessions_online"] == 0 and figures["logins_last_minute"] == 1
+
+
+async def test_history_holds_samples_of_the_queues_and_sessions_over_the_last_minutes(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sample every round (2 s) instead of every 10 s.
+    monkeypatch.setattr(figures, "SAMPLE_INTERVAL_S", 0.0)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = await game_clients(stack, gateway.base_url, ["q1", "q2", "q3"])
+        for client in clients.values():
+            await client.ok("match.join", queue="duel", properties={"region": "eu"})
+        async with gateway.admin() as admin:
+            for _ in range(24):
+                response = await admin.get("/admin/v1/history")
+                assert response.status_code == 200, response.text
+                history = response.json()
+                last = history["samples"][-1]
+                if last["queues"]["duel"]["waiting"] == 3 and last["sessions_online"] == 3:
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError(f"no sample saw the three tickets: {history}")
+    samples = history["samples"]
+    # The sample taken as the gateway started comes first, before anyone logged in.
+    assert samples[0]["sessions_online"] == 0 and samples[0]["queues"]["duel"]["waiting"] == 0
+    assert last["logins_last_minute"] == 3 and last["queues"]["duel"]["oldest_wait_s"] >= 0
+    times = [sample["at"] for sample in samples]
+    assert times == sorted(times) and times[-1] <= history["now"]
+
+
+async def test_gateways_and_history_need_the_admin_key(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+        assert (await http.get("/admin/v1/gateways")).status_code == 401
+        assert (await http.get("/admin/v1/history")).status_code == 401
 
 
 async def test_cluster_needs_the_admin_key(gateway: Gateway) -> None:
@@ -141,6 +218,18 @@ async def test_admin_socket_pushes_the_top_of_a_subscribed_board_as_scores_arriv
         assert [(e["player_id"], e["rank"]) for e in entries] == [("bob", 1), ("ann", 2)]
         missing = await _call(socket, {"id": 2, "op": "board.subscribe", "board": "nope"})
         assert missing["ok"] is False and missing["error"]["code"] == "not_found"
+
+
+async def test_an_admin_socket_watches_more_boards_than_a_game_socket(gateway: Gateway) -> None:
+    async with gateway.admin() as admin:
+        for n in range(25):
+            response = await admin.post("/admin/v1/boards", json={"name": f"event-{n:02}"})
+            assert response.status_code == 201, response.text
+    async with connect(_socket_url(gateway.base_url), additional_headers=ADMIN) as socket:
+        for n in range(25):
+            request = {"id": n, "op": "board.subscribe", "board": f"event-{n:02}"}
+            reply = await _call(socket, request)
+            assert reply["ok"] is True, reply
 
 
 async def test_the_page_is_served_with_a_strict_policy_and_only_on_the_admin_listener(

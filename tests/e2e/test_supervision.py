@@ -99,6 +99,16 @@ def _wait(what: str, check: Callable[[], bool], timeout_s: float = _RECOVERY_TIM
     raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
 
 
+def _unready_reasons(base_url: str) -> list[str]:
+    """Why /readyz answers 503 now (nothing when it answers 200 or not at all)."""
+    try:
+        response = httpx.get(base_url + "/readyz", timeout=2)
+    except httpx.HTTPError:
+        return []
+    reasons: list[str] = response.json().get("reasons", []) if response.status_code == 503 else []
+    return reasons
+
+
 def _fetch(url: str) -> httpx.Response:
     # Blocking on purpose: the servers are other processes, this loop serves nothing.
     return httpx.get(url, timeout=5)
@@ -111,9 +121,11 @@ def _ready(base_url: str) -> int:
         return 0
 
 
-def _start(tmp: Path, *extra: str, **env: str) -> Supervised:
+def _start(tmp: Path, *extra: str, valkey_port: int = 0, **env: str) -> Supervised:
+    """`up` on fresh ports (Valkey's: `valkey_port` if given) with its data in `tmp`."""
     data_dir, log = tmp / "data", tmp / "up.log"
-    port, valkey_port, worker_port = free_port(), find_free_base_port(), free_port()
+    port, worker_port = free_port(), free_port()
+    valkey_port = valkey_port or find_free_base_port()
     command = up_command(data_dir, port, valkey_port, "--worker-metrics-port", str(worker_port))
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -197,6 +209,7 @@ async def test_a_killed_worker_is_restarted_and_queues_match_again(healthy: Supe
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
     (new_worker,) = healthy.children("worker")
     assert new_worker != old_worker
+    _wait("the dead worker is reaped, no zombie", lambda: not psutil.pid_exists(old_worker))
     worker_url = f"http://127.0.0.1:{healthy.worker_port}"
     assert _fetch(worker_url + "/healthz").json() == {"status": "ok"}
     _wait("the worker's /readyz is 200", lambda: _ready(worker_url) == 200)
@@ -224,9 +237,34 @@ async def test_a_killed_gateway_is_restarted_and_its_clients_reconnect_with_thei
         os.kill(old_gateway, signal.SIGKILL)
         _wait("a new gateway runs", lambda: healthy.children("serve") not in ([], [old_gateway]))
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    _wait("the dead gateway is reaped, no zombie", lambda: not psutil.pid_exists(old_gateway))
     async with game_client(healthy.base_url, "ga", token=token) as again:
         await again.ok("ping")
     assert _restarts(_fetch(healthy.base_url + "/metrics").text, "gateway") == 1
+
+
+# Enough players that every shard holds some of their sessions.
+_PLAYERS = [f"acked-player-{i}" for i in range(30)]
+
+
+async def _log_in(base_url: str) -> dict[str, str]:
+    return {p: (await create_session(base_url, p))["token"] for p in _PLAYERS}
+
+
+async def _set_session_values(base_url: str, tokens: dict[str, str], value: str) -> None:
+    """An acknowledged `session.set` for every player (each waits for a replica)."""
+    for player, token in tokens.items():
+        async with game_client(base_url, player, token=token) as client:
+            await client.ok("session.set", values={"acked": f"{value}-{player}"})
+
+
+async def _session_values(base_url: str, tokens: dict[str, str]) -> dict[str, object]:
+    values = {}
+    for player, token in tokens.items():
+        async with game_client(base_url, player, token=token) as client:
+            reply = await client.ok("session.get", keys=["acked"])
+            values[player] = reply["values"].get("acked")
+    return values
 
 
 def _replica_of_first_shard(report: ShardReport) -> tuple[int, int]:
@@ -251,7 +289,7 @@ def _role(up: Supervised, port: int) -> dict[str, Any]:
     return {"role": None}
 
 
-def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded_meanwhile(
+async def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded_meanwhile(
     healthy: Supervised,
 ) -> None:
     _, replica = _replica_of_first_shard(healthy.report())
@@ -266,11 +304,21 @@ def test_a_killed_replica_comes_back_as_a_replica_and_status_says_degraded_meanw
     )
     _wait("the cluster is healthy", lambda: healthy.report().health == "healthy")
     assert healthy.status_command().returncode == 0
+    # Every shard takes acknowledged writes again, with nobody's help.
+    _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    assert _restarts(_fetch(healthy.base_url + "/metrics").text, "valkey") == 1
+    tokens = await _log_in(healthy.base_url)
+    await _set_session_values(healthy.base_url, tokens, "after-replica")
+    expected = {p: f"after-replica-{p}" for p in _PLAYERS}
+    assert await _session_values(healthy.base_url, tokens) == expected
 
 
-def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_write(
+async def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_write(
     healthy: Supervised,
 ) -> None:
+    # Acknowledged through the public contract: every shard holds some of these.
+    tokens = await _log_in(healthy.base_url)
+    await _set_session_values(healthy.base_url, tokens, "before-primary")
     report = healthy.report()
     primary, replica = _replica_of_first_shard(report)
     first, last = report.shards[0].slots[0]
@@ -285,9 +333,14 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_w
     finally:
         writer.close()  # type: ignore[no-untyped-call]
     os.kill(_node_pid(healthy, primary), signal.SIGKILL)
-    _wait("/readyz fails while the shard has no primary", lambda: _ready(healthy.base_url) == 503)
-    reasons = _fetch(healthy.base_url + "/readyz").json().get("reasons", [])
-    assert any("Valkey" in reason for reason in reasons), reasons
+    # `cluster status` says down (exit 2) at once, while the other nodes still call the
+    # cluster ok: they notice after the 2 s node timeout, and promote the replica.
+    _wait("status says the shard is down", lambda: healthy.report().health == "down", 1.5)
+    _wait(
+        "/readyz fails naming Valkey while the shard has no primary",
+        lambda: any("Valkey" in reason for reason in _unready_reasons(healthy.base_url)),
+        10,
+    )
     _wait(
         "the replica is promoted",
         lambda: _role(healthy, replica) == {"role": "primary", "up": True, "linked": False},
@@ -304,6 +357,10 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_loses_no_acknowledged_w
     _wait("the cluster is healthy", lambda: healthy.report().health == "healthy")
     assert healthy.status_command().returncode == 0
     _wait("/readyz is 200 again", lambda: _ready(healthy.base_url) == 200)
+    expected = {p: f"before-primary-{p}" for p in _PLAYERS}
+    assert await _session_values(healthy.base_url, tokens) == expected
+    # The replica's restart in the test before, and this one.
+    assert _restarts(_fetch(healthy.base_url + "/metrics").text, "valkey") == 2
 
 
 async def test_sigterm_drains_the_gateways_with_1001_and_stops_everything(
@@ -323,13 +380,18 @@ async def test_sigterm_drains_the_gateways_with_1001_and_stops_everything(
 
 
 @pytest.mark.parametrize("mechanism", ["signal", "pipe"])
-def test_kill_9_of_up_ends_every_process_it_started(tmp_path: Path, mechanism: str) -> None:
-    """Each mechanism alone ends the gateways and the worker; the nodes have the signal."""
+async def test_kill_9_of_up_ends_every_process_it_started_and_loses_nothing_acknowledged(
+    tmp_path: Path, mechanism: str
+) -> None:
+    """Each mechanism alone ends the gateways and the worker; the nodes have the signal.
+    `up` started again on the same data dir serves what was acknowledged before."""
     up = _start(tmp_path, "--gateways", "2", GAMESERVER_PARENT_DEATH=mechanism)
     started = up.all_started()
     try:
         assert len(up.children("serve")) == 2 and len(up.children("worker")) == 1
         assert len(up.children("valkey-server")) == 6
+        tokens = await _log_in(up.base_url)
+        await _set_session_values(up.base_url, tokens, "before-kill")
         up.process.kill()
         up.process.wait()
 
@@ -339,6 +401,14 @@ def test_kill_9_of_up_ends_every_process_it_started(tmp_path: Path, mechanism: s
         _wait("every process up started is gone", all_gone, _GONE_TIMEOUT_S)
     finally:
         _stop(up, started)
+
+    again = _start(tmp_path, valkey_port=up.valkey_port)
+    try:
+        _wait("the gateway is ready", lambda: _ready(again.base_url) == 200)
+        expected = {p: f"before-kill-{p}" for p in _PLAYERS}
+        assert await _session_values(again.base_url, tokens) == expected
+    finally:
+        _stop(again, again.all_started())
 
 
 def _running(pid: int) -> bool:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gameserver.embedded import find_free_base_port
@@ -23,6 +24,12 @@ from tests.gateway_harness import env_without_settings, free_port, read_banner
 
 SDK_DIR = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 _READY_TIMEOUT_S = 60.0
+_ADMIN_KEY = "demo-test-admin-key"
+_RANK_MATCHES_MY_ROW = (
+    "(() => { const cell = document.querySelector('#top tr.me td');"
+    " return cell !== null"
+    " && cell.textContent === document.getElementById('my-rank').textContent; })()"
+)
 
 pytestmark = PAGE_TEST_MARKS
 
@@ -41,7 +48,7 @@ def _built_sdk() -> None:
 def demo_url(tmp_path: Path) -> Iterator[str]:
     _built_sdk()
     port = free_port()
-    env = env_without_settings(GAMESERVER_ADMIN_KEY="demo-test-admin-key")
+    env = env_without_settings(GAMESERVER_ADMIN_KEY=_ADMIN_KEY)
     command = [sys.executable, "-m", "gameserver", "up", "--demo", "--port", str(port)]
     command += ["--valkey-port", str(find_free_base_port()), "--data-dir", str(tmp_path / "d")]
     process = subprocess.Popen(
@@ -105,6 +112,26 @@ def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_par
             for page in pages:
                 for player_id in ids:
                     page.wait_for_selector(f"#top tr[data-player-id='{player_id}']")
+
+            # The board moves by pushes alone: a trusted server puts a new leader on top;
+            # both pages show it in their top 10 and their own rank one lower.
+            for page in pages:
+                # Your rank (told by rank.changed) agrees with your row of the top 10.
+                page.wait_for_function(_RANK_MATCHES_MY_ROW)
+            ranks = [int(page.text_content("#my-rank") or "0") for page in pages]
+            assert sorted(ranks) == [1, 2]
+            leader = httpx.post(
+                demo_url.removesuffix("/demo/") + "/admin/v1/boards/global/scores",
+                json={"player_id": "trusted-leader", "score": 10**6},
+                headers={"Authorization": f"Bearer {_ADMIN_KEY}"},
+            )
+            assert leader.status_code == 200, leader.text
+            for page, rank in zip(pages, ranks, strict=True):
+                page.wait_for_selector("#top tr[data-player-id='trusted-leader']")
+                page.wait_for_function(
+                    f"document.getElementById('my-rank').textContent === '{rank + 1}'"
+                )
+                page.wait_for_function(_RANK_MATCHES_MY_ROW)
 
             for page in pages:
                 page.click("#duel")

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from domain.storage.keyspace import CHANNEL_PREFIXES, KEY_PREFIXES
-from gameserver.embedded.acl import GAMESERVER_COMMANDS, gameserver_rules
+from gameserver.embedded.acl import (
+    GAMESERVER_COMMANDS,
+    gameserver_rules,
+    grants_beyond_release,
+    rules_of_user,
+)
 from gameserver.settings import Settings, settings_from_env
 from gameserver.valkey_client import tls_options
 
@@ -77,3 +82,19 @@ def test_tls_files_without_tls_are_a_mistake_said_at_start(tmp_path: Path) -> No
     options = tls_options(Settings(valkey_tls=True, valkey_tls_ca=ca))
     assert options["ssl"] and options["ssl_cert_reqs"] == "required"
     assert options["ssl_ca_certs"] == str(ca)
+
+
+def test_what_a_node_grants_beyond_this_release_is_only_what_it_adds() -> None:
+    ours = gameserver_rules()
+    # A node of this release grants nothing more; its password and resets are no grants.
+    assert grants_beyond_release(f"on #{'0' * 64} sanitize-payload {ours}") == []
+    earlier = f"on #{'0' * 64} {ours} +evalsha +script|load ~old:* &old:* -flushall"
+    assert grants_beyond_release(earlier) == ["+evalsha", "+script|load", "~old:*", "&old:*"]
+    # Selectors are not split into rules.
+    assert grants_beyond_release(f"{ours} (~sel:* +get)") == []
+
+
+def test_the_rules_of_a_user_are_found_in_an_acl_list() -> None:
+    listing = ["user admin on ~* &* +@all", "user gameserver on ~lb:* +get"]
+    assert rules_of_user(listing, "gameserver") == "on ~lb:* +get"
+    assert rules_of_user(listing, "game") is None

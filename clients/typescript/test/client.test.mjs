@@ -2,9 +2,12 @@
 
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 
 import {
@@ -13,10 +16,12 @@ import {
   GameServerError,
   MemoryStorage,
   DEVICE_ID_KEY,
+  errorFromWire,
 } from "../dist/index.js";
 import { startServer } from "./server.mjs";
 
 const SESSION_TTL_S = 3;
+const QUICKSTART = fileURLToPath(new URL("../examples/quickstart.mjs", import.meta.url));
 const WAIT_MS = 15_000;
 
 // An identity provider of the tests: an Ed25519 key whose public half the server reads.
@@ -36,6 +41,28 @@ function idToken(subject) {
   const signature = sign(null, Buffer.from(`${header}.${claims}`), signingKey.privateKey);
   return `${header}.${claims}.${signature.toString("base64url")}`;
 }
+
+// The contract as the repository states it: every op of the game socket (the first cell
+// of docs/protocol.md's op tables) and every push it names (`{"event": "..."}`).
+const PROTOCOL = readFileSync(
+  resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "docs", "protocol.md"),
+  "utf8",
+);
+const SOCKET_SECTION = PROTOCOL.slice(
+  PROTOCOL.indexOf("## The game socket"),
+  PROTOCOL.indexOf("## Operators and trusted"),
+);
+const CONTRACT_OPS = [...SOCKET_SECTION.matchAll(/^\| `([a-z_]+(?:\.[a-z_]+)?)` \|/gm)].map((m) => m[1]);
+const ERROR_CODES_PARAGRAPH = SOCKET_SECTION.slice(SOCKET_SECTION.indexOf("Error codes:")).split("\n\n")[0];
+const CONTRACT_ERROR_CODES = [
+  ...ERROR_CODES_PARAGRAPH.replace(/\([^)]*\)/g, "").matchAll(/`([a-z_]+)`/g),
+].map((m) => m[1]);
+const CONTRACT_PUSHES = [...new Set([...PROTOCOL.matchAll(/\{"event": "([a-z_.]+)"/g)].map((m) => m[1]))];
+
+// What these tests saw: ops answered `ok` through the SDK's methods, and pushes delivered
+// to listeners of their typed event names. The last test checks both cover the contract.
+const answeredOps = new Set();
+const heardPushes = new Set();
 
 let server;
 const clients = [];
@@ -67,6 +94,15 @@ function newClient(options = {}) {
     ...options,
   });
   clients.push(client);
+  const request = client.request.bind(client);
+  client.request = async (op, fields, callOptions) => {
+    const result = await request(op, fields, callOptions);
+    answeredOps.add(op);
+    return result;
+  };
+  for (const name of CONTRACT_PUSHES) {
+    client.on(name, () => heardPushes.add(name));
+  }
   return client;
 }
 
@@ -341,5 +377,129 @@ describe("connection", () => {
     await rival.submitScore("global", 1_000_000);
     const changed = await moved;
     assert.equal(changed.rank, before.rank + 1);
+  });
+});
+
+describe("every op of the contract", () => {
+  const suffix = Math.random().toString(36).slice(2, 10);
+
+  async function adminOk(method, path, body) {
+    const response = await server.admin(method, path, body);
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.text()}`);
+  }
+
+  test("sessions and presence: ping, session values, presence", async () => {
+    const one = await player();
+    const two = await player();
+    assert.equal(typeof (await one.ping({ timeoutMs: 5000 })).server_time, "number");
+    await one.sessionSet({ level: 3, hat: "red" });
+    assert.deepEqual((await one.sessionGet(["level"])).values, { level: 3 });
+    assert.deepEqual((await one.sessionGet()).values, { level: 3, hat: "red" });
+    const presence = await one.presenceGet([two.playerId, "nobody-here"]);
+    assert.deepEqual(presence.players, { [two.playerId]: "online", "nobody-here": "offline" });
+  });
+
+  test("leaderboards: players, unsubscribe, list, join, and a period's end pushed", async () => {
+    const one = await player("One");
+    const two = await player("Two");
+    await one.submitScore("global", 40);
+    await two.submitScore("global", 30);
+    const picked = await one.boardPlayers("global", [two.playerId, one.playerId]);
+    assert.deepEqual(
+      picked.entries.map((entry) => entry.player_id),
+      [one.playerId, two.playerId],
+    );
+    await one.subscribe("global", { top: 0 });
+    await one.unsubscribe("global");
+    assert.equal(one.subscribedBoards.has("global"), false);
+
+    const cup = `cup-${suffix}`;
+    await adminOk("POST", "/admin/v1/boards", { name: cup, join_required: true, max_players: 8 });
+    await assert.rejects(one.submitScore(cup, 5), (error) => error.code === "forbidden");
+    const joined = await one.joinBoard(cup);
+    assert.deepEqual([joined.board, joined.players, joined.joined], [cup, 1, true]);
+    await one.submitScore(cup, 5);
+    const listed = (await one.listBoards()).boards.find((board) => board.name === cup);
+    assert.equal(listed.joined, true);
+    assert.equal(listed.join_required, true);
+
+    const ended = nextEvent(one, "board.period_ended", (event) => event.board === cup);
+    await adminOk("POST", `/admin/v1/boards/${cup}/reset`);
+    const push = await ended;
+    assert.equal(push.rank, 1);
+    assert.equal(push.score, 5);
+    assert.equal(typeof push.period, "string");
+  });
+
+  test("matchmaking: cancel, and a ticket that expires is pushed", async () => {
+    const one = await player();
+    const { ticket } = await one.matchJoin("duel");
+    await one.matchCancel(ticket);
+    assert.equal((await one.matchStatus(ticket)).state, "cancelled");
+
+    const lonely = `lonely-${suffix}`;
+    await adminOk("POST", "/admin/v1/queues", { name: lonely, team_size: 1, teams: 2, max_wait_s: 1 });
+    const expired = nextEvent(one, "match.expired");
+    const waiting = await one.matchJoin(lonely);
+    assert.equal((await expired).ticket, waiting.ticket);
+    assert.equal((await one.matchStatus(waiting.ticket)).state, "expired");
+  });
+
+  test("parties: decline, accept, kick and leave", async () => {
+    const leader = await player();
+    const friend = await player();
+    const { party_id: partyId } = await leader.partyCreate();
+    await leader.partyInvite(partyId, friend.playerId);
+    await friend.partyDecline(partyId);
+    assert.deepEqual((await leader.partyGet(partyId)).invited, []);
+    await leader.partyInvite(partyId, friend.playerId);
+    await friend.partyAccept(partyId);
+    const kicked = nextEvent(friend, "party.updated", (event) => !event.members.includes(friend.playerId));
+    await leader.partyKick(partyId, friend.playerId);
+    assert.deepEqual((await kicked).members, [leader.playerId]);
+    await leader.partyLeave(partyId);
+    await assert.rejects(leader.partyGet(partyId), (error) => error.code === "not_found");
+  });
+
+  test("accounts: update, link and unlink a provider", async () => {
+    const one = await player();
+    assert.equal((await one.accountUpdate("Renamed")).display_name, "Renamed");
+    const linked = await one.accountLink({ provider: "tests", id_token: idToken(`link-${suffix}`) });
+    assert.deepEqual(linked.links, [{ kind: "device" }, { kind: "provider", provider: "tests" }]);
+    const unlinked = await one.accountUnlink({ kind: "provider", provider: "tests" });
+    assert.deepEqual(unlinked.links, [{ kind: "device" }]);
+    await assert.rejects(
+      one.accountUnlink({ kind: "device" }),
+      (error) => error instanceof GameServerError && error.code === "conflict",
+    );
+  });
+
+  test("the README's Node quick start logs two players in, scores, reads the top 10 and duels", { timeout: 120_000 }, async () => {
+    // A fresh TMPDIR: the quick start keeps its two device ids there (new accounts).
+    const run = await promisify(execFile)(process.execPath, [QUICKSTART, server.url], {
+      encoding: "utf8",
+      timeout: 90_000,
+      env: { ...process.env, TMPDIR: mkdtempSync(join(tmpdir(), "gameserver-quickstart-")) },
+    });
+    for (const name of ["Ann", "Bob"]) {
+      assert.match(run.stdout, new RegExp(`^${name} is [a-z0-9]{16} \\(new account: true\\)$`, "m"));
+      assert.match(run.stdout, new RegExp(`^${name} submitted \\d+: rank \\d+$`, "m"));
+      assert.match(run.stdout, new RegExp(`^  \\d+\\. ${name}: \\d+$`, "m"));
+    }
+    const matches = [...run.stdout.matchAll(/^(?:Ann|Bob) is in match (\S+):/gm)].map((m) => m[1]);
+    assert.equal(matches.length, 2, run.stdout);
+    assert.equal(matches[0], matches[1]);
+  });
+
+  // Last: what every test above did, checked against docs/protocol.md.
+  test("every op and push of docs/protocol.md went through the SDK in these tests", () => {
+    assert.ok(CONTRACT_OPS.length >= 28, `ops read from docs/protocol.md: ${CONTRACT_OPS}`);
+    assert.deepEqual(CONTRACT_OPS.filter((op) => !answeredOps.has(op)), []);
+    assert.deepEqual(CONTRACT_PUSHES.filter((name) => !heardPushes.has(name)), []);
+    // Each error code of the contract reaches the caller as that code.
+    assert.ok(CONTRACT_ERROR_CODES.length >= 8, `codes: ${CONTRACT_ERROR_CODES}`);
+    for (const code of CONTRACT_ERROR_CODES) {
+      assert.equal(errorFromWire({ code, message: "m" }).code, code);
+    }
   });
 });

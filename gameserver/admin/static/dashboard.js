@@ -9,9 +9,9 @@
   let timers = [];
   const boards = new Map(); // name -> {card, config, subscribed}
   const queueHistory = new Map(); // queue -> [{t, waiting, p50, p95}]
-  let lastLogins = null; // {t, total}
+  const sessionHistory = []; // [{t, sessions, logins}]
   const HISTORY_MS = 10 * 60 * 1000;
-  const MAX_SOCKET_BOARDS = 20;
+  const MAX_SOCKET_BOARDS = 500; // the admin socket's limit (docs/protocol.md)
 
   const $ = (id) => document.getElementById(id);
 
@@ -68,7 +68,7 @@
     $("login-error").textContent = "";
     try {
       const listing = await api("GET", "/admin/v1/boards");
-      start(listing);
+      await start(listing);
     } catch (err) {
       adminKey = null;
       $("login-error").textContent = err.message;
@@ -82,6 +82,7 @@
     timers = [];
     if (socket) socket.close(1000);
     socket = null;
+    setSocketState("offline");
     boards.clear();
     $("boards").replaceChildren();
     $("dashboard").hidden = true;
@@ -90,15 +91,17 @@
     document.body.dataset.state = "login";
   });
 
-  function start(listing) {
+  async function start(listing) {
     $("login-view").hidden = true;
     $("dashboard").hidden = false;
     $("logout").hidden = false;
     renderBoards(listing.boards);
     openSocket();
+    await loadHistory();
     every(10000, refreshBoards);
     every(2000, refreshQueues);
-    every(5000, refreshMetrics);
+    every(2000, refreshGateways);
+    every(5000, refreshRestarts);
     every(5000, refreshCluster);
     document.body.dataset.state = "ready";
   }
@@ -111,12 +114,13 @@
 
   // Boards: metadata polled, tops pushed.
 
-  async function refreshBoards() {
+  // `only`: the boards whose per-period counts to read again (every board without it).
+  async function refreshBoards(only) {
     const listing = await api("GET", "/admin/v1/boards");
-    renderBoards(listing.boards);
+    renderBoards(listing.boards, only);
   }
 
-  function renderBoards(list) {
+  function renderBoards(list, only) {
     const seen = new Set();
     for (const config of list) {
       seen.add(config.name);
@@ -129,7 +133,10 @@
       board.config = config;
       board.card.querySelector(".meta").textContent = describeBoard(config);
       board.card.querySelector(".window").textContent = describeWindow(config);
-      refreshPeriods(config.name).catch(showError);
+      if (!only || only.has(config.name) || !board.periodsRead) {
+        board.periodsRead = true;
+        refreshPeriods(config.name).catch(showError);
+      }
     }
     for (const [name, board] of boards) {
       if (!seen.has(name)) {
@@ -140,13 +147,23 @@
     subscribeAll();
   }
 
-  // Player counts are read, not pushed: once a second at most while tops move.
+  // Player counts are read, not pushed: once a second at most while tops move, the
+  // periods of the boards whose top moved only.
   let countsTimer = null;
-  function countsSoon() {
+  let moved = new Set();
+  function countsSoon(name) {
+    moved.add(name);
     if (countsTimer !== null) return;
     countsTimer = setTimeout(() => {
       countsTimer = null;
-      if (adminKey !== null) refreshBoards().catch(showError);
+      const only = moved;
+      moved = new Set();
+      if (adminKey === null) return;
+      refreshBoards(only).catch((err) => {
+        // Read again with the next push or the 10 s refresh, whichever comes first.
+        for (const name of only) moved.add(name);
+        showError(err);
+      });
     }, 1000);
   }
 
@@ -157,7 +174,7 @@
     reset.addEventListener("click", () => resetBoard(name));
     card.append(
       title, el("div", { class: "meta" }), el("div", { class: "meta window" }),
-      el("ol", { class: "top" }), el("div", { class: "periods" }), reset,
+      el("ol", { class: "top" }), el("div", { class: "periods" }), el("div", { class: "watch error" }), reset,
     );
     renderTop(card, []);
     return card;
@@ -168,10 +185,12 @@
     for (const name of ["min_score", "max_score", "max_step", "writes_per_minute", "max_players", "max_attempts"]) {
       if (c[name] !== null && c[name] !== undefined) rules.push(`${name} ${c[name]}`);
     }
+    if (c.sub_boards > 1) rules.push(`${c.sub_boards} sub-boards`);
+    if (c.on_period_end) rules.push(`webhook ${c.on_period_end} (top ${c.on_period_end_top})`);
     if (!c.client_writes) rules.push("server writes only");
     if (c.join_required) rules.push("join required");
     return `${c.operator} · ${c.order} · reset ${c.reset} · period ${c.period || "–"} · ` +
-      `${c.count} players${rules.length ? " · " + rules.join(", ") : ""}`;
+      `${c.count} player${c.count === 1 ? "" : "s"}${rules.length ? " · " + rules.join(", ") : ""}`;
   }
 
   function describeWindow(c) {
@@ -233,8 +252,27 @@
       const message = JSON.parse(event.data);
       if (message.event === "board.top") {
         const board = boards.get(message.board);
-        if (board) renderTop(board.card, message.entries);
-        countsSoon();
+        if (board) {
+          renderTop(board.card, message.entries);
+          board.card.dataset.pushed = "yes";
+        }
+        countsSoon(message.board);
+        return;
+      }
+      const pending = ws.pending.get(message.id);
+      if (pending !== undefined) {
+        ws.pending.delete(message.id);
+        const board = boards.get(pending);
+        if (board && message.ok === false) {
+          // Not watched: tried again in a second when subscribing many boards ran into
+          // the socket's rate limit, else at the next refresh of the board list.
+          board.subscribed = false;
+          board.card.querySelector(".watch").textContent =
+            `not watched yet: ${message.error.code}: ${message.error.message}`;
+          if (message.error.code === "rate_limited") subscribeSoon();
+        } else if (board) {
+          board.card.querySelector(".watch").textContent = "";
+        }
         return;
       }
       if (message.id === 0 && message.ok) {
@@ -256,6 +294,7 @@
       if (adminKey !== null) setTimeout(() => { if (socket === ws && adminKey !== null) openSocket(); }, 2000);
     });
     ws.nextId = () => nextId++;
+    ws.pending = new Map(); // subscribe request id -> board
   }
 
   function setSocketState(state) {
@@ -265,22 +304,60 @@
     document.body.dataset.socket = state;
   }
 
+  let subscribeTimer = null;
+  function subscribeSoon() {
+    if (subscribeTimer !== null) return;
+    subscribeTimer = setTimeout(() => { subscribeTimer = null; subscribeAll(); }, 1000);
+  }
+
   function subscribeAll() {
     if (!socket || socket.readyState !== WebSocket.OPEN || document.body.dataset.socket !== "live") return;
     let count = [...boards.values()].filter((b) => b.subscribed).length;
     for (const [name, board] of boards) {
       if (board.subscribed) continue;
       if (count >= MAX_SOCKET_BOARDS) {
-        board.card.querySelector(".periods").textContent = "not watched: at most 20 boards are pushed";
+        board.card.querySelector(".watch").textContent =
+          `not watched: at most ${MAX_SOCKET_BOARDS} boards are pushed`;
         continue;
       }
-      socket.send(JSON.stringify({ id: socket.nextId(), op: "board.subscribe", board: name, top: 10 }));
+      const id = socket.nextId();
+      socket.pending.set(id, name);
+      socket.send(JSON.stringify({ id, op: "board.subscribe", board: name, top: 10 }));
       board.subscribed = true;
       count++;
     }
   }
 
-  // Queues: sampled from the admin API into a client-side history.
+  // The charts' last minutes before the page opened: the gateway's own samples, taken
+  // every 10 s; the page adds its own every 2 s from then on.
+
+  async function loadHistory() {
+    queueHistory.clear();
+    sessionHistory.length = 0;
+    let history;
+    try {
+      history = await api("GET", "/admin/v1/history");
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    // Server times, moved onto this browser's clock.
+    const shift = Date.now() - history.now * 1000;
+    const cutoff = Date.now() - HISTORY_MS;
+    for (const sample of history.samples) {
+      const t = sample.at * 1000 + shift;
+      if (t < cutoff) continue;
+      sessionHistory.push({ t, sessions: sample.sessions_online, logins: sample.logins_last_minute });
+      for (const [queue, q] of Object.entries(sample.queues)) {
+        if (!queueHistory.has(queue)) queueHistory.set(queue, []);
+        queueHistory.get(queue).push({ t, waiting: q.waiting, oldest: q.oldest_wait_s,
+          p50: q.wait_p50_s, p95: q.wait_p95_s });
+      }
+    }
+    document.body.dataset.history = String(sessionHistory.length);
+  }
+
+  // Queues: sampled from the admin API every 2 s, after the gateway's history.
 
   async function refreshQueues() {
     const { queues } = await api("GET", "/admin/v1/queues");
@@ -290,7 +367,7 @@
     for (const q of queues) {
       seen.add(q.queue);
       const history = queueHistory.get(q.queue) || [];
-      history.push({ t: now, waiting: q.waiting, p50: q.wait_p50_s, p95: q.wait_p95_s });
+      history.push({ t: now, waiting: q.waiting, oldest: q.oldest_wait_s, p50: q.wait_p50_s, p95: q.wait_p95_s });
       while (history.length && history[0].t < now - HISTORY_MS) history.shift();
       queueHistory.set(q.queue, history);
       let card = container.querySelector(`[data-queue="${CSS.escape(q.queue)}"]`);
@@ -306,10 +383,11 @@
         `matches ${q.matches} · p50 ${seconds(q.wait_p50_s)} · p95 ${seconds(q.wait_p95_s)}`;
       const [waitChart, latencyChart] = card.querySelectorAll("svg");
       drawLines(waitChart, history, [["waiting", "waiting"]]);
-      drawLines(latencyChart, history, [["p50", "p50"], ["p95", "p95"]]);
+      drawLines(latencyChart, history, [["p50", "p50"], ["p95", "p95"], ["oldest", "oldest"]]);
       const legend = card.querySelector(".legend");
       legend.replaceChildren(el("span", { class: "waiting" }, "■ waiting tickets  "),
-        el("span", { class: "p50" }, "■ wait p50  "), el("span", { class: "p95" }, "■ wait p95"));
+        el("span", { class: "p50" }, "■ wait p50  "), el("span", { class: "p95" }, "■ wait p95  "),
+        el("span", { class: "oldest" }, "■ oldest wait (s)"));
     }
     for (const card of [...container.children]) {
       if (!seen.has(card.dataset.queue)) card.remove();
@@ -355,29 +433,36 @@
     svg.append(label);
   }
 
-  // Sessions and restarts: read from this gateway's /metrics.
+  // Sessions: every gateway's figures (GET /admin/v1/gateways), sampled into a history.
 
-  async function refreshMetrics() {
+  async function refreshGateways() {
+    const figures = await api("GET", "/admin/v1/gateways");
+    const now = Date.now();
+    sessionHistory.push({ t: now, sessions: figures.sessions_online, logins: figures.logins_last_minute });
+    while (sessionHistory.length && sessionHistory[0].t < now - HISTORY_MS) sessionHistory.shift();
+    $("sessions-online").textContent = String(figures.sessions_online);
+    $("logins-per-min").textContent = String(figures.logins_last_minute);
+    $("gateway-count").textContent = String(figures.gateways.length);
+    drawLines($("sessions-chart"), sessionHistory, [["sessions", "waiting"], ["logins", "p95"]]);
+    $("gateways").replaceChildren(...figures.gateways.map((g) => {
+      const tr = el("tr", { "data-gateway": g.gateway_id });
+      tr.append(el("td", {}, g.gateway_id), el("td", {}, g.sessions_online), el("td", {}, g.logins_last_minute));
+      return tr;
+    }));
+  }
+
+  // Supervisor restarts: from /metrics (`gameserver up` writes them for every process).
+
+  async function refreshRestarts() {
     const response = await fetch("/metrics", {
       headers: { Authorization: `Bearer ${adminKey}` }, cache: "no-store", credentials: "omit",
     });
     if (!response.ok) throw new ApiError(`GET /metrics: ${response.status}`);
-    const samples = parseMetrics(await response.text());
-    const open = samples.find((s) => s.name === "gameserver_sockets_open");
-    $("sockets-open").textContent = open ? String(open.value) : "n/a";
-    const logins = samples.filter((s) => s.name === "gameserver_requests_total" &&
-      /^(create_session|create_trusted_session)$/.test(s.labels.op || ""));
-    const total = logins.reduce((sum, s) => sum + s.value, 0);
-    const now = Date.now();
-    if (lastLogins !== null && now > lastLogins.t) {
-      const perMin = ((total - lastLogins.total) / (now - lastLogins.t)) * 60000;
-      $("logins-per-min").textContent = Math.max(0, perMin).toFixed(1);
-    }
-    lastLogins = { t: now, total };
-    const restarts = samples.filter((s) => /restart/.test(s.name) && !s.name.endsWith("_created"));
-    $("restarts").textContent = restarts.length
-      ? restarts.map((s) => `${s.labels.service || s.labels.process || s.labels.name || s.name}: ${s.value}`).join(", ")
-      : "n/a (this gateway exposes no restart metric)";
+    const samples = parseMetrics(await response.text())
+      .filter((s) => s.name === "gameserver_supervisor_restarts_total");
+    $("restarts").textContent = samples.length
+      ? samples.map((s) => `${s.labels.process}: ${s.value}`).join(", ")
+      : "n/a (not run under gameserver up)";
   }
 
   function parseMetrics(text) {
@@ -416,7 +501,7 @@
   // Actions.
 
   const NUMBER_FIELDS = ["min_score", "max_score", "max_step", "writes_per_minute", "start_at",
-    "end_at", "max_players", "max_attempts"];
+    "end_at", "max_players", "max_attempts", "sub_boards", "retention_s", "on_period_end_top"];
 
   $("create-board").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -427,6 +512,8 @@
     for (const name of NUMBER_FIELDS) {
       if (data.get(name) !== "") body[name] = Number(data.get(name));
     }
+    const webhook = String(data.get("on_period_end")).trim();
+    if (webhook !== "") body.on_period_end = webhook;
     act(async () => {
       await api("POST", "/admin/v1/boards", body);
       await refreshBoards();

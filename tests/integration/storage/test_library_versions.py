@@ -65,9 +65,9 @@ async def test_two_releases_call_their_own_functions_and_the_unused_one_is_prune
         if live:
             await valkey.zadd(SEEN_KEY, dict.fromkeys(live, now_ms))
         # Release N+1 runs now; the last process of release N stopped long ago.
-        assert new_name in await heartbeat(other, now_ms)
+        assert new_name in await heartbeat(release_n1, now_ms)
         assert old_name in libraries_in_use(valkey)
-        await heartbeat(valkey, now_ms - 2 * IDLE_MS)
+        await heartbeat(release_n, now_ms - 2 * IDLE_MS)
 
         assert await prune(valkey, now_ms, IDLE_MS) == [old_name]
         loaded = await loaded_libraries(valkey)  # on every primary
@@ -99,7 +99,7 @@ async def test_the_current_abuse_library_and_a_changed_copy_run_side_by_side(
         now_ms = 10**13
         live = (await loaded_libraries(valkey)) - {changed_name}
         await valkey.zadd(SEEN_KEY, dict.fromkeys(live, now_ms))
-        await heartbeat(other, now_ms - 2 * IDLE_MS)
+        await heartbeat(release_n1, now_ms - 2 * IDLE_MS)
         assert await prune(valkey, now_ms, IDLE_MS) == [changed_name]
         loaded = await loaded_libraries(valkey)
         assert current_name in loaded and changed_name not in loaded
