@@ -271,6 +271,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--in-flight", type=int, default=256, help="joins at once per process")
     parser.add_argument("--drain", type=float, default=10.0, help="seconds to wait after")
     parser.add_argument("--valkey-nodes", default="", help="host:port,...; else embedded")
+    parser.add_argument(
+        "--cluster-dir",
+        default="",
+        help="with --valkey-nodes: the data dir of that cluster (`gameserver cluster up "
+        "--data-dir`), whose Valkey processes' CPU is then counted",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     args.data_dir = None
@@ -280,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             (host, int(port))
             for host, _, port in (n.rpartition(":") for n in args.valkey_nodes.split(","))
         )
+        args.data_dir = Path(args.cluster_dir) if args.cluster_dir else None
     else:
         args.data_dir = Path(tempfile.mkdtemp(prefix="mm-e2e-valkey-"))
         cluster = start_on_free_ports(args.data_dir)

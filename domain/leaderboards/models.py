@@ -291,13 +291,16 @@ class JoinResult:
 
 @dataclass(frozen=True)
 class KeptPeriod:
-    """A period whose entries are kept: its label, entry count and, where known, bounds."""
+    """A period whose entries are kept: its label, entry count and, where known, bounds.
+    `live` is the label writes go to; `ended` that the period is over (archived by a reset,
+    past its calendar end or the board's `end_at`): its results are final."""
 
     period: str
     count: int
     start_at: float | None
     end_at: float | None
     live: bool
+    ended: bool
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -151,11 +151,15 @@ class LeaderboardService:
         # Within a period, the latest reset's label is the newest.
         labels = sorted(kept, key=lambda label: (bases.index(label.split(".")[0]), -_suffix(label)))
         counts = await self._store.sizes([(board, label) for label in labels])
-        live = live_label(board, self._clock.now())
-        found = [
-            KeptPeriod(label, count, *period_bounds(board, label), live=label == live)
-            for label, count in zip(labels, counts, strict=True)
-        ]
+        now = self._clock.now()
+        live = live_label(board, now)
+        found = []
+        for label, count in zip(labels, counts, strict=True):
+            start_at, end_at = period_bounds(board, label)
+            ended = label != live or (end_at is not None and end_at <= now)
+            found.append(
+                KeptPeriod(label, count, start_at, end_at, live=label == live, ended=ended)
+            )
         # Calendar periods that ended before the board was created never held entries.
         return [p for p in found if p.live or p.end_at is None or p.end_at > board.created_at]
 

@@ -262,7 +262,10 @@ class MatchmakingService:
         if match is None:
             raise MatchNotFound(f"no match {match_id}")
         board = (await self.queue(match.queue)).ranked_board
-        return await self._results.report(match, parsed, board)
+        rated = await self._results.report(match, parsed, board)
+        # A finished match takes nobody: a backfill still open stops with its result.
+        await self._matches.close_backfill(match_id)
+        return rated
 
     async def rating_of(self, player_id: str) -> Rating:
         """The player's rating; openskill's default before any rated match."""
@@ -305,7 +308,7 @@ class MatchmakingService:
         if found is None:
             raise MatchNotFound(f"no match {match_id}")
         record, backfill = found
-        if await self._results.store.result(match_id) is not None:
+        if await self._finished(match_id):
             state = "finished"
         else:
             state = "started" if backfill is None else "backfilling"
@@ -324,7 +327,8 @@ class MatchmakingService:
     async def open_backfill(self, match_id: object, open_slots: object) -> str:
         """Open slots of a running match to waiting tickets; returns the backfill id.
 
-        A backfill opened while another is open replaces it.
+        A backfill opened while another is open replaces it. A match whose result was
+        reported is over: `conflict`.
         """
         match_id = require_id(match_id, "match_id")
         found = await self._matches.read(match_id)
@@ -332,11 +336,21 @@ class MatchmakingService:
             raise MatchNotFound(f"no match {match_id}")
         record, _ = found
         slots = parse_backfill_open(open_slots, record["teams"])
+        if await self._finished(match_id):
+            raise Conflict(f"match {match_id} is finished")
         backfill_id = f"bf.{secrets.token_hex(8)}"
         backfill = {"id": backfill_id, "open": [{"team": t, "slots": n} for t, n in slots]}
         if not await self._matches.open_backfill(match_id, backfill):
             raise MatchNotFound(f"no match {match_id}")
+        # The result lives in another slot: one reported meanwhile closed no backfill yet,
+        # so look again now that this one is open (a result after this look closes it).
+        if await self._finished(match_id):
+            await self._matches.close_backfill(match_id)
+            raise Conflict(f"match {match_id} is finished")
         return backfill_id
+
+    async def _finished(self, match_id: str) -> bool:
+        return await self._results.store.result(match_id) is not None
 
     async def close_backfill(self, match_id: object) -> None:
         """Stop the match's backfill (nothing happens if none is open)."""

@@ -65,9 +65,12 @@ class PeriodEndWorker:
         self._settings = settings
         self._worker_id = worker_id
         self._secret = (settings.webhook_secret or settings.admin_key).encode()
+        # An attempt ends well within the lease it starts with, so no other worker takes
+        # the job (and POSTs it again) while this one still waits for an answer.
+        self._webhook_timeout_s = min(settings.webhook_timeout_s, settings.period_lease_s / 2)
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(timeout=self._settings.webhook_timeout_s) as http:
+        async with httpx.AsyncClient(timeout=self._webhook_timeout_s) as http:
             while not stop.is_set():
                 try:
                     await self.check(http)
@@ -97,12 +100,18 @@ class PeriodEndWorker:
                 log.error("period end %s failed: %r", job.id, outcome)
 
     async def handle(self, job: PeriodEndJob, http: httpx.AsyncClient) -> None:
+        progressed = False
         if not job.pushed:
             if not await self._push(job):
                 return
             job.pushed, job.cursor = True, None
-            if not await self._outbox.save(job, self._worker_id):
-                return
+            progressed = True
+        if job.url is not None:
+            # A fresh lease for the attempt (the pushes may have used up the first).
+            job.lease_until = self._clock.now() + self._settings.period_lease_s
+            progressed = True
+        if progressed and not await self._outbox.save(job, self._worker_id):
+            return
         if job.url is not None and not await self._deliver(job, http):
             job.attempts += 1
             now = self._clock.now()
@@ -174,7 +183,9 @@ class PeriodEndWorker:
             DELIVERY_HEADER: job.id,
         }
         try:
-            answer = await http.post(job.url, content=body, headers=headers)
+            answer = await http.post(
+                job.url, content=body, headers=headers, timeout=self._webhook_timeout_s
+            )
         except httpx.HTTPError as exc:
             log.warning("period end %s: webhook failed: %r", job.id, exc)
             return False

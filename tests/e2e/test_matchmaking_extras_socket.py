@@ -114,6 +114,16 @@ async def test_match_on_allocated_server_and_backfill_through_the_socket(
             assert isinstance(view["created_at"], float)
             stopped = await admin.delete(f"/admin/v1/matches/{match_id}/backfill")
             assert stopped.status_code == 204
+            # Once its result is in, the match is over: no more backfill.
+            result = await admin.post(
+                f"/admin/v1/matches/{match_id}/result", json={"ranks": [1, 2]}
+            )
+            assert result.status_code == 200, result.text
+            again = await admin.post(
+                f"/admin/v1/matches/{match_id}/backfill", json={"open": [{"team": 0, "slots": 1}]}
+            )
+            assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+            assert (await admin.get(f"/admin/v1/matches/{match_id}")).json()["state"] == "finished"
             metrics = (await admin.get("/metrics")).text
             assert 'gameserver_matchmaking_allocator_failures{queue="arena"} 1.0' in metrics
             with contextlib.suppress(Exception):

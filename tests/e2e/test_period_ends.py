@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from starlette.routing import Route
 from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
+from gameserver.push.control import PlayerMessenger
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
@@ -45,10 +47,13 @@ Seeds = tuple[tuple[str, int], ...]
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that answers 500 `failures` times, then 200."""
+    """A webhook receiver on 127.0.0.1 that answers 500 `failures` times, then 200; the
+    first `holds` requests get no answer until `release` is set."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, holds: int = 0) -> None:
         self.failures = failures
+        self.holds = holds
+        self.release = asyncio.Event()
         self.attempts: list[tuple[bytes, dict[str, str]]] = []
         self.delivered: list[dict[str, Any]] = []
         self.port = free_port()
@@ -57,6 +62,10 @@ class Receiver:
     async def ended(self, request: Request) -> Response:
         body = await request.body()
         self.attempts.append((body, dict(request.headers)))
+        if self.holds > 0:
+            self.holds -= 1
+            await self.release.wait()
+            return Response(status_code=500)
         if self.failures > 0:
             self.failures -= 1
             return Response(status_code=500)
@@ -77,21 +86,25 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.release.set()
         server.should_exit = True
         await asyncio.wait_for(task, 10)
 
 
 @contextlib.contextmanager
-def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(seeds: Seeds, **env_vars: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
     # The cluster runs with ACLs: the worker logs in as the gateways do.
     env = serve_env(
         gateway_settings(seeds, "worker"),
-        GAMESERVER_PERIOD_CHECK_S="0.1",
-        GAMESERVER_PERIOD_LEASE_S="2",
-        GAMESERVER_WEBHOOK_BACKOFF_S="0.2",
-        GAMESERVER_WEBHOOK_BACKOFF_MAX_S="0.5",
-        GAMESERVER_WEBHOOK_TIMEOUT_S="2",
+        **{
+            "GAMESERVER_PERIOD_CHECK_S": "0.1",
+            "GAMESERVER_PERIOD_LEASE_S": "2",
+            "GAMESERVER_WEBHOOK_BACKOFF_S": "0.2",
+            "GAMESERVER_WEBHOOK_BACKOFF_MAX_S": "0.5",
+            "GAMESERVER_WEBHOOK_TIMEOUT_S": "2",
+            **env_vars,
+        },
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "gameserver", "worker"],
@@ -186,7 +199,10 @@ async def test_players_online_get_their_final_rank_when_a_tournament_window_clos
             await _no_event(ann, "board.period_ended")
             async with game_client(other.base_url, "dan") as dan:
                 await _no_event(dan, "board.period_ended")
-            # The results stay readable by a trusted server.
+            # The results stay readable by a trusted server, and are final.
+            [period] = (await admin.get("/admin/v1/boards/cup/periods")).json()["periods"]
+            assert (period["period"], period["count"], period["end_at"]) == ("all", 4, start + 4)
+            assert period["ended"] is True
             view = (await admin.get("/admin/v1/boards/cup", params={"period": "all"})).json()
             assert [(e["player_id"], e["rank"]) for e in view["entries"]] == [
                 ("ann", 1), ("cid", 2), ("dan", 3), ("bob", 4)
@@ -194,9 +210,13 @@ async def test_players_online_get_their_final_rank_when_a_tournament_window_clos
 
 
 async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gateway) -> None:
-    async with gateway.admin() as admin, contextlib.AsyncExitStack() as stack:
+    async with (
+        gateway.admin() as admin,
+        contextlib.AsyncExitStack() as stack,
+        running_receiver(Receiver(failures=0)) as receiver,
+    ):
         players = await game_clients(stack, gateway.base_url, ["ann", "bob"])
-        await _create(admin, name="arena", order="asc")
+        await _create(admin, name="arena", order="asc", on_period_end=receiver.url)
         await players["ann"].ok("score.submit", board="arena", score=7)
         await players["bob"].ok("score.submit", board="arena", score=3)
         assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
@@ -205,6 +225,12 @@ async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gat
             await worker.check(http)
         assert await players["bob"].next_event("board.period_ended") == _ended("arena", "all", 1, 3)
         assert await players["ann"].next_event("board.period_ended") == _ended("arena", "all", 2, 7)
+        # The webhook gets the archived period's results too.
+        [delivered] = receiver.delivered
+        assert delivered["period"] == "all"
+        assert [(e["player_id"], e["rank"]) for e in delivered["entries"]] == [
+            ("bob", 1), ("ann", 2)
+        ]  # fmt: skip
         # A second reset ends `all.1`, which nobody played: nothing to push.
         assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
         async with httpx.AsyncClient() as http:
@@ -213,15 +239,43 @@ async def test_a_reset_pushes_the_archived_period_to_players_online(gateway: Gat
         assert await gateway.services.leaderboards.period_ends.pending() == []
 
 
+async def test_the_push_reaches_players_online_on_every_page_of_a_big_period(
+    gateway: Gateway,
+) -> None:
+    leaderboards = gateway.services.leaderboards
+    await leaderboards.create_board(BoardConfig(name="big"))
+    # 250 entries: three pages of pushes; the players online are on the first and last.
+    await asyncio.gather(
+        *(leaderboards.submit("big", f"p{i:03d}", 1000 - i, trusted=True) for i in range(248))
+    )
+    await leaderboards.submit("big", "amy", 5000, trusted=True)
+    await leaderboards.submit("big", "zed", 1, trusted=True)
+    async with contextlib.AsyncExitStack() as stack:
+        players = await game_clients(stack, gateway.base_url, ["amy", "zed"])
+        await leaderboards.reset("big")
+        async with httpx.AsyncClient() as http:
+            await _in_process_worker(gateway, leaderboards).check(http)
+        assert await players["amy"].next_event("board.period_ended") == _ended(
+            "big", "all", 1, 5000
+        )
+        assert await players["zed"].next_event("board.period_ended") == _ended("big", "all", 250, 1)
+    assert await leaderboards.period_ends.pending() == []
+
+
 async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> None:
     day = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
     clock = FixedClock(day + 3600)
     leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
-    await leaderboards.create_board(BoardConfig(name="daily", reset="daily"))
-    await leaderboards.submit("daily", "ann", 40, trusted=True)
-    await leaderboards.submit("daily", "bob", 50, trusted=True)
     worker = _in_process_worker(gateway, leaderboards, clock)
-    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient() as http:
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        httpx.AsyncClient() as http,
+        running_receiver(Receiver(failures=0)) as receiver,
+    ):
+        config = BoardConfig(name="daily", reset="daily", on_period_end=receiver.url)
+        await leaderboards.create_board(config)
+        await leaderboards.submit("daily", "ann", 40, trusted=True)
+        await leaderboards.submit("daily", "bob", 50, trusted=True)
         players = await game_clients(stack, gateway.base_url, ["ann", "bob"])
         clock.set(day + 86400 - 1)  # the last second of the day: nothing ended
         await worker.check(http)
@@ -238,9 +292,13 @@ async def test_a_daily_rollover_pushes_the_day_that_ended(gateway: Gateway) -> N
         # Another worker (another process) finds the end claimed: nothing again.
         await _in_process_worker(gateway, leaderboards, clock).check(http)
         await _no_event(players["ann"], "board.period_ended")
+    # The webhook got the day that ended, once.
+    assert [(d["period"], d["ended_at"], len(d["entries"])) for d in receiver.delivered] == [
+        ("2030-03-04", day + 86400, 2)
+    ]
     periods = await leaderboards.periods("daily")
-    assert [(p.period, p.count, p.live) for p in periods] == [
-        ("2030-03-05", 0, True), ("2030-03-04", 2, False)
+    assert [(p.period, p.count, p.live, p.ended) for p in periods] == [
+        ("2030-03-05", 0, True, False), ("2030-03-04", 2, False, True)
     ]  # fmt: skip
     assert (periods[1].start_at, periods[1].end_at) == (day, day + 86400)
 
@@ -262,8 +320,8 @@ async def test_the_periods_endpoint_lists_live_and_archived_periods_readable_by_
         assert response.status_code == 200
         assert (await admin.post("/admin/v1/boards/arena/reset")).status_code == 204
         listed = (await admin.get("/admin/v1/boards/arena/periods")).json()["periods"]
-        assert [(p["period"], p["count"], p["live"]) for p in listed] == [
-            ("all.2", 0, True), ("all.1", 1, False), ("all", 2, False)
+        assert [(p["period"], p["count"], p["live"], p["ended"]) for p in listed] == [
+            ("all.2", 0, True, False), ("all.1", 1, False, True), ("all", 2, False, True)
         ]  # fmt: skip
         archive = (await admin.get("/admin/v1/boards/arena", params={"period": "all"})).json()
         assert [(e["player_id"], e["score"]) for e in archive["entries"]] == [
@@ -350,6 +408,77 @@ async def test_the_webhook_is_retried_until_it_answers_2xx_and_delivered_once_si
     assert await leaderboards.period_ends.pending() == []
 
 
+async def test_a_webhook_attempt_ends_within_the_lease_whatever_its_configured_timeout(
+    gateway: Gateway,
+) -> None:
+    start = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
+    clock = FixedClock(start)
+    leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
+    # A timeout longer than the lease would let another worker take the job and POST it
+    # again while this one still waits: the attempt is cut at half the lease.
+    settings = replace(gateway.settings, period_lease_s=1.0, webhook_timeout_s=600.0)
+    services = gateway.services
+    worker = PeriodEndWorker(
+        leaderboards, services.messenger, services.accounts, clock, settings, "w-test"
+    )
+    async with running_receiver(Receiver(failures=0, holds=1)) as receiver:
+        await leaderboards.create_board(
+            BoardConfig(name="cup", end_at=int(start) + 60, on_period_end=receiver.url)
+        )
+        await leaderboards.submit("cup", "ann", 30, trusted=True)
+        clock.set(start + 61)
+        async with httpx.AsyncClient() as http:
+            await asyncio.wait_for(worker.check(http), 20)  # the held attempt timed out
+            assert len(receiver.attempts) == 1
+            [job] = await leaderboards.period_ends.pending()
+            assert (job.attempts, job.lease) == (1, "")
+            clock.advance(settings.webhook_backoff_s)
+            await asyncio.wait_for(worker.check(http), 20)
+        assert [d["period"] for d in receiver.delivered] == ["all"]
+        assert await leaderboards.period_ends.pending() == []
+
+
+class SlowMessenger(PlayerMessenger):
+    """The gateways' messenger, whose pushes take most of a lease on the test's clock."""
+
+    def __init__(self, inner: PlayerMessenger, clock: FixedClock, takes_s: float) -> None:
+        self.inner, self.clock, self.takes_s = inner, clock, takes_s
+
+    async def push_each(self, events: Mapping[str, dict[str, Any]]) -> None:
+        await self.inner.push_each(events)
+        self.clock.advance(self.takes_s)
+
+
+async def test_a_webhook_attempt_starts_with_a_fresh_lease_however_long_the_pushes_took(
+    gateway: Gateway,
+) -> None:
+    start = datetime(2030, 3, 4, tzinfo=UTC).timestamp()
+    clock = FixedClock(start)
+    leaderboards = LeaderboardService(gateway.services.storage, clock, default_boards=())
+    settings = gateway.settings
+    lease = settings.period_lease_s
+    messenger = SlowMessenger(gateway.services.messenger, clock, 0.9 * lease)
+    worker = PeriodEndWorker(
+        leaderboards, messenger, gateway.services.accounts, clock, settings, "w-test"
+    )
+    async with running_receiver(Receiver(failures=0, holds=1)) as receiver:
+        await leaderboards.create_board(
+            BoardConfig(name="cup", end_at=int(start) + 60, on_period_end=receiver.url)
+        )
+        await leaderboards.submit("cup", "ann", 30, trusted=True)
+        clock.set(start + 61)
+        async with httpx.AsyncClient() as http:
+            checking = asyncio.create_task(worker.check(http))
+            await _until(lambda: receiver.attempts, "the webhook attempt")
+            # 1.1 leases after the take, 0.2 after the attempt began: still this worker's.
+            clock.advance(0.2 * lease)
+            assert await leaderboards.period_ends.take("w-other", clock.now(), lease) is None
+            receiver.release.set()
+            await asyncio.wait_for(checking, 20)
+        [job] = await leaderboards.period_ends.pending()
+        assert (job.pushed, job.attempts) == (True, 1)
+
+
 async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
     gateway: Gateway, cluster_seeds: Seeds
 ) -> None:
@@ -382,3 +511,55 @@ async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
             for delivered in receiver.delivered
         ] == [[("ann", 1, 30), ("bob", 2, 10)]]
         assert await gateway.services.leaderboards.period_ends.pending() == []
+
+
+async def test_the_push_and_the_webhook_arrive_once_though_workers_die_holding_the_end(
+    gateway: Gateway, cluster_seeds: Seeds
+) -> None:
+    receiver = Receiver(failures=0, holds=1)
+    leaderboards = gateway.services.leaderboards
+    outbox = leaderboards.period_ends
+    async with (
+        running_receiver(receiver),
+        gateway.admin() as admin,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        other = stack.enter_context(gateway_process(gateway_settings(cluster_seeds, "gw-b")))
+        ann = (await game_clients(stack, gateway.base_url, ["ann"]))["ann"]
+        cid = (await game_clients(stack, other.base_url, ["cid"]))["cid"]
+        end = int(time.time()) + 3  # room for the writes on a busy machine
+        await _create(admin, name="cup", end_at=end, on_period_end=receiver.url)
+        await ann.ok("score.submit", board="cup", score=30)
+        await cid.ok("score.submit", board="cup", score=20)
+        await asyncio.sleep(max(0.0, end - time.time()) + 0.05)
+        # A worker claims the end and takes its job, then dies before pushing anything:
+        # this is what it leaves in Valkey (the same two calls a worker makes first).
+        assert await outbox.claim_ended(await leaderboards.boards(), time.time()) == 1
+        assert await outbox.take("w-dead", time.time(), 2.0) is not None
+        await _no_event(ann, "board.period_ended")
+        # A real worker waits the dead one's lease out, pushes to both gateways, and is
+        # killed while the receiver holds its webhook: it dies holding the job.
+        with worker_process(cluster_seeds, GAMESERVER_WEBHOOK_TIMEOUT_S="60") as first:
+            assert await ann.next_event("board.period_ended", 15) == _ended("cup", "all", 1, 30)
+            assert await cid.next_event("board.period_ended", 15) == _ended("cup", "all", 2, 20)
+            await _until(lambda: receiver.attempts, "the first worker's webhook")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        [job] = await outbox.pending()
+        assert job.pushed and job.lease not in ("", "w-dead") and job.attempts == 0
+        # The next worker takes the job once that lease runs out and delivers it.
+        with worker_process(cluster_seeds):
+            await _until(lambda: receiver.delivered, "the second worker's delivery")
+            for _ in range(200):
+                if not await outbox.pending():
+                    break
+                await asyncio.sleep(0.05)
+        assert await outbox.pending() == []
+        assert len(receiver.attempts) == 2
+        [delivered] = receiver.delivered
+        assert [(e["player_id"], e["rank"], e["score"]) for e in delivered["entries"]] == [
+            ("ann", 1, 30), ("cid", 2, 20)
+        ]  # fmt: skip
+        # The pushes went out once: the heir found them done.
+        await _no_event(ann, "board.period_ended")
+        await _no_event(cid, "board.period_ended")

@@ -6,6 +6,7 @@ import orjson
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from gameserver.embedded import EmbeddedCluster
 from loadtest import matchmaking_e2e
 from tests.cluster_helpers import logins_for
 
@@ -31,3 +32,25 @@ def test_the_end_to_end_benchmark_joins_matches_and_reports(
     assert result["matched_share"] >= 0.8
     assert result["found_p50_ms"] <= result["found_p95_ms"]
     assert result["mean_win_gap"] is not None
+
+
+def test_the_benchmark_counts_the_valkey_cpu_of_a_cluster_it_is_given(
+    clean_valkey: ValkeyCluster,
+    embedded_cluster: EmbeddedCluster,
+    cluster_seeds: tuple[tuple[str, int], ...],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    login = logins_for(cluster_seeds).gameserver
+    if login is not None:
+        monkeypatch.setenv("VALKEY_USERNAME", login.username)
+        monkeypatch.setenv("VALKEY_PASSWORD", login.password)
+    nodes = ",".join(f"{h}:{p}" for h, p in cluster_seeds)
+    cluster_dir = str(embedded_cluster.data_dir)
+    matchmaking_e2e.main(
+        ["--rate", "40", "--seconds", "1", "--joiners", "1", "--drain", "3", "--valkey-nodes",
+         nodes, "--cluster-dir", cluster_dir, "--json"]
+    )  # fmt: skip
+    result = orjson.loads(capsys.readouterr().out)
+    assert result["joins"] == 40
+    assert result["valkey_cpu_ms_per_join"] is not None and result["valkey_cpu_ms_per_join"] > 0

@@ -7,15 +7,17 @@ import contextlib
 import os
 import signal
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
-from domain.errors import BadRequest, MatchNotFound
+from domain.errors import BadRequest, Conflict, MatchNotFound
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import QueueConfig
+from domain.matchmaking.partition_store import PartitionStore
 from domain.matchmaking.service import MatchmakingService
 from domain.matchmaking.worker import MatchmakingWorker
 from gameserver.workers.allocator import HttpAllocator
@@ -191,6 +193,106 @@ async def test_a_stopped_backfill_takes_nobody(
         await service.open_backfill(match_id, [{"team": 5, "slots": 1}])
 
 
+async def test_a_ticket_cancelled_while_its_fill_was_planned_is_left_out_and_the_slots_stay_open(
+    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+) -> None:
+    name = await queue(service, name="racy")
+    worker = make_worker()
+    match_id = await make_match(service, worker, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}, {"team": 1, "slots": 1}])
+    quitter = await service.join(name, "c")
+    stayer = await service.join(name, "d")
+    store: PartitionStore = worker._store  # the fault goes between the plan and its commit
+    commit = store.fill
+    replies: list[tuple[str, list[str]] | None] = []
+
+    async def cancel_then_fill(*args: Any) -> tuple[str, list[str]] | None:
+        if not replies:  # c leaves after the worker planned to add it, before the commit
+            await service.cancel("c", quitter)
+        reply = await commit(*args)
+        replies.append(reply)
+        return reply
+
+    store.fill = cancel_then_fill  # type: ignore[method-assign,assignment]
+    await worker.run_once()
+    # The whole fill is refused: neither ticket added, c named as gone.
+    assert replies == [("gone", [quitter])]
+    assert await service.status(stayer) == "searching"
+    await worker.run_once()
+    assert [await service.status(t) for t in (quitter, stayer)] == ["cancelled", "matched"]
+    view = await service.match_view(match_id)
+    assert sorted(p for t in view["teams"] for p in t) == ["a", "b", "d"]
+    assert view["state"] == "backfilling" and view["backfill"]["open"] == [
+        {"team": 1 - next(i for i, t in enumerate(view["teams"]) if "d" in t), "slots": 1}
+    ]
+    assert notifier.found_for("c") == []
+    [event] = notifier.found_for("d")
+    assert event["backfill"] is True and event["match_id"] == match_id
+
+
+async def test_a_backfill_stopped_or_replaced_while_its_fill_was_planned_adds_nobody(
+    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+) -> None:
+    name = await queue(service, name="moved")
+    worker = make_worker()
+    match_id = await make_match(service, worker, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    late = await service.join(name, "c")
+    store: PartitionStore = worker._store  # the fault goes between the plan and its commit
+    commit = store.fill
+    replies: list[tuple[str, list[str]] | None] = []
+    changes: list[Callable[[], Awaitable[object]]] = [
+        lambda: service.close_backfill(match_id),
+        lambda: service.open_backfill(match_id, [{"team": 1, "slots": 1}]),
+    ]
+
+    async def change_then_fill(*args: Any) -> tuple[str, list[str]] | None:
+        await changes[len(replies)]()
+        reply = await commit(*args)
+        replies.append(reply)
+        return reply
+
+    store.fill = change_then_fill  # type: ignore[method-assign,assignment]
+    # Stopped after the worker planned c into it: nobody is added.
+    await worker.run_once()
+    assert replies == [("closed", [])]
+    assert await service.status(late) == "searching"
+    # Opened again, then replaced by another before the commit: the planned one is gone.
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    await worker.run_once()
+    assert replies[1] == ("closed", [])
+    assert await service.status(late) == "searching"
+    view = await service.match_view(match_id)
+    assert sum(len(t) for t in view["teams"]) == 2
+    assert view["backfill"]["open"] == [{"team": 1, "slots": 1}]
+    assert notifier.found_for("c") == []
+    # The replacement is filled next tick, on its own team.
+    store.fill = commit  # type: ignore[method-assign]
+    await worker.run_once()
+    assert await service.status(late) == "matched"
+    assert "c" in (await service.match_view(match_id))["teams"][1]
+
+
+async def test_a_finished_match_takes_no_backfill_and_its_result_stops_an_open_one(
+    service: MatchmakingService, make_worker: Any, notifier: RecordingNotifier
+) -> None:
+    name = await queue(service, name="over")
+    worker = make_worker()
+    match_id = await make_match(service, worker, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    await service.report_result(match_id, [1, 2])
+    late = await service.join(name, "c")
+    await worker.run_once()
+    assert await service.status(late) == "searching"
+    view = await service.match_view(match_id)
+    assert (view["state"], view["backfill"]) == ("finished", None)
+    with pytest.raises(Conflict):
+        await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    await worker.run_once()
+    assert await service.status(late) == "searching"
+    assert notifier.found_for("c") == []
+
+
 async def test_a_backfill_survives_a_killed_worker(
     valkey: ValkeyCluster,
     cluster_seeds: tuple[tuple[str, int], ...],
@@ -228,6 +330,42 @@ async def test_a_backfill_survives_a_killed_worker(
     assert view["state"] == "started"
     assert sorted(p for t in view["teams"] for p in t) == ["a", "b", "c", "d"]
     assert await service.status(second) == "matched"
+
+
+async def test_a_fill_committed_by_a_worker_that_died_before_its_push_is_pushed_by_the_heir(
+    valkey: ValkeyCluster,
+    service: MatchmakingService,
+    clock: FixedClock,
+    notifier: RecordingNotifier,
+) -> None:
+    name = await queue(service, name="heirfill")
+    doomed = MatchmakingWorker(mm_store(valkey), clock, notifier, "doomed", limits=LIMITS)
+    match_id = await make_match(service, doomed, name, ["a", "b"])
+    await service.open_backfill(match_id, [{"team": 0, "slots": 1}])
+    late = await service.join(name, "c")
+
+    async def dies_before_pushing(items: Any) -> None:
+        if items:
+            raise asyncio.CancelledError  # the process is gone: nothing after this runs
+
+    doomed._delivery.deliver = dies_before_pushing  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await doomed.run_once()
+    # Committed, not told.
+    assert await service.status(late) == "matched"
+    assert notifier.found_for("c") == []
+    heir = MatchmakingWorker(mm_store(valkey), clock, notifier, "heir", limits=LIMITS)
+
+    async def told() -> bool:
+        await heir.run_once()
+        return bool(notifier.found_for("c"))
+
+    await eventually(told, timeout_s=15)
+    [event] = notifier.found_for("c")
+    assert (event["backfill"], event["match_id"], event["ticket"]) == (True, match_id, late)
+    view = await service.match_view(match_id)
+    assert event["teams"] == view["teams"] and sum(len(t) for t in view["teams"]) == 3
+    assert [len(notifier.found_for(p)) for p in ("a", "b")] == [1, 1]
 
 
 async def _ticked(worker: MatchmakingWorker) -> bool:
