@@ -133,8 +133,9 @@ async def test_a_tournament_of_two_seconds_and_three_attempts_across_two_gateway
             here = await game_clients(stack, gateway.base_url, ["ann", "bob"])
             there = await game_clients(stack, other.base_url, ["cid"])
             ann, bob, cid = here["ann"], here["bob"], there["cid"]
-            # The window opens 2 to 3 s from now, after the joins, and lasts 2 s.
-            start = int(time.time()) + 3
+            # The window opens 3 to 4 s from now, after the joins (room for a busy machine),
+            # and lasts 2 s.
+            start = int(time.time()) + 4
             await _create(
                 admin, name="cup", join_required=True, max_attempts=3, start_at=start,
                 end_at=start + 2,
