@@ -159,6 +159,11 @@ class IdentityVerifier:
             raise Unauthorized("the identity token's algorithm is not accepted")
         kid = header.get("kid")
         key = await self._caches[provider].key(kid if isinstance(kid, str) else None)
+        # A key verifies its own algorithm only (its JWK's `alg`, else the one its type and
+        # curve imply): a token naming another one (an ES256 signature with an RSA key's
+        # kid) is refused here, not handed to PyJWT as a pair it cannot use.
+        if key.algorithm_name != algorithm:
+            raise Unauthorized("the identity token's algorithm does not match its signing key")
         try:
             claims = jwt.decode(
                 token,
