@@ -161,6 +161,16 @@ class AccountService:
         if not await self._store.ban(player, ends, why):
             raise PlayerNotFound(f"player {player} has no account")
 
+    async def refuse_if_banned(self, player_id: str) -> None:
+        """`Banned` if the player is banned now.
+
+        A login asks again once its session exists: a ban that landed after the login's
+        own check ended the sessions before that one was made, so it is seen here."""
+        account = await self._store.account(player_id)
+        if account is not None and account.ban is not None:
+            if account.ban.active(self._clock.now()):
+                raise Banned(account.ban.until, account.ban.reason)
+
     async def unban(self, player_id: object) -> None:
         player = require_id(player_id, "player_id")
         if not await self._store.unban(player):
