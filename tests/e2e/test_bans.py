@@ -73,6 +73,14 @@ async def test_a_login_racing_a_ban_is_refused_and_keeps_no_session(
     assert view["session"] is None
 
 
+async def test_a_ban_cancels_the_players_searching_ticket(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        ticket = (await client.ok("match.join", queue="duel"))["ticket"]
+        assert (await _ban(gateway, "p1", {"until": None, "reason": "cheat"})).status_code == 204
+    # Nobody is matched with a player banned while searching.
+    assert await gateway.services.matchmaking.status(ticket) == "cancelled"
+
+
 async def test_a_ban_without_end_lasts_until_lifted(gateway: Gateway) -> None:
     await create_session(gateway.base_url, "p1")
     assert (await _ban(gateway, "p1", {"until": None, "reason": "abuse"})).status_code == 204
