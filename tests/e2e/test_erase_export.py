@@ -225,3 +225,50 @@ async def test_a_match_with_an_erased_player_still_gets_its_result(
     assert await _nothing_left_about(admin_valkey, "gone") == []
     record = PartitionKeys(code_of(match_id) or "").match(match_id)
     assert await _everything_about(admin_valkey, "(erased)") == [record]
+
+
+async def _erase(gateway: Gateway, player: str) -> None:
+    async with gateway.admin() as admin:
+        assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
+
+
+async def test_a_login_whose_credential_an_erase_released_leaves_no_orphan_account(
+    gateway: Gateway, admin_valkey: ValkeyCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    player = (await device_login(gateway.base_url, DEVICE)).json()["player_id"]
+    store: Any = gateway.services.accounts._store
+    real_resolve = store.resolve_credential
+
+    async def resolve_then_erase(*args: Any) -> Any:
+        # The erase lands after this login found the credential, before its account call.
+        resolved = await real_resolve(*args)
+        await _erase(gateway, player)
+        return resolved
+
+    monkeypatch.setattr(store, "resolve_credential", resolve_then_erase)
+    raced = await device_login(gateway.base_url, DEVICE)
+    monkeypatch.undo()
+    assert raced.status_code == 409, raced.text
+    assert await _nothing_left_about(admin_valkey, player) == []
+    again = (await device_login(gateway.base_url, DEVICE)).json()
+    assert again["created"] is True and again["player_id"] != player
+
+
+async def test_a_login_whose_session_an_erase_missed_keeps_no_session(
+    gateway: Gateway, admin_valkey: ValkeyCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    player = (await device_login(gateway.base_url, DEVICE)).json()["player_id"]
+    sessions = gateway.services.sessions
+    real_create = sessions.create
+
+    async def erase_then_create(player_id: object, region: object = None) -> Any:
+        # The whole erase lands after this login's account call, before its session: the
+        # erase's kick finds no session to end.
+        await _erase(gateway, player)
+        return await real_create(player_id, region)
+
+    monkeypatch.setattr(sessions, "create", erase_then_create)
+    raced = await device_login(gateway.base_url, DEVICE)
+    monkeypatch.undo()
+    assert raced.status_code == 409, raced.text
+    assert await _nothing_left_about(admin_valkey, player) == []
