@@ -130,6 +130,25 @@ async def test_export_holds_everything_about_the_player(gateway: Gateway) -> Non
     assert export["session"]["values"] == {"deck": [1, 2, 3]}
     # No rated match yet: the default rating, as `GET /admin/v1/players/{id}` shows it.
     assert export["rating"] == DEFAULT_RATING.to_dict()
+    assert export["party"] is None
+
+
+async def test_export_holds_the_party_the_player_is_in(gateway: Gateway) -> None:
+    async with (
+        game_client(gateway.base_url, "ann") as ann,
+        game_client(gateway.base_url, "bob") as bob,
+    ):
+        party = (await ann.ok("party.create"))["party_id"]
+        await ann.ok("party.invite", party_id=party, player_id="bob")
+        await bob.ok("party.accept", party_id=party)
+        async with gateway.admin() as admin:
+            export = (await admin.get("/admin/v1/players/bob/export")).json()
+    assert export["party"] == {
+        "party_id": party,
+        "leader": "ann",
+        "members": ["ann", "bob"],
+        "invited": [],
+    }
 
 
 async def test_erase_leaves_nothing_of_the_player_in_valkey(
