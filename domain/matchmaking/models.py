@@ -255,7 +255,9 @@ class TicketProperties:
             raise BadRequest(f"queue {queue.name} needs properties.region")
         latency_raw = raw.get("latency", {})
         if not isinstance(latency_raw, Mapping) or len(latency_raw) > MAX_LATENCY_REGIONS:
-            raise BadRequest(f"properties.latency must map at most {MAX_LATENCY_REGIONS} regions")
+            raise BadRequest(
+                f"properties.latency must be an object of at most {MAX_LATENCY_REGIONS} regions"
+            )
         latency: dict[str, float] = {}
         for key in latency_raw:
             if not is_valid_id(key):
