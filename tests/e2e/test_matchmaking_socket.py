@@ -122,7 +122,7 @@ async def test_a_queue_ranked_on_a_missing_or_non_set_board_is_refused(
         assert "rq" not in [queue["queue"] for queue in queues]
 
 
-async def test_a_result_is_answered_when_the_ranked_board_is_gone(
+async def test_a_result_is_checked_first_and_answered_even_when_the_ranked_board_is_gone(
     gateway: Gateway, worker: MatchmakingWorker
 ) -> None:
     async with gateway.admin() as admin:
@@ -137,6 +137,10 @@ async def test_a_result_is_answered_when_the_ranked_board_is_gone(
     async with gateway.admin() as admin:
         assert (await admin.delete("/admin/v1/boards/ranked")).status_code == 204
         path = f"/admin/v1/matches/{found['match_id']}/result"
+        misspelt = await admin.post(path, json={"ranks": [1, 2], "draw": True})
+        assert misspelt.status_code == 400, misspelt.text
+        view = (await admin.get(f"/admin/v1/matches/{found['match_id']}")).json()
+        assert view["state"] == "started"
         result = await admin.post(path, json={"ranks": [1, 2]})
         # The ratings are committed before the board is fed: the answer says so.
         assert result.status_code == 200, result.text
