@@ -7,6 +7,7 @@ reach a player's socket looks up the player's gateway and publishes there.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,14 @@ def encode_session_end(kind: str, player_id: str, session_id: str) -> bytes:
 
 def encode_event(player_ids: Sequence[str], event: dict[str, Any]) -> bytes:
     return orjson.dumps({"k": _EVENT, "ps": list(player_ids), "e": event})
+
+
+def _stamped(event: dict[str, Any]) -> dict[str, Any]:
+    """Every push carries the server time `ts` (Unix ms): the sender's where it set one
+    (matchmaking's), else this gateway's as it delivers (parties, period ends)."""
+    if "ts" in event:
+        return event
+    return {**event, "ts": int(time.time() * 1000)}
 
 
 class PlayerMessenger:
@@ -86,13 +95,14 @@ class GatewayInbox:
         message = orjson.loads(data)
         kind = message.get("k")
         if kind == _EVENT:
-            event = message["e"]
+            event = _stamped(message["e"])
             payload = orjson.dumps(event)
             for player_id in message["ps"]:
                 if self._registry.deliver(player_id, payload):
                     self._metrics.count_push(event.get("event", "?"))
         elif kind == _EVENTS:
             for player_id, event in message["es"].items():
+                event = _stamped(event)
                 if self._registry.deliver(player_id, orjson.dumps(event)):
                     self._metrics.count_push(event.get("event", "?"))
         elif kind in (_REPLACED, _KICKED):

@@ -158,9 +158,16 @@ def _in_process_worker(
     )
 
 
+class _Millis:
+    """Equal to any integer: a push's server time `ts` (Unix ms)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and not isinstance(other, bool)
+
+
 def _ended(board: str, period: str, rank: int, score: float) -> dict[str, Any]:
     return {"event": "board.period_ended", "board": board, "period": period, "rank": rank,
-            "score": score}  # fmt: skip
+            "score": score, "ts": _Millis()}  # fmt: skip
 
 
 async def test_players_online_get_their_final_rank_when_a_tournament_window_closes(
