@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import httpx
@@ -183,6 +184,27 @@ async def test_erase_leaves_nothing_of_the_player_in_valkey(
         assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 404
     again = (await device_login(gateway.base_url, DEVICE)).json()
     assert again["created"] is True and again["player_id"] != player
+
+
+async def test_a_device_id_is_kept_only_as_its_keyed_hash_and_never_logged(
+    gateway: Gateway, admin_valkey: ValkeyCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = "first-device-0123456789", "second-device-0123456789"
+    with caplog.at_level(logging.DEBUG):
+        login = (await device_login(gateway.base_url, first)).json()
+        async with game_client(gateway.base_url, login["player_id"], token=login["token"]) as c:
+            await c.ok("account.link", device_id=second)
+            taken = await c.call("account.link", device_id="x" * 129)
+            assert taken["error"]["code"] == "bad_request"
+        assert (await device_login(gateway.base_url, first + "!")).status_code == 400
+    # What the server logs (the test's own HTTP and socket clients log their frames).
+    client_side = ("websockets.client", "httpx", "httpcore")
+    server_log = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith(client_side)
+    )
+    for device in (first, second):
+        assert device not in server_log
+        assert await _everything_about(admin_valkey, device) == []
 
 
 async def test_erasing_or_exporting_an_unknown_player_is_not_found(gateway: Gateway) -> None:
