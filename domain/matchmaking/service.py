@@ -278,6 +278,13 @@ class MatchmakingService:
         [rating] = await self._results.store.ratings([player_id])
         return rating
 
+    async def cancel_searching(self, player_id: str) -> None:
+        """Cancel the player's searching ticket, if any (a party's: the whole ticket), so
+        nobody is matched with a player who was banned while searching."""
+        claim = await self._tickets.player_claim(player_id)
+        if claim is not None:
+            await self._tickets.cancel(claim.partition(" ")[0], player_id)
+
     async def forget_player(self, player_id: str) -> None:
         """Erasure: cancel the player's searching ticket, delete their solo tickets,
         redact them from the party tickets, match records and results that name them
