@@ -26,9 +26,11 @@ from gameserver.gateway.dispatch import build_op_table
 from gameserver.gateway.figures import report_figures
 from gameserver.gateway.keepalive import keep_sessions_alive
 from gameserver.gateway.socket_endpoint import game_socket
+from gameserver.gateway.upgrade_checks import AllowedOrigins
 from gameserver.http import operational
 from gameserver.http.body_limit import BodyLimit
 from gameserver.http.client_address import ClientAddresses
+from gameserver.http.cross_origin import LoginCrossOrigin
 from gameserver.http.demo import demo_routes
 from gameserver.http.json import routing_error
 from gameserver.http.listeners import ListenerSplit
@@ -137,6 +139,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(ListenerSplit, admin_port=settings.admin_port),
+            Middleware(LoginCrossOrigin, origins=AllowedOrigins(settings.allowed_origins)),
             Middleware(
                 AdminAccess,
                 addresses=ClientAddresses(settings.trusted_proxies),
