@@ -4,7 +4,9 @@ A backup pauses writes on every primary at once (CLIENT PAUSE WRITE: reads go on
 writes wait), starts a BGSAVE on each (the fork is the snapshot), and lifts the pause:
 writers wait a few milliseconds, and the snapshots together are the cluster at one
 instant, every acknowledged write before it and none after. Each primary's RDB file and
-the cluster's layout (`manifest.json`) go into one tar.gz.
+the cluster's layout (`manifest.json`) go into one tar.gz, with the data dir's
+token-signing secret (`secret`) when it holds one: credentials are stored as HMACs under
+a key derived from it, so without it no device or provider login finds its account.
 
 `gameserver restore` (gameserver/embedded/restore.py) loads such an archive into a new
 cluster. Function libraries are not part of a backup: every gateway and worker loads
@@ -33,6 +35,9 @@ from gameserver.embedded.node import AdminClient
 
 ARCHIVE_FORMAT = 1
 MANIFEST = "manifest.json"
+# The data dir's token-signing secret (gameserver/runner.py), kept under this name in
+# the data dir and in the archive.
+SECRET_FILE = "secret"
 # Writers wait at most this long if the backup dies between pause and unpause.
 _PAUSE_MS = 5000
 _BGSAVE_ATTEMPTS = 10
@@ -59,6 +64,8 @@ class Manifest:
     primaries: list[PrimaryCopy]
     # How long writes were held on the primaries while the snapshots forked.
     paused_ms: float = 0.0
+    # Whether the archive holds the data dir's signing secret (`SECRET_FILE`).
+    secret: bool = False
 
     @property
     def keys(self) -> int:
@@ -74,10 +81,15 @@ def backup_embedded(data_dir: Path, dest: Path, base_port: int | None = None) ->
     port = base_port or recorded_base_port(data_dir)
     if port is None:
         raise RuntimeError(f"{data_dir} holds no embedded cluster")
-    return backup_cluster(("127.0.0.1", port), credentials.admin, dest)
+    secret = data_dir / SECRET_FILE
+    return backup_cluster(
+        ("127.0.0.1", port), credentials.admin, dest, secret if secret.is_file() else None
+    )
 
 
-def backup_cluster(seed: tuple[str, int], admin: Credential, dest: Path) -> Manifest:
+def backup_cluster(
+    seed: tuple[str, int], admin: Credential, dest: Path, secret: Path | None = None
+) -> Manifest:
     """Snapshot every primary of the cluster that `seed` belongs to into `dest`.
 
     The RDB files are read from the primaries' own directories: the nodes run on this
@@ -99,8 +111,10 @@ def backup_cluster(seed: tuple[str, int], admin: Credential, dest: Path) -> Mani
             folder, name = _config(client, "dir"), _config(client, "dbfilename")
             entry = PrimaryCopy(address, node_id, slots, replicas, keys[address], f"rdb/{i}.rdb")
             copies.append((entry, Path(folder) / name))
-    manifest = Manifest(ARCHIVE_FORMAT, time.time(), [e for e, _ in copies], paused_ms)
-    _write_archive(dest, manifest, copies)
+    manifest = Manifest(
+        ARCHIVE_FORMAT, time.time(), [e for e, _ in copies], paused_ms, secret is not None
+    )
+    _write_archive(dest, manifest, copies, secret)
     return manifest
 
 
@@ -185,7 +199,9 @@ def _wait_for_snapshot(client: AdminClient, address: str, saves_before: int) -> 
         time.sleep(0.05)
 
 
-def _write_archive(dest: Path, manifest: Manifest, copies: list[tuple[PrimaryCopy, Path]]) -> None:
+def _write_archive(
+    dest: Path, manifest: Manifest, copies: list[tuple[PrimaryCopy, Path]], secret: Path | None
+) -> None:
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".partial")
@@ -200,6 +216,8 @@ def _write_archive(dest: Path, manifest: Manifest, copies: list[tuple[PrimaryCop
         tar.addfile(info, io.BytesIO(body))
         for entry, path in copies:
             tar.add(path, arcname=entry.file, recursive=False)
+        if secret is not None:
+            tar.add(secret, arcname=SECRET_FILE, recursive=False)
     partial.replace(dest)
 
 

@@ -4,13 +4,16 @@ A restore starts a new embedded cluster on a fresh data dir and loads every RDB 
 archive (gameserver/embedded/backup.py) into it: a throwaway valkey-server (no cluster
 mode, loopback, its own password) opens each file, and its keys are DUMPed and
 RESTOREd, with their time to live, into the cluster, which places them by slot. The new
-cluster may differ from the old one in ports and layout.
+cluster may differ from the old one in ports and layout. The data dir's token-signing
+secret, when the archive holds it, is written into the new data dir: `up` there signs
+and hashes credentials with it, so every device and provider login finds its account.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -26,10 +29,17 @@ from valkey.cluster import ClusterNode, ValkeyCluster
 from valkey.exceptions import BusyLoadingError
 from valkey.exceptions import ConnectionError as ValkeyConnectionError
 
-from gameserver.embedded.backup import ARCHIVE_FORMAT, MANIFEST, Manifest, PrimaryCopy
+from gameserver.embedded.backup import (
+    ARCHIVE_FORMAT,
+    MANIFEST,
+    SECRET_FILE,
+    Manifest,
+    PrimaryCopy,
+)
 from gameserver.embedded.cluster import EmbeddedCluster, recorded_base_port
 from gameserver.embedded.credentials import load_credentials
 from gameserver.embedded.node import SERVER_UMASK, valkey_server_binary
+from gameserver.embedded.private_dir import make_private
 
 _LOAD_TIMEOUT_S = 600.0
 _SCAN_COUNT = 500
@@ -48,6 +58,8 @@ def restore_embedded(
     with tempfile.TemporaryDirectory(prefix="gameserver-restore-") as folder:
         work = Path(folder)
         manifest = _read_archive(archive, work)
+        if manifest.secret:
+            _restore_secret(work / SECRET_FILE, data_dir / SECRET_FILE)
         cluster = EmbeddedCluster(data_dir, base_port)
         cluster.start()
         try:
@@ -84,7 +96,27 @@ def _read_archive(archive: Path, work: Path) -> Manifest:
     if raw.get("format") != ARCHIVE_FORMAT:
         raise RuntimeError(f"{archive}: archive format {raw.get('format')} is not supported")
     primaries = [PrimaryCopy(**entry) for entry in raw["primaries"]]
-    return Manifest(raw["format"], raw["created_unix_s"], primaries, raw.get("paused_ms", 0.0))
+    return Manifest(
+        raw["format"],
+        raw["created_unix_s"],
+        primaries,
+        raw.get("paused_ms", 0.0),
+        bool(raw.get("secret", False)),
+    )
+
+
+def _restore_secret(source: Path, target: Path) -> None:
+    """The backed-up signing secret into the new data dir (0600), before any cluster."""
+    value = source.read_bytes()
+    if target.exists():
+        if target.read_bytes().strip() != value.strip():
+            raise RuntimeError(
+                f"{target} holds another signing secret: restore into a fresh data dir"
+            )
+        return
+    make_private(target.parent)
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(value)
 
 
 def _load_rdb(rdb: Path, target: Any) -> int:

@@ -71,7 +71,13 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
     archive = tmp_path / "backup.tar.gz"
     source = ["--data-dir", str(embedded_cluster.data_dir)]
     source += ["--valkey-port", str(embedded_cluster.base_port)]
-    made = await gameserver("backup", str(archive), *source)
+    # The signing secret `up` keeps in its data dir: credentials are hashed under it.
+    secret = embedded_cluster.data_dir / "secret"
+    secret.write_text("the-data-dirs-signing-secret\n")
+    try:
+        made = await gameserver("backup", str(archive), *source)
+    finally:
+        secret.unlink()
     assert made.returncode == 0, made.stderr
     assert archive.stat().st_mode & 0o077 == 0  # player data: the owner's alone
     with tarfile.open(archive) as tar:
@@ -87,6 +93,14 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
     loaded = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                         "--valkey-port", str(port))  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
+    # The command it prints starts the restored cluster (on its ports, not the default).
+    assert f"gameserver up --data-dir {restored_dir.resolve()}" in loaded.stdout
+    if port != 7000:
+        assert f"--valkey-port {port}`" in loaded.stdout
+    # `up --data-dir` there signs and hashes with the same secret: devices find their accounts.
+    restored_secret = restored_dir / "secret"
+    assert restored_secret.read_text() == "the-data-dirs-signing-secret\n"
+    assert restored_secret.stat().st_mode & 0o077 == 0
     again = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                        "--valkey-port", str(port))  # fmt: skip
     assert again.returncode == 1 and "fresh data dir" in again.stderr
