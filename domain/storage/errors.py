@@ -12,6 +12,9 @@ decides what the shard caller does next (domain/storage/shard_calls.py):
 - the call was sent and its answer is lost (`OUTCOME_UNKNOWN`: the connection dropped,
   or no reply in time). A read is sent again; a write only when the caller says it is
   idempotent, else the answer is `Unconfirmed`;
+- a node over its memory limit (`FULL`: `maxmemory` with `noeviction`) refused a write:
+  it did not run; the caller answers `Unavailable` at once (retrying would not free
+  memory), so clients get a clear `unavailable`, not an internal error;
 - anything else (`REFUSED`: a wrong type, a function's own error, a missing permission)
   ran and failed: it is raised as is, never retried.
 
@@ -31,6 +34,7 @@ from valkey.exceptions import (
     ClusterDownError,
     MovedError,
     NoScriptError,
+    OutOfMemoryError,
     ReadOnlyError,
     ResponseError,
     SlotNotCoveredError,
@@ -53,6 +57,7 @@ class Failure(enum.Enum):
     NOT_SENT = "notsent"
     CONNECTION = "connection"
     TIMEOUT = "timeout"
+    FULL = "full"
     REFUSED = "refused"
 
 
@@ -96,6 +101,8 @@ def classify(error: BaseException) -> Failure:
         return Failure.TIMEOUT
     if isinstance(error, OSError):
         return Failure.CONNECTION
+    if isinstance(error, OutOfMemoryError):
+        return Failure.FULL
     if isinstance(error, ResponseError) and "function not found" in str(error).lower():
         return Failure.NO_FUNCTION
     return Failure.REFUSED

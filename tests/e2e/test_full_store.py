@@ -1,0 +1,50 @@
+"""A Valkey node over its memory limit (`maxmemory`, `noeviction`) refuses writes: the
+client is told `unavailable` (503 over HTTP), never `internal`, and nothing changes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from valkey.asyncio.cluster import ValkeyCluster
+
+from tests.game_client import device_id_for, device_login, game_client
+from tests.gateway_harness import Gateway
+
+pytestmark = pytest.mark.usefixtures("clean_valkey")
+
+
+@contextlib.asynccontextmanager
+async def full_primaries(admin_valkey: ValkeyCluster) -> AsyncIterator[None]:
+    """Every primary as a node that has reached its memory limit."""
+    primaries = ValkeyCluster.PRIMARIES
+    await admin_valkey.config_set("maxmemory", "1", target_nodes=primaries)
+    try:
+        yield
+    finally:
+        await admin_valkey.config_set("maxmemory", "0", target_nodes=primaries)
+
+
+async def test_a_full_store_answers_unavailable_and_changes_nothing(
+    gateway: Gateway, admin_valkey: ValkeyCluster
+) -> None:
+    async with game_client(gateway.base_url, "p1") as p1, contextlib.AsyncExitStack() as full:
+        await p1.ok("score.submit", board="global", score=10)
+        await full.enter_async_context(full_primaries(admin_valkey))
+
+        reply = await p1.call("score.submit", board="global", score=99)
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "unavailable", reply
+        assert "full" in reply["error"]["message"]
+        reply = await p1.call("session.set", values={"level": 3})
+        assert reply["error"]["code"] == "unavailable", reply
+
+        login = await device_login(gateway.base_url, device_id_for("full-store"))
+        assert login.status_code == 503, login.text
+        assert login.json()["error"]["code"] == "unavailable"
+
+        # Reads go on, and show that nothing was written.
+        rank = await p1.ok("board.rank", board="global")
+        assert rank["score"] == 10
+        assert (await p1.ok("session.get"))["values"] == {}
