@@ -54,6 +54,7 @@ _UNKNOWN = "the write's outcome is unknown; retry it with a request_id where it 
 _SHORT = "no replica confirmed the write in time"  # or no fsync, for the fsync class
 _NO_ANSWER = "the store did not answer in time; try again"
 _FULL = "the store is full and refuses writes (Valkey maxmemory); try again later"
+_NO_DISK = "the store cannot write to its disk and refuses writes; try again later"
 
 
 @dataclass(frozen=True)
@@ -417,9 +418,9 @@ def _confirmed(acked: Any, replicas: int, fsync: bool) -> bool:
 
 def _refused(error: BaseException) -> BaseException:
     """What a call that failed so raises: `Unavailable` for a node over its memory limit
-    (a state of the deployment, not a bug), else the error itself."""
+    or unable to write its disk (a state of the deployment, not a bug), else the error."""
     if classify(error) is Failure.FULL:
-        unavailable = Unavailable(_FULL)
+        unavailable = Unavailable(_NO_DISK if str(error).startswith("MISCONF") else _FULL)
         unavailable.__cause__ = error
         return unavailable
     return error

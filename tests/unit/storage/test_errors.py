@@ -30,6 +30,7 @@ from domain.storage.node_link import NotSent
         ),
         ("ERR user_script:3: Script attempted to access a non local key", Failure.REFUSED),
         ("OOM command not allowed when used memory > 'maxmemory'.", Failure.FULL),
+        ("MISCONF Errors writing to the AOF file: No space left on device", Failure.FULL),
     ],
 )
 def test_an_error_reply_is_named_by_its_kind(reply: str, kind: Failure) -> None:
