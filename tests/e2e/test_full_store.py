@@ -1,14 +1,18 @@
 """A Valkey node over its memory limit (`maxmemory`, `noeviction`) refuses writes: the
-client is told `unavailable` (503 over HTTP), never `internal`, and nothing changes."""
+client is told `unavailable` (503 over HTTP), never `internal`, and nothing changes;
+`gameserver cluster status` says `degraded` and why."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from gameserver.embedded import EmbeddedCluster
+from gameserver.embedded.shards import shard_report
 from tests.game_client import device_id_for, device_login, game_client
 from tests.gateway_harness import Gateway
 
@@ -48,3 +52,14 @@ async def test_a_full_store_answers_unavailable_and_changes_nothing(
         rank = await p1.ok("board.rank", board="global")
         assert rank["score"] == 10
         assert (await p1.ok("session.get"))["values"] == {}
+
+
+async def test_cluster_status_says_degraded_while_a_primary_refuses_writes(
+    admin_valkey: ValkeyCluster, embedded_cluster: EmbeddedCluster
+) -> None:
+    assert (await asyncio.to_thread(shard_report, embedded_cluster)).health == "healthy"
+    async with full_primaries(admin_valkey):
+        report = await asyncio.to_thread(shard_report, embedded_cluster)
+    assert report.health == "degraded"
+    full = [r for r in report.reasons if "memory limit (maxmemory)" in r]
+    assert len(full) == len(report.shards) == 3, report.reasons
