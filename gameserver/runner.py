@@ -290,15 +290,19 @@ def run_up(
             data_dir=data_dir,
         )
         scheme = "https" if settings.certfile is not None else "http"
+        own = ", ".join(f"{scheme}://{settings.host}:{p}" for p in gateway_ports)
         banner = (
             f"{listening_banner(settings)}\n"
             f"Valkey cluster: {','.join(f'{h}:{p}' for h, p in seeds)} (data in {data_dir})\n"
             f"worker health and metrics at http://{settings.host}:"
             f"{metrics_port} (/healthz /readyz /metrics)\n"
-            f"each gateway's own health and metrics at "
-            f"{', '.join(f'{scheme}://{settings.host}:{p}' for p in gateway_ports)} "
-            "(/healthz /readyz /metrics; scrape every one)\n"
-            f"{key_line}\n"
+            + (
+                f"each gateway's own health and metrics at {own} "
+                "(/healthz /readyz /metrics; scrape every one)\n"
+                if gateway_ports
+                else ""
+            )
+            + f"{key_line}\n"
             "Ctrl-C stops everything."
         )
         supervisor = Supervisor(
@@ -329,9 +333,12 @@ def check_worker_port_free(host: str, port: int, flag: str = "--worker-metrics-p
 
 
 def gateway_metrics_ports(settings: Settings, first: int | None, taken: set[int]) -> list[int]:
-    """One metrics port per gateway process: `first` onwards, else free ones (distinct)."""
+    """One metrics port per gateway process: `first` onwards, else free ones (distinct);
+    none for a single gateway unless asked (its shared ports are its own then)."""
     from gameserver.supervisor.supervisor import free_local_port
 
+    if first is None and settings.gateways == 1:
+        return []
     if first is not None:
         ports = [first + i for i in range(settings.gateways)]
         for port in ports:
