@@ -9,6 +9,7 @@ import secrets
 import signal
 import socket
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -247,6 +248,7 @@ def run_up(
     # scrape there reads whichever process the kernel picks.
     gateway_ports = gateway_metrics_ports(settings, gateway_metrics_port, {metrics_port})
     data_dir = settings.data_dir.resolve()
+    check_secret_unchanged(data_dir, settings.secret)
     secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
     # Kept beside the signing secret, so scripts and trusted servers keep working across
     # restarts; deleting the file makes a new one. Hex, not URL-safe base64: a key starting
@@ -321,6 +323,20 @@ def run_up(
             cluster.stop()
         print("gameserver stopped", flush=True)
     return 0
+
+
+def check_secret_unchanged(data_dir: Path, secret: bytes) -> None:
+    """Refuse a GAMESERVER_SECRET other than the one earlier starts kept in the data dir:
+    credentials are hashed under it, so every device would silently get a new account."""
+    kept = data_dir / "secret"
+    if not secret or not kept.is_file():
+        return
+    if kept.read_bytes().strip() != secret.strip():
+        raise SystemExit(
+            f"gameserver: GAMESERVER_SECRET is not the signing secret earlier starts kept in "
+            f"{kept}: with it every token is refused and every device login makes a new "
+            "account (docs/accounts.md); unset it, or delete that file to change the secret"
+        )
 
 
 def check_worker_port_free(host: str, port: int, flag: str = "--worker-metrics-port") -> None:

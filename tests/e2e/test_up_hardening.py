@@ -69,6 +69,26 @@ def test_up_on_a_data_dir_another_process_manages_says_so(tmp_path: Path) -> Non
     _assert_one_clear_line(result, "another running process")
 
 
+def test_up_refuses_a_signing_secret_other_than_the_one_its_data_dir_kept(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "secret").write_text("the-secret-earlier-starts-used\n")
+    valkey_port = find_free_base_port()
+    command = up_command(data_dir, free_port(), valkey_port)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env_without_settings(GAMESERVER_SECRET="another-secret"),
+        timeout=60,
+    )
+    _assert_one_clear_line(result, "GAMESERVER_SECRET", str(data_dir / "secret"))
+    with socket.socket() as probe:  # nothing was started
+        probe.bind(("127.0.0.1", valkey_port))
+
+
 def test_up_with_a_key_certificate_and_admin_port(tmp_path: Path) -> None:
     """The operator's key is never printed; https only; admin calls only on their port."""
     certificate = self_signed_certificate(tmp_path)
