@@ -27,11 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import valkey
+from valkey.exceptions import ConnectionError as ValkeyConnectionError
 from valkey.exceptions import ResponseError
+from valkey.exceptions import TimeoutError as ValkeyTimeoutError
 
 from gameserver.embedded.cluster import recorded_base_port
 from gameserver.embedded.credentials import Credential, load_credentials
+from gameserver.embedded.formation import CLUSTER_SLOTS
 from gameserver.embedded.node import AdminClient
+from gameserver.embedded.ports import node_ports
 
 ARCHIVE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -82,9 +86,22 @@ def backup_embedded(data_dir: Path, dest: Path, base_port: int | None = None) ->
     if port is None:
         raise RuntimeError(f"{data_dir} holds no embedded cluster")
     secret = data_dir / SECRET_FILE
-    return backup_cluster(
-        ("127.0.0.1", port), credentials.admin, dest, secret if secret.is_file() else None
-    )
+    # Any node that answers tells the layout: the first one may be the one that is down.
+    seed = ("127.0.0.1", port)
+    for candidate in node_ports(port):
+        try:
+            with _client(("127.0.0.1", candidate), credentials.admin) as probe:
+                probe.call("PING")
+        except (ValkeyConnectionError, ValkeyTimeoutError):
+            continue
+        seed = ("127.0.0.1", candidate)
+        break
+    else:
+        raise RuntimeError(
+            f"no node of the cluster in {data_dir} answers (ports {port}-{port + 5}): "
+            "is it running? (`gameserver cluster status`)"
+        )
+    return backup_cluster(seed, credentials.admin, dest, secret if secret.is_file() else None)
 
 
 def backup_cluster(
@@ -95,6 +112,18 @@ def backup_cluster(
     The RDB files are read from the primaries' own directories: the nodes run on this
     machine (an embedded cluster, or a node's volume mounted here).
     """
+    try:
+        return _backup_cluster(seed, admin, dest, secret)
+    except (ValkeyConnectionError, ValkeyTimeoutError) as exc:
+        raise RuntimeError(
+            f"a node of the cluster stopped answering ({exc}); nothing was written: "
+            "try again once `gameserver cluster status` shows every primary up"
+        ) from exc
+
+
+def _backup_cluster(
+    seed: tuple[str, int], admin: Credential, dest: Path, secret: Path | None
+) -> Manifest:
     with _client(seed, admin) as first:
         primaries = _primaries(first.call("CLUSTER", "NODES"))
     with contextlib.ExitStack() as stack:
@@ -144,6 +173,14 @@ def _primaries(nodes_text: Any) -> dict[str, tuple[str, list[list[int]], list[st
             primaries[by_id[master]][2].append(address)
     if not primaries:
         raise RuntimeError("the cluster has no primary serving slots")
+    served = sum(last - first + 1 for _, slots, _ in primaries.values() for first, last in slots)
+    if served != CLUSTER_SLOTS:
+        # A backup without them would miss their data and still look whole.
+        raise RuntimeError(
+            f"{CLUSTER_SLOTS - served} slots have no primary that is up (a failover, or a "
+            "shard lost); nothing was written: try again once `gameserver cluster status` "
+            "shows every slot served"
+        )
     return primaries
 
 

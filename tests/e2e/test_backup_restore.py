@@ -141,3 +141,11 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
                 assert rank["score"] == 42
     finally:
         cluster.stop()
+
+    # A backup of a cluster that is not running says so in one line and writes nothing.
+    stopped = await gameserver("backup", str(tmp_path / "none.tar.gz"), "--data-dir",
+                               str(restored_dir))  # fmt: skip
+    assert stopped.returncode == 1
+    assert stopped.stderr.strip().splitlines() == [stopped.stderr.strip()]
+    assert "no node of the cluster" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert not (tmp_path / "none.tar.gz").exists()
