@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -37,7 +38,7 @@ from gameserver.embedded.backup import (
     PrimaryCopy,
 )
 from gameserver.embedded.cluster import EmbeddedCluster, recorded_base_port
-from gameserver.embedded.credentials import load_credentials
+from gameserver.embedded.credentials import CREDENTIALS_FILE, load_credentials
 from gameserver.embedded.node import SERVER_UMASK, valkey_server_binary
 from gameserver.embedded.private_dir import make_private
 
@@ -58,35 +59,56 @@ def restore_embedded(
     with tempfile.TemporaryDirectory(prefix="gameserver-restore-") as folder:
         work = Path(folder)
         manifest = _read_archive(archive, work)
-        if manifest.secret:
-            _restore_secret(work / SECRET_FILE, data_dir / SECRET_FILE)
         cluster = EmbeddedCluster(data_dir, base_port)
-        cluster.start()
+        # What this restore makes in the data dir; removed if it fails (a busy port, a
+        # bad file), so that the same command can be run again.
+        made = [data_dir / CREDENTIALS_FILE]
+        if not cluster.valkey_dir.exists():
+            made.append(cluster.valkey_dir)
         try:
-            admin = cluster.credentials.admin
-            nodes = [ClusterNode(h, p) for h, p in cluster.seeds]  # type: ignore[no-untyped-call]
-            target: Any = ValkeyCluster(
-                startup_nodes=nodes, username=admin.username, password=admin.password
-            )
-            try:
-                for primary in manifest.primaries:
-                    restored = _load_rdb(work / primary.file, target)
-                    if restored != primary.keys:
-                        raise RuntimeError(
-                            f"{primary.file}: {restored} keys restored, {primary.keys} backed up"
-                        )
-                # Every restored key is on a replica before the restore says it is done.
-                target.execute_command("WAIT", 1, 10_000, target_nodes=ValkeyCluster.PRIMARIES)
-            finally:
-                target.close()
+            if manifest.secret and _restore_secret(work / SECRET_FILE, data_dir / SECRET_FILE):
+                made.append(data_dir / SECRET_FILE)
+            _load_into(cluster, manifest, work, keep_running)
         except BaseException:
-            cluster.stop()
+            for path in made:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
             raise
-        if keep_running:
-            cluster.release()
-        else:
-            cluster.stop()
     return manifest
+
+
+def _load_into(
+    cluster: EmbeddedCluster, manifest: Manifest, work: Path, keep_running: bool
+) -> None:
+    """Start the new cluster, load every RDB of the archive into it, then stop it (or
+    release it, with `keep_running`)."""
+    cluster.start()
+    try:
+        admin = cluster.credentials.admin
+        nodes = [ClusterNode(h, p) for h, p in cluster.seeds]  # type: ignore[no-untyped-call]
+        target: Any = ValkeyCluster(
+            startup_nodes=nodes, username=admin.username, password=admin.password
+        )
+        try:
+            for primary in manifest.primaries:
+                restored = _load_rdb(work / primary.file, target)
+                if restored != primary.keys:
+                    raise RuntimeError(
+                        f"{primary.file}: {restored} keys restored, {primary.keys} backed up"
+                    )
+            # Every restored key is on a replica before the restore says it is done.
+            target.execute_command("WAIT", 1, 10_000, target_nodes=ValkeyCluster.PRIMARIES)
+        finally:
+            target.close()
+    except BaseException:
+        cluster.stop()
+        raise
+    if keep_running:
+        cluster.release()
+    else:
+        cluster.stop()
 
 
 def _read_archive(archive: Path, work: Path) -> Manifest:
@@ -105,18 +127,20 @@ def _read_archive(archive: Path, work: Path) -> Manifest:
     )
 
 
-def _restore_secret(source: Path, target: Path) -> None:
-    """The backed-up signing secret into the new data dir (0600), before any cluster."""
+def _restore_secret(source: Path, target: Path) -> bool:
+    """The backed-up signing secret into the new data dir (0600), before any cluster;
+    whether it wrote the file (False: the same secret was there already)."""
     value = source.read_bytes()
     if target.exists():
         if target.read_bytes().strip() != value.strip():
             raise RuntimeError(
                 f"{target} holds another signing secret: restore into a fresh data dir"
             )
-        return
+        return False
     make_private(target.parent)
     with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
         out.write(value)
+    return True
 
 
 def _load_rdb(rdb: Path, target: Any) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -90,6 +91,13 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
 
     restored_dir = tmp_path / "restored"
     port = find_free_base_port()
+    # A restore that fails (its port is taken) leaves nothing behind: run again, it works.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        refused = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
+                                   "--valkey-port", str(port))  # fmt: skip
+    assert refused.returncode == 1 and "in use" in refused.stderr, refused.stderr
     loaded = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                         "--valkey-port", str(port))  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
