@@ -112,9 +112,12 @@ def _load_into(
 
 
 def _read_archive(archive: Path, work: Path) -> Manifest:
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(work, filter="data")
-    raw = json.loads((work / MANIFEST).read_text())
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(work, filter="data")
+        raw = json.loads((work / MANIFEST).read_text())
+    except (tarfile.TarError, EOFError, ValueError, FileNotFoundError) as exc:
+        raise RuntimeError(f"{archive} is not a whole backup archive ({exc})") from exc
     if raw.get("format") != ARCHIVE_FORMAT:
         raise RuntimeError(f"{archive}: archive format {raw.get('format')} is not supported")
     primaries = [PrimaryCopy(**entry) for entry in raw["primaries"]]

@@ -157,3 +157,15 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
     assert stopped.stderr.strip().splitlines() == [stopped.stderr.strip()]
     assert "no node of the cluster" in stopped.stderr and "Traceback" not in stopped.stderr
     assert not (tmp_path / "none.tar.gz").exists()
+
+
+async def test_a_damaged_archive_is_refused_in_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    archive = tmp_path / "damaged.tar.gz"
+    archive.write_bytes(b"\x1f\x8b" + b"not the rest of a gzip stream" * 10)
+    target = tmp_path / "restored"
+    refused = await gameserver("restore", str(archive), "--data-dir", str(target),
+                               "--valkey-port", str(find_free_base_port()))  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+    assert "not a whole backup archive" in refused.stderr
+    assert not (target / "credentials.json").exists()
