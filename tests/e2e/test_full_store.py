@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +14,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from gameserver.embedded import EmbeddedCluster
 from gameserver.embedded.shards import shard_report
+from gameserver.workers.period_ends import PeriodEndWorker
 from tests.game_client import device_id_for, device_login, game_client
 from tests.gateway_harness import Gateway
 
@@ -63,3 +65,34 @@ async def test_cluster_status_says_degraded_while_a_primary_refuses_writes(
     assert report.health == "degraded"
     full = [r for r in report.reasons if "memory limit (maxmemory)" in r]
     assert len(full) == len(report.shards) == 3, report.reasons
+
+
+async def test_the_period_end_worker_logs_a_refused_write_in_one_line(
+    gateway: Gateway, admin_valkey: ValkeyCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An expected outage (here a full store) is one warning per check, not a traceback
+    every period_check_s for as long as it lasts."""
+    services = gateway.services
+    worker = PeriodEndWorker(
+        services.leaderboards,
+        services.messenger,
+        services.accounts,
+        services.clock,
+        gateway.settings,
+        "w-full",
+    )
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="gameserver.workers.period_ends")
+    async with full_primaries(admin_valkey):
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            for _ in range(200):  # at most 10 s
+                if caplog.records:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await running
+    record = caplog.records[0]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "the store is full" in record.getMessage()
