@@ -161,7 +161,11 @@ def _cluster(action: str, settings: Settings, valkey_port: int | None) -> int:
     data_dir = settings.data_dir.resolve()
     if action == "up":
         port = valkey_port or recorded_base_port(data_dir) or settings.valkey_port
-        seeds = cluster_up(data_dir, port, settings.cluster_node_timeout_ms)
+        try:
+            seeds = cluster_up(data_dir, port, settings.cluster_node_timeout_ms)
+        except (RuntimeError, ValueError, OSError) as exc:  # a busy data dir or port
+            print(f"gameserver cluster up: {exc}", file=sys.stderr)
+            return 1
         print("VALKEY_NODES=" + ",".join(f"{h}:{p}" for h, p in seeds))
         # stdout stays one line a shell can read; the login is for the operator's eyes.
         print(
@@ -171,7 +175,11 @@ def _cluster(action: str, settings: Settings, valkey_port: int | None) -> int:
         )
         return 0
     if action == "down":
-        cluster_down(data_dir, valkey_port)
+        try:
+            cluster_down(data_dir, valkey_port)
+        except (RuntimeError, ValueError, OSError) as exc:  # `up` manages it, say
+            print(f"gameserver cluster down: {exc}", file=sys.stderr)
+            return 1
         return 0
     port = valkey_port or recorded_base_port(data_dir) or settings.valkey_port
     report = shard_report(EmbeddedCluster(data_dir, port))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -67,6 +68,20 @@ def test_up_on_a_data_dir_another_process_manages_says_so(tmp_path: Path) -> Non
     finally:
         lock.release()
     _assert_one_clear_line(result, "another running process")
+
+
+@pytest.mark.parametrize("action", ["up", "down"])
+def test_cluster_up_or_down_on_a_data_dir_up_manages_says_so(tmp_path: Path, action: str) -> None:
+    data_dir = tmp_path / "data"
+    lock = DataDirLock(EmbeddedCluster(data_dir).valkey_dir / "cluster.lock")
+    lock.acquire()
+    try:
+        command = [sys.executable, "-m", "gameserver", "cluster", action, "--data-dir"]
+        command += [str(data_dir), "--valkey-port", str(find_free_base_port())]
+        result = _refused(command)
+    finally:
+        lock.release()
+    _assert_one_clear_line(result, f"cluster {action}", "another running process")
 
 
 def test_up_refuses_a_signing_secret_other_than_the_one_its_data_dir_kept(
