@@ -365,7 +365,7 @@ def gateway_metrics_ports(settings: Settings, first: int | None, taken: set[int]
         if len(ports) == settings.gateways:
             break
         port = free_local_port(settings.host)
-        if port not in taken and port not in ports and port != settings.port:
+        if port not in taken | set(ports) | {settings.port, settings.admin_port}:
             ports.append(port)
     if len(ports) < settings.gateways:
         raise SystemExit("gameserver: found no free ports for the gateways' metrics")
