@@ -138,7 +138,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     app = GatewayApp(
         routes=routes,
         middleware=[
-            Middleware(ListenerSplit, admin_port=settings.admin_port),
+            Middleware(
+                ListenerSplit, admin_port=settings.admin_port, metrics_port=settings.metrics_port
+            ),
             Middleware(LoginCrossOrigin, origins=AllowedOrigins(settings.allowed_origins)),
             Middleware(
                 AdminAccess,

@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the worker's /healthz, /readyz and /metrics (default: a free port, printed)",
     )
+    up.add_argument(
+        "--gateway-metrics-port",
+        type=int,
+        default=None,
+        help="gateway i's own /healthz, /readyz and /metrics on this port + i - 1 "
+        "(default: free ports, printed)",
+    )
 
     serve = commands.add_parser("serve", help="one gateway against VALKEY_NODES")
     _add_server_flags(serve)
@@ -49,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reuse-port",
         action="store_true",
         help="share the port with other gateway processes of this host (SO_REUSEPORT)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="this process's own /healthz, /readyz and /metrics (not shared)",
     )
 
     worker = commands.add_parser("worker", help="background workers against VALKEY_NODES")
@@ -83,6 +96,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         certfile=getattr(args, "certfile", None),
         keyfile=getattr(args, "keyfile", None),
         admin_port=getattr(args, "admin_port", None),
+        metrics_port=getattr(args, "metrics_port", None) if args.command == "serve" else None,
         data_dir=getattr(args, "data_dir", None),
         valkey_port=getattr(args, "valkey_port", None),
         gateways=getattr(args, "gateways", None),
@@ -100,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from gameserver.runner import run_up
 
-        return run_up(settings, args.worker_metrics_port)
+        return run_up(settings, args.worker_metrics_port, args.gateway_metrics_port)
     if args.command == "serve":
         from gameserver.runner import run_serve
 
@@ -147,7 +161,11 @@ def _cluster(action: str, settings: Settings, valkey_port: int | None) -> int:
     data_dir = settings.data_dir.resolve()
     if action == "up":
         port = valkey_port or recorded_base_port(data_dir) or settings.valkey_port
-        seeds = cluster_up(data_dir, port, settings.cluster_node_timeout_ms)
+        try:
+            seeds = cluster_up(data_dir, port, settings.cluster_node_timeout_ms)
+        except (RuntimeError, ValueError, OSError) as exc:  # a busy data dir or port
+            print(f"gameserver cluster up: {exc}", file=sys.stderr)
+            return 1
         print("VALKEY_NODES=" + ",".join(f"{h}:{p}" for h, p in seeds))
         # stdout stays one line a shell can read; the login is for the operator's eyes.
         print(
@@ -157,7 +175,11 @@ def _cluster(action: str, settings: Settings, valkey_port: int | None) -> int:
         )
         return 0
     if action == "down":
-        cluster_down(data_dir, valkey_port)
+        try:
+            cluster_down(data_dir, valkey_port)
+        except (RuntimeError, ValueError, OSError) as exc:  # `up` manages it, say
+            print(f"gameserver cluster down: {exc}", file=sys.stderr)
+            return 1
         return 0
     port = valkey_port or recorded_base_port(data_dir) or settings.valkey_port
     report = shard_report(EmbeddedCluster(data_dir, port))

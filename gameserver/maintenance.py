@@ -28,10 +28,14 @@ def run_backup_command(args: argparse.Namespace, settings: Settings) -> int:
             )
         else:
             manifest = restore_embedded(args.archive, data_dir, settings.valkey_port)
+            port = settings.valkey_port
+            # `up` starts the cluster on its default ports unless told the recorded ones.
+            port_flag = "" if port == Settings().valkey_port else f" --valkey-port {port}"
+            secret = " and the token-signing secret" if manifest.secret else ""
             print(
-                f"restored {manifest.keys} keys into a new cluster in {data_dir} "
-                f"(ports {settings.valkey_port}-{settings.valkey_port + 5}); "
-                f"start it with `gameserver up --data-dir {data_dir}`"
+                f"restored {manifest.keys} keys{secret} into a new cluster in {data_dir} "
+                f"(ports {port}-{port + 5}); "
+                f"start it with `gameserver up --data-dir {data_dir}{port_flag}`"
             )
     except (RuntimeError, OSError) as exc:
         print(f"gameserver {args.command}: {exc}", file=sys.stderr)

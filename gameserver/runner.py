@@ -9,6 +9,7 @@ import secrets
 import signal
 import socket
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -86,12 +87,15 @@ def shared_port_socket(host: str, port: int, reuse_port: bool = True) -> socket.
 
 
 def listening_sockets(settings: Settings, reuse_port: bool = False) -> list[socket.socket]:
-    """The game listener, then the admin listener where `admin_port` asks for one."""
+    """The game listener, then the admin listener where `admin_port` asks for one, then
+    this process's own metrics listener where `metrics_port` does (never shared)."""
     ports = [settings.port, *([settings.admin_port] if settings.admin_port else [])]
     sockets: list[socket.socket] = []
     try:
         for port in ports:
             sockets.append(shared_port_socket(settings.host, port, reuse_port))
+        if settings.metrics_port:
+            sockets.append(shared_port_socket(settings.host, settings.metrics_port, False))
     except OSError:
         for sock in sockets:
             sock.close()
@@ -101,7 +105,12 @@ def listening_sockets(settings: Settings, reuse_port: bool = False) -> list[sock
 
 def check_ports_free(settings: Settings) -> None:
     """Exit with one clear line if a port the gateway needs is taken."""
-    for flag, port in (("--port", settings.port), ("--admin-port", settings.admin_port)):
+    ports = (
+        ("--port", settings.port),
+        ("--admin-port", settings.admin_port),
+        ("--metrics-port", settings.metrics_port),
+    )
+    for flag, port in ports:
         if port is None:
             continue
         try:
@@ -130,6 +139,11 @@ def listening_banner(settings: Settings, lead: str = "gameserver is up at") -> s
     if settings.admin_port:
         lines.append(
             f"admin API and metrics only at {http}://{settings.host}:{settings.admin_port}"
+        )
+    if settings.metrics_port:
+        lines.append(
+            f"this gateway's own health and metrics at {http}://{settings.host}:"
+            f"{settings.metrics_port} (/healthz /readyz /metrics)"
         )
     return "\n".join(lines)
 
@@ -208,7 +222,11 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_up(settings: Settings, worker_metrics_port: int | None = None) -> int:
+def run_up(
+    settings: Settings,
+    worker_metrics_port: int | None = None,
+    gateway_metrics_port: int | None = None,
+) -> int:
     """The embedded default: a supervisor of the local cluster, the worker and gateways.
 
     This process serves nothing itself (gameserver/supervisor/supervisor.py).
@@ -226,7 +244,11 @@ def run_up(settings: Settings, worker_metrics_port: int | None = None) -> int:
     check_ports_free(settings)
     metrics_port = worker_metrics_port or free_local_port(settings.host)
     check_worker_port_free(settings.host, metrics_port)
+    # Each gateway's own /metrics: the game and admin ports are shared by all of them, so a
+    # scrape there reads whichever process the kernel picks.
+    gateway_ports = gateway_metrics_ports(settings, gateway_metrics_port, {metrics_port})
     data_dir = settings.data_dir.resolve()
+    check_secret_unchanged(data_dir, settings.secret)
     secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
     # Kept beside the signing secret, so scripts and trusted servers keep working across
     # restarts; deleting the file makes a new one. Hex, not URL-safe base64: a key starting
@@ -269,15 +291,25 @@ def run_up(settings: Settings, worker_metrics_port: int | None = None) -> int:
             admin_key=admin_key,
             data_dir=data_dir,
         )
+        scheme = "https" if settings.certfile is not None else "http"
+        own = ", ".join(f"{scheme}://{settings.host}:{p}" for p in gateway_ports)
         banner = (
             f"{listening_banner(settings)}\n"
             f"Valkey cluster: {','.join(f'{h}:{p}' for h, p in seeds)} (data in {data_dir})\n"
             f"worker health and metrics at http://{settings.host}:"
             f"{metrics_port} (/healthz /readyz /metrics)\n"
-            f"{key_line}\n"
+            + (
+                f"each gateway's own health and metrics at {own} "
+                "(/healthz /readyz /metrics; scrape every one)\n"
+                if gateway_ports
+                else ""
+            )
+            + f"{key_line}\n"
             "Ctrl-C stops everything."
         )
-        supervisor = Supervisor(settings, cluster, _child_env(settings), metrics_port, banner)
+        supervisor = Supervisor(
+            settings, cluster, _child_env(settings), metrics_port, banner, gateway_ports
+        )
         supervisor.start()
         supervisor.run()
     except KeyboardInterrupt:
@@ -293,10 +325,48 @@ def run_up(settings: Settings, worker_metrics_port: int | None = None) -> int:
     return 0
 
 
-def check_worker_port_free(host: str, port: int) -> None:
+def check_secret_unchanged(data_dir: Path, secret: bytes) -> None:
+    """Refuse a GAMESERVER_SECRET other than the one earlier starts kept in the data dir:
+    credentials are hashed under it, so every device would silently get a new account."""
+    kept = data_dir / "secret"
+    if not secret or not kept.is_file():
+        return
+    if kept.read_bytes().strip() != secret.strip():
+        raise SystemExit(
+            f"gameserver: GAMESERVER_SECRET is not the signing secret earlier starts kept in "
+            f"{kept}: with it every token is refused and every device login makes a new "
+            "account (docs/accounts.md); unset it, or delete that file to change the secret"
+        )
+
+
+def check_worker_port_free(host: str, port: int, flag: str = "--worker-metrics-port") -> None:
     try:
         shared_port_socket(host, port, reuse_port=False).close()
     except OSError as exc:
         raise SystemExit(
-            f"gameserver: {host}:{port} (--worker-metrics-port) is not free: {exc.strerror}"
+            f"gameserver: {host}:{port} ({flag}) is not free: {exc.strerror}"
         ) from None
+
+
+def gateway_metrics_ports(settings: Settings, first: int | None, taken: set[int]) -> list[int]:
+    """One metrics port per gateway process: `first` onwards, else free ones (distinct);
+    none for a single gateway unless asked (its shared ports are its own then)."""
+    from gameserver.supervisor.supervisor import free_local_port
+
+    if first is None and settings.gateways == 1:
+        return []
+    if first is not None:
+        ports = [first + i for i in range(settings.gateways)]
+        for port in ports:
+            check_worker_port_free(settings.host, port, "--gateway-metrics-port")
+        return ports
+    ports = []
+    for _ in range(settings.gateways * 20):
+        if len(ports) == settings.gateways:
+            break
+        port = free_local_port(settings.host)
+        if port not in taken | set(ports) | {settings.port, settings.admin_port}:
+            ports.append(port)
+    if len(ports) < settings.gateways:
+        raise SystemExit("gameserver: found no free ports for the gateways' metrics")
+    return ports

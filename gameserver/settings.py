@@ -67,6 +67,9 @@ class Settings:
     keyfile: Path | None = None
     # With it, the admin API and /metrics are served only on this second port.
     admin_port: int | None = None
+    # With it, this process alone also serves /healthz, /readyz and /metrics here (the game
+    # and admin ports may be shared by several gateway processes: `up --gateways N`).
+    metrics_port: int | None = None
 
     # The Valkey cluster: seeds plus credentials (docs/protocol.md).
     valkey_nodes: tuple[tuple[str, int], ...] = ()
@@ -213,6 +216,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     secret = env.get("GAMESERVER_SECRET", "")
     config = env.get("GAMESERVER_CONFIG")
     admin_port = env.get("GAMESERVER_ADMIN_PORT")
+    metrics_port = env.get("GAMESERVER_METRICS_PORT")
     certfile, keyfile = env.get("GAMESERVER_CERTFILE"), env.get("GAMESERVER_KEYFILE")
     return Settings(
         host=env.get("GAMESERVER_HOST", defaults.host),
@@ -220,6 +224,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         certfile=Path(certfile) if certfile else None,
         keyfile=Path(keyfile) if keyfile else None,
         admin_port=int(admin_port) if admin_port else None,
+        metrics_port=int(metrics_port) if metrics_port else None,
         login_rate_per_s=number("GAMESERVER_LOGIN_RATE_PER_S", defaults.login_rate_per_s),
         login_burst=int(number("GAMESERVER_LOGIN_BURST", defaults.login_burst)),
         trusted_proxies=_networks(env.get("GAMESERVER_TRUSTED_PROXIES")),

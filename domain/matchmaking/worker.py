@@ -105,7 +105,9 @@ class MatchmakingWorker:
                 started = time.monotonic()
                 try:
                     await self.run_once()
-                except Exception:  # a failover or a lost node: log, and try again next tick
+                except Unavailable as exc:  # a failover, no replica, a full node: expected
+                    log.warning("matchmaking tick failed: %s", exc)
+                except Exception:  # a bug: log it whole, and try again next tick
                     log.exception("matchmaking tick failed")
                 pause = max(0.0, self._tick_s - (time.monotonic() - started))
                 with contextlib.suppress(TimeoutError):

@@ -12,6 +12,10 @@ decides what the shard caller does next (domain/storage/shard_calls.py):
 - the call was sent and its answer is lost (`OUTCOME_UNKNOWN`: the connection dropped,
   or no reply in time). A read is sent again; a write only when the caller says it is
   idempotent, else the answer is `Unconfirmed`;
+- a node that cannot take writes (`FULL`: over `maxmemory` with `noeviction`, or
+  `MISCONF`: it cannot write its AOF or RDB, a full or failing disk) refused a write: it
+  did not run; the caller answers `Unavailable` at once (retrying in milliseconds frees
+  neither memory nor disk), so clients get a clear `unavailable`, not an internal error;
 - anything else (`REFUSED`: a wrong type, a function's own error, a missing permission)
   ran and failed: it is raised as is, never retried.
 
@@ -31,6 +35,7 @@ from valkey.exceptions import (
     ClusterDownError,
     MovedError,
     NoScriptError,
+    OutOfMemoryError,
     ReadOnlyError,
     ResponseError,
     SlotNotCoveredError,
@@ -53,6 +58,7 @@ class Failure(enum.Enum):
     NOT_SENT = "notsent"
     CONNECTION = "connection"
     TIMEOUT = "timeout"
+    FULL = "full"
     REFUSED = "refused"
 
 
@@ -96,6 +102,10 @@ def classify(error: BaseException) -> Failure:
         return Failure.TIMEOUT
     if isinstance(error, OSError):
         return Failure.CONNECTION
+    if isinstance(error, OutOfMemoryError):
+        return Failure.FULL
+    if isinstance(error, ResponseError) and str(error).startswith("MISCONF"):
+        return Failure.FULL
     if isinstance(error, ResponseError) and "function not found" in str(error).lower():
         return Failure.NO_FUNCTION
     return Failure.REFUSED

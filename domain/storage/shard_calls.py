@@ -17,8 +17,8 @@ one round trip (domain/storage/auto_pipeline.py). Four kinds of call:
 Errors follow one model (domain/storage/errors.py): a call that certainly did not run
 (a redirect, a refused connection, a function the node lacked) is sent again on a fresh
 slot map; a lost answer is sent again for a read or an idempotent write, and is
-`Unconfirmed` for any other write; anything else is raised as is. Past the failover
-window the answer is `Unavailable`.
+`Unconfirmed` for any other write; a node over its memory limit is `Unavailable` at
+once; anything else is raised as is. Past the failover window the answer is `Unavailable`.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ _FUNCTION_CALLS = frozenset({"FCALL", "FCALL_RO"})
 _UNKNOWN = "the write's outcome is unknown; retry it with a request_id where it takes one"
 _SHORT = "no replica confirmed the write in time"  # or no fsync, for the fsync class
 _NO_ANSWER = "the store did not answer in time; try again"
+_FULL = "the store is full and refuses writes (Valkey maxmemory); try again later"
+_NO_DISK = "the store cannot write to its disk and refuses writes; try again later"
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class ShardCaller:
             for (node, batch, _), outcome in zip(batches, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     if not _worth_retrying(classify(outcome)):
-                        raise outcome
+                        raise _refused(outcome)
                     retry.extend(i for _, idx in batch for i in idx)
                     continue
                 for (_, idx), reply in zip(batch, outcome, strict=True):
@@ -236,7 +238,7 @@ class ShardCaller:
                             continue
                         kind, target = await self._judge(node, result)
                         if not _worth_retrying(kind):
-                            raise result
+                            raise _refused(result)
                         retry.append(i)
                         if target is not None:
                             asking[i] = target
@@ -294,7 +296,7 @@ class ShardCaller:
                     raise Unconfirmed(_UNKNOWN) from error
                 maybe_ran = True
             elif failure not in NOT_RUN:
-                raise error
+                raise _refused(error)
             if not await self._pause(attempt, deadline):
                 break
         raise (Unconfirmed(_UNKNOWN) if maybe_ran else Unavailable(_NO_ANSWER))
@@ -412,6 +414,16 @@ def _confirmed(acked: Any, replicas: int, fsync: bool) -> bool:
     if isinstance(acked, list):
         return (int(acked[0]) >= 1 or not fsync) and int(acked[1]) >= replicas
     return not fsync and int(acked) >= replicas
+
+
+def _refused(error: BaseException) -> BaseException:
+    """What a call that failed so raises: `Unavailable` for a node over its memory limit
+    or unable to write its disk (a state of the deployment, not a bug), else the error."""
+    if classify(error) is Failure.FULL:
+        unavailable = Unavailable(_NO_DISK if str(error).startswith("MISCONF") else _FULL)
+        unavailable.__cause__ = error
+        return unavailable
+    return error
 
 
 def _worth_retrying(failure: Failure) -> bool:

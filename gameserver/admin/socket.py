@@ -49,7 +49,7 @@ class AdminSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = GameWebSocket(scope["app"], scope, receive, send)
         services: Services = websocket.app.state.services
-        if not served_on(scope, services.settings.admin_port):
+        if not served_on(scope, services.settings.admin_port, services.settings.metrics_port):
             await websocket.deny(404, _refusal("not_found", f"no endpoint {SOCKET_PATH}"))
             return
         await websocket.accept()

@@ -4,7 +4,9 @@ A backup pauses writes on every primary at once (CLIENT PAUSE WRITE: reads go on
 writes wait), starts a BGSAVE on each (the fork is the snapshot), and lifts the pause:
 writers wait a few milliseconds, and the snapshots together are the cluster at one
 instant, every acknowledged write before it and none after. Each primary's RDB file and
-the cluster's layout (`manifest.json`) go into one tar.gz.
+the cluster's layout (`manifest.json`) go into one tar.gz, with the data dir's
+token-signing secret (`secret`) when it holds one: credentials are stored as HMACs under
+a key derived from it, so without it no device or provider login finds its account.
 
 `gameserver restore` (gameserver/embedded/restore.py) loads such an archive into a new
 cluster. Function libraries are not part of a backup: every gateway and worker loads
@@ -25,14 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import valkey
+from valkey.exceptions import ConnectionError as ValkeyConnectionError
 from valkey.exceptions import ResponseError
+from valkey.exceptions import TimeoutError as ValkeyTimeoutError
 
 from gameserver.embedded.cluster import recorded_base_port
 from gameserver.embedded.credentials import Credential, load_credentials
+from gameserver.embedded.formation import CLUSTER_SLOTS
 from gameserver.embedded.node import AdminClient
+from gameserver.embedded.ports import node_ports
 
 ARCHIVE_FORMAT = 1
 MANIFEST = "manifest.json"
+# The data dir's token-signing secret (gameserver/runner.py), kept under this name in
+# the data dir and in the archive.
+SECRET_FILE = "secret"
 # Writers wait at most this long if the backup dies between pause and unpause.
 _PAUSE_MS = 5000
 _BGSAVE_ATTEMPTS = 10
@@ -59,6 +68,8 @@ class Manifest:
     primaries: list[PrimaryCopy]
     # How long writes were held on the primaries while the snapshots forked.
     paused_ms: float = 0.0
+    # Whether the archive holds the data dir's signing secret (`SECRET_FILE`).
+    secret: bool = False
 
     @property
     def keys(self) -> int:
@@ -74,15 +85,45 @@ def backup_embedded(data_dir: Path, dest: Path, base_port: int | None = None) ->
     port = base_port or recorded_base_port(data_dir)
     if port is None:
         raise RuntimeError(f"{data_dir} holds no embedded cluster")
-    return backup_cluster(("127.0.0.1", port), credentials.admin, dest)
+    secret = data_dir / SECRET_FILE
+    # Any node that answers tells the layout: the first one may be the one that is down.
+    seed = ("127.0.0.1", port)
+    for candidate in node_ports(port):
+        try:
+            with _client(("127.0.0.1", candidate), credentials.admin) as probe:
+                probe.call("PING")
+        except (ValkeyConnectionError, ValkeyTimeoutError):
+            continue
+        seed = ("127.0.0.1", candidate)
+        break
+    else:
+        raise RuntimeError(
+            f"no node of the cluster in {data_dir} answers (ports {port}-{port + 5}): "
+            "is it running? (`gameserver cluster status`)"
+        )
+    return backup_cluster(seed, credentials.admin, dest, secret if secret.is_file() else None)
 
 
-def backup_cluster(seed: tuple[str, int], admin: Credential, dest: Path) -> Manifest:
+def backup_cluster(
+    seed: tuple[str, int], admin: Credential, dest: Path, secret: Path | None = None
+) -> Manifest:
     """Snapshot every primary of the cluster that `seed` belongs to into `dest`.
 
     The RDB files are read from the primaries' own directories: the nodes run on this
     machine (an embedded cluster, or a node's volume mounted here).
     """
+    try:
+        return _backup_cluster(seed, admin, dest, secret)
+    except (ValkeyConnectionError, ValkeyTimeoutError) as exc:
+        raise RuntimeError(
+            f"a node of the cluster stopped answering ({exc}); nothing was written: "
+            "try again once `gameserver cluster status` shows every primary up"
+        ) from exc
+
+
+def _backup_cluster(
+    seed: tuple[str, int], admin: Credential, dest: Path, secret: Path | None
+) -> Manifest:
     with _client(seed, admin) as first:
         primaries = _primaries(first.call("CLUSTER", "NODES"))
     with contextlib.ExitStack() as stack:
@@ -99,8 +140,10 @@ def backup_cluster(seed: tuple[str, int], admin: Credential, dest: Path) -> Mani
             folder, name = _config(client, "dir"), _config(client, "dbfilename")
             entry = PrimaryCopy(address, node_id, slots, replicas, keys[address], f"rdb/{i}.rdb")
             copies.append((entry, Path(folder) / name))
-    manifest = Manifest(ARCHIVE_FORMAT, time.time(), [e for e, _ in copies], paused_ms)
-    _write_archive(dest, manifest, copies)
+    manifest = Manifest(
+        ARCHIVE_FORMAT, time.time(), [e for e, _ in copies], paused_ms, secret is not None
+    )
+    _write_archive(dest, manifest, copies, secret)
     return manifest
 
 
@@ -130,6 +173,14 @@ def _primaries(nodes_text: Any) -> dict[str, tuple[str, list[list[int]], list[st
             primaries[by_id[master]][2].append(address)
     if not primaries:
         raise RuntimeError("the cluster has no primary serving slots")
+    served = sum(last - first + 1 for _, slots, _ in primaries.values() for first, last in slots)
+    if served != CLUSTER_SLOTS:
+        # A backup without them would miss their data and still look whole.
+        raise RuntimeError(
+            f"{CLUSTER_SLOTS - served} slots have no primary that is up (a failover, or a "
+            "shard lost); nothing was written: try again once `gameserver cluster status` "
+            "shows every slot served"
+        )
     return primaries
 
 
@@ -185,7 +236,9 @@ def _wait_for_snapshot(client: AdminClient, address: str, saves_before: int) -> 
         time.sleep(0.05)
 
 
-def _write_archive(dest: Path, manifest: Manifest, copies: list[tuple[PrimaryCopy, Path]]) -> None:
+def _write_archive(
+    dest: Path, manifest: Manifest, copies: list[tuple[PrimaryCopy, Path]], secret: Path | None
+) -> None:
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".partial")
@@ -200,6 +253,8 @@ def _write_archive(dest: Path, manifest: Manifest, copies: list[tuple[PrimaryCop
         tar.addfile(info, io.BytesIO(body))
         for entry, path in copies:
             tar.add(path, arcname=entry.file, recursive=False)
+        if secret is not None:
+            tar.add(secret, arcname=SECRET_FILE, recursive=False)
     partial.replace(dest)
 
 

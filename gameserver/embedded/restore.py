@@ -4,14 +4,18 @@ A restore starts a new embedded cluster on a fresh data dir and loads every RDB 
 archive (gameserver/embedded/backup.py) into it: a throwaway valkey-server (no cluster
 mode, loopback, its own password) opens each file, and its keys are DUMPed and
 RESTOREd, with their time to live, into the cluster, which places them by slot. The new
-cluster may differ from the old one in ports and layout.
+cluster may differ from the old one in ports and layout. The data dir's token-signing
+secret, when the archive holds it, is written into the new data dir: `up` there signs
+and hashes credentials with it, so every device and provider login finds its account.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -26,10 +30,17 @@ from valkey.cluster import ClusterNode, ValkeyCluster
 from valkey.exceptions import BusyLoadingError
 from valkey.exceptions import ConnectionError as ValkeyConnectionError
 
-from gameserver.embedded.backup import ARCHIVE_FORMAT, MANIFEST, Manifest, PrimaryCopy
+from gameserver.embedded.backup import (
+    ARCHIVE_FORMAT,
+    MANIFEST,
+    SECRET_FILE,
+    Manifest,
+    PrimaryCopy,
+)
 from gameserver.embedded.cluster import EmbeddedCluster, recorded_base_port
-from gameserver.embedded.credentials import load_credentials
+from gameserver.embedded.credentials import CREDENTIALS_FILE, load_credentials
 from gameserver.embedded.node import SERVER_UMASK, valkey_server_binary
+from gameserver.embedded.private_dir import make_private
 
 _LOAD_TIMEOUT_S = 600.0
 _SCAN_COUNT = 500
@@ -49,42 +60,90 @@ def restore_embedded(
         work = Path(folder)
         manifest = _read_archive(archive, work)
         cluster = EmbeddedCluster(data_dir, base_port)
-        cluster.start()
+        # What this restore makes in the data dir; removed if it fails (a busy port, a
+        # bad file), so that the same command can be run again.
+        made = [data_dir / CREDENTIALS_FILE]
+        if not cluster.valkey_dir.exists():
+            made.append(cluster.valkey_dir)
         try:
-            admin = cluster.credentials.admin
-            nodes = [ClusterNode(h, p) for h, p in cluster.seeds]  # type: ignore[no-untyped-call]
-            target: Any = ValkeyCluster(
-                startup_nodes=nodes, username=admin.username, password=admin.password
-            )
-            try:
-                for primary in manifest.primaries:
-                    restored = _load_rdb(work / primary.file, target)
-                    if restored != primary.keys:
-                        raise RuntimeError(
-                            f"{primary.file}: {restored} keys restored, {primary.keys} backed up"
-                        )
-                # Every restored key is on a replica before the restore says it is done.
-                target.execute_command("WAIT", 1, 10_000, target_nodes=ValkeyCluster.PRIMARIES)
-            finally:
-                target.close()
+            if manifest.secret and _restore_secret(work / SECRET_FILE, data_dir / SECRET_FILE):
+                made.append(data_dir / SECRET_FILE)
+            _load_into(cluster, manifest, work, keep_running)
         except BaseException:
-            cluster.stop()
+            for path in made:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
             raise
-        if keep_running:
-            cluster.release()
-        else:
-            cluster.stop()
     return manifest
 
 
+def _load_into(
+    cluster: EmbeddedCluster, manifest: Manifest, work: Path, keep_running: bool
+) -> None:
+    """Start the new cluster, load every RDB of the archive into it, then stop it (or
+    release it, with `keep_running`)."""
+    cluster.start()
+    try:
+        admin = cluster.credentials.admin
+        nodes = [ClusterNode(h, p) for h, p in cluster.seeds]  # type: ignore[no-untyped-call]
+        target: Any = ValkeyCluster(
+            startup_nodes=nodes, username=admin.username, password=admin.password
+        )
+        try:
+            for primary in manifest.primaries:
+                restored = _load_rdb(work / primary.file, target)
+                if restored != primary.keys:
+                    raise RuntimeError(
+                        f"{primary.file}: {restored} keys restored, {primary.keys} backed up"
+                    )
+            # Every restored key is on a replica before the restore says it is done.
+            target.execute_command("WAIT", 1, 10_000, target_nodes=ValkeyCluster.PRIMARIES)
+        finally:
+            target.close()
+    except BaseException:
+        cluster.stop()
+        raise
+    if keep_running:
+        cluster.release()
+    else:
+        cluster.stop()
+
+
 def _read_archive(archive: Path, work: Path) -> Manifest:
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(work, filter="data")
-    raw = json.loads((work / MANIFEST).read_text())
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(work, filter="data")
+        raw = json.loads((work / MANIFEST).read_text())
+    except (tarfile.TarError, EOFError, ValueError, FileNotFoundError) as exc:
+        raise RuntimeError(f"{archive} is not a whole backup archive ({exc})") from exc
     if raw.get("format") != ARCHIVE_FORMAT:
         raise RuntimeError(f"{archive}: archive format {raw.get('format')} is not supported")
     primaries = [PrimaryCopy(**entry) for entry in raw["primaries"]]
-    return Manifest(raw["format"], raw["created_unix_s"], primaries, raw.get("paused_ms", 0.0))
+    return Manifest(
+        raw["format"],
+        raw["created_unix_s"],
+        primaries,
+        raw.get("paused_ms", 0.0),
+        bool(raw.get("secret", False)),
+    )
+
+
+def _restore_secret(source: Path, target: Path) -> bool:
+    """The backed-up signing secret into the new data dir (0600), before any cluster;
+    whether it wrote the file (False: the same secret was there already)."""
+    value = source.read_bytes()
+    if target.exists():
+        if target.read_bytes().strip() != value.strip():
+            raise RuntimeError(
+                f"{target} holds another signing secret: restore into a fresh data dir"
+            )
+        return False
+    make_private(target.parent)
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(value)
+    return True
 
 
 def _load_rdb(rdb: Path, target: Any) -> int:

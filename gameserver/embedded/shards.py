@@ -4,7 +4,8 @@ Health, and the command's exit code:
 - `healthy` (0): every slot is served by a primary that is up, and every primary has
   at least one replica up and linked to it;
 - `degraded` (1): every slot is served, but some primary has no working replica (an
-  acknowledged write, which waits for a replica, fails there);
+  acknowledged write, which waits for a replica, fails there), or refuses writes: it is
+  at its memory limit (`maxmemory`) or cannot write its AOF or RDB (a full disk);
 - `down` (2): some slots have no primary that is up (or no node answers at all).
 """
 
@@ -126,6 +127,26 @@ def _replication(node: Node) -> dict[str, Any] | None:
         return None
 
 
+def _refuses_writes(node: Node) -> str | None:
+    """Why `node` refuses writes (full memory, a disk it cannot write), or None."""
+    try:
+        with node.client(timeout_s=1.0) as admin:
+            persistence: dict[str, Any] = admin.call("INFO", "persistence")
+            memory: dict[str, Any] = admin.call("INFO", "memory")
+    except (ValkeyError, OSError):
+        return None
+    if persistence.get("aof_enabled") in (1, "1") and persistence.get(
+        "aof_last_write_status"
+    ) not in (None, "ok"):
+        return "cannot write its AOF (a full or failing disk): it refuses writes"
+    if persistence.get("rdb_last_bgsave_status") not in (None, "ok"):
+        return "could not save its RDB (a full or failing disk): it may refuse writes"
+    limit, used = _int(memory.get("maxmemory", 0)), _int(memory.get("used_memory", 0))
+    if limit and used is not None and used >= limit:
+        return "is at its memory limit (maxmemory): it refuses writes"
+    return None
+
+
 def shard_report(cluster: EmbeddedCluster) -> ShardReport:
     nodes_by_address = {f"{n.host}:{n.port}": n for n in cluster.nodes}
     running = {address for address, n in nodes_by_address.items() if n.live_pid() is not None}
@@ -188,6 +209,10 @@ def shard_report(cluster: EmbeddedCluster) -> ShardReport:
     for shard in shards:
         if shard.primary.up and not any(r.up and r.linked for r in shard.replicas):
             reasons.append(f"primary {shard.primary.address} has no working replica")
+        node = nodes_by_address.get(shard.primary.address)
+        refusal = _refuses_writes(node) if shard.primary.up and node is not None else None
+        if refusal is not None:
+            reasons.append(f"primary {shard.primary.address} {refusal}")
     if served != CLUSTER_SLOTS or cluster_state != "ok":
         health: Health = "down"
     elif reasons:

@@ -44,7 +44,7 @@ _CLOSING_GRACE_S = 5.0
 async def game_socket(websocket: GameWebSocket) -> None:
     services: Services = websocket.app.state.services
     settings = services.settings
-    if not served_on(websocket.scope, settings.admin_port):
+    if not served_on(websocket.scope, settings.admin_port, settings.metrics_port):
         await websocket.deny(404, _refusal("not_found", "no endpoint /v1/ws"))
         return
     if not services.allowed_origins.allows(websocket.header(b"origin")):

@@ -129,6 +129,8 @@ class Supervisor:
     env: dict[str, str]
     worker_metrics_port: int
     banner: str
+    # Gateway i's own /metrics port (`serve --metrics-port`), kept across its restarts.
+    gateway_metrics_ports: list[int] = field(default_factory=list)
     gateways: list[PythonProcess] = field(default_factory=list)
     worker: PythonProcess | None = None
     children: list[Child] = field(default_factory=list)
@@ -155,7 +157,7 @@ class Supervisor:
         self.children.append(self._python_child("worker", "worker", self.worker))
         for index in range(1, self.settings.gateways + 1):
             gateway = PythonProcess(
-                self._gateway_command(), env, read_end, self.settings.parent_death
+                self._gateway_command(index), env, read_end, self.settings.parent_death
             )
             self.gateways.append(gateway)
             self.children.append(self._python_child(f"gateway-{index}", "gateway", gateway))
@@ -304,12 +306,14 @@ class Supervisor:
             backoff,
         )
 
-    def _gateway_command(self) -> list[str]:
+    def _gateway_command(self, index: int) -> list[str]:
         s = self.settings
         command = [sys.executable, "-m", "gameserver", "serve", "--reuse-port"]
         command += ["--host", s.host, "--port", str(s.port)]
         if s.admin_port:
             command += ["--admin-port", str(s.admin_port)]
+        if index <= len(self.gateway_metrics_ports):
+            command += ["--metrics-port", str(self.gateway_metrics_ports[index - 1])]
         if s.certfile and s.keyfile:
             command += ["--certfile", str(s.certfile), "--keyfile", str(s.keyfile)]
         return command

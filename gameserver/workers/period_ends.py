@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from domain.clock import Clock
-from domain.errors import BoardNotFound, DomainError
+from domain.errors import BoardNotFound, DomainError, Unavailable
 from domain.leaderboards.models import RankedEntry
 from domain.leaderboards.period_ends import PeriodEndJob
 from domain.leaderboards.service import LeaderboardService
@@ -74,6 +74,8 @@ class PeriodEndWorker:
             while not stop.is_set():
                 try:
                     await self.check(http)
+                except Unavailable as exc:  # a failover, no replica, a full node: expected
+                    log.warning("period-end check failed: %s", exc)
                 except Exception:  # a broken check must not end the loop
                     log.exception("period-end check failed")
                 try:

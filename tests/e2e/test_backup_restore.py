@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -71,7 +72,13 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
     archive = tmp_path / "backup.tar.gz"
     source = ["--data-dir", str(embedded_cluster.data_dir)]
     source += ["--valkey-port", str(embedded_cluster.base_port)]
-    made = await gameserver("backup", str(archive), *source)
+    # The signing secret `up` keeps in its data dir: credentials are hashed under it.
+    secret = embedded_cluster.data_dir / "secret"
+    secret.write_text("the-data-dirs-signing-secret\n")
+    try:
+        made = await gameserver("backup", str(archive), *source)
+    finally:
+        secret.unlink()
     assert made.returncode == 0, made.stderr
     assert archive.stat().st_mode & 0o077 == 0  # player data: the owner's alone
     with tarfile.open(archive) as tar:
@@ -84,9 +91,24 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
 
     restored_dir = tmp_path / "restored"
     port = find_free_base_port()
+    # A restore that fails (its port is taken) leaves nothing behind: run again, it works.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        refused = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
+                                   "--valkey-port", str(port))  # fmt: skip
+    assert refused.returncode == 1 and "in use" in refused.stderr, refused.stderr
     loaded = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                         "--valkey-port", str(port))  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
+    # The command it prints starts the restored cluster (on its ports, not the default).
+    assert f"gameserver up --data-dir {restored_dir.resolve()}" in loaded.stdout
+    if port != 7000:
+        assert f"--valkey-port {port}`" in loaded.stdout
+    # `up --data-dir` there signs and hashes with the same secret: devices find their accounts.
+    restored_secret = restored_dir / "secret"
+    assert restored_secret.read_text() == "the-data-dirs-signing-secret\n"
+    assert restored_secret.stat().st_mode & 0o077 == 0
     again = await gameserver("restore", str(archive), "--data-dir", str(restored_dir),
                        "--valkey-port", str(port))  # fmt: skip
     assert again.returncode == 1 and "fresh data dir" in again.stderr
@@ -127,3 +149,23 @@ async def test_a_backup_restored_into_a_fresh_data_dir_holds_everything(
                 assert rank["score"] == 42
     finally:
         cluster.stop()
+
+    # A backup of a cluster that is not running says so in one line and writes nothing.
+    stopped = await gameserver("backup", str(tmp_path / "none.tar.gz"), "--data-dir",
+                               str(restored_dir))  # fmt: skip
+    assert stopped.returncode == 1
+    assert stopped.stderr.strip().splitlines() == [stopped.stderr.strip()]
+    assert "no node of the cluster" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert not (tmp_path / "none.tar.gz").exists()
+
+
+async def test_a_damaged_archive_is_refused_in_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    archive = tmp_path / "damaged.tar.gz"
+    archive.write_bytes(b"\x1f\x8b" + b"not the rest of a gzip stream" * 10)
+    target = tmp_path / "restored"
+    refused = await gameserver("restore", str(archive), "--data-dir", str(target),
+                               "--valkey-port", str(find_free_base_port()))  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+    assert "not a whole backup archive" in refused.stderr
+    assert not (target / "credentials.json").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -124,12 +125,37 @@ def _sockets_served_by(port: int) -> dict[int, int]:
     return counts
 
 
+def _listener_of(port: int) -> int | None:
+    """The process listening on `port`."""
+    for connection in psutil.net_connections("tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == "LISTEN":
+            return connection.pid
+    return None
+
+
+def _two_free_ports() -> int:
+    """A port free now, and the next one too."""
+    for _ in range(50):
+        first = free_port()
+        with contextlib.suppress(OSError), socket.socket() as probe:
+            probe.bind(("127.0.0.1", first + 1))
+            return first
+    raise AssertionError("no two consecutive free ports")
+
+
+async def _sockets_open(http: httpx.AsyncClient, metrics_port: int) -> float:
+    text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    (line,) = [x for x in text.splitlines() if x.startswith("gameserver_sockets_open ")]
+    return float(line.split()[1])
+
+
 async def test_several_gateway_processes_share_the_port_and_stop_together(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    port, valkey_port = free_port(), find_free_base_port()
-    process, _ = _start_up(data_dir, port, valkey_port, "--gateways", "2")
+    port, valkey_port, metrics = free_port(), find_free_base_port(), _two_free_ports()
+    flags = ("--gateways", "2", "--gateway-metrics-port", str(metrics))
+    process, _ = _start_up(data_dir, port, valkey_port, *flags)
     gateways: list[int] = []
     try:
         # `up` supervises: it is no gateway itself, both are `serve` children.
@@ -148,6 +174,16 @@ async def test_several_gateway_processes_share_the_port_and_stop_together(
                 if attempt >= 20 and set(_sockets_served_by(port)) == set(gateways):
                     break
             assert set(_sockets_served_by(port)) == set(gateways)
+            # Each gateway has a metrics port of its own: a scrape of one reads that
+            # process, not whichever one the kernel hands the shared port's connection.
+            own = {_listener_of(metrics): metrics, _listener_of(metrics + 1): metrics + 1}
+            assert set(own) == set(gateways)
+            served = _sockets_served_by(port)
+            async with httpx.AsyncClient() as http:
+                for pid, metrics_port in own.items():
+                    assert await _sockets_open(http, metrics_port) == served[pid]
+                    game = await http.get(f"http://127.0.0.1:{metrics_port}/v1/sessions")
+                    assert game.status_code == 404  # probes and metrics only
     finally:
         _stop(process)
     assert not any(psutil.pid_exists(pid) for pid in gateways)

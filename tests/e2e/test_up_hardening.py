@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -67,6 +68,40 @@ def test_up_on_a_data_dir_another_process_manages_says_so(tmp_path: Path) -> Non
     finally:
         lock.release()
     _assert_one_clear_line(result, "another running process")
+
+
+@pytest.mark.parametrize("action", ["up", "down"])
+def test_cluster_up_or_down_on_a_data_dir_up_manages_says_so(tmp_path: Path, action: str) -> None:
+    data_dir = tmp_path / "data"
+    lock = DataDirLock(EmbeddedCluster(data_dir).valkey_dir / "cluster.lock")
+    lock.acquire()
+    try:
+        command = [sys.executable, "-m", "gameserver", "cluster", action, "--data-dir"]
+        command += [str(data_dir), "--valkey-port", str(find_free_base_port())]
+        result = _refused(command)
+    finally:
+        lock.release()
+    _assert_one_clear_line(result, f"cluster {action}", "another running process")
+
+
+def test_up_refuses_a_signing_secret_other_than_the_one_its_data_dir_kept(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "secret").write_text("the-secret-earlier-starts-used\n")
+    valkey_port = find_free_base_port()
+    command = up_command(data_dir, free_port(), valkey_port)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env_without_settings(GAMESERVER_SECRET="another-secret"),
+        timeout=60,
+    )
+    _assert_one_clear_line(result, "GAMESERVER_SECRET", str(data_dir / "secret"))
+    with socket.socket() as probe:  # nothing was started
+        probe.bind(("127.0.0.1", valkey_port))
 
 
 def test_up_with_a_key_certificate_and_admin_port(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ from domain.storage.node_link import NotSent
             Failure.REFUSED,
         ),
         ("ERR user_script:3: Script attempted to access a non local key", Failure.REFUSED),
+        ("OOM command not allowed when used memory > 'maxmemory'.", Failure.FULL),
+        ("MISCONF Errors writing to the AOF file: No space left on device", Failure.FULL),
     ],
 )
 def test_an_error_reply_is_named_by_its_kind(reply: str, kind: Failure) -> None:
@@ -59,6 +61,8 @@ def test_a_failure_to_send_or_to_hear_back_is_named_by_its_kind(
 def test_only_a_lost_answer_leaves_the_outcome_unknown() -> None:
     assert OUTCOME_UNKNOWN == {Failure.CONNECTION, Failure.TIMEOUT}
     assert not NOT_RUN & OUTCOME_UNKNOWN
-    # What ran and failed is neither: never sent again.
+    # What ran and failed is neither: never sent again; nor is a full node's refusal
+    # (answered `Unavailable` at once: a retry would not free memory).
     assert Failure.REFUSED not in NOT_RUN | OUTCOME_UNKNOWN
-    assert NOT_RUN | OUTCOME_UNKNOWN | {Failure.REFUSED} == set(Failure)
+    assert Failure.FULL not in NOT_RUN | OUTCOME_UNKNOWN
+    assert NOT_RUN | OUTCOME_UNKNOWN | {Failure.REFUSED, Failure.FULL} == set(Failure)
