@@ -7,6 +7,7 @@ reach a player's socket looks up the player's gateway and publishes there.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,14 @@ def encode_session_end(kind: str, player_id: str, session_id: str) -> bytes:
 
 
 def encode_event(player_ids: Sequence[str], event: dict[str, Any]) -> bytes:
-    return orjson.dumps({"k": _EVENT, "ps": list(player_ids), "e": event})
+    return orjson.dumps({"k": _EVENT, "ps": list(player_ids), "e": stamped(event)})
+
+
+def stamped(event: dict[str, Any]) -> dict[str, Any]:
+    """The push with its server time `ts` (Unix ms), as every push carries, unless it has one."""
+    if "ts" in event:
+        return event
+    return {**event, "ts": int(time.time() * 1000)}
 
 
 class PlayerMessenger:
@@ -64,7 +72,8 @@ class PlayerMessenger:
         for player_id, gateway_id in (await self._sessions.gateways_of(list(events))).items():
             by_gateway.setdefault(gateway_id, {})[player_id] = events[player_id]
         for gateway_id, each in by_gateway.items():
-            message = orjson.dumps({"k": _EVENTS, "es": each})
+            stamped_each = {player_id: stamped(event) for player_id, event in each.items()}
+            message = orjson.dumps({"k": _EVENTS, "es": stamped_each})
             await self._sessions.publish_to_gateway(gateway_id, message)
 
 
