@@ -37,6 +37,7 @@ from gameserver_client.event_hub import Callback, EventHub, EventStream
 from gameserver_client.events import (
     Closed,
     Disconnected,
+    RankChanged,
     Reconnected,
     event_from_wire,
 )
@@ -100,6 +101,8 @@ class GameClient(GameOps):
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._subscriptions: dict[str, int] = {}
+        # The rank last told per watched board (subscribe reply, `rank.changed`).
+        self._ranks: dict[str, int | None] = {}
         self._hub = EventHub()
         self._state_changed = asyncio.Event()
         self._closed: Closed | None = None
@@ -361,14 +364,24 @@ class GameClient(GameOps):
 
     async def _resubscribe(self, ws: ClientConnection) -> None:
         for board, top in list(self._subscriptions.items()):
+            told = self._ranks.get(board)
             try:
                 async with asyncio.timeout(self.timeout):
-                    await self._request(ws, "board.subscribe", {"board": board, "top": top})
+                    reply = await self._request(ws, "board.subscribe", {"board": board, "top": top})
             except NotFound:
                 log.warning("board %s is gone: its subscription ends", board)
                 self._subscriptions.pop(board, None)
+                self._ranks.pop(board, None)
+                continue
             except ServerError as exc:
                 log.warning("could not subscribe %s again: %s", board, exc)
+                continue
+            rank: int | None = reply.get("rank")
+            # The pushes of the outage are lost: tell the rank that holds now, unless a
+            # push that followed the reply has told a newer one already.
+            if self._ranks.get(board) == told and rank != told:
+                self._ranks[board] = rank
+                self._hub.emit(RankChanged(board, rank, told, None))
 
     async def _reconnect(
         self, session_gone: bool, relogged: bool
@@ -415,7 +428,10 @@ class GameClient(GameOps):
                 if not isinstance(message, dict):
                     continue
                 if "event" in message:
-                    self._hub.emit(event_from_wire(message))
+                    event = event_from_wire(message)
+                    if isinstance(event, RankChanged):
+                        self._ranks[event.board] = event.rank
+                    self._hub.emit(event)
                     continue
                 future = self._pending.pop(str(message.get("id")), None)
                 if future is not None and not future.done():

@@ -27,6 +27,8 @@ class GameOps:
 
     # Boards to subscribe again after a reconnect (board -> `top`).
     _subscriptions: dict[str, int]
+    # The rank last told per watched board, to tell a change missed while away.
+    _ranks: dict[str, int | None]
 
     @property
     def player_id(self) -> str:
@@ -132,10 +134,12 @@ class GameOps:
         reply = await self._call("board.subscribe", {"board": board, "top": top}, timeout)
         self._subscriptions[board] = top
         rank: int | None = reply.get("rank")
+        self._ranks[board] = rank
         return rank
 
     async def board_unsubscribe(self, board: str, *, timeout: float | None = None) -> None:
         self._subscriptions.pop(board, None)
+        self._ranks.pop(board, None)
         await self._call("board.unsubscribe", {"board": board}, timeout)
 
     async def board_list(self, *, timeout: float | None = None) -> list[BoardInfo]:
