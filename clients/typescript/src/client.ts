@@ -253,13 +253,45 @@ export class GameClient extends Emitter<ClientEvents> {
     this.finish({ code: 1000, reason: "client closed", willReconnect: false });
   }
 
-  /** Sends `op` with `fields` and resolves with the reply's result fields. */
+  /** Sends `op` with `fields` and resolves with the reply's result fields. While the
+   * client reconnects, the call waits for the socket within its timeout. */
   request<T>(op: string, fields: object = {}, options: CallOptions = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 10_000;
     const socket = this.socket;
-    if (socket === null || socket.readyState !== OPEN) {
+    if (socket !== null && socket.readyState === OPEN) {
+      return this.send<T>(socket, op, fields, timeoutMs);
+    }
+    if (this.currentState !== "reconnecting") {
       return Promise.reject(new DisconnectedError(op));
     }
-    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 10_000;
+    const started = Date.now();
+    return this.reopened(op, timeoutMs).then(() => {
+      const left = Math.max(1, timeoutMs - (Date.now() - started));
+      return this.request<T>(op, fields, { timeoutMs: left });
+    });
+  }
+
+  /** Resolves once the client is open again (boards subscribed again), rejects when it
+   * closes for good or after `timeoutMs`. */
+  private reopened(op: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        stopOpen();
+        stopClosed();
+        if (error === undefined) {
+          resolve();
+        } else {
+          reject(error);
+        }
+      };
+      const timer = setTimeout(() => settle(new RequestTimeoutError(op, timeoutMs)), timeoutMs);
+      const stopOpen = this.on("open", () => settle());
+      const stopClosed = this.on("closed", () => settle(new DisconnectedError(op)));
+    });
+  }
+
+  private send<T>(socket: SocketLike, op: string, fields: object, timeoutMs: number): Promise<T> {
     this.nextRequestId += 1;
     const id = `r${this.nextRequestId}`;
     return new Promise<T>((resolve, reject) => {

@@ -348,6 +348,24 @@ describe("connection", () => {
     });
   });
 
+  test("a call made while the client reconnects waits for the socket", async () => {
+    const client = await player();
+    const reconnecting = nextEvent(client, "reconnecting");
+    client.socket.terminate(); // the connection drops without a close frame
+    await reconnecting;
+    assert.equal(client.state, "reconnecting");
+    const top = await client.boardTop("global", { timeoutMs: WAIT_MS });
+    assert.ok(Array.isArray(top.entries));
+    assert.equal(client.state, "open");
+    // Closed for good, a waiting call fails at once as `disconnected`.
+    const dropped = nextEvent(client, "reconnecting");
+    client.socket.terminate();
+    await dropped;
+    const waiting = client.ping({ timeoutMs: 60_000 });
+    client.close();
+    await assert.rejects(waiting, (error) => error instanceof DisconnectedError);
+  });
+
   test("close() ends the client without reconnecting", async () => {
     const client = await player();
     const closed = nextEvent(client, "closed");
