@@ -207,7 +207,12 @@ class GameClient(GameOps):
         )
 
     async def _start(self) -> None:
-        ws = await self._open_socket()
+        try:
+            ws = await self._open_socket()
+        except TimeoutError:
+            raise RequestTimeout("the game socket did not open in time") from None
+        except (OSError, InvalidHandshake) as exc:
+            raise ConnectionLost(f"the game socket did not open: {exc}") from exc
         self._supervisor = asyncio.create_task(self._supervise(ws))
         # The first connection is up once it answers (or a close is known).
         try:
@@ -406,7 +411,7 @@ class GameClient(GameOps):
                 except RateLimited as exc:
                     await asyncio.sleep(exc.retry_after or 0)
                     continue
-                except (ServerError, httpx.HTTPError) as exc:
+                except (ServerError, ConnectionLost, RequestTimeout) as exc:
                     log.info("login failed (%s); trying again", exc)
                     continue
                 session_gone = False
