@@ -13,6 +13,7 @@ from gameserver_client import (
     Disconnected,
     EventStream,
     GameClient,
+    MatchFound,
     MemoryStorage,
     RankChanged,
     Reconnected,
@@ -20,6 +21,7 @@ from gameserver_client import (
 )
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.matchmaking.worker import MatchmakingWorker
 from tests.clients.conftest import device_client
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
@@ -125,6 +127,27 @@ async def test_a_rank_that_moved_while_away_is_told_once_back(
             assert moved.score is None
             await _next_of(events, Reconnected)
             assert (await ann.board_rank("global")).rank == moved.rank
+
+
+async def test_a_match_found_while_away_is_told_once_back(
+    gateway: Gateway, worker: MatchmakingWorker, cluster_seeds: Seeds, clean_valkey: ValkeyCluster
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-queued")
+    async with running_gateway(settings) as first, device_client(first.base_url) as ann:
+        ticket = await ann.match_join("duel")
+        events = ann.events()
+        await first_gateway_stops(first)
+        # Bob is matched with Ann while her socket is down: her push is lost.
+        async with device_client(gateway.base_url) as bob:
+            bobs = bob.events(MatchFound)
+            await bob.match_join("duel")
+            theirs = await bobs.next(timeout=20)
+            restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
+            async with running_gateway(restarted):
+                found = await _next_of(events, MatchFound)
+                assert (found.ticket, found.match_id) == (ticket, theirs.match_id)
+                assert (found.queue, found.teams, found.server) == ("duel", theirs.teams, None)
+                await _next_of(events, Reconnected)
 
 
 async def test_no_reconnect_after_an_admin_kick(gateway: Gateway) -> None:

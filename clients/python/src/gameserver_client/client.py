@@ -37,6 +37,8 @@ from gameserver_client.event_hub import Callback, EventHub, EventStream
 from gameserver_client.events import (
     Closed,
     Disconnected,
+    MatchExpired,
+    MatchFound,
     RankChanged,
     Reconnected,
     event_from_wire,
@@ -103,6 +105,9 @@ class GameClient(GameOps):
         self._subscriptions: dict[str, int] = {}
         # The rank last told per watched board (subscribe reply, `rank.changed`).
         self._ranks: dict[str, int | None] = {}
+        self._tickets: set[str] = set()
+        # Tickets whose match was told from `match.status`: their late push is dropped.
+        self._told_tickets: set[str] = set()
         self._hub = EventHub()
         self._state_changed = asyncio.Event()
         self._closed: Closed | None = None
@@ -342,6 +347,8 @@ class GameClient(GameOps):
                 async with asyncio.timeout(self.timeout):
                     await self._request(ws, "ping", {})
                 await self._resubscribe(ws)
+                if not first:
+                    await self._recheck_tickets(ws)
                 established = True
             except (ConnectionLost, TimeoutError):
                 pass
@@ -387,6 +394,31 @@ class GameClient(GameOps):
             if self._ranks.get(board) == told and rank != told:
                 self._ranks[board] = rank
                 self._hub.emit(RankChanged(board, rank, told, None))
+
+    async def _recheck_tickets(self, ws: ClientConnection) -> None:
+        """A `match.found` or `match.expired` pushed while the socket was down is lost: ask
+        each ticket still searching here for its state, and tell what happened."""
+        for ticket in list(self._tickets):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    reply = await self._request(ws, "match.status", {"ticket": ticket})
+            except ServerError as exc:
+                log.warning("ticket %s: %s; no longer watched", ticket, exc)
+                self._tickets.discard(ticket)
+                continue
+            if ticket not in self._tickets:
+                continue  # its push came first
+            state = reply.get("state")
+            if state == "searching":
+                continue
+            self._tickets.discard(ticket)
+            if state == "matched" and "match_id" in reply:
+                self._told_tickets.add(ticket)
+                teams = [list(team) for team in reply["teams"]]
+                server = reply.get("server")
+                self._hub.emit(MatchFound(reply["match_id"], reply["queue"], teams, ticket, server))
+            elif state == "expired":
+                self._hub.emit(MatchExpired(ticket))
 
     async def _reconnect(
         self, session_gone: bool, relogged: bool
@@ -436,6 +468,11 @@ class GameClient(GameOps):
                     event = event_from_wire(message)
                     if isinstance(event, RankChanged):
                         self._ranks[event.board] = event.rank
+                    elif isinstance(event, MatchFound | MatchExpired):
+                        self._tickets.discard(event.ticket)
+                        if event.ticket in self._told_tickets:
+                            self._told_tickets.discard(event.ticket)
+                            continue  # told already, from match.status
                     self._hub.emit(event)
                     continue
                 future = self._pending.pop(str(message.get("id")), None)

@@ -29,6 +29,8 @@ class GameOps:
     _subscriptions: dict[str, int]
     # The rank last told per watched board, to tell a change missed while away.
     _ranks: dict[str, int | None]
+    # Tickets queued here and not yet matched, expired or cancelled: checked on reconnect.
+    _tickets: set[str]
 
     @property
     def player_id(self) -> str:
@@ -167,10 +169,13 @@ class GameOps:
             fields["party_id"] = party_id
         if properties is not None:
             fields["properties"] = dict(properties)
-        return str((await self._call("match.join", fields, timeout))["ticket"])
+        ticket = str((await self._call("match.join", fields, timeout))["ticket"])
+        self._tickets.add(ticket)
+        return ticket
 
     async def match_cancel(self, ticket: str, *, timeout: float | None = None) -> None:
         await self._call("match.cancel", {"ticket": ticket}, timeout)
+        self._tickets.discard(ticket)
 
     async def match_status(self, ticket: str, *, timeout: float | None = None) -> TicketState:
         reply = await self._call("match.status", {"ticket": ticket}, timeout)
