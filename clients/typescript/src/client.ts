@@ -21,6 +21,8 @@ import type {
   JsonObject,
   LinkCredential,
   LoginOptions,
+  MatchExpiredEvent,
+  MatchFoundEvent,
   MatchJoinResult,
   MatchProperties,
   MatchStatusResult,
@@ -107,6 +109,10 @@ export class GameClient extends Emitter<ClientEvents> {
   private readonly pending = new Map<string, Pending>();
   private readonly subscriptions = new Map<string, number>();
   private readonly lastRanks = new Map<string, number | null>();
+  /** Tickets queued here and not yet matched, expired or cancelled: checked on reconnect. */
+  private readonly liveTickets = new Set<string>();
+  /** Tickets whose match was told from `match.status`: their late push is dropped. */
+  private readonly toldTickets = new Set<string>();
 
   private currentState: ClientState = "idle";
   private stopping = false;
@@ -328,6 +334,7 @@ export class GameClient extends Emitter<ClientEvents> {
     const socket = this.socket;
     if (reconnected) {
       await this.resubscribe();
+      await this.recheckTickets();
     }
     if (this.socket !== socket || socket === null) {
       // It closed again while re-subscribing; its close has already been handled.
@@ -459,6 +466,45 @@ export class GameClient extends Emitter<ClientEvents> {
     }
   }
 
+  /** A `match.found` or `match.expired` pushed while the socket was down is lost: ask
+   * each ticket still waiting here for its state, and tell what happened. */
+  private async recheckTickets(): Promise<void> {
+    for (const ticket of [...this.liveTickets]) {
+      let status: MatchStatusResult;
+      try {
+        status = await this.request<MatchStatusResult>("match.status", { ticket });
+      } catch (error) {
+        if (!(error instanceof RequestTimeoutError) && !(error instanceof DisconnectedError)) {
+          this.liveTickets.delete(ticket); // refused: not a ticket to watch any more
+        }
+        this.emit("error", error as Error);
+        continue;
+      }
+      if (!this.liveTickets.has(ticket) || status.state === "searching") {
+        continue; // its push came first, or it still waits
+      }
+      this.liveTickets.delete(ticket);
+      if (status.state === "matched" && status.match_id !== undefined) {
+        this.toldTickets.add(ticket);
+        const found: MatchFoundEvent = {
+          event: "match.found",
+          match_id: status.match_id,
+          queue: status.queue ?? "",
+          teams: status.teams ?? [],
+          ticket,
+          server: status.server ?? null,
+          backfill: false,
+        };
+        this.emit("push", found as unknown as { event: string } & JsonObject);
+        this.emit("match.found", found);
+      } else if (status.state === "expired") {
+        const expired: MatchExpiredEvent = { event: "match.expired", ticket };
+        this.emit("push", expired as unknown as { event: string } & JsonObject);
+        this.emit("match.expired", expired);
+      }
+    }
+  }
+
   private finish(event: DisconnectEvent): void {
     if (this.currentState === "closed") {
       return;
@@ -538,6 +584,12 @@ export class GameClient extends Emitter<ClientEvents> {
     if (message.event === "rank.changed" && typeof message.board === "string") {
       this.lastRanks.set(message.board, message.rank as number | null);
     }
+    if ((message.event === "match.found" || message.event === "match.expired") && typeof message.ticket === "string") {
+      this.liveTickets.delete(message.ticket);
+      if (this.toldTickets.delete(message.ticket)) {
+        return; // told already, from match.status after a reconnect
+      }
+    }
     if (message.event === "session.replaced" || message.event === "session.kicked") {
       // The close (4409 or 4403) follows; nothing should try to come back.
       this.stopping = true;
@@ -610,16 +662,19 @@ export class GameClient extends Emitter<ClientEvents> {
   // --- Matchmaking ------------------------------------------------------------------
 
   /** Queues you (or, with `partyId`, the party you lead); `match.found` follows. */
-  matchJoin(
+  async matchJoin(
     queue: string,
     options: { partyId?: string; properties?: MatchProperties } & CallOptions = {},
   ): Promise<MatchJoinResult> {
     const fields = { queue, party_id: options.partyId, properties: options.properties };
-    return this.request("match.join", fields, options);
+    const reply = await this.request<MatchJoinResult>("match.join", fields, options);
+    this.liveTickets.add(reply.ticket);
+    return reply;
   }
 
   async matchCancel(ticket: string, options: CallOptions = {}): Promise<void> {
     await this.request("match.cancel", { ticket }, options);
+    this.liveTickets.delete(ticket);
   }
 
   matchStatus(ticket: string, options: CallOptions = {}): Promise<MatchStatusResult> {

@@ -103,6 +103,11 @@ export type TicketState = "searching" | "matched" | "cancelled" | "expired";
 
 export interface MatchStatusResult {
   state: TicketState;
+  /** Once `matched`: the match as `match.found` told it (for a player offline then). */
+  match_id?: string;
+  queue?: string;
+  teams?: string[][];
+  server?: MatchServer | null;
 }
 
 /** What a queue's allocator returned for a match, e.g. `{address, port, token}`. */

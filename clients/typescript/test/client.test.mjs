@@ -245,6 +245,28 @@ describe("matchmaking and parties", () => {
     assert.equal((await one.matchStatus(ticket.ticket)).state, "matched");
   });
 
+  test("a match found while the socket was down is told once the client is back", async () => {
+    // Slow to come back (4 to 8 s), so that the match is made while it is away.
+    const away = await player(undefined, { reconnect: { initialDelayMs: 8000, maxAttempts: 5 } });
+    const other = await player();
+    const { ticket } = await away.matchJoin("duel");
+    const reconnecting = nextEvent(away, "reconnecting");
+    away.socket.terminate();
+    await reconnecting;
+    const theirs = nextEvent(other, "match.found");
+    await other.matchJoin("duel");
+    const otherFound = await theirs;
+    assert.equal(away.state, "reconnecting", "the match came too late to test this");
+    const found = await nextEvent(away, "match.found");
+    assert.equal(found.ts, undefined); // told from match.status, not pushed
+    assert.equal(found.ticket, ticket);
+    assert.equal(found.match_id, otherFound.match_id);
+    assert.deepEqual(found.teams, otherFound.teams);
+    assert.equal(found.server, null);
+    const status = await away.matchStatus(ticket);
+    assert.deepEqual([status.state, status.match_id], ["matched", found.match_id]);
+  });
+
   test("a party invite reaches the invitee, and accepting it updates the leader", async () => {
     const leader = await player();
     const friend = await player();
