@@ -150,6 +150,17 @@ describe("logins", () => {
     assert.equal(storage.getItem(DEVICE_ID_KEY), deviceId);
   });
 
+  test("a kept device id that is not valid is refused and left as it is, not replaced", async () => {
+    const storage = new MemoryStorage();
+    storage.setItem(DEVICE_ID_KEY, "short");
+    await assert.rejects(newClient({ storage }).loginDevice(), (error) => {
+      assert.ok(error instanceof GameServerError);
+      assert.equal(error.code, "bad_request");
+      return true;
+    });
+    assert.equal(storage.getItem(DEVICE_ID_KEY), "short");
+  });
+
   test("a provider login creates the account of the token's subject, then logs into it", async () => {
     const first = newClient();
     const made = await first.loginProvider("tests", idToken("user-42"), { displayName: "Pat" });
