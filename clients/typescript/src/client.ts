@@ -317,6 +317,7 @@ export class GameClient extends Emitter<ClientEvents> {
   }
 
   private async establish(reconnected: boolean): Promise<void> {
+    let relogged = false;
     try {
       await this.openOnce();
     } catch (error) {
@@ -326,6 +327,7 @@ export class GameClient extends Emitter<ClientEvents> {
         throw error;
       }
       this.currentSession = await this.postSession(this.credential, this.loginOptions);
+      relogged = true;
       await this.openOnce();
     }
     this.reconnectAttempt = 0;
@@ -340,7 +342,7 @@ export class GameClient extends Emitter<ClientEvents> {
       // It closed again while re-subscribing; its close has already been handled.
       return;
     }
-    this.emit("open", { reconnected, session: this.currentSession as Session });
+    this.emit("open", { reconnected, relogged, session: this.currentSession as Session });
   }
 
   private async openSocket(url: string): Promise<SocketLike> {

@@ -241,6 +241,8 @@ export type PushEvent =
 export interface OpenEvent {
   /** True when this open follows a reconnect. */
   reconnected: boolean;
+  /** True when the session was gone and the client logged in again (a new session). */
+  relogged: boolean;
   session: Session;
 }
 

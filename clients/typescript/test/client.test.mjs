@@ -384,12 +384,14 @@ describe("connection", () => {
   test("a call made while the client reconnects waits for the socket", async () => {
     const client = await player();
     const reconnecting = nextEvent(client, "reconnecting");
+    const reopened = nextEvent(client, "open");
     client.socket.terminate(); // the connection drops without a close frame
     await reconnecting;
     assert.equal(client.state, "reconnecting");
     const top = await client.boardTop("global", { timeoutMs: WAIT_MS });
     assert.ok(Array.isArray(top.entries));
     assert.equal(client.state, "open");
+    assert.deepEqual([(await reopened).reconnected, (await reopened).relogged], [true, false]);
     // Closed for good, a waiting call fails at once as `disconnected`.
     const dropped = nextEvent(client, "reconnecting");
     client.socket.terminate();
@@ -418,6 +420,7 @@ describe("connection", () => {
     // The server stays down longer than the session's TTL: the old token is refused (4401).
     await server.restart(SESSION_TTL_S * 1000 + 1000);
     const opened = await reopened;
+    assert.equal(opened.relogged, true);
     assert.notEqual(opened.session.session_id, firstSession);
     assert.equal(opened.session.player_id, watcher.playerId);
     assert.equal(watcher.state, "open");
