@@ -209,8 +209,8 @@ export class GameClient extends Emitter<ClientEvents> {
         headers,
         body: JSON.stringify(body),
       });
-    } catch {
-      throw new DisconnectedError("POST /v1/sessions");
+    } catch (error) {
+      throw new DisconnectedError("POST /v1/sessions", undefined, `the server could not be reached (${error})`);
     }
     const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {

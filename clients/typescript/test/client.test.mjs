@@ -150,6 +150,17 @@ describe("logins", () => {
     assert.equal(storage.getItem(DEVICE_ID_KEY), deviceId);
   });
 
+  test("a login that cannot reach the server fails as disconnected, saying so", async () => {
+    const url = new URL(server.url);
+    const nowhere = newClient({ url: `${url.protocol}//${url.hostname}:1` });
+    await assert.rejects(nowhere.loginDevice(), (error) => {
+      assert.ok(error instanceof DisconnectedError);
+      assert.equal(error.op, "POST /v1/sessions");
+      assert.match(error.message, /could not be reached/);
+      return true;
+    });
+  });
+
   test("a kept device id that is not valid is refused and left as it is, not replaced", async () => {
     const storage = new MemoryStorage();
     storage.setItem(DEVICE_ID_KEY, "short");
