@@ -17,12 +17,13 @@ from gameserver_client import (
     MemoryStorage,
     RankChanged,
     Reconnected,
+    Reconnecting,
     SessionKicked,
 )
 from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.matchmaking.worker import MatchmakingWorker
-from tests.clients.conftest import device_client
+from tests.clients.conftest import FAST_RECONNECT, device_client
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 Seeds = tuple[tuple[str, int], ...]
@@ -60,6 +61,9 @@ async def test_gateway_restart_reconnects_with_the_same_session_and_subscription
             events = await _watching_when_the_gateway_stops(ann, first)
             disconnected = await events.next(timeout=10)
             assert isinstance(disconnected, Disconnected)
+            trying = await events.next(timeout=10)
+            assert isinstance(trying, Reconnecting) and trying.attempt == 1
+            assert 0 < trying.delay_s <= FAST_RECONNECT.initial_delay_s
             # A call made while the client reconnects waits for the socket.
             waiting = asyncio.create_task(ann.board_rank("global", timeout=20))
             restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")

@@ -41,6 +41,7 @@ from gameserver_client.events import (
     MatchFound,
     RankChanged,
     Reconnected,
+    Reconnecting,
     event_from_wire,
 )
 from gameserver_client.models import (
@@ -429,8 +430,10 @@ class GameClient(GameOps):
             if policy.max_attempts is not None and attempt >= policy.max_attempts:
                 self._finish(None, f"gave up after {attempt} reconnect attempts")
                 return None, relogged
-            await asyncio.sleep(policy.delay(attempt))
+            delay = policy.delay(attempt)
             attempt += 1
+            self._hub.emit(Reconnecting(attempt, delay))
+            await asyncio.sleep(delay)
             if session_gone:
                 if self._credential is None:
                     self._finish(CLOSE_UNAUTHORIZED, "the session is gone; no credential to log in")
