@@ -731,13 +731,15 @@ export class GameClient extends Emitter<ClientEvents> {
     return this.request("account.unlink", credential, options);
   }
 
-  /** Ends the session at once (its token is refused from then on); no reconnect. */
+  /** Ends the session at once (its token is refused from then on); no reconnect. While
+   * the client reconnects, the logout waits for the socket like any call; whatever its
+   * outcome, the client is closed afterwards. */
   async logout(options: CallOptions = {}): Promise<void> {
-    this.stopping = true;
     try {
       await this.request("session.logout", {}, options);
     } finally {
       this.currentSession = null;
+      this.close();
     }
   }
 

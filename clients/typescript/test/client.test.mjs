@@ -412,6 +412,21 @@ describe("connection", () => {
     await assert.rejects(waiting, (error) => error instanceof DisconnectedError);
   });
 
+  test("a logout while the client reconnects waits for the socket, then ends the session and the client", async () => {
+    const client = await player();
+    const session = client.session;
+    const reconnecting = nextEvent(client, "reconnecting");
+    client.socket.terminate();
+    await reconnecting;
+    const closed = nextEvent(client, "closed");
+    await client.logout();
+    assert.equal((await closed).willReconnect, false);
+    assert.equal(client.state, "closed");
+    const reuse = newClient();
+    reuse.useSession(session);
+    await assert.rejects(reuse.connect(), (error) => error.closeCode === 4401);
+  });
+
   test("close() ends the client without reconnecting", async () => {
     const client = await player();
     const closed = nextEvent(client, "closed");
