@@ -432,7 +432,12 @@ export class GameClient extends Emitter<ClientEvents> {
         if (this.stopping) {
           return;
         }
-        if (isFinal(error)) {
+        // A gone session (4401) with no credential to log in again never comes back.
+        const noLogin =
+          this.credential === null &&
+          error instanceof DisconnectedError &&
+          error.closeCode === CLOSE_BAD_TOKEN;
+        if (isFinal(error) || noLogin) {
           this.emit("error", error as Error);
           const closeCode = error instanceof DisconnectedError ? (error.closeCode ?? code) : code;
           this.finish({ code: closeCode, reason: (error as Error).message, willReconnect: false });

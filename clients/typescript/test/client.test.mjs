@@ -427,6 +427,24 @@ describe("connection", () => {
     await assert.rejects(reuse.connect(), (error) => error.closeCode === 4401);
   });
 
+  test("a session made elsewhere (useSession) that is gone while away ends the client at once", async () => {
+    const made = await server.admin("POST", "/admin/v1/sessions", { player_id: "elsewhere-1" });
+    assert.equal(made.status, 201);
+    // Back only after the session's TTL (3 s): its token is refused then (4401).
+    const client = newClient({ reconnect: { initialDelayMs: 8000, maxAttempts: 5 } });
+    client.useSession(await made.json());
+    await client.connect();
+    const reconnecting = nextEvent(client, "reconnecting");
+    client.socket.terminate();
+    await reconnecting;
+    let tries = 0;
+    client.on("reconnecting", () => (tries += 1));
+    const closed = await nextEvent(client, "closed");
+    assert.equal(closed.code, 4401);
+    assert.equal(tries, 0);
+    assert.equal(client.state, "closed");
+  });
+
   test("close() ends the client without reconnecting", async () => {
     const client = await player();
     const closed = nextEvent(client, "closed");
