@@ -78,6 +78,13 @@ class Conflict(DomainError):
     """The request contradicts current state (exists already, already in a ticket...)."""
 
 
+class ErasedMeanwhile(Conflict):
+    """The player was erased while a login ran: nothing of that login is kept."""
+
+    def __init__(self) -> None:
+        super().__init__("the player was erased during this login: log in again")
+
+
 class RateLimited(DomainError):
     """Too many requests; retry later (after `retry_after_s` seconds, where known)."""
 

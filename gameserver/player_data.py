@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from domain.errors import PlayerNotFound
+from domain.errors import Forbidden, NotFound, PlayerNotFound
 from domain.ids import require_id
 from gameserver.services import Services
 
@@ -30,14 +30,16 @@ async def kick_if_online(services: Services, player_id: str) -> bool:
 
 async def export_player(services: Services, player_id: object) -> dict[str, Any]:
     """Account, credential kinds, ban, entries on every board and period kept, rating,
-    session and its values; `PlayerNotFound` if none of it exists."""
+    session and its values, the party the player is in; `PlayerNotFound` if none of the
+    account, entries and session exists."""
     player = require_id(player_id, "player_id")
     # The features' reads are independent: all of them at once.
-    account, entries, session, rating = await asyncio.gather(
+    account, entries, session, rating, party = await asyncio.gather(
         services.accounts.find(player),
         services.leaderboards.entries_of_player(player),
         services.sessions.snapshot(player),
         services.matchmaking.rating_of(player),
+        _party_of(services, player),
     )
     if account is None and not entries and session is None:
         raise PlayerNotFound(f"no player {player}")
@@ -68,7 +70,19 @@ async def export_player(services: Services, player_id: object) -> dict[str, Any]
             "created_at": session[0].created_at,
             "values": session[1],
         },
+        "party": party,
     }
+
+
+async def _party_of(services: Services, player: str) -> dict[str, Any] | None:
+    """The party the player is a member of (as `party.get` shows it), or None."""
+    party_id = await services.parties.party_of(player)
+    if party_id is None:
+        return None
+    try:
+        return await services.parties.get(player, party_id)
+    except (Forbidden, NotFound):  # left, or the party ended, since the first read
+        return None
 
 
 async def erase_player(services: Services, player_id: object) -> None:

@@ -16,6 +16,7 @@ from domain.accounts.identity import IdentityVerifier, parse_providers
 from domain.accounts.service import AccountService, ErasureParticipant
 from domain.accounts.store import AccountStore
 from domain.clock import Clock
+from domain.errors import BadRequest
 from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from domain.matchmaking.models import QueueConfig
@@ -47,6 +48,13 @@ class RankedBoardFeed:
 
     def __init__(self, leaderboards: LeaderboardService) -> None:
         self._leaderboards = leaderboards
+
+    async def check(self, board: str) -> None:
+        # Read it afresh: a board created a moment ago through another gateway counts.
+        self._leaderboards.invalidate(board)
+        found = await self._leaderboards.get_board(board)
+        if found.config.operator != "set":
+            raise BadRequest(f"ranked_board {board} must be a board with operator set")
 
     async def submit(self, board: str, player_id: str, score: float) -> None:
         await self._leaderboards.submit(board, player_id, score, trusted=True)

@@ -9,9 +9,11 @@ per `refresh_min_s`, so a stream of tokens with made-up key ids costs no fetches
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,6 +53,12 @@ class Provider:
             raise ValueError(f"provider {name!r} needs string 'issuer' and 'audience'")
         if (url is None) == (path is None):
             raise ValueError(f"provider {name!r} needs exactly one of 'jwks_url', 'jwks_file'")
+        if url is not None and not _trusted_jwks_url(str(url)):
+            # Whoever can change the keys in transit can log in as anyone.
+            raise ValueError(
+                f"provider {name!r}: jwks_url must be an https URL "
+                "(plain http only to a loopback address)"
+            )
         return cls(
             name=name,
             issuer=issuer,
@@ -60,6 +68,22 @@ class Provider:
             refresh_min_s=float(raw.get("refresh_min_s", DEFAULT_REFRESH_MIN_S)),
             max_age_s=float(raw.get("max_age_s", DEFAULT_MAX_AGE_S)),
         )
+
+
+def _trusted_jwks_url(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return False
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http":
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_providers(raw: str) -> dict[str, Provider]:
@@ -159,6 +183,11 @@ class IdentityVerifier:
             raise Unauthorized("the identity token's algorithm is not accepted")
         kid = header.get("kid")
         key = await self._caches[provider].key(kid if isinstance(kid, str) else None)
+        # A key verifies its own algorithm only (its JWK's `alg`, else the one its type and
+        # curve imply): a token naming another one (an ES256 signature with an RSA key's
+        # kid) is refused here, not handed to PyJWT as a pair it cannot use.
+        if key.algorithm_name != algorithm:
+            raise Unauthorized("the identity token's algorithm does not match its signing key")
         try:
             claims = jwt.decode(
                 token,

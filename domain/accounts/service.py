@@ -12,7 +12,14 @@ from domain.accounts.models import Account, Credential, CredentialKind, Link, Lo
 from domain.accounts.names import NameCache
 from domain.accounts.store import AccountStore
 from domain.clock import Clock
-from domain.errors import BadRequest, Banned, Conflict, Forbidden, PlayerNotFound
+from domain.errors import (
+    BadRequest,
+    Banned,
+    Conflict,
+    ErasedMeanwhile,
+    Forbidden,
+    PlayerNotFound,
+)
 from domain.ids import require_id
 
 # Display names shown in board entries are read through this cache: a rename shows up
@@ -68,7 +75,16 @@ class AccountService:
         digest = rules.credential_digest(self._hash_key, credential)
         now = self._clock.now()
         resolved = await self._store.resolve_credential(digest, rules.new_player_id(), now)
-        return await self._open(resolved.player_id, name, False, credential.link, digest)
+        login = await self._open(resolved.player_id, name, False, credential.link, digest)
+        if login.created and not resolved.created:
+            # A known credential without its account: a login that stopped between its two
+            # calls (the account is made now), or an erase that released the credential
+            # and deleted the account after this login resolved it. The account just made
+            # is then an orphan of the erased player: it goes again.
+            if await self._store.credential_owner(digest) != resolved.player_id:
+                await self.erase(resolved.player_id)
+                raise ErasedMeanwhile()
+        return login
 
     async def trusted_login(self, player_id: object, display_name: object = None) -> Login:
         """A trusted game server's login for its own authentication (custom auth)."""
@@ -160,6 +176,18 @@ class AccountService:
         ends, why = rules.ban_until(until), rules.ban_reason(reason)
         if not await self._store.ban(player, ends, why):
             raise PlayerNotFound(f"player {player} has no account")
+
+    async def confirm_login(self, player_id: str) -> None:
+        """`Banned` if the player is banned now, `ErasedMeanwhile` if the account is gone.
+
+        A login asks again once its session exists: a ban or an erase that landed after
+        the login's own checks ended the sessions before that one was made, so it is seen
+        here, and the caller ends the session."""
+        account = await self._store.account(player_id)
+        if account is None:
+            raise ErasedMeanwhile()
+        if account.ban is not None and account.ban.active(self._clock.now()):
+            raise Banned(account.ban.until, account.ban.reason)
 
     async def unban(self, player_id: object) -> None:
         player = require_id(player_id, "player_id")

@@ -126,6 +126,12 @@ class AccountStore(LibraryStore):
             ban=decode_ban(raw.get("ban", b""), raw.get("ban_until"), raw.get("ban_reason")),
         )
 
+    async def credential_owner(self, digest: str) -> str | None:
+        """The player a credential belongs to; None if it is free (released, or unused)."""
+        key = credential_key(digest)
+        owner = await self._caller.read_one(key, "HGET", key, "p")
+        return None if owner is None else text(owner)
+
     async def credential_digests(self, player_id: str) -> list[str]:
         """The hashes of the account's credentials."""
         fields = await self._fields(player_id)

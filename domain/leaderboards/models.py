@@ -30,6 +30,10 @@ DEFAULT_BUCKETS = 4096
 MAX_BUCKETS = 65536
 DEFAULT_RETENTION_S = 7 * 24 * 3600
 MAX_RETENTION_S = 400 * 24 * 3600
+# The shortest retention a new board may ask for: an ended period (a reset's archive, a
+# rolled-over day) must outlive its delivery (the worker's `board.period_ended` pushes and
+# `on_period_end` webhook), which reads its entries. Boards stored with less still load.
+MIN_NEW_RETENTION_S = 60
 # Scores and steps stay within ±2^53, where every integer is an exact double.
 SCORE_BOUND = 2**53
 # Upper bounds of the count rules: big enough for any game, small enough to stay exact.
@@ -147,6 +151,8 @@ class BoardConfig:
             raise BadRequest(f"unknown board fields: {', '.join(unknown)}")
         if "name" not in raw:
             raise BadRequest("name is required")
+        retention = raw.get("retention_s", DEFAULT_RETENTION_S)
+        _require_int(retention, MIN_NEW_RETENTION_S, MAX_RETENTION_S, "retention_s")
         return cls(**dict(raw))
 
     def to_dict(self) -> dict[str, Any]:

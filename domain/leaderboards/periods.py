@@ -77,9 +77,30 @@ def key_ttl_s(board: Board, at: float) -> int:
 def require_label(board: Board, label: object) -> str:
     """`label` if it names a period of this board's kind, else `BadRequest`."""
     pattern = _LABEL_PATTERNS[board.config.reset]
-    if not isinstance(label, str) or pattern.fullmatch(label) is None:
+    if (
+        not isinstance(label, str)
+        or pattern.fullmatch(label) is None
+        or not _on_calendar(board.config.reset, label.partition(".")[0])
+    ):
         raise BadRequest(f"period is not a {board.config.reset} period of board {board.name}")
     return label
+
+
+def _on_calendar(reset: Reset, base: str) -> bool:
+    """Whether a label's period id names a real day, ISO week or month (`2026-13-01`,
+    `2026-W60` and `2026-00` do not)."""
+    try:
+        if reset == "daily":
+            date.fromisoformat(base)
+        elif reset == "weekly":
+            year, week = base.split("-W")
+            date.fromisocalendar(int(year), int(week), 1)
+        elif reset == "monthly":
+            year, month = base.split("-")
+            date(int(year), int(month), 1)
+    except ValueError:
+        return False
+    return True
 
 
 # Labels a reset adds within one period (`<base>.1`, `<base>.2`...) are probed up to this.

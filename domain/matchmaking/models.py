@@ -155,6 +155,8 @@ class QueueConfig:
         if data.get("max_players") is not None:
             if "teams" in data or "team_size" in data:
                 raise BadRequest("a free-for-all queue has max_players instead of teams")
+            if data.get("parties") is True:
+                raise BadRequest("a free-for-all queue takes no parties")
             max_players = _integer(data, "max_players", 2, 2, MAX_PLAYERS_PER_MATCH)
             min_players = _integer(data, "min_players", max_players, 2, max_players)
             team_size, teams = 1, max_players
@@ -253,7 +255,9 @@ class TicketProperties:
             raise BadRequest(f"queue {queue.name} needs properties.region")
         latency_raw = raw.get("latency", {})
         if not isinstance(latency_raw, Mapping) or len(latency_raw) > MAX_LATENCY_REGIONS:
-            raise BadRequest(f"properties.latency must map at most {MAX_LATENCY_REGIONS} regions")
+            raise BadRequest(
+                f"properties.latency must be an object of at most {MAX_LATENCY_REGIONS} regions"
+            )
         latency: dict[str, float] = {}
         for key in latency_raw:
             if not is_valid_id(key):

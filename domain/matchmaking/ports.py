@@ -36,6 +36,11 @@ class MatchNotifier(Protocol):
 
 
 class RankedBoardSink(Protocol):
+    async def check(self, board: str) -> None:
+        """Raise unless `board` can take rating ordinals: `BoardNotFound` if it does not
+        exist, `BadRequest` unless its operator is `set`."""
+        ...
+
     async def submit(self, board: str, player_id: str, score: float) -> None:
         """Set `player_id`'s score on `board` (a board with the `set` operator)."""
         ...

@@ -7,10 +7,11 @@ players' current match and the ranked-board scores follow, and a repeat redoes t
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
-from domain.errors import BadRequest, Conflict, Unavailable
+from domain.errors import BadRequest, Conflict, DomainError, Unavailable
 from domain.matchmaking.limits import MatchmakingLimits
 from domain.matchmaking.models import Match
 from domain.matchmaking.ports import RankedBoardSink
@@ -18,6 +19,8 @@ from domain.matchmaking.rating_store import RatingStore, decode_rating
 from domain.matchmaking.ratings import Rating, rate
 from domain.matchmaking.redaction import ERASED
 from domain.matchmaking.store import MatchmakingStore
+
+log = logging.getLogger(__name__)
 
 
 def parse_ranks(raw: object) -> list[int]:
@@ -95,8 +98,21 @@ class Results:
             current = await self.store.ratings(players)
             await asyncio.gather(
                 *(
-                    self._boards.submit(board, player_id, rating.ordinal())
+                    self._feed(board, player_id, rating.ordinal())
                     for player_id, rating in zip(players, current, strict=True)
                 )
             )
         return _ratings_of(result)
+
+    async def _feed(self, board: str, player_id: str, ordinal: float) -> None:
+        """One player's ordinal to the ranked board. The result is committed already, so a
+        board that refuses it (deleted since, past its `end_at`, its score rules) costs
+        that board's entry, never the result's answer; `Unavailable` still propagates: a
+        repeat of the result feeds the board again."""
+        assert self._boards is not None
+        try:
+            await self._boards.submit(board, player_id, ordinal)
+        except Unavailable:
+            raise
+        except DomainError as refused:
+            log.warning("ranked board %s refused %s's ordinal: %s", board, player_id, refused)

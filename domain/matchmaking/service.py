@@ -58,6 +58,7 @@ class MatchmakingService:
         self._limits = limits or MatchmakingLimits()
         self._store = store
         self._tickets = TicketStore(store)
+        self._boards = boards
         self._results = Results(store, boards, self._limits)
         self._matches = MatchStore(store)
         self._history = HistoryStore(store)
@@ -77,6 +78,10 @@ class MatchmakingService:
                 await self._tickets.create_queue(queue)
 
     async def create_queue(self, queue: QueueConfig) -> None:
+        # A ranked board must exist and keep the latest ordinal (`set`) before a queue
+        # feeds it: a result is committed before the feed runs, so the feed must not fail.
+        if queue.ranked_board is not None and self._boards is not None:
+            await self._boards.check(queue.ranked_board)
         if not await self._tickets.create_queue(queue):
             raise Conflict(f"queue {queue.name} exists already")
         self._queues[queue.name] = queue
@@ -293,6 +298,13 @@ class MatchmakingService:
         require_id(player_id, "player_id")
         [rating] = await self._results.store.ratings([player_id])
         return rating
+
+    async def cancel_searching(self, player_id: str) -> None:
+        """Cancel the player's searching ticket, if any (a party's: the whole ticket), so
+        nobody is matched with a player who was banned while searching."""
+        claim = await self._tickets.player_claim(player_id)
+        if claim is not None:
+            await self._tickets.cancel(claim.partition(" ")[0], player_id)
 
     async def forget_player(self, player_id: str) -> None:
         """Erasure: cancel the player's searching ticket, delete their solo tickets,

@@ -11,7 +11,7 @@ from domain.errors import BadRequest
 from domain.leaderboards.models import BoardConfig
 from gameserver.admin.auth import admin_services
 from gameserver.board_entries import named_entries
-from gameserver.fields import number, optional_object, optional_text, text
+from gameserver.fields import number, only_fields, optional_object, optional_text, text
 from gameserver.gateway.ops.leaderboards import submit_reply
 from gameserver.http.json import handles_errors, json_response, read_json_object
 
@@ -72,10 +72,14 @@ async def delete_board(request: Request) -> Response:
     return Response(status_code=204)
 
 
+_SCORE_FIELDS = frozenset({"player_id", "score", "metadata", "request_id"})
+
+
 @handles_errors
 async def submit_score(request: Request) -> Response:
     services = admin_services(request)
     body = await read_json_object(request)
+    only_fields(body, _SCORE_FIELDS, "score")
     result = await services.leaderboards.submit(
         request.path_params["name"],
         text(body, "player_id"),

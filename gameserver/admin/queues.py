@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.errors import BadRequest
 from domain.matchmaking.models import QueueConfig
 from gameserver.admin.auth import admin_services
+from gameserver.fields import only_fields
 from gameserver.http.json import handles_errors, json_response, read_json_object
 
 
@@ -29,6 +29,7 @@ async def list_queues(request: Request) -> Response:
 async def report_result(request: Request) -> Response:
     services = admin_services(request)
     body = await read_json_object(request)
+    only_fields(body, frozenset({"ranks"}), "result")
     match_id = request.path_params["match_id"]
     ratings = await services.matchmaking.report_result(match_id, body.get("ranks"))
     return json_response(
@@ -49,9 +50,7 @@ async def get_match(request: Request) -> Response:
 async def open_backfill(request: Request) -> Response:
     services = admin_services(request)
     body = await read_json_object(request)
-    unknown = sorted(str(k) for k in body if k != "open")
-    if unknown:
-        raise BadRequest(f"unknown backfill fields: {', '.join(unknown)}")
+    only_fields(body, frozenset({"open"}), "backfill")
     match_id = request.path_params["match_id"]
     backfill_id = await services.matchmaking.open_backfill(match_id, body.get("open"))
     return json_response({"backfill_id": backfill_id}, 202)

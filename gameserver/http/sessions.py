@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.accounts.models import Login
-from domain.errors import Unauthorized
+from domain.errors import Banned, ErasedMeanwhile, Unauthorized
 from domain.ids import require_id
 from gameserver.http.json import handles_errors, json_response, read_json_object
 from gameserver.http.login_limit import limit_login
@@ -57,6 +57,15 @@ async def open_session(services: Services, login: Login, region: str | None) -> 
         await services.messenger.session_replaced(
             created.replaced.gateway_id, created.player_id, created.replaced.session_id
         )
+    # A ban or an erase that landed between the login's own checks and this session
+    # ended every session before this one existed: asked again now, this one ends too. (A
+    # ban or erase after this read ends the session itself.) So a login racing either
+    # never keeps a session.
+    try:
+        await services.accounts.confirm_login(login.player_id)
+    except (Banned, ErasedMeanwhile):
+        await services.sessions.logout(login.player_id, created.session_id)
+        raise
     return json_response(
         {
             "token": created.token,

@@ -34,11 +34,12 @@ def encode_session_end(kind: str, player_id: str, session_id: str) -> bytes:
 
 
 def encode_event(player_ids: Sequence[str], event: dict[str, Any]) -> bytes:
-    return orjson.dumps({"k": _EVENT, "ps": list(player_ids), "e": stamped(event)})
+    return orjson.dumps({"k": _EVENT, "ps": list(player_ids), "e": event})
 
 
-def stamped(event: dict[str, Any]) -> dict[str, Any]:
-    """The push with its server time `ts` (Unix ms), as every push carries, unless it has one."""
+def _stamped(event: dict[str, Any]) -> dict[str, Any]:
+    """Every push carries the server time `ts` (Unix ms): the sender's where it set one
+    (matchmaking's), else this gateway's as it delivers (parties, period ends)."""
     if "ts" in event:
         return event
     return {**event, "ts": int(time.time() * 1000)}
@@ -72,8 +73,7 @@ class PlayerMessenger:
         for player_id, gateway_id in (await self._sessions.gateways_of(list(events))).items():
             by_gateway.setdefault(gateway_id, {})[player_id] = events[player_id]
         for gateway_id, each in by_gateway.items():
-            stamped_each = {player_id: stamped(event) for player_id, event in each.items()}
-            message = orjson.dumps({"k": _EVENTS, "es": stamped_each})
+            message = orjson.dumps({"k": _EVENTS, "es": each})
             await self._sessions.publish_to_gateway(gateway_id, message)
 
 
@@ -95,13 +95,14 @@ class GatewayInbox:
         message = orjson.loads(data)
         kind = message.get("k")
         if kind == _EVENT:
-            event = message["e"]
+            event = _stamped(message["e"])
             payload = orjson.dumps(event)
             for player_id in message["ps"]:
                 if self._registry.deliver(player_id, payload):
                     self._metrics.count_push(event.get("event", "?"))
         elif kind == _EVENTS:
             for player_id, event in message["es"].items():
+                event = _stamped(event)
                 if self._registry.deliver(player_id, orjson.dumps(event)):
                     self._metrics.count_push(event.get("event", "?"))
         elif kind in (_REPLACED, _KICKED):

@@ -249,6 +249,20 @@ async def test_every_admin_call_is_logged_without_the_key(
     assert not any(ADMIN_KEY in line or "not-it" in line for line in lines)
 
 
+async def test_an_admin_key_in_the_url_is_refused_and_never_logged(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The key goes in the Authorization header only: a URL ends up in proxies' logs.
+    with caplog.at_level(logging.INFO, logger="gameserver.access"):
+        async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+            for name in ("key", "admin_key", "token", "access_token"):
+                response = await http.get(f"/admin/v1/boards?{name}={ADMIN_KEY}")
+                assert response.status_code == 401, name
+    lines = [r.getMessage() for r in caplog.records if r.name == "gameserver.access"]
+    assert len(lines) == 4
+    assert not any(ADMIN_KEY in line for line in lines)
+
+
 async def test_an_upgrade_from_an_origin_not_allowed_is_403(cluster_seeds: Seeds) -> None:
     settings = gateway_settings(
         cluster_seeds, "gw-origin", allowed_origins=("https://game.example",)

@@ -106,12 +106,17 @@ async def test_bad_board_definitions_are_refused(gateway: Gateway, body: dict[st
         {"player_id": "a", "score": "1"},
         {"score": 1},
         {"player_id": 1, "score": 1},
+        # A misspelt field is refused, not dropped: a retry without its id applies twice.
+        {"player_id": "a", "score": 1, "requestId": "r1"},
+        {"player_id": "a", "score": 1, "meta": {"kills": 3}},
     ],
 )
 async def test_bad_admin_submits_are_refused(gateway: Gateway, body: dict[str, object]) -> None:
     async with gateway.admin() as admin:
         response = await admin.post("/admin/v1/boards/global/scores", json=body)
         assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "bad_request"
+        assert (await admin.get("/admin/v1/boards/global")).json()["count"] == 0
 
 
 async def test_a_config_file_creates_its_boards_and_queues_at_start_up(

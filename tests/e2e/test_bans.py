@@ -50,6 +50,37 @@ async def test_a_ban_closes_the_socket_on_its_gateway_and_refuses_logins(
         assert await again.wait_closed() == 4401
 
 
+async def test_a_login_racing_a_ban_is_refused_and_keeps_no_session(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    player = (await device_login(gateway.base_url, DEVICE)).json()["player_id"]
+    sessions = gateway.services.sessions
+    real_create = sessions.create
+
+    async def create_after_a_ban(player_id: object, region: object = None) -> Any:
+        # The ban lands after this login's own ban check, before its session exists: the
+        # ban's kick finds no session to end.
+        assert (await _ban(gateway, player, {"until": None, "reason": "race"})).status_code == 204
+        return await real_create(player_id, region)
+
+    monkeypatch.setattr(sessions, "create", create_after_a_ban)
+    raced = await device_login(gateway.base_url, DEVICE)
+    monkeypatch.undo()
+    assert raced.status_code == 403, raced.text
+    assert raced.json()["error"]["reason"] == "race"
+    async with gateway.admin() as admin:
+        view = (await admin.get(f"/admin/v1/players/{player}")).json()
+    assert view["session"] is None
+
+
+async def test_a_ban_cancels_the_players_searching_ticket(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        ticket = (await client.ok("match.join", queue="duel"))["ticket"]
+        assert (await _ban(gateway, "p1", {"until": None, "reason": "cheat"})).status_code == 204
+    # Nobody is matched with a player banned while searching.
+    assert await gateway.services.matchmaking.status(ticket) == "cancelled"
+
+
 async def test_a_ban_without_end_lasts_until_lifted(gateway: Gateway) -> None:
     await create_session(gateway.base_url, "p1")
     assert (await _ban(gateway, "p1", {"until": None, "reason": "abuse"})).status_code == 204

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import httpx
@@ -130,6 +131,25 @@ async def test_export_holds_everything_about_the_player(gateway: Gateway) -> Non
     assert export["session"]["values"] == {"deck": [1, 2, 3]}
     # No rated match yet: the default rating, as `GET /admin/v1/players/{id}` shows it.
     assert export["rating"] == DEFAULT_RATING.to_dict()
+    assert export["party"] is None
+
+
+async def test_export_holds_the_party_the_player_is_in(gateway: Gateway) -> None:
+    async with (
+        game_client(gateway.base_url, "ann") as ann,
+        game_client(gateway.base_url, "bob") as bob,
+    ):
+        party = (await ann.ok("party.create"))["party_id"]
+        await ann.ok("party.invite", party_id=party, player_id="bob")
+        await bob.ok("party.accept", party_id=party)
+        async with gateway.admin() as admin:
+            export = (await admin.get("/admin/v1/players/bob/export")).json()
+    assert export["party"] == {
+        "party_id": party,
+        "leader": "ann",
+        "members": ["ann", "bob"],
+        "invited": [],
+    }
 
 
 async def test_erase_leaves_nothing_of_the_player_in_valkey(
@@ -164,6 +184,27 @@ async def test_erase_leaves_nothing_of_the_player_in_valkey(
         assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 404
     again = (await device_login(gateway.base_url, DEVICE)).json()
     assert again["created"] is True and again["player_id"] != player
+
+
+async def test_a_device_id_is_kept_only_as_its_keyed_hash_and_never_logged(
+    gateway: Gateway, admin_valkey: ValkeyCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = "first-device-0123456789", "second-device-0123456789"
+    with caplog.at_level(logging.DEBUG):
+        login = (await device_login(gateway.base_url, first)).json()
+        async with game_client(gateway.base_url, login["player_id"], token=login["token"]) as c:
+            await c.ok("account.link", device_id=second)
+            taken = await c.call("account.link", device_id="x" * 129)
+            assert taken["error"]["code"] == "bad_request"
+        assert (await device_login(gateway.base_url, first + "!")).status_code == 400
+    # What the server logs (the test's own HTTP and socket clients log their frames).
+    client_side = ("websockets.client", "httpx", "httpcore")
+    server_log = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith(client_side)
+    )
+    for device in (first, second):
+        assert device not in server_log
+        assert await _everything_about(admin_valkey, device) == []
 
 
 async def test_erasing_or_exporting_an_unknown_player_is_not_found(gateway: Gateway) -> None:
@@ -225,3 +266,50 @@ async def test_a_match_with_an_erased_player_still_gets_its_result(
     assert await _nothing_left_about(admin_valkey, "gone") == []
     record = PartitionKeys(code_of(match_id) or "").match(match_id)
     assert await _everything_about(admin_valkey, "(erased)") == [record]
+
+
+async def _erase(gateway: Gateway, player: str) -> None:
+    async with gateway.admin() as admin:
+        assert (await admin.delete(f"/admin/v1/players/{player}")).status_code == 204
+
+
+async def test_a_login_whose_credential_an_erase_released_leaves_no_orphan_account(
+    gateway: Gateway, admin_valkey: ValkeyCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    player = (await device_login(gateway.base_url, DEVICE)).json()["player_id"]
+    store: Any = gateway.services.accounts._store
+    real_resolve = store.resolve_credential
+
+    async def resolve_then_erase(*args: Any) -> Any:
+        # The erase lands after this login found the credential, before its account call.
+        resolved = await real_resolve(*args)
+        await _erase(gateway, player)
+        return resolved
+
+    monkeypatch.setattr(store, "resolve_credential", resolve_then_erase)
+    raced = await device_login(gateway.base_url, DEVICE)
+    monkeypatch.undo()
+    assert raced.status_code == 409, raced.text
+    assert await _nothing_left_about(admin_valkey, player) == []
+    again = (await device_login(gateway.base_url, DEVICE)).json()
+    assert again["created"] is True and again["player_id"] != player
+
+
+async def test_a_login_whose_session_an_erase_missed_keeps_no_session(
+    gateway: Gateway, admin_valkey: ValkeyCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    player = (await device_login(gateway.base_url, DEVICE)).json()["player_id"]
+    sessions = gateway.services.sessions
+    real_create = sessions.create
+
+    async def erase_then_create(player_id: object, region: object = None) -> Any:
+        # The whole erase lands after this login's account call, before its session: the
+        # erase's kick finds no session to end.
+        await _erase(gateway, player)
+        return await real_create(player_id, region)
+
+    monkeypatch.setattr(sessions, "create", erase_then_create)
+    raced = await device_login(gateway.base_url, DEVICE)
+    monkeypatch.undo()
+    assert raced.status_code == 409, raced.text
+    assert await _nothing_left_about(admin_valkey, player) == []

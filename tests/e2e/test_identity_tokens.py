@@ -85,6 +85,19 @@ async def test_a_bad_identity_token_is_unauthorized(
         assert response.json()["error"]["code"] == "unauthorized"
 
 
+@pytest.mark.parametrize(
+    ("signer", "named"), [("ES256", "RS256"), ("RS256", "ES256"), ("EdDSA", "RS256")]
+)
+async def test_a_token_whose_algorithm_is_not_its_named_keys_is_unauthorized(
+    file_gateway: Gateway, keys: dict[str, SigningKey], signer: str, named: str
+) -> None:
+    # Signed with one provider key, naming another key of another type by its kid.
+    forged = SigningKey(keys[named].kid, signer, keys[signer].private).token("u")
+    response = await _login(file_gateway, {"provider": "filed", "id_token": forged})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
 async def test_an_unknown_provider_is_a_bad_request(
     file_gateway: Gateway, keys: dict[str, SigningKey]
 ) -> None:

@@ -110,6 +110,51 @@ async def test_bad_queue_definitions_are_refused(gateway: Gateway, body: dict[st
         assert response.status_code == 400, response.text
 
 
+async def test_a_queue_ranked_on_a_missing_or_non_set_board_is_refused(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    async with gateway.admin() as admin:
+        missing = await admin.post(
+            "/admin/v1/queues", json={"name": "rq", "ranked_board": "no-such-board"}
+        )
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["error"]["code"] == "not_found"
+        # `global` keeps the best score: an ordinal that went down would never show.
+        best = await admin.post("/admin/v1/queues", json={"name": "rq", "ranked_board": "global"})
+        assert best.status_code == 400, best.text
+        queues = (await admin.get("/admin/v1/queues")).json()["queues"]
+        assert "rq" not in [queue["queue"] for queue in queues]
+
+
+async def test_a_result_is_checked_first_and_answered_even_when_the_ranked_board_is_gone(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    async with gateway.admin() as admin:
+        board = await admin.post("/admin/v1/boards", json={"name": "ranked", "operator": "set"})
+        assert board.status_code == 201, board.text
+        queue = await admin.post("/admin/v1/queues", json={"name": "rq", "ranked_board": "ranked"})
+        assert queue.status_code == 201, queue.text
+    async with game_client(gateway.base_url, "a") as a, game_client(gateway.base_url, "b") as b:
+        await a.ok("match.join", queue="rq")
+        await b.ok("match.join", queue="rq")
+        found = await a.next_event("match.found")
+    async with gateway.admin() as admin:
+        assert (await admin.delete("/admin/v1/boards/ranked")).status_code == 204
+        path = f"/admin/v1/matches/{found['match_id']}/result"
+        misspelt = await admin.post(path, json={"ranks": [1, 2], "draw": True})
+        assert misspelt.status_code == 400, misspelt.text
+        view = (await admin.get(f"/admin/v1/matches/{found['match_id']}")).json()
+        assert view["state"] == "started"
+        result = await admin.post(path, json={"ranks": [1, 2]})
+        # The ratings are committed before the board is fed: the answer says so.
+        assert result.status_code == 200, result.text
+        again = await admin.post(path, json={"ranks": [1, 2]})
+        assert again.status_code == 200 and again.json() == result.json()
+        winner = found["teams"][0][0]
+        player = (await admin.get(f"/admin/v1/players/{winner}")).json()
+        assert player["rating"] == result.json()["ratings"][winner]
+
+
 async def test_a_ranked_queue_feeds_rating_ordinals_to_its_board(
     gateway: Gateway, worker: MatchmakingWorker
 ) -> None:

@@ -42,7 +42,7 @@ async def test_an_invite_accepted_makes_a_member_and_every_member_hears(gateway:
         party_id = (await c["a"].ok("party.create"))["party_id"]
         await c["a"].ok("party.invite", party_id=party_id, player_id="b")
         invited = await c["b"].next_event("party.invited")
-        assert isinstance(invited.pop("ts"), int), invited  # like every push
+        assert isinstance(invited.pop("ts"), int)  # every push has its server time
         assert invited == {"event": "party.invited", "party_id": party_id, "from": "a"}
         view = await c["a"].ok("party.get", party_id=party_id)
         assert (view["leader"], view["members"], view["invited"]) == ("a", ["a"], ["b"])
@@ -52,7 +52,7 @@ async def test_an_invite_accepted_makes_a_member_and_every_member_hears(gateway:
             while updated["members"] != ["a", "b"]:
                 updated = await c[player].next_event("party.updated")
             assert (updated["party_id"], updated["leader"]) == (party_id, "a")
-            assert isinstance(updated["ts"], int), updated
+            assert isinstance(updated["ts"], int)
         view = await c["b"].ok("party.get", party_id=party_id)
         assert (view["leader"], view["members"], view["invited"]) == ("a", ["a", "b"], [])
 

@@ -41,6 +41,21 @@ FORBIDDEN: list[Sequence[str]] = [
     ("REPLICAOF", "NO", "ONE"),
     ("BGREWRITEAOF",),
     ("MONITOR",),
+    # Lua outside the function libraries, and commands that read or move keys by pattern
+    # or whole, even on the features' own prefixes.
+    ("SCRIPT", "LOAD", "return 1"),
+    ("EVALSHA", "0" * 40, "0"),
+    ("SORT", "lb:{acl-test}:k", "BY", "nosort", "GET", "*"),
+    ("DUMP", "lb:{acl-test}:k"),
+    ("RESTORE", "lb:{acl-test}:k", "0", "x"),
+    ("MIGRATE", "127.0.0.1", "1", "lb:{acl-test}:k", "0", "1"),
+    ("RANDOMKEY",),
+    ("SAVE",),
+    ("CLUSTER", "RESET"),
+    ("CLUSTER", "SETSLOT", "0", "STABLE"),
+    ("CLUSTER", "MEET", "127.0.0.1", "1"),
+    ("CLUSTER", "FAILOVER"),
+    ("CLIENT", "PAUSE", "1"),
 ]
 
 
@@ -52,6 +67,29 @@ async def test_the_gameserver_user_is_refused_administrative_commands(
     # DEBUG and MODULE are off for every user (enable-debug-command, enable-module-command).
     with pytest.raises(ResponseError, match="no permissions to run|command not allowed"):
         await valkey.execute_command(*command, target_nodes=primary)
+
+
+async def test_a_function_the_gameserver_user_loads_runs_with_its_rights_only(
+    valkey: ValkeyCluster, admin_valkey: ValkeyCluster
+) -> None:
+    # FUNCTION LOAD is granted (the gateways load their libraries): a stolen login's own
+    # library can still do no more than the login itself.
+    primary = valkey.get_primaries()[0]
+    library = (
+        "#!lua name=acl_intruder\n"
+        "server.register_function('acl_flush', function() return server.call('FLUSHALL') end)\n"
+        "server.register_function('acl_read', function(k) return server.call('GET', k[1]) end)"
+    )
+    await valkey.execute_command("FUNCTION", "LOAD", "REPLACE", library, target_nodes=primary)
+    try:
+        with pytest.raises(ResponseError, match="no permissions to run the 'flushall'"):
+            await valkey.execute_command("FCALL", "acl_flush", 0, target_nodes=primary)
+        with pytest.raises(ResponseError, match="access a key"):
+            await valkey.execute_command("FCALL", "acl_read", 1, "config", target_nodes=primary)
+    finally:
+        await admin_valkey.execute_command(
+            "FUNCTION", "DELETE", "acl_intruder", target_nodes=admin_valkey.get_primaries()[0]
+        )
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,38 @@ def test_a_provider_without_issuer_audience_and_one_jwks_source_is_refused(
         parse_providers(json.dumps({"p": spec}))
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://id.example/jwks",
+        "http://10.0.0.5/jwks",
+        "file:///etc/jwks.json",
+        "ftp://id/jwks",
+        "https:///jwks",
+    ],
+)
+def test_a_jwks_url_that_is_not_https_is_refused(url: str) -> None:
+    # Keys fetched in the clear could be swapped in transit: a login as anyone.
+    spec = {"issuer": "https://id", "audience": "game", "jwks_url": url}
+    with pytest.raises(ValueError, match="https"):
+        parse_providers(json.dumps({"p": spec}))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://id.example/jwks",
+        "http://127.0.0.1:8080/jwks",
+        "http://localhost/jwks",
+        "http://[::1]/j",
+    ],
+)
+def test_a_jwks_url_over_https_or_to_a_loopback_address_is_taken(url: str) -> None:
+    spec = {"issuer": "https://id", "audience": "game", "jwks_url": url}
+    (provider,) = parse_providers(json.dumps({"p": spec})).values()
+    assert provider.jwks_url == url
+
+
 def test_dev_login_is_off_unless_turned_on() -> None:
     assert settings_from_env({}).dev_login is False
     assert settings_from_env({"GAMESERVER_DEV_LOGIN": "0"}).dev_login is False

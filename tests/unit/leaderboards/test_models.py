@@ -14,6 +14,12 @@ def test_the_default_boards_are_global_and_weekly() -> None:
     assert by_name["weekly"] == BoardConfig("weekly", "desc", "best", "weekly")
 
 
+def test_a_stored_board_with_a_short_retention_still_loads() -> None:
+    # Only new boards (config file, admin API) must keep ended periods a minute at least.
+    assert BoardConfig("old", retention_s=0).retention_s == 0
+    assert BoardConfig.from_mapping({"name": "x", "retention_s": 60}).retention_s == 60
+
+
 def test_a_config_object_parses() -> None:
     raw = {"name": "speedrun", "order": "asc", "operator": "best", "reset": "daily"}
     config = BoardConfig.from_mapping(raw)
@@ -33,6 +39,10 @@ def test_a_config_object_parses() -> None:
         {"name": "x", "sub_boards": True},
         {"name": "x", "buckets": 10**9},
         {"name": "x", "retention_s": -1},
+        # An archive gone the moment its period ends: no push, a webhook without entries.
+        {"name": "x", "retention_s": 0},
+        {"name": "x", "retention_s": 59},
+        {"name": "x", "retention_s": "600"},
         {"name": "x", "colour": "red"},
     ],
 )

@@ -52,6 +52,7 @@ def test_every_field_a_queue_stores_parses_back_to_the_same_queue() -> None:
         {"min_players": 2},
         {"max_players": 4, "min_players": 5},
         {"max_players": 1},
+        {"max_players": 4, "parties": True},
     ],
 )
 def test_bad_queue_settings_are_refused(raw: dict[str, object]) -> None:
