@@ -254,10 +254,31 @@ class MatchmakingService:
         """searching, matched, cancelled or expired. A player (`asked_by`) may ask only
         about their own tickets, as only a member may cancel one; trusted callers pass
         no player."""
+        return (await self._own_ticket(ticket_id, asked_by)).state.value
+
+    async def status_view(self, ticket_id: object, asked_by: str) -> dict[str, Any]:
+        """`match.status` as a player sees it: the state and, once matched, the match as
+        `match.found` told it (`match_id`, `queue`, `teams`, `server`), for a player who
+        was offline when that push went out."""
+        ticket = await self._own_ticket(ticket_id, asked_by)
+        view: dict[str, Any] = {"state": ticket.state.value}
+        if ticket.state is State.MATCHED and ticket.match_id is not None:
+            found = await self._matches.read(ticket.match_id)
+            if found is not None:
+                record = found[0]
+                view.update(
+                    match_id=ticket.match_id,
+                    queue=record["queue"],
+                    teams=record["teams"],
+                    server=record.get("server"),
+                )
+        return view
+
+    async def _own_ticket(self, ticket_id: object, asked_by: str | None) -> Ticket:
         ticket = await self.ticket(ticket_id)
         if asked_by is not None and asked_by not in ticket.players:
             raise Forbidden("only a member of the ticket may ask its status")
-        return ticket.state.value
+        return ticket
 
     async def report_result(self, match_id: object, ranks: object) -> dict[str, Rating]:
         """Rate every player of the match once; a repeat returns the same ratings."""

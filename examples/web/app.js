@@ -16,6 +16,8 @@ const client = new GameClient({
 });
 
 const state = { rank: null, score: null, ticket: null, partyId: null };
+// The party this slot is in, kept so that a reload finds it again.
+const partyKey = `gameserver.demo.party_id.${slot}`;
 
 function log(text) {
   const line = `${new Date().toLocaleTimeString()} ${text}\n`;
@@ -94,13 +96,20 @@ client.on("party.invited", (event) => {
   item.append(accept);
   $("invites").append(item);
 });
-client.on("party.updated", (event) => {
-  const mine = event.members.includes(client.playerId);
-  state.partyId = mine ? event.party_id : null;
+function showParty(party) {
+  const mine = party !== null && party.members.includes(client.playerId);
+  state.partyId = mine ? party.party_id : null;
+  if (mine) {
+    localStorage.setItem(partyKey, party.party_id);
+  } else {
+    localStorage.removeItem(partyKey);
+  }
   $("party-info").textContent = mine
-    ? `party ${event.party_id}: ${event.members.join(", ")} (leader ${event.leader})`
+    ? `party ${party.party_id}: ${party.members.join(", ")} (leader ${party.leader})`
     : "no party";
-});
+}
+
+client.on("party.updated", showParty);
 client.on("disconnect", (event) => setStatus(`disconnected (${event.code})`, false));
 client.on("reconnecting", (event) => setStatus(`reconnecting (try ${event.attempt})…`, false));
 client.on("open", () => setStatus("online", true));
@@ -169,19 +178,24 @@ $("cancel-duel").onclick = async () => {
   $("duel-state").textContent = "not queued";
 };
 
-$("party-create").onclick = () =>
-  client.partyCreate().then(({ party_id }) => {
-    state.partyId = party_id;
-    $("party-info").textContent = `party ${party_id}: ${client.playerId} (leader)`;
-  }, failed("party"));
+async function createParty() {
+  const { party_id } = await client.partyCreate();
+  showParty({ party_id, leader: client.playerId, members: [client.playerId] });
+}
+
+$("party-create").onclick = () => createParty().catch(failed("party"));
 
 $("invite").onclick = async () => {
   const playerId = $("invite-id").value.trim();
-  if (state.partyId === null) {
-    const { party_id } = await client.partyCreate();
-    state.partyId = party_id;
+  try {
+    if (state.partyId === null) {
+      await createParty();
+    }
+    await client.partyInvite(state.partyId, playerId);
+    log(`invited ${playerId}`);
+  } catch (error) {
+    failed("invite")(error);
   }
-  await client.partyInvite(state.partyId, playerId).then(() => log(`invited ${playerId}`), failed("invite"));
 };
 
 $("save-name").onclick = () =>
@@ -202,6 +216,11 @@ async function start() {
     showTop((await client.boardTop(BOARD, { limit: 10 })).entries);
     if (rank !== null) {
       showRank(rank, (await client.boardRank(BOARD)).score);
+    }
+    const partyId = localStorage.getItem(partyKey);
+    if (partyId !== null) {
+      // Still in it? Only members may read a party.
+      showParty(await client.partyGet(partyId).catch(() => null));
     }
     document.body.dataset.ready = "true";
   } catch (error) {

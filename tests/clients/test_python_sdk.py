@@ -12,6 +12,7 @@ import pytest
 from gameserver_client import (
     BadRequest,
     ClientClosed,
+    ConnectionLost,
     GameClient,
     JsonFileStorage,
     MatchFound,
@@ -28,7 +29,7 @@ from gameserver_client.storage import DEVICE_ID_KEY
 
 from domain.matchmaking.worker import MatchmakingWorker
 from tests.clients.conftest import device_client
-from tests.gateway_harness import Gateway, gateway_settings, running_gateway
+from tests.gateway_harness import Gateway, free_port, gateway_settings, running_gateway
 from tests.identity_tokens import SigningKey, provider, write_jwks
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -67,6 +68,14 @@ async def test_a_refused_login_raises_the_class_of_its_code(gateway: Gateway) ->
     with pytest.raises(BadRequest) as refused:
         await client.login_device(storage)
     assert refused.value.code == "bad_request"
+    await client.close()
+
+
+async def test_a_login_that_cannot_reach_the_server_raises_connection_lost() -> None:
+    # Nothing listens there: the game shows "offline, try again", not a stack trace.
+    client = GameClient(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ConnectionLost):
+        await client.login_device(MemoryStorage())
     await client.close()
 
 

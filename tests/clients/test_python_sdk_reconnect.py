@@ -4,7 +4,7 @@ subscriptions; never back after a kick, a newer login or a logout."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from gameserver_client import (
@@ -13,17 +13,21 @@ from gameserver_client import (
     Disconnected,
     EventStream,
     GameClient,
+    MatchFound,
     MemoryStorage,
     RankChanged,
     Reconnected,
+    Reconnecting,
     SessionKicked,
 )
 from valkey.asyncio.cluster import ValkeyCluster
 
-from tests.clients.conftest import device_client
+from domain.matchmaking.worker import MatchmakingWorker
+from tests.clients.conftest import FAST_RECONNECT, device_client
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 Seeds = tuple[tuple[str, int], ...]
+E = TypeVar("E")
 
 
 async def _watching_when_the_gateway_stops(ann: GameClient, gateway: Gateway) -> EventStream[Any]:
@@ -57,6 +61,9 @@ async def test_gateway_restart_reconnects_with_the_same_session_and_subscription
             events = await _watching_when_the_gateway_stops(ann, first)
             disconnected = await events.next(timeout=10)
             assert isinstance(disconnected, Disconnected)
+            trying = await events.next(timeout=10)
+            assert isinstance(trying, Reconnecting) and trying.attempt == 1
+            assert 0 < trying.delay_s <= FAST_RECONNECT.initial_delay_s
             # A call made while the client reconnects waits for the socket.
             waiting = asyncio.create_task(ann.board_rank("global", timeout=20))
             restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
@@ -102,6 +109,49 @@ async def test_a_gone_session_logs_in_again_and_subscribes_again(
                 again = await _next_of(events, Reconnected)
                 assert again.relogged is False
                 assert ann.session.session_id == back_session
+
+
+async def test_a_rank_that_moved_while_away_is_told_once_back(
+    cluster_seeds: Seeds, clean_valkey: ValkeyCluster
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-away")
+    async with (
+        running_gateway(gateway_settings(cluster_seeds, "gw-stays")) as stays,
+        running_gateway(settings) as first,
+        device_client(first.base_url) as ann,
+    ):
+        events = await _watching_when_the_gateway_stops(ann, first)
+        # Bob passes Ann while she is away: the push that would tell her is lost.
+        async with device_client(stays.base_url) as bob:
+            await bob.score_submit("global", 500)
+        restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
+        async with running_gateway(restarted):
+            moved = await _next_of(events, RankChanged)
+            assert (moved.board, moved.rank, moved.previous_rank) == ("global", 2, 1)
+            assert moved.score is None
+            await _next_of(events, Reconnected)
+            assert (await ann.board_rank("global")).rank == moved.rank
+
+
+async def test_a_match_found_while_away_is_told_once_back(
+    gateway: Gateway, worker: MatchmakingWorker, cluster_seeds: Seeds, clean_valkey: ValkeyCluster
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-queued")
+    async with running_gateway(settings) as first, device_client(first.base_url) as ann:
+        ticket = await ann.match_join("duel")
+        events = ann.events()
+        await first_gateway_stops(first)
+        # Bob is matched with Ann while her socket is down: her push is lost.
+        async with device_client(gateway.base_url) as bob:
+            bobs = bob.events(MatchFound)
+            await bob.match_join("duel")
+            theirs = await bobs.next(timeout=20)
+            restarted = settings.with_overrides(gateway_id=settings.gateway_id + "-2")
+            async with running_gateway(restarted):
+                found = await _next_of(events, MatchFound)
+                assert (found.ticket, found.match_id) == (ticket, theirs.match_id)
+                assert (found.queue, found.teams, found.server) == ("duel", theirs.teams, None)
+                await _next_of(events, Reconnected)
 
 
 async def test_no_reconnect_after_an_admin_kick(gateway: Gateway) -> None:
@@ -151,7 +201,7 @@ async def first_gateway_stops(gateway: Gateway) -> None:
     raise AssertionError("the gateway did not stop")
 
 
-async def _next_of(stream: object, kind: type[Reconnected], timeout: float = 10) -> Reconnected:
+async def _next_of(stream: object, kind: type[E], timeout: float = 10) -> E:
     while True:
         event = await stream.next(timeout=timeout)  # type: ignore[attr-defined]
         if isinstance(event, kind):

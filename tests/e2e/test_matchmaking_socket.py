@@ -24,7 +24,11 @@ async def test_two_players_in_duel_are_matched_and_both_told(
         assert found_b["ticket"] == ticket_b
         assert sorted(p for team in found_a["teams"] for p in team) == ["a", "b"]
         assert all(len(team) == 1 for team in found_a["teams"])
-        assert (await a.ok("match.status", ticket=ticket_a))["state"] == "matched"
+        # The status tells the match too, for a player who missed the push.
+        status = await a.ok("match.status", ticket=ticket_a)
+        assert status["state"] == "matched"
+        for field in ("match_id", "queue", "teams", "server"):
+            assert status[field] == found_a[field], field
         presence = await a.ok("presence.get", player_ids=["a", "b"])
         assert presence["players"] == {"a": "in_match", "b": "in_match"}
 

@@ -88,6 +88,14 @@ def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_par
         try:
             # Two contexts: two localStorages, so two devices and two players.
             pages = [browser.new_context().new_page() for _ in range(2)]
+            # What a player's console would show: the page must stay clean throughout.
+            console_errors: list[str] = []
+            for page in pages:
+                page.on(
+                    "console",
+                    lambda message: message.type == "error" and console_errors.append(message.text),
+                )
+                page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
             for page in pages:
                 page.set_default_timeout(PAGE_TIMEOUT_MS)
                 page.goto(demo_url)
@@ -152,6 +160,16 @@ def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_par
                     ".textContent.includes(id))",
                     arg=ids,
                 )
+            # A reload finds the party again; a member's refused invite shows in the log.
+            pages[1].reload()
+            pages[1].wait_for_selector("body[data-ready='true']")
+            assert ids[0] in (pages[1].text_content("#party-info") or "")
+            pages[1].fill("#invite-id", "somebody-else")
+            pages[1].click("#invite")
+            pages[1].wait_for_function(
+                "document.getElementById('log').textContent.includes('invite failed: forbidden')"
+            )
+            assert console_errors == []
 
             screenshot = os.environ.get("DEMO_SCREENSHOT")
             if screenshot:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -25,6 +26,17 @@ def test_the_demo_is_off_unless_a_flag_turns_it_on() -> None:
     assert _settings(build_parser().parse_args(["up"])).demo is False
     assert _settings(build_parser().parse_args(["up", "--demo"])).demo is True
     assert settings_from_env({"GAMESERVER_DEMO": "1"}).demo is True
+
+
+def test_up_passes_the_demo_flag_to_every_gateway_process_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gameserver.runner import _child_env
+
+    monkeypatch.delenv("GAMESERVER_DEMO", raising=False)
+    settings = _settings(build_parser().parse_args(["up", "--demo", "--gateways", "2"]))
+    assert settings_from_env(_child_env(settings)).demo is True
+    assert "GAMESERVER_DEMO" not in _child_env(settings.with_overrides(demo=False))
 
 
 def test_the_gateway_mounts_the_demo_only_when_it_is_on() -> None:

@@ -21,6 +21,8 @@ import type {
   JsonObject,
   LinkCredential,
   LoginOptions,
+  MatchExpiredEvent,
+  MatchFoundEvent,
   MatchJoinResult,
   MatchProperties,
   MatchStatusResult,
@@ -107,6 +109,10 @@ export class GameClient extends Emitter<ClientEvents> {
   private readonly pending = new Map<string, Pending>();
   private readonly subscriptions = new Map<string, number>();
   private readonly lastRanks = new Map<string, number | null>();
+  /** Tickets queued here and not yet matched, expired or cancelled: checked on reconnect. */
+  private readonly liveTickets = new Set<string>();
+  /** Tickets whose match was told from `match.status`: their late push is dropped. */
+  private readonly toldTickets = new Set<string>();
 
   private currentState: ClientState = "idle";
   private stopping = false;
@@ -203,8 +209,8 @@ export class GameClient extends Emitter<ClientEvents> {
         headers,
         body: JSON.stringify(body),
       });
-    } catch {
-      throw new DisconnectedError("POST /v1/sessions");
+    } catch (error) {
+      throw new DisconnectedError("POST /v1/sessions", undefined, `the server could not be reached (${error})`);
     }
     const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {
@@ -253,13 +259,45 @@ export class GameClient extends Emitter<ClientEvents> {
     this.finish({ code: 1000, reason: "client closed", willReconnect: false });
   }
 
-  /** Sends `op` with `fields` and resolves with the reply's result fields. */
+  /** Sends `op` with `fields` and resolves with the reply's result fields. While the
+   * client reconnects, the call waits for the socket within its timeout. */
   request<T>(op: string, fields: object = {}, options: CallOptions = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 10_000;
     const socket = this.socket;
-    if (socket === null || socket.readyState !== OPEN) {
+    if (socket !== null && socket.readyState === OPEN) {
+      return this.send<T>(socket, op, fields, timeoutMs);
+    }
+    if (this.currentState !== "reconnecting") {
       return Promise.reject(new DisconnectedError(op));
     }
-    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 10_000;
+    const started = Date.now();
+    return this.reopened(op, timeoutMs).then(() => {
+      const left = Math.max(1, timeoutMs - (Date.now() - started));
+      return this.request<T>(op, fields, { timeoutMs: left });
+    });
+  }
+
+  /** Resolves once the client is open again (boards subscribed again), rejects when it
+   * closes for good or after `timeoutMs`. */
+  private reopened(op: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        stopOpen();
+        stopClosed();
+        if (error === undefined) {
+          resolve();
+        } else {
+          reject(error);
+        }
+      };
+      const timer = setTimeout(() => settle(new RequestTimeoutError(op, timeoutMs)), timeoutMs);
+      const stopOpen = this.on("open", () => settle());
+      const stopClosed = this.on("closed", () => settle(new DisconnectedError(op)));
+    });
+  }
+
+  private send<T>(socket: SocketLike, op: string, fields: object, timeoutMs: number): Promise<T> {
     this.nextRequestId += 1;
     const id = `r${this.nextRequestId}`;
     return new Promise<T>((resolve, reject) => {
@@ -279,6 +317,7 @@ export class GameClient extends Emitter<ClientEvents> {
   }
 
   private async establish(reconnected: boolean): Promise<void> {
+    let relogged = false;
     try {
       await this.openOnce();
     } catch (error) {
@@ -288,6 +327,7 @@ export class GameClient extends Emitter<ClientEvents> {
         throw error;
       }
       this.currentSession = await this.postSession(this.credential, this.loginOptions);
+      relogged = true;
       await this.openOnce();
     }
     this.reconnectAttempt = 0;
@@ -296,12 +336,13 @@ export class GameClient extends Emitter<ClientEvents> {
     const socket = this.socket;
     if (reconnected) {
       await this.resubscribe();
+      await this.recheckTickets();
     }
     if (this.socket !== socket || socket === null) {
       // It closed again while re-subscribing; its close has already been handled.
       return;
     }
-    this.emit("open", { reconnected, session: this.currentSession as Session });
+    this.emit("open", { reconnected, relogged, session: this.currentSession as Session });
   }
 
   private async openSocket(url: string): Promise<SocketLike> {
@@ -391,7 +432,12 @@ export class GameClient extends Emitter<ClientEvents> {
         if (this.stopping) {
           return;
         }
-        if (isFinal(error)) {
+        // A gone session (4401) with no credential to log in again never comes back.
+        const noLogin =
+          this.credential === null &&
+          error instanceof DisconnectedError &&
+          error.closeCode === CLOSE_BAD_TOKEN;
+        if (isFinal(error) || noLogin) {
           this.emit("error", error as Error);
           const closeCode = error instanceof DisconnectedError ? (error.closeCode ?? code) : code;
           this.finish({ code: closeCode, reason: (error as Error).message, willReconnect: false });
@@ -423,6 +469,45 @@ export class GameClient extends Emitter<ClientEvents> {
           this.subscriptions.delete(board);
         }
         this.emit("error", error as Error);
+      }
+    }
+  }
+
+  /** A `match.found` or `match.expired` pushed while the socket was down is lost: ask
+   * each ticket still waiting here for its state, and tell what happened. */
+  private async recheckTickets(): Promise<void> {
+    for (const ticket of [...this.liveTickets]) {
+      let status: MatchStatusResult;
+      try {
+        status = await this.request<MatchStatusResult>("match.status", { ticket });
+      } catch (error) {
+        if (!(error instanceof RequestTimeoutError) && !(error instanceof DisconnectedError)) {
+          this.liveTickets.delete(ticket); // refused: not a ticket to watch any more
+        }
+        this.emit("error", error as Error);
+        continue;
+      }
+      if (!this.liveTickets.has(ticket) || status.state === "searching") {
+        continue; // its push came first, or it still waits
+      }
+      this.liveTickets.delete(ticket);
+      if (status.state === "matched" && status.match_id !== undefined) {
+        this.toldTickets.add(ticket);
+        const found: MatchFoundEvent = {
+          event: "match.found",
+          match_id: status.match_id,
+          queue: status.queue ?? "",
+          teams: status.teams ?? [],
+          ticket,
+          server: status.server ?? null,
+          backfill: false,
+        };
+        this.emit("push", found as unknown as { event: string } & JsonObject);
+        this.emit("match.found", found);
+      } else if (status.state === "expired") {
+        const expired: MatchExpiredEvent = { event: "match.expired", ticket };
+        this.emit("push", expired as unknown as { event: string } & JsonObject);
+        this.emit("match.expired", expired);
       }
     }
   }
@@ -506,6 +591,12 @@ export class GameClient extends Emitter<ClientEvents> {
     if (message.event === "rank.changed" && typeof message.board === "string") {
       this.lastRanks.set(message.board, message.rank as number | null);
     }
+    if ((message.event === "match.found" || message.event === "match.expired") && typeof message.ticket === "string") {
+      this.liveTickets.delete(message.ticket);
+      if (this.toldTickets.delete(message.ticket)) {
+        return; // told already, from match.status after a reconnect
+      }
+    }
     if (message.event === "session.replaced" || message.event === "session.kicked") {
       // The close (4409 or 4403) follows; nothing should try to come back.
       this.stopping = true;
@@ -578,16 +669,19 @@ export class GameClient extends Emitter<ClientEvents> {
   // --- Matchmaking ------------------------------------------------------------------
 
   /** Queues you (or, with `partyId`, the party you lead); `match.found` follows. */
-  matchJoin(
+  async matchJoin(
     queue: string,
     options: { partyId?: string; properties?: MatchProperties } & CallOptions = {},
   ): Promise<MatchJoinResult> {
     const fields = { queue, party_id: options.partyId, properties: options.properties };
-    return this.request("match.join", fields, options);
+    const reply = await this.request<MatchJoinResult>("match.join", fields, options);
+    this.liveTickets.add(reply.ticket);
+    return reply;
   }
 
   async matchCancel(ticket: string, options: CallOptions = {}): Promise<void> {
     await this.request("match.cancel", { ticket }, options);
+    this.liveTickets.delete(ticket);
   }
 
   matchStatus(ticket: string, options: CallOptions = {}): Promise<MatchStatusResult> {
@@ -642,13 +736,15 @@ export class GameClient extends Emitter<ClientEvents> {
     return this.request("account.unlink", credential, options);
   }
 
-  /** Ends the session at once (its token is refused from then on); no reconnect. */
+  /** Ends the session at once (its token is refused from then on); no reconnect. While
+   * the client reconnects, the logout waits for the socket like any call; whatever its
+   * outcome, the client is closed afterwards. */
   async logout(options: CallOptions = {}): Promise<void> {
-    this.stopping = true;
     try {
       await this.request("session.logout", {}, options);
     } finally {
       this.currentSession = null;
+      this.close();
     }
   }
 

@@ -50,8 +50,8 @@ export class RequestTimeoutError extends GameServerError {
 export class DisconnectedError extends GameServerError {
   readonly closeCode: number | undefined;
 
-  constructor(op: string, closeCode?: number) {
-    super("disconnected", `${op}: the game socket is not open`, { op });
+  constructor(op: string, closeCode?: number, message = "the game socket is not open") {
+    super("disconnected", `${op}: ${message}`, { op });
     this.name = "DisconnectedError";
     this.closeCode = closeCode;
   }

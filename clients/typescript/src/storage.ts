@@ -1,5 +1,7 @@
 // Where a client keeps its device id: any get/set store the caller passes.
 
+import { GameServerError } from "./errors.js";
+
 /** A key-value store; `localStorage` fits as is, and so does `new MemoryStorage()`. */
 export interface KeyValueStorage {
   getItem(key: string): string | null | undefined | Promise<string | null | undefined>;
@@ -34,10 +36,19 @@ export function isValidDeviceId(value: string): boolean {
   return DEVICE_ID_PATTERN.test(value);
 }
 
-/** The device id kept in `storage`, made and stored on first use. */
+/** The device id kept in `storage`, made and stored on first use. A kept value that is
+ * not a valid device id is refused (`bad_request`) and left as it is: replacing it would
+ * silently log the player into a new account. */
 export async function deviceIdFrom(storage: KeyValueStorage, key = DEVICE_ID_KEY): Promise<string> {
   const kept = await storage.getItem(key);
-  if (typeof kept === "string" && isValidDeviceId(kept)) {
+  if (typeof kept === "string" && kept !== "") {
+    if (!isValidDeviceId(kept)) {
+      throw new GameServerError(
+        "bad_request",
+        `the device id kept under ${key} is not 16 to 128 of A-Z a-z 0-9 _ . : -`,
+        { op: "loginDevice" },
+      );
+    }
     return kept;
   }
   const made = newDeviceId();

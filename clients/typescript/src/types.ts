@@ -103,6 +103,11 @@ export type TicketState = "searching" | "matched" | "cancelled" | "expired";
 
 export interface MatchStatusResult {
   state: TicketState;
+  /** Once `matched`: the match as `match.found` told it (for a player offline then). */
+  match_id?: string;
+  queue?: string;
+  teams?: string[][];
+  server?: MatchServer | null;
 }
 
 /** What a queue's allocator returned for a match, e.g. `{address, port, token}`. */
@@ -236,6 +241,8 @@ export type PushEvent =
 export interface OpenEvent {
   /** True when this open follows a reconnect. */
   reconnected: boolean;
+  /** True when the session was gone and the client logged in again (a new session). */
+  relogged: boolean;
   session: Session;
 }
 

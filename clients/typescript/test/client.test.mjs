@@ -150,6 +150,28 @@ describe("logins", () => {
     assert.equal(storage.getItem(DEVICE_ID_KEY), deviceId);
   });
 
+  test("a login that cannot reach the server fails as disconnected, saying so", async () => {
+    const url = new URL(server.url);
+    const nowhere = newClient({ url: `${url.protocol}//${url.hostname}:1` });
+    await assert.rejects(nowhere.loginDevice(), (error) => {
+      assert.ok(error instanceof DisconnectedError);
+      assert.equal(error.op, "POST /v1/sessions");
+      assert.match(error.message, /could not be reached/);
+      return true;
+    });
+  });
+
+  test("a kept device id that is not valid is refused and left as it is, not replaced", async () => {
+    const storage = new MemoryStorage();
+    storage.setItem(DEVICE_ID_KEY, "short");
+    await assert.rejects(newClient({ storage }).loginDevice(), (error) => {
+      assert.ok(error instanceof GameServerError);
+      assert.equal(error.code, "bad_request");
+      return true;
+    });
+    assert.equal(storage.getItem(DEVICE_ID_KEY), "short");
+  });
+
   test("a provider login creates the account of the token's subject, then logs into it", async () => {
     const first = newClient();
     const made = await first.loginProvider("tests", idToken("user-42"), { displayName: "Pat" });
@@ -243,6 +265,28 @@ describe("matchmaking and parties", () => {
     assert.equal(a.ticket, ticket.ticket);
     assert.deepEqual(a.teams.flat().sort(), [one.playerId, two.playerId].sort());
     assert.equal((await one.matchStatus(ticket.ticket)).state, "matched");
+  });
+
+  test("a match found while the socket was down is told once the client is back", async () => {
+    // Slow to come back (4 to 8 s), so that the match is made while it is away.
+    const away = await player(undefined, { reconnect: { initialDelayMs: 8000, maxAttempts: 5 } });
+    const other = await player();
+    const { ticket } = await away.matchJoin("duel");
+    const reconnecting = nextEvent(away, "reconnecting");
+    away.socket.terminate();
+    await reconnecting;
+    const theirs = nextEvent(other, "match.found");
+    await other.matchJoin("duel");
+    const otherFound = await theirs;
+    assert.equal(away.state, "reconnecting", "the match came too late to test this");
+    const found = await nextEvent(away, "match.found");
+    assert.equal(found.ts, undefined); // told from match.status, not pushed
+    assert.equal(found.ticket, ticket);
+    assert.equal(found.match_id, otherFound.match_id);
+    assert.deepEqual(found.teams, otherFound.teams);
+    assert.equal(found.server, null);
+    const status = await away.matchStatus(ticket);
+    assert.deepEqual([status.state, status.match_id], ["matched", found.match_id]);
   });
 
   test("a party invite reaches the invitee, and accepting it updates the leader", async () => {
@@ -348,6 +392,59 @@ describe("connection", () => {
     });
   });
 
+  test("a call made while the client reconnects waits for the socket", async () => {
+    const client = await player();
+    const reconnecting = nextEvent(client, "reconnecting");
+    const reopened = nextEvent(client, "open");
+    client.socket.terminate(); // the connection drops without a close frame
+    await reconnecting;
+    assert.equal(client.state, "reconnecting");
+    const top = await client.boardTop("global", { timeoutMs: WAIT_MS });
+    assert.ok(Array.isArray(top.entries));
+    assert.equal(client.state, "open");
+    assert.deepEqual([(await reopened).reconnected, (await reopened).relogged], [true, false]);
+    // Closed for good, a waiting call fails at once as `disconnected`.
+    const dropped = nextEvent(client, "reconnecting");
+    client.socket.terminate();
+    await dropped;
+    const waiting = client.ping({ timeoutMs: 60_000 });
+    client.close();
+    await assert.rejects(waiting, (error) => error instanceof DisconnectedError);
+  });
+
+  test("a logout while the client reconnects waits for the socket, then ends the session and the client", async () => {
+    const client = await player();
+    const session = client.session;
+    const reconnecting = nextEvent(client, "reconnecting");
+    client.socket.terminate();
+    await reconnecting;
+    const closed = nextEvent(client, "closed");
+    await client.logout();
+    assert.equal((await closed).willReconnect, false);
+    assert.equal(client.state, "closed");
+    const reuse = newClient();
+    reuse.useSession(session);
+    await assert.rejects(reuse.connect(), (error) => error.closeCode === 4401);
+  });
+
+  test("a session made elsewhere (useSession) that is gone while away ends the client at once", async () => {
+    const made = await server.admin("POST", "/admin/v1/sessions", { player_id: "elsewhere-1" });
+    assert.equal(made.status, 201);
+    // Back only after the session's TTL (3 s): its token is refused then (4401).
+    const client = newClient({ reconnect: { initialDelayMs: 8000, maxAttempts: 5 } });
+    client.useSession(await made.json());
+    await client.connect();
+    const reconnecting = nextEvent(client, "reconnecting");
+    client.socket.terminate();
+    await reconnecting;
+    let tries = 0;
+    client.on("reconnecting", () => (tries += 1));
+    const closed = await nextEvent(client, "closed");
+    assert.equal(closed.code, 4401);
+    assert.equal(tries, 0);
+    assert.equal(client.state, "closed");
+  });
+
   test("close() ends the client without reconnecting", async () => {
     const client = await player();
     const closed = nextEvent(client, "closed");
@@ -367,6 +464,7 @@ describe("connection", () => {
     // The server stays down longer than the session's TTL: the old token is refused (4401).
     await server.restart(SESSION_TTL_S * 1000 + 1000);
     const opened = await reopened;
+    assert.equal(opened.relogged, true);
     assert.notEqual(opened.session.session_id, firstSession);
     assert.equal(opened.session.player_id, watcher.playerId);
     assert.equal(watcher.state, "open");

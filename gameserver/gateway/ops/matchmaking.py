@@ -30,7 +30,7 @@ async def match_cancel(ctx: OpContext, body: dict[str, Any]) -> None:
 
 
 async def match_status(ctx: OpContext, body: dict[str, Any]) -> dict[str, Any]:
-    return {"state": await ctx.services.matchmaking.status(body.get("ticket"), ctx.player_id)}
+    return await ctx.services.matchmaking.status_view(body.get("ticket"), ctx.player_id)
 
 
 OPS: dict[str, OpHandler] = {

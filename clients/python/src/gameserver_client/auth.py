@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from gameserver_client.errors import Internal, error_from_wire
+from gameserver_client.errors import ConnectionLost, Internal, RequestTimeout, error_from_wire
 from gameserver_client.models import Session
 from gameserver_client.storage import Storage, device_id
 
@@ -51,14 +51,20 @@ async def create_session(
     region: str | None = None,
     client_key: str | None = None,
 ) -> Session:
-    """`POST /v1/sessions`; a refusal raises the error class of its code."""
+    """`POST /v1/sessions`; a refusal raises the error class of its code, no answer in
+    time `RequestTimeout`, a server out of reach `ConnectionLost`."""
     body = await credential.body()
     if display_name is not None:
         body["display_name"] = display_name
     if region is not None:
         body["region"] = region
     headers = {"Authorization": f"Bearer {client_key}"} if client_key else {}
-    response = await http.post(f"{base_url}/v1/sessions", json=body, headers=headers)
+    try:
+        response = await http.post(f"{base_url}/v1/sessions", json=body, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise RequestTimeout(f"login: no answer in time ({exc!r})") from exc
+    except httpx.HTTPError as exc:
+        raise ConnectionLost(f"login: the server is out of reach ({exc!r})") from exc
     try:
         data = response.json()
     except ValueError:

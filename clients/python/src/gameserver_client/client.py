@@ -37,7 +37,11 @@ from gameserver_client.event_hub import Callback, EventHub, EventStream
 from gameserver_client.events import (
     Closed,
     Disconnected,
+    MatchExpired,
+    MatchFound,
+    RankChanged,
     Reconnected,
+    Reconnecting,
     event_from_wire,
 )
 from gameserver_client.models import (
@@ -100,6 +104,11 @@ class GameClient(GameOps):
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._subscriptions: dict[str, int] = {}
+        # The rank last told per watched board (subscribe reply, `rank.changed`).
+        self._ranks: dict[str, int | None] = {}
+        self._tickets: set[str] = set()
+        # Tickets whose match was told from `match.status`: their late push is dropped.
+        self._told_tickets: set[str] = set()
         self._hub = EventHub()
         self._state_changed = asyncio.Event()
         self._closed: Closed | None = None
@@ -204,7 +213,12 @@ class GameClient(GameOps):
         )
 
     async def _start(self) -> None:
-        ws = await self._open_socket()
+        try:
+            ws = await self._open_socket()
+        except TimeoutError:
+            raise RequestTimeout("the game socket did not open in time") from None
+        except (OSError, InvalidHandshake) as exc:
+            raise ConnectionLost(f"the game socket did not open: {exc}") from exc
         self._supervisor = asyncio.create_task(self._supervise(ws))
         # The first connection is up once it answers (or a close is known).
         try:
@@ -334,6 +348,8 @@ class GameClient(GameOps):
                 async with asyncio.timeout(self.timeout):
                     await self._request(ws, "ping", {})
                 await self._resubscribe(ws)
+                if not first:
+                    await self._recheck_tickets(ws)
                 established = True
             except (ConnectionLost, TimeoutError):
                 pass
@@ -361,14 +377,49 @@ class GameClient(GameOps):
 
     async def _resubscribe(self, ws: ClientConnection) -> None:
         for board, top in list(self._subscriptions.items()):
+            told = self._ranks.get(board)
             try:
                 async with asyncio.timeout(self.timeout):
-                    await self._request(ws, "board.subscribe", {"board": board, "top": top})
+                    reply = await self._request(ws, "board.subscribe", {"board": board, "top": top})
             except NotFound:
                 log.warning("board %s is gone: its subscription ends", board)
                 self._subscriptions.pop(board, None)
+                self._ranks.pop(board, None)
+                continue
             except ServerError as exc:
                 log.warning("could not subscribe %s again: %s", board, exc)
+                continue
+            rank: int | None = reply.get("rank")
+            # The pushes of the outage are lost: tell the rank that holds now, unless a
+            # push that followed the reply has told a newer one already.
+            if self._ranks.get(board) == told and rank != told:
+                self._ranks[board] = rank
+                self._hub.emit(RankChanged(board, rank, told, None))
+
+    async def _recheck_tickets(self, ws: ClientConnection) -> None:
+        """A `match.found` or `match.expired` pushed while the socket was down is lost: ask
+        each ticket still searching here for its state, and tell what happened."""
+        for ticket in list(self._tickets):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    reply = await self._request(ws, "match.status", {"ticket": ticket})
+            except ServerError as exc:
+                log.warning("ticket %s: %s; no longer watched", ticket, exc)
+                self._tickets.discard(ticket)
+                continue
+            if ticket not in self._tickets:
+                continue  # its push came first
+            state = reply.get("state")
+            if state == "searching":
+                continue
+            self._tickets.discard(ticket)
+            if state == "matched" and "match_id" in reply:
+                self._told_tickets.add(ticket)
+                teams = [list(team) for team in reply["teams"]]
+                server = reply.get("server")
+                self._hub.emit(MatchFound(reply["match_id"], reply["queue"], teams, ticket, server))
+            elif state == "expired":
+                self._hub.emit(MatchExpired(ticket))
 
     async def _reconnect(
         self, session_gone: bool, relogged: bool
@@ -379,8 +430,10 @@ class GameClient(GameOps):
             if policy.max_attempts is not None and attempt >= policy.max_attempts:
                 self._finish(None, f"gave up after {attempt} reconnect attempts")
                 return None, relogged
-            await asyncio.sleep(policy.delay(attempt))
+            delay = policy.delay(attempt)
             attempt += 1
+            self._hub.emit(Reconnecting(attempt, delay))
+            await asyncio.sleep(delay)
             if session_gone:
                 if self._credential is None:
                     self._finish(CLOSE_UNAUTHORIZED, "the session is gone; no credential to log in")
@@ -393,7 +446,7 @@ class GameClient(GameOps):
                 except RateLimited as exc:
                     await asyncio.sleep(exc.retry_after or 0)
                     continue
-                except (ServerError, httpx.HTTPError) as exc:
+                except (ServerError, ConnectionLost, RequestTimeout) as exc:
                     log.info("login failed (%s); trying again", exc)
                     continue
                 session_gone = False
@@ -415,7 +468,15 @@ class GameClient(GameOps):
                 if not isinstance(message, dict):
                     continue
                 if "event" in message:
-                    self._hub.emit(event_from_wire(message))
+                    event = event_from_wire(message)
+                    if isinstance(event, RankChanged):
+                        self._ranks[event.board] = event.rank
+                    elif isinstance(event, MatchFound | MatchExpired):
+                        self._tickets.discard(event.ticket)
+                        if event.ticket in self._told_tickets:
+                            self._told_tickets.discard(event.ticket)
+                            continue  # told already, from match.status
+                    self._hub.emit(event)
                     continue
                 future = self._pending.pop(str(message.get("id")), None)
                 if future is not None and not future.done():

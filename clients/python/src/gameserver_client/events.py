@@ -123,6 +123,15 @@ class Disconnected:
 
 
 @dataclass(frozen=True)
+class Reconnecting:
+    """The client waits `delay_s` before its `attempt`-th try (from 1) to come back."""
+
+    attempt: int
+    delay_s: float
+    name: ClassVar[str] = "reconnecting"
+
+
+@dataclass(frozen=True)
 class Reconnected:
     """The socket is back; `relogged` when the old session was gone and a new login made."""
 
@@ -153,7 +162,7 @@ ServerEvent = (
     | SessionKicked
     | UnknownEvent
 )
-ConnectionEvent = Disconnected | Reconnected | Closed
+ConnectionEvent = Disconnected | Reconnecting | Reconnected | Closed
 Event = ServerEvent | ConnectionEvent
 
 

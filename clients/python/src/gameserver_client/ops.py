@@ -27,6 +27,10 @@ class GameOps:
 
     # Boards to subscribe again after a reconnect (board -> `top`).
     _subscriptions: dict[str, int]
+    # The rank last told per watched board, to tell a change missed while away.
+    _ranks: dict[str, int | None]
+    # Tickets queued here and not yet matched, expired or cancelled: checked on reconnect.
+    _tickets: set[str]
 
     @property
     def player_id(self) -> str:
@@ -132,10 +136,12 @@ class GameOps:
         reply = await self._call("board.subscribe", {"board": board, "top": top}, timeout)
         self._subscriptions[board] = top
         rank: int | None = reply.get("rank")
+        self._ranks[board] = rank
         return rank
 
     async def board_unsubscribe(self, board: str, *, timeout: float | None = None) -> None:
         self._subscriptions.pop(board, None)
+        self._ranks.pop(board, None)
         await self._call("board.unsubscribe", {"board": board}, timeout)
 
     async def board_list(self, *, timeout: float | None = None) -> list[BoardInfo]:
@@ -163,10 +169,13 @@ class GameOps:
             fields["party_id"] = party_id
         if properties is not None:
             fields["properties"] = dict(properties)
-        return str((await self._call("match.join", fields, timeout))["ticket"])
+        ticket = str((await self._call("match.join", fields, timeout))["ticket"])
+        self._tickets.add(ticket)
+        return ticket
 
     async def match_cancel(self, ticket: str, *, timeout: float | None = None) -> None:
         await self._call("match.cancel", {"ticket": ticket}, timeout)
+        self._tickets.discard(ticket)
 
     async def match_status(self, ticket: str, *, timeout: float | None = None) -> TicketState:
         reply = await self._call("match.status", {"ticket": ticket}, timeout)
