@@ -307,15 +307,22 @@ local function submit(keys, args)
 end
 
 -- functions.Remove -> functions.RemoveReply
--- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period
--- -> {'OK'} | {'ABSENT'} | {'STALE'}
+-- KEYS: zset, bucket, meta, state[, tally (a board that takes seats)]
+-- ARGV: version, player, channel, period
+-- With the tally, the player's seat mark goes too (its attempts stay counted): the
+-- caller then frees the board-wide seat, and the player must take a seat again to write.
+-- -> {'OK'} (an entry or a seat mark was removed) | {'ABSENT'} | {'STALE'}
 local function remove(keys, args)
-  local z, b, m, s = keys[1], keys[2], keys[3], keys[4]
+  local z, b, m, s, tally = keys[1], keys[2], keys[3], keys[4], keys[5]
   local version, pid, channel, label = tonumber(args[1]), args[2], args[3], args[4]
   local state = read_state(s)
   if version < state.fence then return {'STALE'} end
   local t = redis.call('HGET', b, pid)
-  if not t then return {'ABSENT'} end
+  local unseated = tally and redis.call('HDEL', tally, 'j:' .. pid) == 1
+  if not t then
+    if unseated then return {'OK'} end
+    return {'ABSENT'}
+  end
   local now = next_stamp(s, state, version)
   local old_m = t .. pid
   local old_s = redis.call('ZSCORE', z, old_m)
