@@ -78,6 +78,8 @@ class Services:
     address_limits: AddressLimiter
     client_addresses: ClientAddresses
     sockets_per_address: SocketsPerAddress
+    # Admin push sockets that have not sent the admin key yet.
+    admin_sockets_awaiting_key: SocketsPerAddress
     allowed_origins: AllowedOrigins
     metrics: Metrics = field(default_factory=Metrics)
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
@@ -178,6 +180,9 @@ async def build_services(
         address_limits=address_limits,
         client_addresses=ClientAddresses(settings.trusted_proxies),
         sockets_per_address=SocketsPerAddress(settings.max_sockets_per_address),
+        admin_sockets_awaiting_key=SocketsPerAddress(
+            settings.max_admin_sockets_awaiting_key_per_address
+        ),
         allowed_origins=AllowedOrigins(settings.allowed_origins),
         board_watch=board_watch,
     )

@@ -123,6 +123,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Open game sockets per client address on one gateway process; 0 turns the cap off.
     max_sockets_per_address: int = 1024
+    # Admin push sockets per client address on one gateway process that have not sent
+    # the admin key yet (each may wait 10 s for it); 0 turns the cap off.
+    max_admin_sockets_awaiting_key_per_address: int = 8
     # A socket refused messages for its rate without a pause of a second for this long
     # is closed with 1008.
     rate_limit_close_after_s: float = 5.0
@@ -230,6 +233,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks(env.get("GAMESERVER_TRUSTED_PROXIES")),
         max_sockets_per_address=int(
             number("GAMESERVER_MAX_SOCKETS_PER_ADDRESS", defaults.max_sockets_per_address)
+        ),
+        max_admin_sockets_awaiting_key_per_address=int(
+            number(
+                "GAMESERVER_MAX_ADMIN_SOCKETS_AWAITING_KEY_PER_ADDRESS",
+                defaults.max_admin_sockets_awaiting_key_per_address,
+            )
         ),
         rate_limit_close_after_s=number(
             "GAMESERVER_RATE_LIMIT_CLOSE_AFTER_S", defaults.rate_limit_close_after_s

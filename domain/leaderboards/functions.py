@@ -175,7 +175,7 @@ class SubmitReply:
 
 @dataclass(frozen=True)
 class Remove(FunctionCall):
-    """lb_remove: take the player's entry off the sub-board."""
+    """lb_remove: take the player's entry (and seat mark) off the sub-board."""
 
     function: ClassVar[str] = "lb_remove"
 
@@ -187,9 +187,11 @@ class Remove(FunctionCall):
     player_id: str
     channel: str
     period: str
+    tally: str = ""  # on a board that takes seats: the seat mark goes too
 
     def keys(self) -> tuple[str, ...]:
-        return (self.zset, self.bucket, self.meta, self.state)
+        keys: tuple[str, ...] = (self.zset, self.bucket, self.meta, self.state)
+        return (*keys, self.tally) if self.tally else keys
 
     def args(self) -> tuple[Any, ...]:
         return (self.version, self.player_id, self.channel, self.period)
@@ -197,7 +199,7 @@ class Remove(FunctionCall):
 
 @dataclass(frozen=True)
 class RemoveReply:
-    removed: bool  # False: the player had no entry
+    removed: bool  # False: the player had neither an entry nor a seat mark
 
     @classmethod
     def decode(cls, raw: Any) -> RemoveReply:

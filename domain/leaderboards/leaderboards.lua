@@ -142,6 +142,18 @@ end
 
 local MINUTE = 60
 
+-- a + b if the exact sum is within ±bound, else nil. Past 2^53 doubles are 2 apart, so
+-- a sum can round onto ±bound from beyond it (2^53 + 1 gives 2^53): the sum's rounding
+-- error (Knuth's TwoSum, exact in doubles) tells which side the exact sum lies on.
+local function sum_within(a, b, bound)
+  local sum = a + b
+  if sum > bound or sum < -bound then return nil end
+  local b_part = sum - a
+  local err = (a - (sum - b_part)) + (b - b_part)
+  if (sum == bound and err > 0) or (sum == -bound and err < 0) then return nil end
+  return sum
+end
+
 -- Why a write breaks the rules (before anything is written), or nil. `value` is what
 -- the player sent, `user` the score after the operator (the same for best and set).
 local function refusal(rules, value, user, tally, rate, pid)
@@ -240,10 +252,10 @@ local function submit(keys, args)
   end
   local new_n, user = nil, x
   if op == 'incr' or op == 'decr' then
-    user = 0
-    if old_n then user = desc and -old_n or old_n end
-    if op == 'incr' then user = user + x else user = user - x end
-    if user > bound or user < -bound then return {'RANGE'} end
+    local base = 0
+    if old_n then base = desc and -old_n or old_n end
+    user = sum_within(base, op == 'incr' and x or -x, bound)
+    if not user then return {'RANGE'} end
     new_n = desc and -user or user
   else
     new_n = desc and -x or x
@@ -307,15 +319,22 @@ local function submit(keys, args)
 end
 
 -- functions.Remove -> functions.RemoveReply
--- KEYS: zset, bucket, meta, state; ARGV: version, player, channel, period
--- -> {'OK'} | {'ABSENT'} | {'STALE'}
+-- KEYS: zset, bucket, meta, state[, tally (a board that takes seats)]
+-- ARGV: version, player, channel, period
+-- With the tally, the player's seat mark goes too (its attempts stay counted): the
+-- caller then frees the board-wide seat, and the player must take a seat again to write.
+-- -> {'OK'} (an entry or a seat mark was removed) | {'ABSENT'} | {'STALE'}
 local function remove(keys, args)
-  local z, b, m, s = keys[1], keys[2], keys[3], keys[4]
+  local z, b, m, s, tally = keys[1], keys[2], keys[3], keys[4], keys[5]
   local version, pid, channel, label = tonumber(args[1]), args[2], args[3], args[4]
   local state = read_state(s)
   if version < state.fence then return {'STALE'} end
   local t = redis.call('HGET', b, pid)
-  if not t then return {'ABSENT'} end
+  local unseated = tally and redis.call('HDEL', tally, 'j:' .. pid) == 1
+  if not t then
+    if unseated then return {'OK'} end
+    return {'ABSENT'}
+  end
   local now = next_stamp(s, state, version)
   local old_m = t .. pid
   local old_s = redis.call('ZSCORE', z, old_m)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import orjson
@@ -93,8 +94,9 @@ def denormalise(order: Order, stored: float) -> float:
 def apply_operator(op: Operator, order: Order, old: float | None, value: float) -> float:
     """The player-facing score after `op` with `value`, given the stored one (or None).
 
-    This is the reference for the server-side function; `incr`/`decr` that would leave
-    ±2^53 are a `BadRequest`.
+    This is the reference for the server-side function; `incr`/`decr` whose exact sum
+    would leave ±2^53 are a `BadRequest`, also when the double sum rounds back onto
+    ±2^53 (2^53 + 1 is no double).
     """
     if op == "set" or old is None and op == "best":
         return value
@@ -102,10 +104,10 @@ def apply_operator(op: Operator, order: Order, old: float | None, value: float) 
         assert old is not None
         return value if normalise(order, value) < normalise(order, old) else old
     base = 0.0 if old is None else old
-    result = base + value if op == "incr" else base - value
-    if not abs(result) <= MAX_SCORE:
+    step = value if op == "incr" else -value
+    if not abs(Fraction(base) + Fraction(step)) <= MAX_SCORE:
         raise BadRequest("the score would leave ±2^53")
-    return result + 0.0
+    return base + step + 0.0
 
 
 def encode_member(stamp: int, player_id: str) -> bytes:

@@ -227,8 +227,11 @@ class LeaderboardStore:
         return [(int(replies[i]), bool(replies[i + 1])) for i in range(0, len(replies), 2)]
 
     async def remove(self, board: Board, period: str, player_id: str, wait: Wait) -> bool:
-        """Whether the player had an entry (now removed); raises `StaleBoard`."""
+        """Whether the player had an entry or, on a board that takes seats, a seat (both
+        now removed: the seat is free for another player, the attempts used stay
+        counted); raises `StaleBoard`."""
         sub = self.subs(board)[self.sub_index(board, player_id)]
+        seated = board.config.takes_seats
         call = Remove(
             sub.zset(board.gen, period),
             self._bucket(board, period, player_id),
@@ -238,10 +241,20 @@ class LeaderboardStore:
             player_id,
             sub.channel,
             period,
+            tally=sub.tally(board.gen, period) if seated else "",
         )
         # Removing twice leaves the same state: safe to retry after an unknown outcome.
         raw = await self.caller.write(call.call(), *wait, idempotent=True)
-        return RemoveReply.decode(raw).removed
+        removed = RemoveReply.decode(raw).removed
+        if not seated:
+            return removed
+        # The mark went first, so the player cannot write between the two calls; a retry
+        # after a failure here still finds the seat and frees it.
+        seats = keys.seats(board.name, board.gen, period)
+        freed = await self.caller.write(
+            Call(seats, ("HDEL", seats, player_id)), *wait, idempotent=True
+        )
+        return removed or bool(freed)
 
     async def forget_traces(
         self, board: Board, periods: Sequence[str], player_id: str, wait: Wait

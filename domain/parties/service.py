@@ -208,20 +208,29 @@ class PartyService:
         party = await self._store.party(party_id)
         return party_id if party is not None and player_id in party.members else None
 
-    async def forget_player(self, player_id: str) -> None:
-        """Take the player out of their party and every pending invite (account erase).
+    async def remove_from_party(self, player_id: str) -> None:
+        """Take the player out of their party as a leave would (a ban): a leader hands
+        over to the longest member, the others get `party.updated`.
 
         Idempotent: a second call finds nothing left to do.
         """
         require_id(player_id, "player_id")
         [claim] = await self._store.claims([player_id])
-        if claim is not None:
-            party_id, _ = parse_claim(claim)
-            change = await self._store.leave(party_id, player_id, self._now_ms())
-            if change.status in ("ok", "disbanded"):
-                await self._removed(player_id, change)
-            else:
-                await self._store.release(player_id, claim)
+        if claim is None:
+            return
+        party_id, _ = parse_claim(claim)
+        change = await self._store.leave(party_id, player_id, self._now_ms())
+        if change.status in ("ok", "disbanded"):
+            await self._removed(player_id, change)
+        else:
+            await self._store.release(player_id, claim)
+
+    async def forget_player(self, player_id: str) -> None:
+        """Take the player out of their party and every pending invite (account erase).
+
+        Idempotent: a second call finds nothing left to do.
+        """
+        await self.remove_from_party(player_id)
         for invited_to in await self._store.invited_by(player_id):
             change = await self._store.decline(invited_to, player_id, self._now_ms())
             if change.status == "ok":

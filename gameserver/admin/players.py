@@ -60,6 +60,7 @@ async def ban_player(request: Request) -> Response:
     await services.accounts.ban(player_id, body.get("until"), body.get("reason"))
     await player_data.kick_if_online(services, player_id)
     await services.matchmaking.cancel_searching(player_id)
+    await services.parties.remove_from_party(player_id)
     return Response(status_code=204)
 
 

@@ -52,15 +52,19 @@ class AdminSocket:
         if not served_on(scope, services.settings.admin_port, services.settings.metrics_port):
             await websocket.deny(404, _refusal("not_found", f"no endpoint {SOCKET_PATH}"))
             return
-        await websocket.accept()
-        key, auth_id = None, None
-        header = websocket.header(b"authorization")
-        if header is not None:
-            # Never from the URL (`?token=` is the game socket's, not this one's).
-            scheme, _, value = header.partition(" ")
-            key = value.strip() if scheme.lower() == "bearer" and value.strip() else None
-        else:
-            key, auth_id = await _first_frame_key(websocket)
+        # A socket waits up to AUTH_TIMEOUT_S for its key: capped per address, so that one
+        # address cannot hold sockets by the thousand without knowing the key.
+        awaiting = services.admin_sockets_awaiting_key
+        address = services.client_addresses.limited_as(scope)
+        if not awaiting.acquire(address):
+            services.metrics.count_refusal("sockets_per_address")
+            message = "too many admin sockets waiting for admin.auth from this address"
+            await websocket.deny(429, _refusal("rate_limited", message))
+            return
+        try:
+            key, auth_id = await _accept_and_read_key(websocket)
+        finally:
+            awaiting.release(address)
         if key is None:
             await websocket.close(CLOSE_UNAUTHORIZED, "admin key required: admin.auth first")
             return
@@ -70,6 +74,17 @@ class AdminSocket:
             await websocket.close(CLOSE_KICKED, "wrong admin key")
             return
         await _serve(websocket, services, auth_id)
+
+
+async def _accept_and_read_key(websocket: GameWebSocket) -> tuple[str | None, Any]:
+    """Accept, then the key (none if not given) and the `admin.auth` request id."""
+    await websocket.accept()
+    header = websocket.header(b"authorization")
+    if header is None:
+        return await _first_frame_key(websocket)
+    # Never from the URL (`?token=` is the game socket's, not this one's).
+    scheme, _, value = header.partition(" ")
+    return (value.strip() if scheme.lower() == "bearer" and value.strip() else None), None
 
 
 async def _first_frame_key(websocket: GameWebSocket) -> tuple[str | None, Any]:

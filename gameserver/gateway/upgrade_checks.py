@@ -8,7 +8,8 @@ from gameserver.gateway.asgi_socket import GameWebSocket
 
 
 class SocketsPerAddress:
-    """Open game sockets per client address on this gateway process, up to a cap."""
+    """Open sockets per client address on this gateway process, up to a cap: the game
+    sockets, and the admin sockets that have not sent the admin key yet."""
 
     def __init__(self, cap: int) -> None:
         self._cap = cap  # 0: no cap

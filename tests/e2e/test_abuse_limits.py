@@ -105,6 +105,30 @@ async def test_sockets_beyond_the_cap_per_address_are_refused(cluster_seeds: See
             await third.ok("ping")
 
 
+async def test_admin_sockets_that_have_not_sent_the_key_are_capped_per_address(
+    cluster_seeds: Seeds,
+) -> None:
+    settings = gateway_settings(
+        cluster_seeds, "gw-admin-cap", max_admin_sockets_awaiting_key_per_address=2
+    )
+    auth = orjson.dumps({"id": 1, "op": "admin.auth", "key": ADMIN_KEY}).decode()
+    async with running_gateway(settings) as gw:
+        url = gw.base_url.replace("http://", "ws://") + "/admin/v1/ws"
+        async with connect(url) as first, connect(url):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url)
+            assert refused.value.response.status_code == 429
+            body = orjson.loads(refused.value.response.body or b"{}")
+            assert body["error"]["code"] == "rate_limited"
+            assert refusals(gw, "sockets_per_address") == 1
+            # A socket that gave the key no longer counts against its address.
+            await first.send(auth)
+            assert orjson.loads(await asyncio.wait_for(first.recv(), 10))["ok"]
+            async with connect(url) as third:
+                await third.send(auth)
+                assert orjson.loads(await asyncio.wait_for(third.recv(), 10))["ok"]
+
+
 # 5 messages a second; over that without a pause for a second, the socket is closed.
 FLOOD_LIMITS = {"rate_limit_per_s": 5.0, "rate_limit_burst": 5, "rate_limit_close_after_s": 1.0}
 

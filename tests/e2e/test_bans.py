@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.game_client import create_session, device_login, game_client
+from tests.game_client import create_session, device_login, game_client, game_clients
 from tests.gateway_harness import Gateway, gateway_settings, running_gateway
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -79,6 +80,30 @@ async def test_a_ban_cancels_the_players_searching_ticket(gateway: Gateway) -> N
         assert (await _ban(gateway, "p1", {"until": None, "reason": "cheat"})).status_code == 204
     # Nobody is matched with a player banned while searching.
     assert await gateway.services.matchmaking.status(ticket) == "cancelled"
+
+
+async def test_a_banned_party_leader_leaves_the_party_and_the_next_member_leads(
+    gateway: Gateway,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        c = await game_clients(stack, gateway.base_url, ["boss", "m1", "m2"])
+        party_id = (await c["boss"].ok("party.create"))["party_id"]
+        for member in ("m1", "m2"):
+            await c["boss"].ok("party.invite", party_id=party_id, player_id=member)
+            await c[member].next_event("party.invited")
+            await c[member].ok("party.accept", party_id=party_id)
+        assert (await _ban(gateway, "boss", {"until": None, "reason": "cheat"})).status_code == 204
+        assert await c["boss"].wait_closed() == 4403
+        for member in ("m1", "m2"):
+            updated = await c[member].next_event("party.updated")
+            while updated["members"] != ["m1", "m2"]:
+                updated = await c[member].next_event("party.updated")
+            assert updated["leader"] == "m1"
+        view = await c["m2"].ok("party.get", party_id=party_id)
+        assert (view["leader"], view["members"]) == ("m1", ["m1", "m2"])
+        # The new leader leads: the party is not stuck with a banned leader.
+        await c["m1"].ok("party.kick", party_id=party_id, player_id="m2")
+    assert await gateway.services.parties.party_of("boss") is None
 
 
 async def test_a_ban_without_end_lasts_until_lifted(gateway: Gateway) -> None:

@@ -31,6 +31,7 @@ def test_the_edge_limits_come_from_the_environment() -> None:
             "GAMESERVER_TRUSTED_PROXIES": "10.0.0.0/8, ::1",
             "GAMESERVER_ALLOWED_ORIGINS": "https://a.example,https://b.example",
             "GAMESERVER_MAX_SOCKETS_PER_ADDRESS": "0",
+            "GAMESERVER_MAX_ADMIN_SOCKETS_AWAITING_KEY_PER_ADDRESS": "3",
             "GAMESERVER_MAX_BODY_BYTES": "2048",
             "GAMESERVER_ADMIN_PORT": "9001",
         }
@@ -39,6 +40,7 @@ def test_the_edge_limits_come_from_the_environment() -> None:
     assert settings.trusted_proxies == ("10.0.0.0/8", "::1")
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
     assert settings.max_sockets_per_address == 0 and settings.max_body_bytes == 2048
+    assert settings.max_admin_sockets_awaiting_key_per_address == 3
     assert settings.admin_port == 9001
 
 

@@ -320,3 +320,42 @@ async def test_a_seat_whose_copy_was_lost_is_repaired_by_joining_again(
         await service.submit("club", "a", 1)
     assert not (await service.join("club", "a")).new  # the seat is still a's: not full
     assert (await service.submit("club", "a", 1)).rank == 1
+
+
+@SHARDS
+async def test_removing_a_player_frees_their_seat_and_keeps_their_attempts(
+    service: LeaderboardService, sub_boards: int, refused: Refused
+) -> None:
+    config = BoardConfig("cup", max_players=2, max_attempts=2, sub_boards=sub_boards)
+    await service.create_board(config)
+    cheater, b, c = players_in_distinct_sub_boards(3, sub_boards)
+    await service.submit("cup", cheater, 1)
+    await service.submit("cup", b, 1)
+    await refused(Conflict, lambda: service.submit("cup", c, 1))
+    await service.remove_player("cup", cheater)
+    assert (await service.submit("cup", c, 1)).score == 1  # the freed seat is c's now
+    await refused(Conflict, lambda: service.submit("cup", cheater, 1))
+    await service.remove_player("cup", c)
+    # Back on the board, the cheater has the one attempt left that removal did not reset.
+    assert (await service.submit("cup", cheater, 5)).score == 5
+    await refused(Forbidden, lambda: service.submit("cup", cheater, 6))
+
+
+@SHARDS
+async def test_removing_a_joined_player_without_a_score_frees_the_seat(
+    service: LeaderboardService, valkey: ValkeyCluster, sub_boards: int, refused: Refused
+) -> None:
+    config = BoardConfig("club", join_required=True, max_players=1, sub_boards=sub_boards)
+    await service.create_board(config)
+    a, b = players_in_distinct_sub_boards(2, sub_boards)
+    await service.join("club", a)
+    await service.remove_player("club", a)
+    await refused(Forbidden, lambda: service.submit("club", a, 1))  # must join again
+    assert (await service.join("club", b)).players == 1
+    await refused(Conflict, lambda: service.join("club", a))
+    # A removal cut short after the seat's mark went still frees the seat when retried.
+    board = await service.get_board("club")
+    sub = keys.sub_boards_of("club", sub_boards)[keys.sub_board_of(b, sub_boards)]
+    await valkey.hdel(sub.tally(board.gen, "all"), f"j:{b}")
+    await service.remove_player("club", b)
+    assert (await service.join("club", a)).players == 1

@@ -7,9 +7,10 @@ from valkey.asyncio.cluster import ValkeyCluster
 
 from domain.clock import FixedClock
 from domain.errors import BadRequest, Unavailable
-from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.models import BoardConfig, Operator, Order
 from domain.leaderboards.service import LeaderboardService
 from domain.storage.shard_calls import ShardCaller, WritePolicy
+from tests.integration.leaderboards.helpers import snapshot
 
 
 async def test_a_retried_submit_applies_once(service: LeaderboardService) -> None:
@@ -86,6 +87,44 @@ async def test_an_increment_beyond_2_pow_53_changes_nothing(service: Leaderboard
     with pytest.raises(BadRequest):
         await service.submit("big", "a", 4)
     assert (await service.rank("big", "a")).score == 2**53 - 2
+
+
+# Doubles past 2^53 are 2 apart: 2^53 + 1 rounds back to 2^53, so a sum that lands on
+# ±2^53 after rounding may have passed it.
+@pytest.mark.parametrize(
+    ("order", "operator", "first", "step"),
+    [
+        ("desc", "incr", 2**53 - 1, 2),  # 2^53 + 1 would round down to 2^53
+        ("desc", "incr", 2**53, 1),  # would change nothing
+        ("asc", "incr", -(2**53), -1),
+        ("desc", "decr", 2**53, 1),  # the entry holds -2^53
+        ("asc", "decr", 2**53, 1),
+    ],
+)
+async def test_an_increment_that_rounds_onto_2_pow_53_from_past_it_is_refused(
+    service: LeaderboardService,
+    admin_valkey: ValkeyCluster,
+    order: Order,
+    operator: Operator,
+    first: float,
+    step: float,
+) -> None:
+    await service.create_board(BoardConfig("big", order=order, operator=operator))
+    kept = (await service.submit("big", "a", first)).score
+    before = await snapshot(admin_valkey)
+    with pytest.raises(BadRequest):
+        await service.submit("big", "a", step)
+    assert await snapshot(admin_valkey) == before
+    assert (await service.rank("big", "a")).score == kept
+
+
+async def test_an_increment_may_land_exactly_on_2_pow_53(service: LeaderboardService) -> None:
+    await service.create_board(BoardConfig("big", operator="incr"))
+    await service.submit("big", "a", 2**53 - 1)
+    assert (await service.submit("big", "a", 1)).score == 2**53
+    assert (await service.submit("big", "a", -1)).score == 2**53 - 1
+    await service.submit("big", "b", -(2**53) + 3)
+    assert (await service.submit("big", "b", -3)).score == -(2**53)
 
 
 async def test_a_retried_submit_of_a_player_on_the_board_answers_the_true_previous_rank(

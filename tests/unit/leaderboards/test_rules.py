@@ -89,10 +89,11 @@ def test_operators_follow_their_definitions(old: float | None, value: float) -> 
 
 
 def test_incr_beyond_2_pow_53_is_a_bad_request() -> None:
-    # Sums are IEEE double sums: 2^53 + 1 rounds to 2^53 and stays in range.
-    assert apply_operator("incr", "desc", MAX_SCORE, 1.0) == MAX_SCORE
-    with pytest.raises(BadRequest):
-        apply_operator("incr", "desc", MAX_SCORE, 2.0)
+    # 2^53 + 1 is no double: its double sum rounds back to 2^53, and is refused all the same.
+    for old, step in ((MAX_SCORE, 1.0), (MAX_SCORE - 1, 2.0), (MAX_SCORE, 2.0)):
+        with pytest.raises(BadRequest):
+            apply_operator("incr", "desc", old, step)
+    assert apply_operator("incr", "desc", MAX_SCORE - 1, 1.0) == MAX_SCORE
     with pytest.raises(BadRequest):
         apply_operator("decr", "desc", -MAX_SCORE, 2.0)
 
