@@ -112,6 +112,24 @@ async def test_a_bad_session_request_is_a_bad_request_and_creates_nothing(
     assert accounts == []
 
 
+@pytest.mark.parametrize(
+    "device_id", ["d" * 16, "d" * 128, "Az09_.:-" * 2, "0123456789abcdef:mobile.v2_x-y"]
+)
+async def test_a_device_id_of_16_to_128_allowed_characters_logs_in(
+    gateway: Gateway, device_id: str
+) -> None:
+    response = await device_login(gateway.base_url, device_id)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("device_id", ["d" * 15, "0123456789abcdef/", "0123456789abcdef+"])
+async def test_a_device_id_too_short_or_with_another_character_is_a_bad_request(
+    gateway: Gateway, device_id: str
+) -> None:
+    response = await device_login(gateway.base_url, device_id)
+    assert response.status_code == 400, response.text
+
+
 async def test_a_body_that_is_not_json_is_a_bad_request(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as http:
         response = await http.post("/v1/sessions", content=b"{nope")
@@ -187,6 +205,16 @@ async def test_the_trusted_login_needs_the_admin_key(
 async def test_a_bad_trusted_login_is_a_bad_request(gateway: Gateway, body: object) -> None:
     response = await _trusted_login(gateway, ADMIN_KEY, body)
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("player_id", "status"), [("p" * 64, 201), ("A.b-C_9", 201), ("p" * 65, 400), ("p/1", 400)]
+)
+async def test_a_player_id_is_1_to_64_characters_of_the_id_alphabet(
+    gateway: Gateway, player_id: str, status: int
+) -> None:
+    response = await _trusted_login(gateway, ADMIN_KEY, {"player_id": player_id})
+    assert response.status_code == status, response.text
 
 
 async def test_concurrent_first_logins_of_one_device_make_one_account(gateway: Gateway) -> None:
