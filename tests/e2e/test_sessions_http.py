@@ -223,3 +223,24 @@ async def test_concurrent_first_logins_of_one_device_make_one_account(gateway: G
     assert all(reply.status_code == 201 for reply in replies)
     assert len({body["player_id"] for body in bodies}) == 1
     assert sum(body["created"] for body in bodies) == 1
+
+
+async def test_a_display_name_counts_only_on_the_login_that_creates_the_account(
+    gateway: Gateway,
+) -> None:
+    await device_login(gateway.base_url, DEVICE, display_name="Ann")
+    later = (await device_login(gateway.base_url, DEVICE, display_name="Bob")).json()
+    async with game_client(gateway.base_url, later["player_id"], token=later["token"]) as c:
+        assert (await c.ok("account.get"))["display_name"] == "Ann"
+
+
+async def test_the_trusted_login_is_not_held_to_the_per_address_login_limit(
+    cluster_seeds: tuple[tuple[str, int], ...],
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-limited", login_rate_per_s=0.01, login_burst=1)
+    async with running_gateway(settings) as limited:
+        assert (await device_login(limited.base_url, DEVICE)).status_code == 201
+        assert (await device_login(limited.base_url, DEVICE)).status_code == 429
+        for player in ("p1", "p2", "p3"):
+            response = await _trusted_login(limited, ADMIN_KEY, {"player_id": player})
+            assert response.status_code == 201, response.text
