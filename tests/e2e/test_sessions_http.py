@@ -11,6 +11,7 @@ import httpx
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.sessions.store import session_key
 from tests.game_client import create_session, device_id_for, device_login, game_client
 from tests.gateway_harness import ADMIN_KEY, Gateway, gateway_settings, running_gateway
 
@@ -244,3 +245,23 @@ async def test_the_trusted_login_is_not_held_to_the_per_address_login_limit(
         for player in ("p1", "p2", "p3"):
             response = await _trusted_login(limited, ADMIN_KEY, {"player_id": player})
             assert response.status_code == 201, response.text
+
+
+async def test_a_closed_socket_leaves_its_session_the_whole_expiry_to_come_back(
+    cluster_seeds: tuple[tuple[str, int], ...], admin_valkey: ValkeyCluster
+) -> None:
+    # The keepalive refreshes every 10 s: none runs while this socket is open, so only
+    # the close itself can restart the idle clock.
+    settings = gateway_settings(cluster_seeds, "gw-idle", session_ttl_s=30)
+    async with running_gateway(settings) as gw:
+        async with game_client(gw.base_url, "p1") as client:
+            await client.ok("ping")
+            await asyncio.sleep(2)
+        async with gw.admin() as admin:
+            for _ in range(100):
+                view = (await admin.get("/admin/v1/players/p1")).json()
+                if not view["session"]["connected"]:
+                    break
+                await asyncio.sleep(0.02)
+        assert view["session"]["connected"] is False
+        assert await admin_valkey.pttl(session_key("p1")) > 29_000
