@@ -268,8 +268,10 @@ def run_up(
         node_timeout_ms=settings.cluster_node_timeout_ms,
         supervised=True,
     )
-    # SIGTERM takes the same clean path as Ctrl-C.
+    # SIGTERM takes the same clean path as Ctrl-C; and Ctrl-C (SIGINT) takes it even where
+    # `up` started with SIGINT ignored, as a shell does for a job it runs in the background.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         seeds = cluster.start()
     except (RuntimeError, ValueError, OSError) as exc:

@@ -149,3 +149,19 @@ async def test_logout_replies_then_closes_and_the_token_is_refused_on_every_gate
         for where in (gateway, second):
             async with game_client(where.base_url, player, token=token) as again:
                 assert await again.wait_closed() == 4401
+
+
+async def test_update_link_and_unlink_answer_as_account_get(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        replies = [
+            await client.ok("account.update", display_name="n" * 32),
+            await client.ok("account.link", device_id=DEVICE),
+            await client.ok("account.link", device_id=OTHER_DEVICE),
+        ]
+        current = await client.ok("account.get")
+    fields = {"player_id", "display_name", "created_at", "links"}
+    for reply in [*replies, current]:
+        assert fields <= set(reply), reply
+        assert (reply["player_id"], reply["display_name"]) == ("p1", "n" * 32)
+        assert reply["created_at"] == current["created_at"]
+    assert [r["links"] for r in replies] == [[], [{"kind": "device"}], [{"kind": "device"}]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from domain.matchmaking.ratings import DEFAULT_RATING
 from tests.game_client import game_client
 from tests.gateway_harness import Gateway
 
@@ -45,3 +46,12 @@ async def test_a_bad_player_id_is_a_bad_request(gateway: Gateway) -> None:
     async with gateway.admin() as admin:
         response = await admin.get("/admin/v1/players/bad%20id")
         assert response.status_code == 400
+
+
+async def test_the_player_view_shows_the_default_rating_before_any_rated_match(
+    gateway: Gateway,
+) -> None:
+    async with gateway.admin() as admin:
+        view = (await admin.get("/admin/v1/players/p1")).json()
+    assert view["rating"] == DEFAULT_RATING.to_dict()
+    assert set(view["rating"]) == {"mu", "sigma", "ordinal"}

@@ -158,3 +158,32 @@ async def test_bad_presence_requests_are_refused(gateway: Gateway, player_ids: o
     async with game_client(gateway.base_url, "p1") as client:
         reply = await client.call("presence.get", player_ids=player_ids)
         assert reply["ok"] is False and reply["error"]["code"] == "bad_request"
+
+
+async def test_session_values_may_total_4_kib_and_not_a_byte_more(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        # The key "a" and the JSON string '"x...x"': 1 + 4095 bytes.
+        await client.ok("session.set", values={"a": "x" * 4093})
+        reply = await client.call("session.set", values={"a": "x" * 4094})
+        assert reply["ok"] is False and reply["error"]["code"] == "bad_request"
+
+
+async def test_presence_takes_100_players(gateway: Gateway) -> None:
+    async with game_client(gateway.base_url, "p1") as client:
+        reply = await client.ok("presence.get", player_ids=[f"p{i}" for i in range(100)])
+        assert len(reply["players"]) == 100 and reply["players"]["p1"] == "online"
+
+
+async def test_a_frame_of_exactly_16_kib_is_taken_and_one_byte_more_closes_with_1009(
+    gateway: Gateway,
+) -> None:
+    empty = orjson.dumps({"op": "ping", "pad": ""}).decode()
+    async with game_client(gateway.base_url, "p1") as client:
+        await client.send_raw(
+            orjson.dumps({"op": "ping", "pad": "x" * (16384 - len(empty))}).decode()
+        )
+        assert (await asyncio.wait_for(client.orphan_replies.get(), 5))["ok"] is True
+        await client.send_raw(
+            orjson.dumps({"op": "ping", "pad": "x" * (16385 - len(empty))}).decode()
+        )
+        assert await client.wait_closed() == 1009

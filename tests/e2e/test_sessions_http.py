@@ -11,6 +11,7 @@ import httpx
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
 
+from domain.sessions.store import session_key
 from tests.game_client import create_session, device_id_for, device_login, game_client
 from tests.gateway_harness import ADMIN_KEY, Gateway, gateway_settings, running_gateway
 
@@ -112,6 +113,24 @@ async def test_a_bad_session_request_is_a_bad_request_and_creates_nothing(
     assert accounts == []
 
 
+@pytest.mark.parametrize(
+    "device_id", ["d" * 16, "d" * 128, "Az09_.:-" * 2, "0123456789abcdef:mobile.v2_x-y"]
+)
+async def test_a_device_id_of_16_to_128_allowed_characters_logs_in(
+    gateway: Gateway, device_id: str
+) -> None:
+    response = await device_login(gateway.base_url, device_id)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("device_id", ["d" * 15, "0123456789abcdef/", "0123456789abcdef+"])
+async def test_a_device_id_too_short_or_with_another_character_is_a_bad_request(
+    gateway: Gateway, device_id: str
+) -> None:
+    response = await device_login(gateway.base_url, device_id)
+    assert response.status_code == 400, response.text
+
+
 async def test_a_body_that_is_not_json_is_a_bad_request(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as http:
         response = await http.post("/v1/sessions", content=b"{nope")
@@ -189,9 +208,60 @@ async def test_a_bad_trusted_login_is_a_bad_request(gateway: Gateway, body: obje
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("player_id", "status"), [("p" * 64, 201), ("A.b-C_9", 201), ("p" * 65, 400), ("p/1", 400)]
+)
+async def test_a_player_id_is_1_to_64_characters_of_the_id_alphabet(
+    gateway: Gateway, player_id: str, status: int
+) -> None:
+    response = await _trusted_login(gateway, ADMIN_KEY, {"player_id": player_id})
+    assert response.status_code == status, response.text
+
+
 async def test_concurrent_first_logins_of_one_device_make_one_account(gateway: Gateway) -> None:
     replies = await asyncio.gather(*(device_login(gateway.base_url, DEVICE) for _ in range(20)))
     bodies = [reply.json() for reply in replies]
     assert all(reply.status_code == 201 for reply in replies)
     assert len({body["player_id"] for body in bodies}) == 1
     assert sum(body["created"] for body in bodies) == 1
+
+
+async def test_a_display_name_counts_only_on_the_login_that_creates_the_account(
+    gateway: Gateway,
+) -> None:
+    await device_login(gateway.base_url, DEVICE, display_name="Ann")
+    later = (await device_login(gateway.base_url, DEVICE, display_name="Bob")).json()
+    async with game_client(gateway.base_url, later["player_id"], token=later["token"]) as c:
+        assert (await c.ok("account.get"))["display_name"] == "Ann"
+
+
+async def test_the_trusted_login_is_not_held_to_the_per_address_login_limit(
+    cluster_seeds: tuple[tuple[str, int], ...],
+) -> None:
+    settings = gateway_settings(cluster_seeds, "gw-limited", login_rate_per_s=0.01, login_burst=1)
+    async with running_gateway(settings) as limited:
+        assert (await device_login(limited.base_url, DEVICE)).status_code == 201
+        assert (await device_login(limited.base_url, DEVICE)).status_code == 429
+        for player in ("p1", "p2", "p3"):
+            response = await _trusted_login(limited, ADMIN_KEY, {"player_id": player})
+            assert response.status_code == 201, response.text
+
+
+async def test_a_closed_socket_leaves_its_session_the_whole_expiry_to_come_back(
+    cluster_seeds: tuple[tuple[str, int], ...], admin_valkey: ValkeyCluster
+) -> None:
+    # The keepalive refreshes every 10 s: none runs while this socket is open, so only
+    # the close itself can restart the idle clock.
+    settings = gateway_settings(cluster_seeds, "gw-idle", session_ttl_s=30)
+    async with running_gateway(settings) as gw:
+        async with game_client(gw.base_url, "p1") as client:
+            await client.ok("ping")
+            await asyncio.sleep(2)
+        async with gw.admin() as admin:
+            for _ in range(100):
+                view = (await admin.get("/admin/v1/players/p1")).json()
+                if not view["session"]["connected"]:
+                    break
+                await asyncio.sleep(0.02)
+        assert view["session"]["connected"] is False
+        assert await admin_valkey.pttl(session_key("p1")) > 29_000
