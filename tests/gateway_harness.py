@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -119,6 +121,38 @@ def read_banner(process: subprocess.Popen[str], last: str, timeout_s: float) -> 
         if line.startswith(last):
             break
     return lines
+
+
+@contextlib.contextmanager
+def running_up(
+    command: list[str], env: dict[str, str], ready_line: str, timeout_s: float = 60.0
+) -> Iterator[subprocess.Popen[str]]:
+    """`command` (a `gameserver up`) started and ready: its banner printed down to the line
+    starting with `ready_line`. Stopped as an operator would, SIGTERM, when the block ends."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert process.stdout is not None
+    drain: threading.Thread | None = None
+    try:
+        lines = read_banner(process, ready_line, timeout_s)
+        assert lines and lines[-1].startswith(ready_line), (
+            "gameserver up did not start:\n" + "".join(lines)
+        )
+        # Keep reading what it prints once ready, so a full pipe never stalls it.
+        drain = threading.Thread(target=process.stdout.read, daemon=True)
+        drain.start()
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if drain is not None:
+            drain.join(10)
+        process.stdout.close()
 
 
 def serve_env(settings: Settings, **extra: str) -> dict[str, str]:

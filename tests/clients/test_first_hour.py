@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +40,7 @@ from gameserver_client import events as sdk_events
 from gameserver_client.errors import ServerError, error_from_wire
 
 from gameserver.embedded import find_free_base_port
-from tests.gateway_harness import env_without_settings, free_port, read_banner
+from tests.gateway_harness import env_without_settings, free_port, running_up, up_command
 from tests.identity_tokens import SigningKey, provider, write_jwks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,30 +104,9 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         GAMESERVER_ADMIN_KEY=ADMIN_KEY,
         GAMESERVER_AUTH_PROVIDERS=json.dumps(provider("studio", jwks_file=str(jwks))),
     )
-    command = [sys.executable, "-m", "gameserver", "up", "--port", str(port)]
-    command += ["--valkey-port", str(find_free_base_port()), "--data-dir", str(folder / "d")]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    assert process.stdout is not None
-    drain: threading.Thread | None = None
-    try:
-        lines = read_banner(process, "Ctrl-C stops everything", _READY_TIMEOUT_S)
-        assert lines and lines[-1].startswith("Ctrl-C stops everything"), "".join(lines)
-        # Keep reading its log, so a full pipe never stalls it.
-        drain = threading.Thread(target=process.stdout.read, daemon=True)
-        drain.start()
+    command = up_command(folder / "d", port, find_free_base_port())
+    with running_up(command, env, "Ctrl-C stops everything", _READY_TIMEOUT_S):
         yield Up(f"http://127.0.0.1:{port}", key)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if drain is not None:
-            drain.join(10)
-        process.stdout.close()
 
 
 # --- The README, as a newcomer follows it ----------------------------------------------

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,7 +22,7 @@ from tests.gateway_harness import (
     ADMIN_KEY,
     env_without_settings,
     free_port,
-    read_banner,
+    running_up,
     up_command,
 )
 
@@ -38,31 +35,9 @@ SERVER = {"address": "10.0.0.7", "port": 7777, "token": "t"}
 def gameserver_up(data_dir: Path) -> Iterator[str]:
     """`gameserver up` on free ports, with the tests' admin key; its base URL."""
     port, valkey_port = free_port(), find_free_base_port()
-    process = subprocess.Popen(
-        up_command(data_dir, port, valkey_port),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env_without_settings(GAMESERVER_ADMIN_KEY=ADMIN_KEY),
-    )
-    assert process.stdout is not None
-    # Keep reading what it prints once ready, so a full pipe never stalls it.
-    drain = threading.Thread(target=process.stdout.read, daemon=True)
-    try:
-        lines = read_banner(process, "admin key", 60.0)
-        assert lines and lines[-1].startswith("admin key"), "".join(lines)
-        drain.start()
+    env = env_without_settings(GAMESERVER_ADMIN_KEY=ADMIN_KEY)
+    with running_up(up_command(data_dir, port, valkey_port), env, "admin key"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if drain.is_alive():
-            drain.join(10)
-        process.stdout.close()
 
 
 @contextlib.asynccontextmanager

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pytest
 
 from gameserver.embedded import find_free_base_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
-from tests.gateway_harness import env_without_settings, free_port, read_banner
+from tests.gateway_harness import env_without_settings, free_port, running_up, up_command
 
 SDK_DIR = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 _READY_TIMEOUT_S = 60.0
@@ -49,27 +47,10 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
     _built_sdk()
     port = free_port()
     env = env_without_settings(GAMESERVER_ADMIN_KEY=_ADMIN_KEY)
-    command = [sys.executable, "-m", "gameserver", "up", "--demo", "--port", str(port)]
-    command += ["--valkey-port", str(find_free_base_port()), "--data-dir", str(tmp_path / "d")]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    assert process.stdout is not None
-    try:
-        # The banner's last line (the admin key is ours, so `up` does not print it).
-        lines = read_banner(process, "Ctrl-C stops everything", _READY_TIMEOUT_S)
-        assert lines and lines[-1].startswith("Ctrl-C stops everything"), (
-            "gameserver up --demo did not start:\n" + "".join(lines)
-        )
+    command = up_command(tmp_path / "d", port, find_free_base_port(), "--demo")
+    # The banner's last line (the admin key is ours, so `up` does not print it).
+    with running_up(command, env, "Ctrl-C stops everything", _READY_TIMEOUT_S):
         yield f"http://127.0.0.1:{port}/demo/"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
 
 
 def test_two_browser_pages_log_in_score_see_each_other_on_the_board_duel_and_party(
