@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 from valkey import Valkey
 
 from gameserver.embedded import find_free_base_port
+from gameserver.embedded.ports import ports_in_use
 from tests.game_client import device_id_for, device_login, game_client
 from tests.gateway_harness import env_without_settings, free_port, read_banner, up_command
 
-_READY_TIMEOUT_S = 30.0
+# `up` forms a fresh cluster before its banner: a busy machine takes a while.
+_READY_TIMEOUT_S = 120.0
+# Each test starts `up` (one of them twice) and waits for it by the bound above.
+pytestmark = pytest.mark.timeout(300)
 
 
 def _start_up(
@@ -134,11 +139,14 @@ def _listener_of(port: int) -> int | None:
 
 
 def _two_free_ports() -> int:
-    """A port free now, and the next one too."""
-    for _ in range(50):
-        first = free_port()
-        with contextlib.suppress(OSError), socket.socket() as probe:
-            probe.bind(("127.0.0.1", first + 1))
+    """A port free now, and the next one too, below the ephemeral range (and below the
+    embedded clusters' ports): there, an outgoing connection of this busy machine could
+    take the second one before `up`'s second gateway binds it (Linux hands connections
+    odd ephemeral ports first, and a port next to `free_port()`'s even one is odd)."""
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(9100, 10900)
+        if not ports_in_use("127.0.0.1", (first, first + 1)):
             return first
     raise AssertionError("no two consecutive free ports")
 

@@ -166,6 +166,9 @@ async def _until(what: str, check: Callable[[], bool], timeout_s: float = BOUND_
 
 
 LOCUST_QUEUE = "locust-duel"
+# Locust's run time: a bound only, the test stops it once its users came back after the
+# kills (a fixed short run could end before the kills on a busy machine).
+LOCUST_BOUND_S = 240
 # What a call cut off by the killed gateway fails with: its socket closed or reset, or
 # the login that found the gateway gone (no HTTP answer: status 0) before the user moved
 # to the other one.
@@ -178,6 +181,9 @@ CUT_OFF = re.compile(
 CUT_OFF_S = 10.0
 
 
+# Its waits on real processes add up past the suite's default per-test bound when the
+# machine is busy; each of them is bounded on its own.
+@pytest.mark.timeout(300)
 async def test_two_gateways_and_two_workers_carry_on_through_kills_under_distributed_locust(
     cluster_seeds: Seeds, admin_valkey: ValkeyCluster, tmp_path: Path
 ) -> None:
@@ -193,7 +199,10 @@ async def test_two_gateways_and_two_workers_carry_on_through_kills_under_distrib
                 queue = {"name": LOCUST_QUEUE, "team_size": 1, "teams": 2}
                 created = await http.post(one.base_url + "/admin/v1/queues", json=queue)
                 assert created.status_code == 201, created.text
-            locust = _start_locust(tmp_path, one, two, run_s=18)
+            # Locust runs until the test has seen what it waits for below, then is told to
+            # stop (SIGTERM: it writes its report and exits as at the end of its run time);
+            # the run time only bounds it should the test never get there.
+            locust = _start_locust(tmp_path, one, two, run_s=LOCUST_BOUND_S)
             # Locust's users play on both gateways before anything is killed.
             await _until(
                 "Locust's users log in on both gateways",
@@ -256,6 +265,8 @@ async def test_two_gateways_and_two_workers_carry_on_through_kills_under_distrib
                         "the dead gateway's Locust users log in on the other",
                         lambda: _device_logins(two.base_url) > logins_on_two,
                     )
+                    assert locust.master.poll() is None, "Locust ended before its users came back"
+                    locust.master.send_signal(signal.SIGTERM)
                     code = await asyncio.to_thread(locust.master.wait, 90)
                     for process in locust.workers:
                         await asyncio.to_thread(process.wait, 30)

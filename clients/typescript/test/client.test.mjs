@@ -430,8 +430,10 @@ describe("connection", () => {
   test("a session made elsewhere (useSession) that is gone while away ends the client at once", async () => {
     const made = await server.admin("POST", "/admin/v1/sessions", { player_id: "elsewhere-1" });
     assert.equal(made.status, 201);
-    // Back only after the session's TTL (3 s): its token is refused then (4401).
-    const client = newClient({ reconnect: { initialDelayMs: 8000, maxAttempts: 5 } });
+    // Back only after the session's TTL (3 s): its token is refused then (4401). The
+    // first retry comes after half to all of initialDelayMs (jitter): at least 6 s, twice
+    // the TTL, however late a busy server notes the socket's end.
+    const client = newClient({ reconnect: { initialDelayMs: 12_000, maxAttempts: 5 } });
     client.useSession(await made.json());
     await client.connect();
     const reconnecting = nextEvent(client, "reconnecting");
@@ -439,7 +441,7 @@ describe("connection", () => {
     await reconnecting;
     let tries = 0;
     client.on("reconnecting", () => (tries += 1));
-    const closed = await nextEvent(client, "closed");
+    const closed = await nextEvent(client, "closed", () => true, 12_000 + WAIT_MS);
     assert.equal(closed.code, 4401);
     assert.equal(tries, 0);
     assert.equal(client.state, "closed");
