@@ -150,14 +150,6 @@ def _start_locust(folder: Path, one: Gateway, two: Gateway, run_s: int) -> Locus
     return Locust(master, workers, folder)
 
 
-def _device_logins(base_url: str) -> float:
-    text = httpx.get(base_url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
-    for line in text.splitlines():
-        if line.startswith('gameserver_logins_total{kind="device"}'):
-            return float(line.split()[-1])
-    return 0.0
-
-
 async def _until(what: str, check: Callable[[], bool], timeout_s: float = BOUND_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not await asyncio.to_thread(check):
