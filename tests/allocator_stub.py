@@ -44,12 +44,20 @@ class Allocator:
         writer.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def allocator() -> AsyncIterator[Allocator]:
-    fake = Allocator(answers=[])
+@contextlib.asynccontextmanager
+async def running_stub(answers: list[str]) -> AsyncIterator[Allocator]:
+    """An HTTP stub on a free port of 127.0.0.1 playing `answers` (an allocator, or a
+    webhook receiver)."""
+    fake = Allocator(answers=answers)
     server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
     fake.port = server.sockets[0].getsockname()[1]
     try:
         yield fake
     finally:
         server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def allocator() -> AsyncIterator[Allocator]:
+    async with running_stub([]) as fake:
+        yield fake

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gameserver.embedded import find_free_base_port
-from tests.allocator_stub import Allocator
+from tests.allocator_stub import running_stub
 from tests.game_client import GameClient, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -38,18 +38,6 @@ def gameserver_up(data_dir: Path) -> Iterator[str]:
     env = env_without_settings(GAMESERVER_ADMIN_KEY=ADMIN_KEY)
     with running_up(up_command(data_dir, port, valkey_port), env, "admin key"):
         yield f"http://127.0.0.1:{port}"
-
-
-@contextlib.asynccontextmanager
-async def stub(answers: list[str]) -> AsyncIterator[Allocator]:
-    """An HTTP stub on 127.0.0.1 playing `answers` (an allocator, or a webhook receiver)."""
-    fake = Allocator(answers=answers)
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    fake.port = server.sockets[0].getsockname()[1]
-    try:
-        yield fake
-    finally:
-        server.close()
 
 
 async def _until(predicate: Any, what: str, bound_s: float = 30.0) -> None:
@@ -75,8 +63,8 @@ async def test_a_tournament_and_queue_extras_through_the_contract_of_gameserver_
     tmp_path: Path,
 ) -> None:
     async with (
-        stub(["fail", "slow", "ok"]) as allocator,
-        stub(["fail", "ok"]) as receiver,
+        running_stub(["fail", "slow", "ok"]) as allocator,
+        running_stub(["fail", "ok"]) as receiver,
         contextlib.AsyncExitStack() as stack,
     ):
         base = stack.enter_context(gameserver_up(tmp_path / "data"))
