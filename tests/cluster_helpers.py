@@ -221,6 +221,15 @@ async def eventually(
         await asyncio.sleep(interval_s)
 
 
+async def until(predicate: Callable[[], object], what: str, bound_s: float = 20.0) -> None:
+    """Poll `predicate` (a real process is at work) until it holds; fail naming `what`
+    after `bound_s`."""
+    deadline = time.monotonic() + bound_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
 async def spublish(cluster: ValkeyCluster, channel: bytes | str, data: bytes | str) -> int:
     """Publish on a shard channel as a feature's store does; the subscriber count of the
     node that took it (right after a failover a stale slot map may pick a replica: 0)."""

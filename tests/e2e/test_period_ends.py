@@ -32,6 +32,7 @@ from domain.leaderboards.models import BoardConfig
 from domain.leaderboards.service import LeaderboardService
 from gameserver.push.control import PlayerMessenger
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
+from tests.cluster_helpers import until
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -122,14 +123,6 @@ def worker_process(seeds: Seeds, **env_vars: str) -> Iterator[subprocess.Popen[b
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-async def _until(predicate: Any, what: str, bound_s: float = 20.0) -> None:
-    """Poll `predicate` (a real process is at work) until it holds, within a bound."""
-    deadline = time.monotonic() + bound_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def _create(admin: httpx.AsyncClient, **board: Any) -> dict[str, Any]:
@@ -476,7 +469,7 @@ async def test_a_webhook_attempt_starts_with_a_fresh_lease_however_long_the_push
         clock.set(start + 61)
         async with httpx.AsyncClient() as http:
             checking = asyncio.create_task(worker.check(http))
-            await _until(lambda: receiver.attempts, "the webhook attempt")
+            await until(lambda: receiver.attempts, "the webhook attempt")
             # 1.1 leases after the take, 0.2 after the attempt began: still this worker's.
             clock.advance(0.2 * lease)
             assert await leaderboards.period_ends.take("w-other", clock.now(), lease) is None
@@ -499,7 +492,7 @@ async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
             )
             assert response.status_code == 200, response.text
         with worker_process(cluster_seeds) as first:
-            await _until(lambda: len(receiver.attempts) >= 2, "the first worker's attempts")
+            await until(lambda: len(receiver.attempts) >= 2, "the first worker's attempts")
             first.send_signal(signal.SIGKILL)
             first.wait(10)
         pending = await gateway.services.leaderboards.period_ends.pending()
@@ -507,7 +500,7 @@ async def test_a_new_worker_delivers_the_webhook_a_killed_worker_left(
         receiver.failures = 0
         tried = len(receiver.attempts)
         with worker_process(cluster_seeds):
-            await _until(lambda: receiver.delivered, "the second worker's delivery")
+            await until(lambda: receiver.delivered, "the second worker's delivery")
             for _ in range(200):
                 if not await gateway.services.leaderboards.period_ends.pending():
                     break
@@ -549,14 +542,14 @@ async def test_the_push_and_the_webhook_arrive_once_though_workers_die_holding_t
         with worker_process(cluster_seeds, GAMESERVER_WEBHOOK_TIMEOUT_S="60") as first:
             assert await ann.next_event("board.period_ended", 15) == _ended("cup", "all", 1, 30)
             assert await cid.next_event("board.period_ended", 15) == _ended("cup", "all", 2, 20)
-            await _until(lambda: receiver.attempts, "the first worker's webhook")
+            await until(lambda: receiver.attempts, "the first worker's webhook")
             first.send_signal(signal.SIGKILL)
             first.wait(10)
         [job] = await outbox.pending()
         assert job.pushed and job.lease not in ("", "w-dead") and job.attempts == 0
         # The next worker takes the job once that lease runs out and delivers it.
         with worker_process(cluster_seeds):
-            await _until(lambda: receiver.delivered, "the second worker's delivery")
+            await until(lambda: receiver.delivered, "the second worker's delivery")
             for _ in range(200):
                 if not await outbox.pending():
                     break

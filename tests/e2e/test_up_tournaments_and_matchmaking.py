@@ -17,6 +17,7 @@ import pytest
 
 from gameserver.embedded import find_free_base_port
 from tests.allocator_stub import running_stub
+from tests.cluster_helpers import until
 from tests.game_client import GameClient, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -38,13 +39,6 @@ def gameserver_up(data_dir: Path) -> Iterator[str]:
     env = env_without_settings(GAMESERVER_ADMIN_KEY=ADMIN_KEY)
     with running_up(up_command(data_dir, port, valkey_port), env, "admin key"):
         yield f"http://127.0.0.1:{port}"
-
-
-async def _until(predicate: Any, what: str, bound_s: float = 30.0) -> None:
-    deadline = time.monotonic() + bound_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def _code(client: GameClient, op: str, **fields: Any) -> str:
@@ -110,7 +104,9 @@ async def test_a_tournament_and_queue_extras_through_the_contract_of_gameserver_
         # up's own worker notices the end: pushes, then the webhook until it answers 2xx.
         assert await _ended(ann) == ("cup", "all", 1, 30)
         assert await _ended(bob) == ("cup", "all", 2, 12)
-        await _until(lambda: len(receiver.requests) == 2, "the webhook's second attempt")
+        await until(
+            lambda: len(receiver.requests) == 2, "the webhook's second attempt", bound_s=30.0
+        )
         headers, body = receiver.requests[-1]
         assert [(e["player_id"], e["rank"], e["score"]) for e in body["entries"]] == [
             ("ann", 1, 30), ("bob", 2, 12)
