@@ -77,7 +77,15 @@ def gateway_settings(
 async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     # The production configuration (TLS, admin listener, timeouts), on this test's loop.
     server = uvicorn.Server(uvicorn_config(settings))
-    task = asyncio.create_task(server.serve(sockets=listening_sockets(settings)))
+    sockets = listening_sockets(settings)
+
+    async def serve() -> None:
+        # A start-up that fails (its lifespan raised) ends uvicorn with SystemExit, which
+        # would escape the task into the test's loop: told below as a gateway not started.
+        with contextlib.suppress(SystemExit):
+            await server.serve(sockets=sockets)
+
+    task = asyncio.create_task(serve())
     for _ in range(200):
         if server.started or task.done():
             break
@@ -85,6 +93,8 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     if not server.started:
         server.should_exit = True
         await task
+        for listening in sockets:
+            listening.close()
         raise RuntimeError("the test gateway did not start")
     try:
         scheme = "https" if settings.certfile else "http"

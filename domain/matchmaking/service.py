@@ -75,13 +75,19 @@ class MatchmakingService:
         for queue in self._initial_queues:
             # Read first: an existing queue needs no write, so no replica to confirm it.
             if await self._tickets.queue(queue.name) is None:
+                # A configured queue is held to what the admin API asks of one: a start-up
+                # that refuses is plainer than results whose ratings never reach a board.
+                await self._check_ranked_board(queue)
                 await self._tickets.create_queue(queue)
 
-    async def create_queue(self, queue: QueueConfig) -> None:
+    async def _check_ranked_board(self, queue: QueueConfig) -> None:
         # A ranked board must exist and keep the latest ordinal (`set`) before a queue
         # feeds it: a result is committed before the feed runs, so the feed must not fail.
         if queue.ranked_board is not None and self._boards is not None:
             await self._boards.check(queue.ranked_board)
+
+    async def create_queue(self, queue: QueueConfig) -> None:
+        await self._check_ranked_board(queue)
         if not await self._tickets.create_queue(queue):
             raise Conflict(f"queue {queue.name} exists already")
         self._queues[queue.name] = queue

@@ -42,3 +42,26 @@ async def test_gameserver_config_names_the_boards_and_queues_to_create(
         async with gateway.admin() as admin:
             queues = (await admin.get("/admin/v1/queues")).json()["queues"]
         assert [(q["queue"], q["teams"], q["team_size"]) for q in queues] == [("trio", 2, 3)]
+
+
+@pytest.mark.parametrize(
+    ("boards", "refusal"),
+    [("", "no board named ladder"), ('[[boards]]\nname = "ladder"\n\n', "operator set")],
+    ids=["missing", "not-set"],
+)
+async def test_a_configured_queue_ranked_on_a_missing_or_non_set_board_stops_the_start(
+    cluster_seeds: tuple[tuple[str, int], ...],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    boards: str,
+    refusal: str,
+) -> None:
+    path = tmp_path / "game.toml"
+    path.write_text(boards + '[[queues]]\nname = "ranked"\nranked_board = "ladder"\n')
+    config_path = settings_from_env({"GAMESERVER_CONFIG": str(path)}).config_path
+    settings = gateway_settings(cluster_seeds, "gw-ranked", config_path=config_path)
+    with pytest.raises(RuntimeError, match="did not start"):
+        async with running_gateway(settings):
+            pass
+    # uvicorn logs why the start-up failed on the process's stderr.
+    assert refusal in capfd.readouterr().err
