@@ -15,13 +15,12 @@ import logging
 import secrets
 from typing import Any
 
-import orjson
 from starlette.types import Receive, Scope, Send
 
 from domain.errors import BadRequest, DomainError
 from gameserver.admin.access import KEY_REFUSED
 from gameserver.admin.auth import admin_key_matches
-from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_body, wire_error
+from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_payload, wire_error
 from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.envelope import UnparsableFrame, parse_frame, reply_error, reply_ok
@@ -171,4 +170,4 @@ async def _dispatch(
 
 
 def _refusal(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": error_body(code, message)})
+    return error_payload(code, message)

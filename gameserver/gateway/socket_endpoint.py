@@ -8,14 +8,12 @@ import logging
 import time
 from typing import Any
 
-import orjson
-
 from domain.errors import DomainError, Unauthorized
 from gameserver.errors import (
     CLOSE_POLICY_VIOLATION,
     CLOSE_REPLACED,
     CLOSE_UNAUTHORIZED,
-    error_body,
+    error_payload,
     wire_error,
 )
 from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
@@ -64,7 +62,7 @@ async def game_socket(websocket: GameWebSocket) -> None:
 
 
 def _refusal(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": error_body(code, message)})
+    return error_payload(code, message)
 
 
 async def _serve_socket(websocket: GameWebSocket, services: Services) -> None:

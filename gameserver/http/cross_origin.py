@@ -9,11 +9,10 @@ origins are the game socket's (`GAMESERVER_ALLOWED_ORIGINS`; unset, every origin
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gameserver.errors import error_body
 from gameserver.gateway.upgrade_checks import AllowedOrigins
+from gameserver.http.json import send_error
 
 LOGIN_PATH = "/v1/sessions"
 # How long a browser may reuse a preflight's answer.
@@ -73,10 +72,7 @@ class LoginCrossOrigin:
             await send({"type": "http.response.body", "body": b""})
             return
         message = f"origin {origin} may not log in here (GAMESERVER_ALLOWED_ORIGINS)"
-        body = orjson.dumps({"error": error_body("forbidden", message)})
-        headers = [(b"content-type", b"application/json"), (b"vary", b"origin")]
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 403, "forbidden", message, ((b"vary", b"origin"),))
 
 
 def _allow_headers(origin: str) -> list[tuple[bytes, bytes]]:
