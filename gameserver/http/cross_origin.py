@@ -11,19 +11,13 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gameserver.gateway.asgi_socket import scope_header
 from gameserver.gateway.upgrade_checks import AllowedOrigins
 from gameserver.http.json import send_error
 
 LOGIN_PATH = "/v1/sessions"
 # How long a browser may reuse a preflight's answer.
 _PREFLIGHT_MAX_AGE_S = 600
-
-
-def _origin(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"origin":
-            return str(value.decode("latin-1"))
-    return None
 
 
 class LoginCrossOrigin:
@@ -37,7 +31,7 @@ class LoginCrossOrigin:
         if scope["type"] != "http" or scope["path"] != LOGIN_PATH:
             await self.app(scope, receive, send)
             return
-        origin = _origin(scope)
+        origin = scope_header(scope, b"origin")
         if origin is None:
             await self.app(scope, receive, send)
             return
