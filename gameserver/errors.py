@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 from domain import errors
 
 # Close codes of the game socket (docs/protocol.md).
@@ -56,3 +58,9 @@ def status_code_name(status: int) -> str:
 
 def error_body(code: str, message: str) -> dict[str, object]:
     return {"code": code, "message": message}
+
+
+def error_payload(code: str, message: str) -> bytes:
+    """An error reply's JSON bytes, `{"error": {"code", "message"}}`, for the replies sent
+    below the HTTP handlers (ASGI middleware, refused socket upgrades)."""
+    return orjson.dumps({"error": error_body(code, message)})

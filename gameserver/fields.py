@@ -11,14 +11,6 @@ from typing import Any
 from domain.errors import BadRequest
 
 
-def only_fields(body: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
-    """Refuse a field the body may not carry: a misspelt `request_id` or `metadata` must
-    not be dropped quietly (an admin write retried without its id applies twice)."""
-    unknown = sorted(str(key) for key in body if key not in allowed)
-    if unknown:
-        raise BadRequest(f"unknown {what} fields: {', '.join(unknown)}")
-
-
 def text(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str):

@@ -19,7 +19,7 @@ from gameserver.app import create_app
 from gameserver.gateway.socket_protocol import GameSocketProtocol
 from gameserver.gc_policy import freeze_startup_objects, tune_collector
 from gameserver.http.header_timeout import header_timeout_protocol
-from gameserver.secrets_store import load_or_create_secret
+from gameserver.secrets_store import SECRET_FILE, load_or_create_secret
 from gameserver.settings import Settings
 from gameserver.supervisor.parent_death import watch_supervisor
 
@@ -249,7 +249,7 @@ def run_up(
     gateway_ports = gateway_metrics_ports(settings, gateway_metrics_port, {metrics_port})
     data_dir = settings.data_dir.resolve()
     check_secret_unchanged(data_dir, settings.secret)
-    secret = settings.secret or load_or_create_secret(data_dir, "secret").encode()
+    secret = settings.secret or load_or_create_secret(data_dir, SECRET_FILE).encode()
     # Kept beside the signing secret, so scripts and trusted servers keep working across
     # restarts; deleting the file makes a new one. Hex, not URL-safe base64: a key starting
     # with "-" reads as an option on command lines.
@@ -330,7 +330,7 @@ def run_up(
 def check_secret_unchanged(data_dir: Path, secret: bytes) -> None:
     """Refuse a GAMESERVER_SECRET other than the one earlier starts kept in the data dir:
     credentials are hashed under it, so every device would silently get a new account."""
-    kept = data_dir / "secret"
+    kept = data_dir / SECRET_FILE
     if not secret or not kept.is_file():
         return
     if kept.read_bytes().strip() != secret.strip():

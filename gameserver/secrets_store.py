@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+# The token-signing secret's file in the data dir (`gameserver up`, backup and restore).
+SECRET_FILE = "secret"
+
 
 def _url_safe() -> str:
     return secrets.token_urlsafe(32)

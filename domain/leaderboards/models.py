@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from domain.errors import BadRequest
+from domain.fields import only_fields
 from domain.ids import require_id
 
 Order = Literal["desc", "asc"]
@@ -145,10 +146,7 @@ class BoardConfig:
         """Parse a config-file or admin-API object; unknown fields are a `BadRequest`."""
         if not isinstance(raw, Mapping):
             raise BadRequest("a board must be an object")
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(str(key) for key in raw if key not in allowed)
-        if unknown:
-            raise BadRequest(f"unknown board fields: {', '.join(unknown)}")
+        only_fields(raw, cls.__dataclass_fields__, "board")
         if "name" not in raw:
             raise BadRequest("name is required")
         retention = raw.get("retention_s", DEFAULT_RETENTION_S)

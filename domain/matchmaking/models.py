@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from domain.errors import BadRequest
+from domain.fields import only_fields
 from domain.ids import is_valid_id, require_id
 from domain.matchmaking.ratings import Rating
 
@@ -142,9 +143,7 @@ class QueueConfig:
         """Parse the admin API / config file shape; BadRequest on anything out of range."""
         if not isinstance(data, Mapping):
             raise BadRequest("a queue must be an object")
-        unknown = sorted(str(key) for key in data if key not in QUEUE_FIELDS)
-        if unknown:
-            raise BadRequest(f"unknown queue fields: {', '.join(unknown)}")
+        only_fields(data, QUEUE_FIELDS, "queue")
         name = require_id(data.get("name"), "name")
         team_size = _integer(data, "team_size", 1, 1, 50)
         teams = _integer(data, "teams", 2, 2, MAX_PLAYERS_PER_MATCH)

@@ -6,13 +6,12 @@ import logging
 import math
 import time
 
-import orjson
 from cachetools import TTLCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gameserver.errors import error_body
 from gameserver.gateway.rate_limit import TokenBucket
 from gameserver.http.client_address import ClientAddresses
+from gameserver.http.json import send_error
 from gameserver.metrics import count_refusal
 
 # Its own logger, so operators can route the access log apart (never carries the key).
@@ -90,18 +89,8 @@ class AdminAccess:
 
 async def _too_many(send: Send, wait_s: float) -> None:
     message = "too many wrong admin keys from this address; retry later"
-    payload = orjson.dumps({"error": error_body("rate_limited", message)})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"retry-after", str(max(1, math.ceil(wait_s))).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    retry_after = (b"retry-after", str(max(1, math.ceil(wait_s))).encode())
+    await send_error(send, 429, "rate_limited", message, (retry_after,))
 
 
 async def _too_many_for_socket(scope: Scope, receive: Receive, send: Send, wait_s: float) -> None:

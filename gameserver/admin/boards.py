@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.errors import BadRequest
+from domain.fields import only_fields
 from domain.leaderboards.models import BoardConfig
 from gameserver.admin.auth import admin_services
 from gameserver.board_entries import named_entries
-from gameserver.fields import number, only_fields, optional_object, optional_text, text
+from gameserver.fields import number, optional_object, optional_text, text
 from gameserver.gateway.ops.leaderboards import submit_reply
 from gameserver.http.json import handles_errors, json_response, read_json_object
 

@@ -7,13 +7,14 @@ Each gateway process reports its own figures every few seconds and samples the h
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.sessions.models import GatewayFigures
 from gameserver.admin.auth import admin_services
 from gameserver.figure_history import SAMPLE_INTERVAL_S
-from gameserver.gateway.figures import REPORT_INTERVAL_S, every_gateway
+from gameserver.gateway.figures import REPORT_INTERVAL_S, every_gateway, summed
 from gameserver.http.json import handles_errors, json_response
 
 
@@ -21,11 +22,12 @@ from gameserver.http.json import handles_errors, json_response
 async def list_gateways(request: Request) -> Response:
     services = admin_services(request)
     gateways = await every_gateway(services)
+    sessions_online, logins_last_minute = summed(gateways)
     return json_response(
         {
-            "gateways": [_row(figures) for figures in gateways],
-            "sessions_online": sum(figures.sessions_online for figures in gateways),
-            "logins_last_minute": sum(figures.logins_last_minute for figures in gateways),
+            "gateways": [dataclasses.asdict(figures) for figures in gateways],
+            "sessions_online": sessions_online,
+            "logins_last_minute": logins_last_minute,
             "report_interval_s": REPORT_INTERVAL_S,
         }
     )
@@ -41,12 +43,3 @@ async def figure_history(request: Request) -> Response:
             "samples": [sample.to_dict() for sample in services.figure_history.samples()],
         }
     )
-
-
-def _row(figures: GatewayFigures) -> dict[str, object]:
-    return {
-        "gateway_id": figures.gateway_id,
-        "sessions_online": figures.sessions_online,
-        "logins_last_minute": figures.logins_last_minute,
-        "reported_at": figures.reported_at,
-    }

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.fields import only_fields
 from domain.matchmaking.models import QueueConfig
 from gameserver.admin.auth import admin_services
-from gameserver.fields import only_fields
 from gameserver.http.json import handles_errors, json_response, read_json_object
 
 

@@ -15,13 +15,12 @@ import logging
 import secrets
 from typing import Any
 
-import orjson
 from starlette.types import Receive, Scope, Send
 
 from domain.errors import BadRequest, DomainError
 from gameserver.admin.access import KEY_REFUSED
 from gameserver.admin.auth import admin_key_matches
-from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_body, wire_error
+from gameserver.errors import CLOSE_KICKED, CLOSE_UNAUTHORIZED, error_payload, wire_error
 from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
 from gameserver.gateway.connection import ClientConnection
 from gameserver.gateway.envelope import UnparsableFrame, parse_frame, reply_error, reply_ok
@@ -50,7 +49,7 @@ class AdminSocket:
         websocket = GameWebSocket(scope["app"], scope, receive, send)
         services: Services = websocket.app.state.services
         if not served_on(scope, services.settings.admin_port, services.settings.metrics_port):
-            await websocket.deny(404, _refusal("not_found", f"no endpoint {SOCKET_PATH}"))
+            await websocket.deny(404, error_payload("not_found", f"no endpoint {SOCKET_PATH}"))
             return
         # A socket waits up to AUTH_TIMEOUT_S for its key: capped per address, so that one
         # address cannot hold sockets by the thousand without knowing the key.
@@ -59,7 +58,7 @@ class AdminSocket:
         if not awaiting.acquire(address):
             services.metrics.count_refusal("sockets_per_address")
             message = "too many admin sockets waiting for admin.auth from this address"
-            await websocket.deny(429, _refusal("rate_limited", message))
+            await websocket.deny(429, error_payload("rate_limited", message))
             return
         try:
             key, auth_id = await _accept_and_read_key(websocket)
@@ -168,7 +167,3 @@ async def _dispatch(
     if op == "admin.auth":
         raise BadRequest("already authenticated")
     raise BadRequest(f"unknown op on the admin socket: {op[:64]}")
-
-
-def _refusal(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": error_body(code, message)})

@@ -36,12 +36,10 @@ from gameserver.embedded.credentials import Credential, load_credentials
 from gameserver.embedded.formation import CLUSTER_SLOTS
 from gameserver.embedded.node import AdminClient
 from gameserver.embedded.ports import node_ports
+from gameserver.secrets_store import SECRET_FILE
 
 ARCHIVE_FORMAT = 1
 MANIFEST = "manifest.json"
-# The data dir's token-signing secret (gameserver/runner.py), kept under this name in
-# the data dir and in the archive.
-SECRET_FILE = "secret"
 # Writers wait at most this long if the backup dies between pause and unpause.
 _PAUSE_MS = 5000
 _BGSAVE_ATTEMPTS = 10

@@ -33,7 +33,6 @@ from valkey.exceptions import ConnectionError as ValkeyConnectionError
 from gameserver.embedded.backup import (
     ARCHIVE_FORMAT,
     MANIFEST,
-    SECRET_FILE,
     Manifest,
     PrimaryCopy,
 )
@@ -41,6 +40,7 @@ from gameserver.embedded.cluster import EmbeddedCluster, recorded_base_port
 from gameserver.embedded.credentials import CREDENTIALS_FILE, load_credentials
 from gameserver.embedded.node import SERVER_UMASK, valkey_server_binary
 from gameserver.embedded.private_dir import make_private
+from gameserver.secrets_store import SECRET_FILE
 
 _LOAD_TIMEOUT_S = 600.0
 _SCAN_COUNT = 500

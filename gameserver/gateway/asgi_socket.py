@@ -18,6 +18,16 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 SOCKET_PATH = "/v1/ws"
+
+
+def scope_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request's header `name` (lower case), if any."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 # The scope extension of a server that writes a frame without awaiting:
 # `{"send_text_now": (text) -> bool}`, True once written, False if the frame must go
 # through the awaited `send` (gameserver/gateway/socket_protocol.py offers it).
@@ -50,10 +60,7 @@ class GameWebSocket:
 
     def header(self, name: bytes) -> str | None:
         """The first value of the upgrade request's header `name` (lower case), if any."""
-        for key, value in self._scope.get("headers", ()):
-            if key == name:
-                return str(value.decode("latin-1"))
-        return None
+        return scope_header(self._scope, name)
 
     async def deny(self, status: int, body: bytes) -> None:
         """Refuse the upgrade with an HTTP response (403 where the server can't send one)."""

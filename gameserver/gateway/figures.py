@@ -40,13 +40,21 @@ async def every_gateway(services: Services) -> list[GatewayFigures]:
     return sorted(gateways, key=lambda figures: figures.gateway_id)
 
 
+def summed(gateways: list[GatewayFigures]) -> tuple[int, int]:
+    """Sessions online and logins of the last minute over `gateways`."""
+    return (
+        sum(figures.sessions_online for figures in gateways),
+        sum(figures.logins_last_minute for figures in gateways),
+    )
+
+
 async def take_sample(services: Services) -> FigureSample:
-    gateways = await every_gateway(services)
+    sessions_online, logins_last_minute = summed(await every_gateway(services))
     queues = await services.matchmaking.list_queue_stats()
     return FigureSample(
         at=services.clock.now(),
-        sessions_online=sum(figures.sessions_online for figures in gateways),
-        logins_last_minute=sum(figures.logins_last_minute for figures in gateways),
+        sessions_online=sessions_online,
+        logins_last_minute=logins_last_minute,
         queues=queue_figures(queues),
     )
 

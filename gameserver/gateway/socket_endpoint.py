@@ -8,14 +8,12 @@ import logging
 import time
 from typing import Any
 
-import orjson
-
 from domain.errors import DomainError, Unauthorized
 from gameserver.errors import (
     CLOSE_POLICY_VIOLATION,
     CLOSE_REPLACED,
     CLOSE_UNAUTHORIZED,
-    error_body,
+    error_payload,
     wire_error,
 )
 from gameserver.gateway.asgi_socket import GameWebSocket, next_frame
@@ -45,26 +43,22 @@ async def game_socket(websocket: GameWebSocket) -> None:
     services: Services = websocket.app.state.services
     settings = services.settings
     if not served_on(websocket.scope, settings.admin_port, settings.metrics_port):
-        await websocket.deny(404, _refusal("not_found", "no endpoint /v1/ws"))
+        await websocket.deny(404, error_payload("not_found", "no endpoint /v1/ws"))
         return
     if not services.allowed_origins.allows(websocket.header(b"origin")):
         services.metrics.count_refusal("origin")
-        await websocket.deny(403, _refusal("forbidden", "this origin may not open the socket"))
+        await websocket.deny(403, error_payload("forbidden", "this origin may not open the socket"))
         return
     address = services.client_addresses.limited_as(websocket.scope)
     if not services.sockets_per_address.acquire(address):
         services.metrics.count_refusal("sockets_per_address")
         message = "too many open sockets from this address"
-        await websocket.deny(429, _refusal("rate_limited", message))
+        await websocket.deny(429, error_payload("rate_limited", message))
         return
     try:
         await _serve_socket(websocket, services)
     finally:
         services.sockets_per_address.release(address)
-
-
-def _refusal(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": error_body(code, message)})
 
 
 async def _serve_socket(websocket: GameWebSocket, services: Services) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gameserver.errors import error_body
+from gameserver.http.json import send_error
 from gameserver.metrics import count_refusal
 
 _TOO_LARGE = 413
@@ -61,19 +60,7 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         count_refusal(scope, "body_too_large")
         message = f"request body exceeds {self.max_bytes} bytes"
-        payload = orjson.dumps({"error": error_body("bad_request", message)})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": _TOO_LARGE,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_error(send, _TOO_LARGE, "bad_request", message, ((b"connection", b"close"),))
 
 
 def _content_length(scope: Scope) -> int | None:

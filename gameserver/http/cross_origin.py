@@ -9,22 +9,15 @@ origins are the game socket's (`GAMESERVER_ALLOWED_ORIGINS`; unset, every origin
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gameserver.errors import error_body
+from gameserver.gateway.asgi_socket import scope_header
 from gameserver.gateway.upgrade_checks import AllowedOrigins
+from gameserver.http.json import send_error
 
 LOGIN_PATH = "/v1/sessions"
 # How long a browser may reuse a preflight's answer.
 _PREFLIGHT_MAX_AGE_S = 600
-
-
-def _origin(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"origin":
-            return str(value.decode("latin-1"))
-    return None
 
 
 class LoginCrossOrigin:
@@ -38,7 +31,7 @@ class LoginCrossOrigin:
         if scope["type"] != "http" or scope["path"] != LOGIN_PATH:
             await self.app(scope, receive, send)
             return
-        origin = _origin(scope)
+        origin = scope_header(scope, b"origin")
         if origin is None:
             await self.app(scope, receive, send)
             return
@@ -73,10 +66,7 @@ class LoginCrossOrigin:
             await send({"type": "http.response.body", "body": b""})
             return
         message = f"origin {origin} may not log in here (GAMESERVER_ALLOWED_ORIGINS)"
-        body = orjson.dumps({"error": error_body("forbidden", message)})
-        headers = [(b"content-type", b"application/json"), (b"vary", b"origin")]
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 403, "forbidden", message, ((b"vary", b"origin"),))
 
 
 def _allow_headers(origin: str) -> list[tuple[bytes, bytes]]:

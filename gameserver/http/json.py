@@ -14,9 +14,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
+from starlette.types import Send
 
 from domain.errors import BadRequest, DomainError, RateLimited
-from gameserver.errors import INTERNAL, error_body, status_code_name, wire_error
+from gameserver.errors import INTERNAL, error_body, error_payload, status_code_name, wire_error
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -29,6 +30,24 @@ def error_response(
     code: str, message: str, status: int, extra: dict[str, object] | None = None
 ) -> Response:
     return json_response({"error": {**error_body(code, message), **(extra or {})}}, status)
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """An error reply sent by ASGI middleware, below the handlers (`error_response`'s body)."""
+    payload = error_payload(code, message)
+    start_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:

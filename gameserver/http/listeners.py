@@ -4,10 +4,9 @@ the shared game and admin ports), its probes and metrics only."""
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gameserver.errors import error_body
+from gameserver.http.json import send_error
 
 # Served on both listeners: a load balancer probes either.
 _PROBES = ("/healthz", "/readyz")
@@ -45,12 +44,4 @@ class ListenerSplit:
         if scope["type"] != "http" or served_on(scope, self.admin_port, self.metrics_port):
             await self.app(scope, receive, send)
             return
-        payload = orjson.dumps({"error": error_body("not_found", f"no endpoint {scope['path']}")})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 404,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_error(send, 404, "not_found", f"no endpoint {scope['path']}")
