@@ -30,9 +30,6 @@ class Create(KeyCall):
     created: float
     ttl_ms: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.region, self.created, self.ttl_ms)
-
 
 @dataclass(frozen=True, slots=True)
 class Ended:
@@ -60,9 +57,6 @@ class Attach(KeyCall):
     gateway: str
     ttl_ms: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.gateway, self.ttl_ms)
-
 
 @dataclass(frozen=True, slots=True)
 class Attached:
@@ -87,9 +81,6 @@ class Touch(KeyCall):
     key: str
     sid: str
     ttl_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.ttl_ms)
 
 
 class Touched(IntEnum):
@@ -116,9 +107,6 @@ class Detach(KeyCall):
     sid: str
     gateway: str
     ttl_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.gateway, self.ttl_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +153,3 @@ class End(KeyCall):
 
     key: str
     sid: str  # '' = whichever
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid,)
