@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import orjson
 
 from domain.parties.rules import Invite, Party
-from domain.storage.function_call import KeyCall
+from domain.storage.function_call import Applied, KeyCall
 from domain.storage.resp import text
 
 
@@ -160,13 +160,8 @@ class Release(KeyCall):
     claim: str
 
 
-@dataclass(frozen=True, slots=True)
-class Released:
-    released: bool  # False: another claim holds the player, or none
-
-    @classmethod
-    def decode(cls, raw: Any) -> Released:
-        return cls(int(raw) == 1)
+# party_release's reply; applied False: another claim holds the player, or none.
+Released = Applied
 
 
 @dataclass(frozen=True, slots=True)

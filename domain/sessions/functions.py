@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar
 
-from domain.storage.function_call import KeyCall
+from domain.storage.function_call import Applied, KeyCall
 from domain.storage.resp import field_map, text
 
 
@@ -109,13 +109,8 @@ class Detach(KeyCall):
     ttl_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Detached:
-    cleared: bool  # False: another session or gateway holds it now
-
-    @classmethod
-    def decode(cls, raw: Any) -> Detached:
-        return cls(int(raw) == 1)
+# session_detach's reply; applied False: another session or gateway holds it now.
+Detached = Applied
 
 
 @dataclass(frozen=True, slots=True)
