@@ -24,9 +24,6 @@ class Take(KeyCall):
     rate_per_s: float
     burst: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.rate_per_s, self.burst)
-
 
 @dataclass(frozen=True, slots=True)
 class Taken:

@@ -40,9 +40,6 @@ class CredResolve(KeyCall):
     candidate: str
     now: float
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.candidate, self.now)
-
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
@@ -65,9 +62,6 @@ class CredClaim(KeyCall):
     player: str
     now: float
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.player, self.now)
-
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
@@ -86,9 +80,6 @@ class CredRelease(KeyCall):
 
     key: str
     player: str
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.player,)
 
 
 # Accounts.
@@ -131,9 +122,6 @@ class AccountSetName(KeyCall):
     key: str
     name: str
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.name,)
-
 
 @dataclass(frozen=True, slots=True)
 class AccountLink(KeyCall):
@@ -144,9 +132,6 @@ class AccountLink(KeyCall):
     key: str
     field: str
     digest: str
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.field, self.digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +152,6 @@ class AccountUnlink(KeyCall):
 
     key: str
     field: str
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.field,)
 
 
 class UnlinkRefused(IntEnum):
@@ -209,9 +191,6 @@ class AccountUnban(KeyCall):
 
     key: str
 
-    def args(self) -> tuple[Any, ...]:
-        return ()
-
 
 @dataclass(frozen=True, slots=True)
 class AccountErase(KeyCall):
@@ -220,9 +199,6 @@ class AccountErase(KeyCall):
     function: ClassVar[str] = "account_erase"
 
     key: str
-
-    def args(self) -> tuple[Any, ...]:
-        return ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,17 +212,12 @@ class Join(FunctionCall):
     """lb_join: take a seat on a board that counts its players board-wide."""
 
     function: ClassVar[str] = "lb_join"
+    key_fields = ("seats",)
 
     seats: str
     player_id: str
     max_players: int  # 0: no cap
     ttl_s: int
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.seats,)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.player_id, self.max_players, self.ttl_s)
 
 
 @dataclass(frozen=True)
@@ -241,18 +236,13 @@ class MarkSeat(FunctionCall):
     """lb_mark_seat: the seat's mark in the player's own sub-board, which lb_submit checks."""
 
     function: ClassVar[str] = "lb_mark_seat"
+    key_fields = ("state", "tally")
 
     state: str
     tally: str
     version: int
     player_id: str
     ttl_s: int
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.state, self.tally)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.version, self.player_id, self.ttl_s)
 
 
 @dataclass(frozen=True)
@@ -453,6 +443,7 @@ class Archive(FunctionCall):
     """lb_archive: fence the sub-board at `version` and keep the period for `ttl_s`."""
 
     function: ClassVar[str] = "lb_archive"
+    key_fields = ("state", "zset", "meta", "tally")
 
     state: str
     zset: str
@@ -465,21 +456,13 @@ class Archive(FunctionCall):
     channel: str
     new_period: str
 
-    def keys(self) -> tuple[str, ...]:
-        return (self.state, self.zset, self.meta, self.tally)
-
-    def args(self) -> tuple[Any, ...]:
-        return (
-            self.version, self.ttl_s, self.buckets, self.bucket_prefix, self.channel,
-            self.new_period,
-        )  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Drop(FunctionCall):
     """lb_drop: fence the sub-board at `version` and drop the period now."""
 
     function: ClassVar[str] = "lb_drop"
+    key_fields = ("state", "zset", "meta", "tally")
 
     state: str
     zset: str
@@ -490,12 +473,6 @@ class Drop(FunctionCall):
     bucket_prefix: str
     channel: str
     period: str
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.state, self.zset, self.meta, self.tally)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.version, self.buckets, self.bucket_prefix, self.channel, self.period)
 
 
 # The board registry.
@@ -571,18 +548,13 @@ class BoardDelete(FunctionCall):
     """lb_board_delete: drop the board's hash, name and ended-period marks."""
 
     function: ClassVar[str] = "lb_board_delete"
+    key_fields = ("board", "names", "seq", "ended")
 
     board: str
     names: str
     seq: str
     ended: str
     name: str
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.board, self.names, self.seq, self.ended)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.name,)
 
 
 @dataclass(frozen=True)
@@ -663,14 +635,9 @@ class PeriodSave(FunctionCall):
     (reply: `Applied`, False when the lease was lost)."""
 
     function: ClassVar[str] = "lb_period_save"
+    key_fields = ("outbox",)
 
     outbox: str
     job_id: str
     worker: str
     job: str
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.outbox,)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.job_id, self.worker, self.job)

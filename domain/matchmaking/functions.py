@@ -35,6 +35,7 @@ class ClaimPlayer(FunctionCall):
     player's history."""
 
     function: ClassVar[str] = "mm_claim_player"
+    key_fields = ("pointer", "history")
 
     pointer: str
     history: str
@@ -42,12 +43,6 @@ class ClaimPlayer(FunctionCall):
     ttl_ms: int
     replaceable: str  # a claim the caller found finished, or ''
     history_ms: int
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.pointer, self.history)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.claim, self.ttl_ms, self.replaceable, self.history_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +59,7 @@ class NoteMatch(FunctionCall):
     """mm_note_match: point the player at the match and note it in the history."""
 
     function: ClassVar[str] = "mm_note_match"
+    key_fields = ("pointer", "history")
 
     pointer: str
     history: str
@@ -71,12 +67,6 @@ class NoteMatch(FunctionCall):
     in_match_ms: int
     now_ms: int
     history_ms: int
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.pointer, self.history)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.match_id, self.in_match_ms, self.now_ms, self.history_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +77,6 @@ class ReleasePlayer(KeyCall):
 
     key: str
     value: str
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.value,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +90,6 @@ class ReplaceField(KeyCall):
     read: bytes
     replacement: bytes
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.field, self.read, self.replacement)
-
 
 @dataclass(frozen=True, slots=True)
 class ReplaceValue(KeyCall):
@@ -117,9 +101,6 @@ class ReplaceValue(KeyCall):
     read: bytes
     replacement: bytes
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.read, self.replacement)
-
 
 # Tickets: a partition's `{<code>}`.
 
@@ -129,6 +110,7 @@ class Enqueue(FunctionCall):
     """mm_enqueue: store the ticket searching and append it to the partition's stream."""
 
     function: ClassVar[str] = "mm_enqueue"
+    key_fields = ("ticket", "stream", "waiting")
 
     ticket: str
     stream: str
@@ -140,21 +122,13 @@ class Enqueue(FunctionCall):
     data: bytes
     ttl_ms: int
 
-    def keys(self) -> tuple[str, ...]:
-        return (self.ticket, self.stream, self.waiting)
-
-    def args(self) -> tuple[Any, ...]:
-        return (
-            self.ticket_id, self.created_ms, self.now_ms, self.claim_limit_ms, self.data,
-            self.ttl_ms,
-        )  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class Cancel(FunctionCall):
     """mm_cancel: cancel a searching ticket of `player_id`."""
 
     function: ClassVar[str] = "mm_cancel"
+    key_fields = ("ticket", "stream", "waiting", "stats")
 
     ticket: str
     stream: str
@@ -162,12 +136,6 @@ class Cancel(FunctionCall):
     stats: str
     ticket_id: str
     player_id: str
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.ticket, self.stream, self.waiting, self.stats)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.ticket_id, self.player_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +239,7 @@ class Takeover(FunctionCall):
     """mm_takeover: claim what earlier owners read and never acknowledged."""
 
     function: ClassVar[str] = "mm_takeover"
+    key_fields = ("lease", "stream")
 
     lease: str
     stream: str
@@ -278,12 +247,6 @@ class Takeover(FunctionCall):
     group: str
     count: int
     start_id: str
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.lease, self.stream)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.owner, self.group, self.count, self.start_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,17 +384,12 @@ class BackfillOpen(FunctionCall):
     """mm_backfill_open: open (or replace) a backfill on a match (reply: `Applied`)."""
 
     function: ClassVar[str] = "mm_backfill_open"
+    key_fields = ("match", "backfills")
 
     match: str
     backfills: str
     match_id: str
     backfill: bytes  # JSON
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.match, self.backfills)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.match_id, self.backfill)
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,16 +397,11 @@ class BackfillClose(FunctionCall):
     """mm_backfill_close: close a match's backfill (reply: `Applied`)."""
 
     function: ClassVar[str] = "mm_backfill_close"
+    key_fields = ("match", "backfills")
 
     match: str
     backfills: str
     match_id: str
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.match, self.backfills)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.match_id,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,18 +409,13 @@ class Outbox(FunctionCall):
     """mm_outbox: renew the lease and read the pushes not yet delivered."""
 
     function: ClassVar[str] = "mm_outbox"
+    key_fields = ("lease", "outbox")
 
     lease: str
     outbox: str
     owner: str
     lease_ms: int
     count: int
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.lease, self.outbox)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.owner, self.lease_ms, self.count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,9 +443,6 @@ class LeaseRelease(KeyCall):
 
     key: str
     owner: str
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.owner,)
 
 
 # Ratings: `{ratings}`.
@@ -545,6 +490,7 @@ class Heartbeat(FunctionCall):
     """mm_heartbeat: note the worker alive, forget silent ones, read the registry."""
 
     function: ClassVar[str] = "mm_heartbeat"
+    key_fields = ("workers", "partitions", "queues")
 
     workers: str
     partitions: str
@@ -552,12 +498,6 @@ class Heartbeat(FunctionCall):
     worker_id: str
     now_ms: int
     stale_ms: int
-
-    def keys(self) -> tuple[str, ...]:
-        return (self.workers, self.partitions, self.queues)
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.worker_id, self.now_ms, self.stale_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import orjson
 
 from domain.parties.rules import Invite, Party
-from domain.storage.function_call import KeyCall
+from domain.storage.function_call import Applied, KeyCall
 from domain.storage.resp import text
 
 
@@ -64,9 +64,6 @@ class Create(KeyCall):
     now_ms: int
     claim_limit_ms: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.player, self.claim, self.now_ms, self.claim_limit_ms)
-
 
 @dataclass(frozen=True, slots=True)
 class SendInvite(KeyCall):
@@ -80,9 +77,6 @@ class SendInvite(KeyCall):
     now_ms: int
     until_ms: int
     max_invites: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.leader, self.invitee, self.now_ms, self.until_ms, self.max_invites)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +92,6 @@ class Accept(KeyCall):
     claim_limit_ms: int
     max_members: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.player, self.claim, self.now_ms, self.claim_limit_ms, self.max_members)
-
 
 @dataclass(frozen=True, slots=True)
 class Decline(KeyCall):
@@ -111,9 +102,6 @@ class Decline(KeyCall):
     key: str
     player: str
     now_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.player, self.now_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +114,6 @@ class Leave(KeyCall):
     player: str
     now_ms: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.player, self.now_ms)
-
 
 @dataclass(frozen=True, slots=True)
 class Kick(KeyCall):
@@ -140,9 +125,6 @@ class Kick(KeyCall):
     leader: str
     player: str
     now_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.leader, self.player, self.now_ms)
 
 
 # A player's functions: KEYS the player's claim, or their invite set.
@@ -157,9 +139,6 @@ class Claim(KeyCall):
     key: str
     claim: str
     replaceable: str  # a claim the caller found no longer holds the player, or ''
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.claim, self.replaceable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,17 +159,9 @@ class Release(KeyCall):
     key: str
     claim: str
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.claim,)
 
-
-@dataclass(frozen=True, slots=True)
-class Released:
-    released: bool  # False: another claim holds the player, or none
-
-    @classmethod
-    def decode(cls, raw: Any) -> Released:
-        return cls(int(raw) == 1)
+# party_release's reply; applied False: another claim holds the player, or none.
+Released = Applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +173,6 @@ class NoteInvite(KeyCall):
     key: str
     party_id: str
     ttl_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.party_id, self.ttl_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar
 
-from domain.storage.function_call import KeyCall
+from domain.storage.function_call import Applied, KeyCall
 from domain.storage.resp import field_map, text
 
 
@@ -29,9 +29,6 @@ class Create(KeyCall):
     region: str  # '' = none
     created: float
     ttl_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.region, self.created, self.ttl_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +57,6 @@ class Attach(KeyCall):
     gateway: str
     ttl_ms: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.gateway, self.ttl_ms)
-
 
 @dataclass(frozen=True, slots=True)
 class Attached:
@@ -87,9 +81,6 @@ class Touch(KeyCall):
     key: str
     sid: str
     ttl_ms: int
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.ttl_ms)
 
 
 class Touched(IntEnum):
@@ -117,17 +108,9 @@ class Detach(KeyCall):
     gateway: str
     ttl_ms: int
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid, self.gateway, self.ttl_ms)
 
-
-@dataclass(frozen=True, slots=True)
-class Detached:
-    cleared: bool  # False: another session or gateway holds it now
-
-    @classmethod
-    def decode(cls, raw: Any) -> Detached:
-        return cls(int(raw) == 1)
+# session_detach's reply; applied False: another session or gateway holds it now.
+Detached = Applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +148,3 @@ class End(KeyCall):
 
     key: str
     sid: str  # '' = whichever
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.sid,)
