@@ -17,6 +17,7 @@ def test_the_defaults_are_those_of_the_contract() -> None:
     assert (settings.login_rate_per_s, settings.login_burst) == (10, 50)
     assert settings.max_frame_bytes == 16 * 1024
     assert settings.session_ttl_s == 60
+    assert settings.party_invite_ttl_s == 60
     assert settings.dev_login is False
     assert settings.client_key is None
     assert settings.config_path is None
