@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,10 +29,11 @@ from starlette.routing import Route
 
 from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.period_ends import PeriodEndOutbox
 from domain.leaderboards.service import LeaderboardService
 from gameserver.push.control import PlayerMessenger
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
-from tests.cluster_helpers import until
+from tests.cluster_helpers import eventually, until
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -130,6 +131,15 @@ async def _create(admin: httpx.AsyncClient, **board: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def _outbox_empty(outbox: PeriodEndOutbox) -> Callable[[], Awaitable[bool]]:
+    """A check for `eventually`: every period end is done (the outbox has no job)."""
+
+    async def empty() -> bool:
+        return not await outbox.pending()
+
+    return empty
 
 
 async def _no_event(client: GameClient, name: str) -> None:
@@ -550,10 +560,7 @@ async def test_the_push_and_the_webhook_arrive_once_though_workers_die_holding_t
         # The next worker takes the job once that lease runs out and delivers it.
         with worker_process(cluster_seeds):
             await until(lambda: receiver.delivered, "the second worker's delivery")
-            for _ in range(200):
-                if not await outbox.pending():
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(_outbox_empty(outbox), 10)
         assert await outbox.pending() == []
         assert len(receiver.attempts) == 2
         [delivered] = receiver.delivered
