@@ -202,5 +202,5 @@ async def test_an_operator_reads_a_match_with_its_queue_teams_server_state_and_s
         "duel",
         found["teams"],
     )
-    assert (view["server"], view["state"]) == (None, "started")
+    assert (view["server"], view["state"], view["backfill"]) == (None, "started", None)
     assert before - 1 <= view["created_at"] <= time.time() + 1
