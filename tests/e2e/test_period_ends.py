@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
@@ -41,8 +40,8 @@ from tests.gateway_harness import (
     free_port,
     gateway_process,
     gateway_settings,
-    serve_env,
 )
+from tests.gateway_harness import worker_process as harness_worker
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 Seeds = tuple[tuple[str, int], ...]
@@ -93,37 +92,20 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
         await asyncio.wait_for(task, 10)
 
 
+_QUICK_PERIOD_ENDS = {
+    "GAMESERVER_PERIOD_CHECK_S": "0.1",
+    "GAMESERVER_PERIOD_LEASE_S": "2",
+    "GAMESERVER_WEBHOOK_BACKOFF_S": "0.2",
+    "GAMESERVER_WEBHOOK_BACKOFF_MAX_S": "0.5",
+    "GAMESERVER_WEBHOOK_TIMEOUT_S": "2",
+}
+
+
 @contextlib.contextmanager
 def worker_process(seeds: Seeds, **env_vars: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
-    # The cluster runs with ACLs: the worker logs in as the gateways do.
-    env = serve_env(
-        gateway_settings(seeds, "worker"),
-        **{
-            "GAMESERVER_PERIOD_CHECK_S": "0.1",
-            "GAMESERVER_PERIOD_LEASE_S": "2",
-            "GAMESERVER_WEBHOOK_BACKOFF_S": "0.2",
-            "GAMESERVER_WEBHOOK_BACKOFF_MAX_S": "0.5",
-            "GAMESERVER_WEBHOOK_TIMEOUT_S": "2",
-            **env_vars,
-        },
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameserver", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with harness_worker(seeds, **{**_QUICK_PERIOD_ENDS, **env_vars}) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def _create(admin: httpx.AsyncClient, **board: Any) -> dict[str, Any]:
