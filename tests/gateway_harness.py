@@ -224,3 +224,25 @@ def gateway_process(settings: Settings, verify: ssl.SSLContext | bool = True) ->
         stop_process(process, 15)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def start_worker(seeds: tuple[tuple[str, int], ...], **env_vars: str) -> subprocess.Popen[bytes]:
+    """A `gameserver worker` logging in as the services do, with `env_vars` on top."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gameserver", "worker"],
+        env=serve_env(gateway_settings(seeds, "worker"), **env_vars),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@contextlib.contextmanager
+def worker_process(
+    seeds: tuple[tuple[str, int], ...], **env_vars: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `gameserver worker` (see `start_worker`), stopped by its pid at the end."""
+    process = start_worker(seeds, **env_vars)
+    try:
+        yield process
+    finally:
+        stop_process(process, 15)

@@ -7,7 +7,6 @@ screenshot of the main view (docs/dashboard.png).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from gameserver.supervisor.restarts import STATE_ENV, write_restarts
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TEST_MARKS, PAGE_TIMEOUT_MS
+from tests.cluster_helpers import until
 from tests.game_client import create_session, game_client, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -311,10 +311,7 @@ async def test_the_page_follows_its_gateway_through_a_restart(
                 await page.click("#logout")
                 await page.wait_for_selector("body[data-socket='offline'] #login-view")
                 assert await page.is_hidden("#dashboard")
-                for _ in range(40):
-                    if not watch.watched_boards():
-                        break
-                    await asyncio.sleep(0.25)
+                await until(lambda: not watch.watched_boards(), "the board watch to stop", 10)
                 assert watch.watched_boards() == []
         finally:
             await browser.close()

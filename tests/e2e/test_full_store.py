@@ -15,6 +15,7 @@ from valkey.asyncio.cluster import ValkeyCluster
 from gameserver.embedded import EmbeddedCluster
 from gameserver.embedded.shards import shard_report
 from gameserver.workers.period_ends import PeriodEndWorker
+from tests.cluster_helpers import until
 from tests.game_client import device_id_for, device_login, game_client
 from tests.gateway_harness import Gateway
 
@@ -86,10 +87,7 @@ async def test_the_period_end_worker_logs_a_refused_write_in_one_line(
     async with full_primaries(admin_valkey):
         running = asyncio.create_task(worker.run(stop))
         try:
-            for _ in range(200):  # at most 10 s
-                if caplog.records:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: caplog.records, "the worker's warning", 10)
         finally:
             stop.set()
             await running

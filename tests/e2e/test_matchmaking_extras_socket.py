@@ -128,3 +128,13 @@ async def test_match_on_allocated_server_and_backfill_through_the_socket(
             assert 'gameserver_matchmaking_allocator_failures{queue="arena"} 1.0' in metrics
             with contextlib.suppress(Exception):
                 await c.ok("match.cancel", ticket=other)
+
+
+async def test_a_backfill_with_an_unknown_field_is_refused_before_anything_else(
+    gateway: Gateway,
+) -> None:
+    async with gateway.admin() as admin:
+        path = "/admin/v1/matches/0123456789.ffff/backfill"
+        refused = await admin.post(path, json={"open": [{"team": 0, "slots": 1}], "slot": 1})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "bad_request" and "slot" in refused.text

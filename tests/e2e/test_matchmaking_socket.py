@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from domain.matchmaking.worker import MatchmakingWorker
@@ -183,3 +185,22 @@ async def test_a_ranked_queue_feeds_rating_ordinals_to_its_board(
     assert [e["score"] for e in view["entries"]] == pytest.approx(
         [ratings[winner]["ordinal"], ratings[loser]["ordinal"]]
     )
+
+
+async def test_an_operator_reads_a_match_with_its_queue_teams_server_state_and_start(
+    gateway: Gateway, worker: MatchmakingWorker
+) -> None:
+    before = time.time()
+    async with game_client(gateway.base_url, "a") as a, game_client(gateway.base_url, "b") as b:
+        await a.ok("match.join", queue="duel")
+        await b.ok("match.join", queue="duel")
+        found = await a.next_event("match.found")
+    async with gateway.admin() as admin:
+        view = (await admin.get(f"/admin/v1/matches/{found['match_id']}")).json()
+    assert (view["match_id"], view["queue"], view["teams"]) == (
+        found["match_id"],
+        "duel",
+        found["teams"],
+    )
+    assert (view["server"], view["state"], view["backfill"]) == (None, "started", None)
+    assert before - 1 <= view["created_at"] <= time.time() + 1

@@ -11,9 +11,8 @@ import hashlib
 import hmac
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,10 +28,11 @@ from starlette.routing import Route
 
 from domain.clock import FixedClock
 from domain.leaderboards.models import BoardConfig
+from domain.leaderboards.period_ends import PeriodEndOutbox
 from domain.leaderboards.service import LeaderboardService
 from gameserver.push.control import PlayerMessenger
 from gameserver.workers.period_ends import SIGNATURE_HEADER, PeriodEndWorker
-from tests.cluster_helpers import until
+from tests.cluster_helpers import eventually, until
 from tests.game_client import GameClient, game_client, game_clients
 from tests.gateway_harness import (
     ADMIN_KEY,
@@ -40,8 +40,8 @@ from tests.gateway_harness import (
     free_port,
     gateway_process,
     gateway_settings,
-    serve_env,
 )
+from tests.gateway_harness import worker_process as harness_worker
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
 Seeds = tuple[tuple[str, int], ...]
@@ -92,37 +92,20 @@ async def running_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
         await asyncio.wait_for(task, 10)
 
 
+_QUICK_PERIOD_ENDS = {
+    "GAMESERVER_PERIOD_CHECK_S": "0.1",
+    "GAMESERVER_PERIOD_LEASE_S": "2",
+    "GAMESERVER_WEBHOOK_BACKOFF_S": "0.2",
+    "GAMESERVER_WEBHOOK_BACKOFF_MAX_S": "0.5",
+    "GAMESERVER_WEBHOOK_TIMEOUT_S": "2",
+}
+
+
 @contextlib.contextmanager
 def worker_process(seeds: Seeds, **env_vars: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real `gameserver worker` looking every 0.1 s, with short leases and backoff."""
-    # The cluster runs with ACLs: the worker logs in as the gateways do.
-    env = serve_env(
-        gateway_settings(seeds, "worker"),
-        **{
-            "GAMESERVER_PERIOD_CHECK_S": "0.1",
-            "GAMESERVER_PERIOD_LEASE_S": "2",
-            "GAMESERVER_WEBHOOK_BACKOFF_S": "0.2",
-            "GAMESERVER_WEBHOOK_BACKOFF_MAX_S": "0.5",
-            "GAMESERVER_WEBHOOK_TIMEOUT_S": "2",
-            **env_vars,
-        },
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameserver", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with harness_worker(seeds, **{**_QUICK_PERIOD_ENDS, **env_vars}) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def _create(admin: httpx.AsyncClient, **board: Any) -> dict[str, Any]:
@@ -130,6 +113,15 @@ async def _create(admin: httpx.AsyncClient, **board: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def _outbox_empty(outbox: PeriodEndOutbox) -> Callable[[], Awaitable[bool]]:
+    """A check for `eventually`: every period end is done (the outbox has no job)."""
+
+    async def empty() -> bool:
+        return not await outbox.pending()
+
+    return empty
 
 
 async def _no_event(client: GameClient, name: str) -> None:
@@ -550,10 +542,7 @@ async def test_the_push_and_the_webhook_arrive_once_though_workers_die_holding_t
         # The next worker takes the job once that lease runs out and delivers it.
         with worker_process(cluster_seeds):
             await until(lambda: receiver.delivered, "the second worker's delivery")
-            for _ in range(200):
-                if not await outbox.pending():
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(_outbox_empty(outbox), 10)
         assert await outbox.pending() == []
         assert len(receiver.attempts) == 2
         [delivered] = receiver.delivered

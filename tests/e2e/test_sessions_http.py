@@ -265,3 +265,14 @@ async def test_a_closed_socket_leaves_its_session_the_whole_expiry_to_come_back(
                 await asyncio.sleep(0.02)
         assert view["session"]["connected"] is False
         assert await admin_valkey.pttl(session_key("p1")) > 29_000
+
+
+async def test_the_region_given_at_login_is_the_sessions_own(gateway: Gateway) -> None:
+    trusted = await _trusted_login(gateway, ADMIN_KEY, {"player_id": "p1", "region": "eu"})
+    assert trusted.status_code == 201, trusted.text
+    device = (await device_login(gateway.base_url, DEVICE, region="us-east")).json()
+    async with gateway.admin() as admin:
+        first = (await admin.get("/admin/v1/players/p1")).json()["session"]
+        second = (await admin.get(f"/admin/v1/players/{device['player_id']}")).json()["session"]
+    assert (first["session_id"], first["region"]) == (trusted.json()["session_id"], "eu")
+    assert (second["session_id"], second["region"]) == (device["session_id"], "us-east")

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,8 @@ from tests.gateway_harness import (
     free_port,
     gateway_process,
     gateway_settings,
-    serve_env,
+    start_worker,
+    worker_process,
 )
 
 pytestmark = pytest.mark.usefixtures("clean_valkey")
@@ -42,26 +43,6 @@ Seeds = tuple[tuple[str, int], ...]
 REPO = Path(__file__).resolve().parents[2]
 # Every wait on a real process is bounded by this.
 BOUND_S = 20.0
-
-
-def start_worker(seeds: Seeds) -> subprocess.Popen[bytes]:
-    """A `gameserver worker` logging in as the services do."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "gameserver", "worker"],
-        env=serve_env(gateway_settings(seeds, "worker")),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-@contextlib.contextmanager
-def worker_process(seeds: Seeds) -> Iterator[subprocess.Popen[bytes]]:
-    """A `gameserver worker`, stopped by its pid at the end."""
-    process = start_worker(seeds)
-    try:
-        yield process
-    finally:
-        stop_process(process, 15)
 
 
 async def _duel(one: GameClient, other: GameClient) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from valkey.asyncio.cluster import ValkeyCluster
@@ -11,12 +13,13 @@ from loadtest import matchmaking_e2e
 from tests.cluster_helpers import logins_for
 
 
-def test_the_end_to_end_benchmark_joins_matches_and_reports(
-    clean_valkey: ValkeyCluster,
+def _run(
     cluster_seeds: tuple[tuple[str, int], ...],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+    *args: str,
+) -> dict[str, Any]:
+    """The command on the test cluster, 40 joins in 1 s, and its JSON report."""
     # The command logs in with the environment's login, as `serve` and `worker` do.
     login = logins_for(cluster_seeds).gameserver
     if login is not None:
@@ -24,9 +27,19 @@ def test_the_end_to_end_benchmark_joins_matches_and_reports(
         monkeypatch.setenv("VALKEY_PASSWORD", login.password)
     nodes = ",".join(f"{h}:{p}" for h, p in cluster_seeds)
     matchmaking_e2e.main(
-        ["--rate", "40", "--seconds", "1", "--joiners", "2", "--valkey-nodes", nodes, "--json"]
+        ["--rate", "40", "--seconds", "1", "--valkey-nodes", nodes, "--json", *args]
     )
-    result = orjson.loads(capsys.readouterr().out)
+    result: dict[str, Any] = orjson.loads(capsys.readouterr().out)
+    return result
+
+
+def test_the_end_to_end_benchmark_joins_matches_and_reports(
+    clean_valkey: ValkeyCluster,
+    cluster_seeds: tuple[tuple[str, int], ...],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = _run(cluster_seeds, capsys, monkeypatch, "--joiners", "2")
     assert result["joins"] == 40 and result["join_errors"] == 0
     # A few players at the edges of the rating spread may outwait the drain.
     assert result["matched_share"] >= 0.8
@@ -41,16 +54,10 @@ def test_the_benchmark_counts_the_valkey_cpu_of_a_cluster_it_is_given(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    login = logins_for(cluster_seeds).gameserver
-    if login is not None:
-        monkeypatch.setenv("VALKEY_USERNAME", login.username)
-        monkeypatch.setenv("VALKEY_PASSWORD", login.password)
-    nodes = ",".join(f"{h}:{p}" for h, p in cluster_seeds)
     cluster_dir = str(embedded_cluster.data_dir)
-    matchmaking_e2e.main(
-        ["--rate", "40", "--seconds", "1", "--joiners", "1", "--drain", "3", "--valkey-nodes",
-         nodes, "--cluster-dir", cluster_dir, "--json"]
+    result = _run(
+        cluster_seeds, capsys, monkeypatch, "--joiners", "1", "--drain", "3",
+        "--cluster-dir", cluster_dir,
     )  # fmt: skip
-    result = orjson.loads(capsys.readouterr().out)
     assert result["joins"] == 40
     assert result["valkey_cpu_ms_per_join"] is not None and result["valkey_cpu_ms_per_join"] > 0

@@ -17,6 +17,9 @@ def test_the_defaults_are_those_of_the_contract() -> None:
     assert (settings.login_rate_per_s, settings.login_burst) == (10, 50)
     assert settings.max_frame_bytes == 16 * 1024
     assert settings.session_ttl_s == 60
+    assert settings.party_invite_ttl_s == 60
+    # rank.changed at most once per 100 ms per player and board; board.top 10 a second.
+    assert (settings.rank_push_interval_s, settings.top_push_interval_s) == (0.1, 0.1)
     assert settings.dev_login is False
     assert settings.client_key is None
     assert settings.config_path is None
